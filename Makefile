@@ -1,0 +1,44 @@
+# semcom — set-up, demo, tests, benchmarks, lint.
+# The install order matters (see ../shared/DEPENDENCIES.md): torch + torchvision first,
+# then the project, then compressai without its dependencies.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.semcom-installed
+export HF_HUB_OFFLINE := 1
+
+.PHONY: install demo test bench lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install --upgrade pip
+	$(PIP) install torch==2.14.1 torchvision==0.29.1
+	$(PIP) install -e ".[test,dev]"
+	$(PIP) install --no-deps compressai==1.2.8
+	$(PY) -c "import sionna.phy, importlib.metadata as m; v = m.version('sionna-no-rt'); assert v.startswith('2.'), f'sionna-no-rt {v} is the TensorFlow 1.x line; reinstall sionna-no-rt>=2.2'"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/semcom link --channel awgn --modulation qpsk --code-rate 0.5 \
+		--snr-db -2 -1 0 1 2 3 --bits 8448 --blocks 200 --seed 0 --plot figures/bler_awgn_qpsk.png
+	$(VENV)/bin/semcom link --channel rayleigh --modulation qam16 --code-rate 0.5 \
+		--snr-db 4 6 8 10 12 14 16 --bits 8448 --blocks 200 --seed 0 --plot figures/bler_rayleigh_qam16.png
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/link.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

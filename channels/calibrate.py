@@ -1,0 +1,118 @@
+"""Measure each MCS's Es/N0 threshold for 10 % BLER on each channel.
+
+Run ``python -m channels.calibrate`` to rewrite ``channels/data/mcs_thresholds.json``
+(the file :func:`channels.mcs.threshold_db` reads). For each channel and table entry it
+walks up in SNR from the Shannon limit (or just below the previous entry's threshold) in
+coarse steps until the BLER drops to 10 % or less, bisects the bracket once, and
+interpolates log10(BLER) linearly between the two points that straddle 10 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from channels.link import Link, stream_generator
+from channels.mcs import CALIBRATED_CHANNELS, MCS, NR_MCS_TABLE, THRESHOLD_FILE, shannon_snr_db
+
+TARGET_BLER = 0.1
+DEFAULT_OUT = Path(__file__).parent / "data" / THRESHOLD_FILE
+
+
+def measure_bler(link: Link, mcs: MCS, snr_db: float, bits: int, blocks: int, seed: int) -> float:
+    """BLER of ``blocks`` random transport blocks of ``bits`` bits at ``snr_db``."""
+    gen = stream_generator(seed, f"{link.channel.name}/{mcs}/{snr_db:.3f}")
+    payload = torch.randint(0, 2, (blocks, bits), generator=gen).float()
+    out = link.run_blocks(payload, mcs, snr_db, gen)
+    return 1.0 - out.tb_ok.float().mean().item()
+
+
+def find_threshold(
+    link: Link, mcs: MCS, start_db: float, step_db: float, bits: int, blocks: int, seed: int
+) -> tuple[float, int]:
+    """The SNR (dB) of 10 % BLER, and the number of SNR points it took."""
+    floor = 0.5 / blocks  # stands in for a measured BLER of zero on the log scale
+    points: dict[float, float] = {}
+
+    def bler(s: float) -> float:
+        if s not in points:
+            points[s] = measure_bler(link, mcs, s, bits, blocks, seed)
+        return points[s]
+
+    s = start_db
+    while bler(s) > TARGET_BLER:
+        s += step_db
+        if s > start_db + 60:
+            raise RuntimeError(f"{mcs} never reached 10 % BLER on {link.channel.name}")
+    if s == start_db:  # started too high: walk down until it fails
+        while bler(s) <= TARGET_BLER:
+            s -= step_db
+        lo, hi = s, s + step_db
+    else:
+        lo, hi = s - step_db, s
+    mid = round((lo + hi) / 2, 4)
+    lo, hi = (mid, hi) if bler(mid) > TARGET_BLER else (lo, mid)
+    p_lo, p_hi = max(bler(lo), floor), max(bler(hi), floor)
+    y_lo, y_hi, y_t = math.log10(p_lo), math.log10(p_hi), math.log10(TARGET_BLER)
+    frac = 0.5 if y_lo == y_hi else (y_lo - y_t) / (y_lo - y_hi)
+    return lo + frac * (hi - lo), len(points)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--channels", nargs="+", default=list(CALIBRATED_CHANNELS))
+    parser.add_argument("--bits", type=int, default=1024, help="payload bits per TB")
+    parser.add_argument("--blocks", type=int, default=160, help="TBs per SNR point")
+    parser.add_argument("--max-iter", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args(argv)
+
+    data = json.loads(args.out.read_text()) if args.out.exists() else {"thresholds": {}}
+    data["meta"] = {
+        "target_bler": TARGET_BLER,
+        "payload_bits": args.bits,
+        "blocks_per_point": args.blocks,
+        "max_iter": args.max_iter,
+        "seed": args.seed,
+        "snr": "Es/N0 in dB, average over fading",
+        "channel_options": "defaults of channels.models (rayleigh: one fade per code block; "
+        "tdl: 300 ns delay spread, 3 m/s, 3.5 GHz, 30 kHz, 72 subcarriers, LS + LMMSE)",
+        "command": "python -m channels.calibrate " + " ".join(argv or sys.argv[1:]),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+    }
+    for name in args.channels:
+        link = Link(name, max_iter=args.max_iter)
+        table: dict[str, float] = {}
+        step = 0.5 if name == "awgn" else 1.5
+        previous = -math.inf
+        t0 = time.time()
+        for mcs in NR_MCS_TABLE:
+            start = max(shannon_snr_db(mcs.spectral_efficiency), previous - 1.0)
+            start = round(start * 2) / 2
+            thr, npts = find_threshold(link, mcs, start, step, args.bits, args.blocks, args.seed)
+            table[str(mcs.index)] = round(thr, 2)
+            previous = thr
+            gap = thr - shannon_snr_db(mcs.spectral_efficiency)
+            print(
+                f"{name:9s} {mcs!s:18s} {thr:6.2f} dB  gap {gap:5.2f} dB  "
+                f"({npts} points, {time.time() - t0:5.0f} s)",
+                flush=True,
+            )
+            data["thresholds"][name] = table
+            tmp = args.out.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data, indent=1) + "\n")
+            os.replace(tmp, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

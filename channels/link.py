@@ -1,0 +1,377 @@
+"""The link: named byte streams in, per-stream bytes (or erasures) out.
+
+Each stream crosses the channel on its own, with its own protection (unequal error
+protection)::
+
+    bytes ─► bits ─► TransportBlockEncoder ─► Mapper (Gray QAM) ─► channel model
+          ─► equalise ─► Demapper (LLRs) ─► TransportBlockDecoder ─► CRC ok? ─► bytes | erasure
+
+``Link.transmit`` is the per-image API; ``Link.run_blocks`` is the batched core that
+sweeps and BER/BLER curves call with many transport blocks at once.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from sionna.phy.mapping import Demapper, Mapper
+
+from channels.coding import TBLayout, TransportBlockDecoder, TransportBlockEncoder
+from channels.errors import LinkError
+from channels.mcs import MCS, modulation_bits, parse_mcs, select_mcs
+from channels.models import ChannelModel, make_channel
+
+#: Protection of one stream: a fixed MCS, or "adaptive" (the table's best MCS for the SNR).
+Protection = MCS | str
+
+#: Coded bits decoded per chunk in :meth:`Link.run_blocks` (bounds memory).
+CHUNK_CODED_BITS = 1 << 21
+
+
+def bytes_to_bits(data: bytes) -> np.ndarray:
+    """Bytes to a float32 array of bits, most significant bit first."""
+    return np.unpackbits(np.frombuffer(data, dtype=np.uint8)).astype(np.float32)
+
+
+def bits_to_bytes(bits: torch.Tensor | np.ndarray) -> bytes:
+    """A bit array (length a multiple of 8, values {0, 1}) back to bytes."""
+    arr = bits.detach().cpu().numpy() if isinstance(bits, torch.Tensor) else np.asarray(bits)
+    return np.packbits(arr.astype(np.uint8)).tobytes()
+
+
+def check_snr(snr_db: float) -> float:
+    """Validate an Es/N0 in dB; returns it as float."""
+    try:
+        value = float(snr_db)
+    except (TypeError, ValueError) as err:
+        raise LinkError(f"SNR {snr_db!r} is not a number; give Es/N0 in dB.") from err
+    if not math.isfinite(value):
+        raise LinkError(f"SNR {snr_db} dB is not finite; give a finite Es/N0 in dB.")
+    return value
+
+
+def stream_generator(seed: int, name: str, device: str | torch.device = "cpu") -> torch.Generator:
+    """The generator of one stream: fixed by ``seed`` and the stream's name."""
+    g = torch.Generator(device=device)
+    g.manual_seed((int(seed) * 1_000_003 + zlib.crc32(name.encode())) % (1 << 62))
+    return g
+
+
+@dataclass
+class BlockResult:
+    """Outcome of :meth:`Link.run_blocks` for B transport blocks.
+
+    Attributes:
+        bits: [B, A] float {0, 1} decoded payload bits (hard decision, CRC pass or not).
+        tb_ok: [B] bool, CRC passed.
+        bit_errors: [B] int, payload bits that differ from what was sent.
+        pre_fec_errors: [B] int, coded bits whose hard decision (before decoding) is wrong.
+        iterations: [B, C] int, BP iterations per code block.
+        layout: the segmentation used.
+    """
+
+    bits: torch.Tensor
+    tb_ok: torch.Tensor
+    bit_errors: torch.Tensor
+    pre_fec_errors: torch.Tensor
+    iterations: torch.Tensor
+    layout: TBLayout
+
+    @property
+    def undetected(self) -> torch.Tensor:
+        """[B] bool: the CRC passed but the bits are wrong."""
+        return self.tb_ok & (self.bit_errors > 0)
+
+
+@dataclass
+class StreamStats:
+    """Per-stream statistics of one transmission."""
+
+    mcs: str
+    modulation: str
+    code_rate: float
+    adaptive: bool
+    payload_bits: int
+    code_blocks: int
+    data_symbols: int
+    channel_uses: int
+    pre_fec_ber: float
+    crc_ok: bool
+    undetected: bool
+    bit_errors: int
+    iterations: float
+
+
+@dataclass
+class StreamOutcome:
+    """What arrived of one stream: its bytes, or ``None`` for an erasure."""
+
+    payload: bytes | None
+    stats: StreamStats
+    hard_bytes: bytes | None = None
+
+    @property
+    def erased(self) -> bool:
+        return self.payload is None
+
+
+@dataclass
+class Transmission:
+    """The result of :meth:`Link.transmit`."""
+
+    channel: str
+    snr_db: float
+    budget: int | None
+    channel_uses: int
+    streams: dict[str, StreamOutcome] = field(default_factory=dict)
+
+    def received(self) -> dict[str, bytes | None]:
+        """Stream name -> delivered bytes, ``None`` where the CRC failed."""
+        return {name: s.payload for name, s in self.streams.items()}
+
+    def to_dict(self) -> dict:
+        """A JSON-ready summary (statistics only, no payloads)."""
+        return {
+            "channel": self.channel,
+            "snr_db": self.snr_db,
+            "budget": self.budget,
+            "channel_uses": self.channel_uses,
+            "streams": {n: asdict(s.stats) for n, s in self.streams.items()},
+        }
+
+
+class Link:
+    """A protected link over one channel model.
+
+    Args:
+        channel: a channel name (``awgn``, ``rayleigh``, ``tdl-a|b|c``) or a
+            :class:`~channels.models.ChannelModel`.
+        max_iter: maximum LDPC belief-propagation iterations.
+        early_stop: stop decoding each code block once its CRC passes.
+        margin_db: adaptive MCS selection keeps this much SNR above a threshold.
+        channel_options: keyword options for :func:`~channels.models.make_channel`.
+        device: torch device for every tensor of the chain.
+    """
+
+    def __init__(
+        self,
+        channel: str | ChannelModel = "awgn",
+        *,
+        max_iter: int = 20,
+        early_stop: bool = True,
+        margin_db: float = 0.0,
+        channel_options: Mapping | None = None,
+        device: str | None = None,
+    ) -> None:
+        self.device = device or "cpu"
+        if isinstance(channel, ChannelModel):
+            self.channel = channel
+        else:
+            self.channel = make_channel(channel, device=device, **dict(channel_options or {}))
+        if max_iter < 1:
+            raise LinkError(f"max_iter must be at least 1, got {max_iter}.")
+        self.max_iter = int(max_iter)
+        self.early_stop = bool(early_stop)
+        self.margin_db = float(margin_db)
+        self._codecs: dict[tuple[int, MCS], tuple] = {}
+        self._modems: dict[int, tuple[Mapper, Demapper]] = {}
+
+    # -- building blocks ------------------------------------------------------------
+    def modem(self, bits_per_symbol: int) -> tuple[Mapper, Demapper]:
+        """Gray QAM mapper and APP demapper for ``bits_per_symbol``."""
+        if bits_per_symbol not in self._modems:
+            self._modems[bits_per_symbol] = (
+                Mapper("qam", bits_per_symbol, device=self.device),
+                Demapper("app", "qam", bits_per_symbol, device=self.device),
+            )
+        return self._modems[bits_per_symbol]
+
+    def codec(
+        self, payload_bits: int, mcs: MCS
+    ) -> tuple[TransportBlockEncoder, TransportBlockDecoder]:
+        """Transport-block encoder and decoder for a payload size and MCS (cached)."""
+        key = (payload_bits, mcs)
+        if key not in self._codecs:
+            enc = TransportBlockEncoder(payload_bits, mcs, device=self.device)
+            dec = TransportBlockDecoder(
+                enc, max_iter=self.max_iter, early_stop=self.early_stop, device=self.device
+            )
+            self._codecs[key] = (enc, dec)
+        return self._codecs[key]
+
+    def resolve(self, protection: Protection, snr_db: float) -> tuple[MCS, bool]:
+        """An MCS for ``protection`` at ``snr_db``; the flag says it was chosen adaptively."""
+        if isinstance(protection, MCS):
+            return protection, False
+        if isinstance(protection, str) and protection.strip().lower() == "adaptive":
+            return select_mcs(snr_db, self.channel.name, self.margin_db), True
+        if isinstance(protection, str):
+            return parse_mcs(protection), False
+        raise LinkError(
+            f"protection {protection!r} is not understood; give an MCS, 'adaptive', "
+            "'mcsN' or 'modulation:rate'."
+        )
+
+    def channel_uses(self, payload_bits: int, mcs: MCS) -> int:
+        """Channel uses one stream of ``payload_bits`` takes at ``mcs`` (pilots included)."""
+        return self.channel.channel_uses(self.codec(payload_bits, mcs)[0].layout.num_symbols)
+
+    # -- the batched core -----------------------------------------------------------
+    @torch.no_grad()
+    def run_blocks(
+        self, bits: torch.Tensor, mcs: MCS, snr_db: float, generator: torch.Generator
+    ) -> BlockResult:
+        """Send B transport blocks ``bits`` [B, A] at ``mcs`` through the channel."""
+        snr_db = check_snr(snr_db)
+        bits = bits.to(self.device, torch.float32)
+        enc, dec = self.codec(bits.shape[-1], mcs)
+        lay = enc.layout
+        mapper, demapper = self.modem(lay.bits_per_symbol)
+        no = 10.0 ** (-snr_db / 10.0)
+        chunk = max(1, CHUNK_CODED_BITS // lay.coded_bits)
+        parts = []
+        for start in range(0, bits.shape[0], chunk):
+            u = bits[start : start + chunk]
+            c = enc(u)
+            x = mapper(c)
+            y, no_eff = self.channel(x, no, generator=generator, block_symbols=lay.symbols_per_cb)
+            llr = demapper(y, no_eff)
+            out = dec(llr)
+            parts.append(
+                (
+                    out.bits,
+                    out.tb_ok,
+                    (out.bits != u).sum(-1),
+                    ((llr > 0).to(c.dtype) != c).sum(-1),
+                    out.iterations,
+                )
+            )
+        cat = [torch.cat(p) for p in zip(*parts)]
+        return BlockResult(*cat, layout=lay)
+
+    @torch.no_grad()
+    def run_uncoded(
+        self, bits: torch.Tensor, modulation: str, snr_db: float, generator: torch.Generator
+    ) -> torch.Tensor:
+        """Send raw bits [B, n] (n a multiple of the modulation order); returns hard bits."""
+        snr_db = check_snr(snr_db)
+        m = modulation_bits(modulation)
+        if bits.shape[-1] % m:
+            raise LinkError(f"uncoded {modulation} needs a multiple of {m} bits per block.")
+        mapper, demapper = self.modem(m)
+        x = mapper(bits.to(self.device, torch.float32))
+        y, no_eff = self.channel(x, 10.0 ** (-snr_db / 10.0), generator=generator)
+        return (demapper(y, no_eff) > 0).to(torch.float32)
+
+    # -- the per-image API ----------------------------------------------------------
+    def plan(
+        self,
+        payload_bits: Mapping[str, int],
+        snr_db: float,
+        budget: float | None = None,
+        protection: Protection | Mapping[str, Protection] = "adaptive",
+    ) -> dict[str, tuple[MCS, bool, int]]:
+        """Choose each stream's MCS and check the budget.
+
+        Returns stream name -> (MCS, chosen adaptively, channel uses). Raises
+        :class:`LinkError` when the streams do not fit ``budget`` channel uses.
+        """
+        snr_db = check_snr(snr_db)
+        budget = check_budget(budget)
+        if not payload_bits:
+            raise LinkError("no streams to send; give at least one named payload.")
+        plan = {}
+        for name, nbits in payload_bits.items():
+            if nbits <= 0:
+                raise LinkError(f"stream {name!r} is empty; every stream needs at least one byte.")
+            prot = (
+                protection.get(name, "adaptive") if isinstance(protection, Mapping) else protection
+            )
+            mcs, adaptive = self.resolve(prot, snr_db)
+            plan[name] = (mcs, adaptive, self.channel_uses(nbits, mcs))
+        total = sum(cu for _, _, cu in plan.values())
+        if budget is not None and total > budget:
+            detail = ", ".join(f"{n} {cu} at {m}" for n, (m, _, cu) in plan.items())
+            raise LinkError(
+                f"the streams need {total} channel uses ({detail}) but the budget is "
+                f"{budget}; raise the budget, shorten the payload or use a higher-rate MCS."
+            )
+        return plan
+
+    def transmit(
+        self,
+        payloads: Mapping[str, bytes],
+        snr_db: float,
+        budget: float | None = None,
+        protection: Protection | Mapping[str, Protection] = "adaptive",
+        *,
+        seed: int = 0,
+        return_hard: bool = False,
+    ) -> Transmission:
+        """Send named byte payloads; each arrives as bytes or as an erasure (``None``).
+
+        Args:
+            payloads: stream name -> bytes (each non-empty).
+            snr_db: Es/N0 in dB (average over fading).
+            budget: total complex channel uses available, or ``None`` for no limit.
+            protection: one protection for all streams or a mapping per stream (missing
+                streams are adaptive): an :class:`MCS`, ``"adaptive"``, ``"mcsN"`` or
+                ``"modulation:rate"``.
+            seed: fixes noise and fading; each stream draws from its own generator.
+            return_hard: also return the hard-decided bytes of streams whose CRC failed.
+        """
+        plan = self.plan({n: 8 * len(p) for n, p in payloads.items()}, snr_db, budget, protection)
+        result = Transmission(
+            self.channel.name,
+            float(snr_db),
+            check_budget(budget),
+            sum(cu for _, _, cu in plan.values()),
+        )
+        for name, data in payloads.items():
+            mcs, adaptive, uses = plan[name]
+            bits = torch.from_numpy(bytes_to_bits(data)).unsqueeze(0)
+            gen = stream_generator(seed, name, self.device)
+            out = self.run_blocks(bits, mcs, snr_db, gen)
+            ok = bool(out.tb_ok[0])
+            hard = bits_to_bytes(out.bits[0])
+            stats = StreamStats(
+                mcs=str(mcs),
+                modulation=mcs.modulation,
+                code_rate=mcs.code_rate,
+                adaptive=adaptive,
+                payload_bits=bits.shape[-1],
+                code_blocks=out.layout.num_cbs,
+                data_symbols=out.layout.num_symbols,
+                channel_uses=uses,
+                pre_fec_ber=float(out.pre_fec_errors[0]) / out.layout.coded_bits,
+                crc_ok=ok,
+                undetected=bool(out.undetected[0]),
+                bit_errors=int(out.bit_errors[0]),
+                iterations=float(out.iterations[0].float().mean()),
+            )
+            result.streams[name] = StreamOutcome(
+                payload=hard if ok else None,
+                stats=stats,
+                hard_bytes=hard if (return_hard and not ok) else None,
+            )
+        return result
+
+
+def check_budget(budget: float | None) -> int | None:
+    """Validate a budget in complex channel uses (``None`` = unlimited); returns an int."""
+    if budget is None:
+        return None
+    try:
+        value = float(budget)
+    except (TypeError, ValueError) as err:
+        raise LinkError(f"budget {budget!r} is not a number of channel uses.") from err
+    if not math.isfinite(value) or value < 1:
+        raise LinkError(
+            f"budget {budget} is not a positive number of channel uses; give at least 1."
+        )
+    return int(value)

@@ -1,0 +1,178 @@
+"""Modulation and coding schemes: the 5G NR MCS table and adaptive selection.
+
+The table follows 3GPP TS 38.214 Table 5.1.3.1-2 (the 256-QAM PDSCH table): each entry is
+a Gray-mapped QAM order and a target code rate ``R = R_x1024 / 1024``. Its first two
+entries (rates 120/1024 and 193/1024) are below 1/5, the lowest rate Sionna's
+``LDPC5GEncoder`` accepts, so they are left out; indices keep the standard's numbering.
+
+Each entry carries a measured Es/N0 threshold (dB) for 10 % block error rate on each
+channel, written by ``python -m channels.calibrate`` into ``channels/data/mcs_thresholds.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
+from importlib import resources
+
+from channels.errors import LinkError
+
+#: Modulation name -> bits per symbol (Gray-mapped square QAM, unit average energy).
+MODULATIONS: dict[str, int] = {"qpsk": 2, "qam16": 4, "qam64": 6, "qam256": 8}
+
+#: Lowest code rate Sionna's 5G LDPC encoder accepts, and the highest in the NR tables.
+MIN_CODE_RATE = 1 / 5
+MAX_CODE_RATE = 948 / 1024
+
+# (index, bits per symbol, R x 1024) from TS 38.214 Table 5.1.3.1-2, indices 2..27.
+_NR_TABLE_2: tuple[tuple[int, int, float], ...] = (
+    (2, 2, 308), (3, 2, 449), (4, 2, 602),
+    (5, 4, 378), (6, 4, 434), (7, 4, 490), (8, 4, 553), (9, 4, 616), (10, 4, 658),
+    (11, 6, 466), (12, 6, 517), (13, 6, 567), (14, 6, 616), (15, 6, 666), (16, 6, 719),
+    (17, 6, 772), (18, 6, 822), (19, 6, 873),
+    (20, 8, 682.5), (21, 8, 711), (22, 8, 754), (23, 8, 797), (24, 8, 841), (25, 8, 885),
+    (26, 8, 916.5), (27, 8, 948),
+)  # fmt: skip
+
+_NAME_BY_BITS = {m: name for name, m in MODULATIONS.items()}
+
+
+def modulation_bits(modulation: str) -> int:
+    """Bits per symbol of a modulation name (``qpsk``, ``qam16``, ``qam64``, ``qam256``)."""
+    key = modulation.lower().replace("-", "")
+    if key not in MODULATIONS:
+        raise LinkError(
+            f"unknown modulation {modulation!r}; choose one of {', '.join(MODULATIONS)}."
+        )
+    return MODULATIONS[key]
+
+
+@dataclass(frozen=True)
+class MCS:
+    """A modulation and coding scheme.
+
+    Attributes:
+        modulation: ``qpsk``, ``qam16``, ``qam64`` or ``qam256``.
+        code_rate: target LDPC code rate in [1/5, 948/1024].
+        index: the 5G NR MCS index when the entry comes from the table, else ``None``.
+    """
+
+    modulation: str
+    code_rate: float
+    index: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "modulation", self.modulation.lower().replace("-", ""))
+        modulation_bits(self.modulation)
+        rate = self.code_rate
+        if not (isinstance(rate, (int, float)) and math.isfinite(rate)):
+            raise LinkError(f"code rate {rate!r} is not a number; give a value in [0.2, 0.925].")
+        if not (MIN_CODE_RATE - 1e-9 <= rate <= MAX_CODE_RATE + 1e-9):
+            raise LinkError(
+                f"code rate {rate:g} is out of range; the 5G LDPC code supports "
+                f"{MIN_CODE_RATE:g} to {MAX_CODE_RATE:.3f}."
+            )
+
+    @property
+    def bits_per_symbol(self) -> int:
+        """Coded bits carried by one complex symbol."""
+        return MODULATIONS[self.modulation]
+
+    @property
+    def spectral_efficiency(self) -> float:
+        """Information bits per channel use, ``bits_per_symbol * code_rate``."""
+        return self.bits_per_symbol * self.code_rate
+
+    @property
+    def label(self) -> str:
+        """A short human label, e.g. ``QPSK 1/2`` or ``16-QAM 0.602`` or ``MCS 4``."""
+        mod = "QPSK" if self.modulation == "qpsk" else f"{self.modulation[3:]}-QAM"
+        frac = Fraction(self.code_rate).limit_denominator(12)
+        rate = f"{frac.numerator}/{frac.denominator}"
+        if abs(float(frac) - self.code_rate) > 1e-6:
+            rate = f"{self.code_rate:.3f}"
+        return f"{mod} {rate}"
+
+    def __str__(self) -> str:
+        prefix = f"MCS{self.index} " if self.index is not None else ""
+        return prefix + self.label
+
+
+#: The 5G NR MCS table (TS 38.214 Table 5.1.3.1-2, entries with R >= 1/5).
+NR_MCS_TABLE: tuple[MCS, ...] = tuple(
+    MCS(_NAME_BY_BITS[m], r / 1024, index=i) for i, m, r in _NR_TABLE_2
+)
+
+#: Channels with a calibrated threshold column in the shipped data file.
+CALIBRATED_CHANNELS = ("awgn", "rayleigh", "tdl-a", "tdl-b", "tdl-c")
+
+THRESHOLD_FILE = "mcs_thresholds.json"
+
+
+@lru_cache(maxsize=1)
+def load_thresholds() -> dict:
+    """The shipped calibration: ``{"meta": {...}, "thresholds": {channel: {index: dB}}}``."""
+    text = resources.files("channels").joinpath("data", THRESHOLD_FILE).read_text()
+    return json.loads(text)
+
+
+def threshold_db(mcs: MCS, channel: str) -> float:
+    """Measured Es/N0 (dB) at which ``mcs`` reaches 10 % BLER on ``channel``."""
+    if mcs.index is None:
+        raise LinkError(f"{mcs} is not a table entry, so it has no calibrated threshold.")
+    table = load_thresholds()["thresholds"]
+    if channel not in table:
+        raise LinkError(
+            f"no calibrated MCS thresholds for channel {channel!r}; "
+            f"calibrated channels are {', '.join(sorted(table))}."
+        )
+    try:
+        return float(table[channel][str(mcs.index)])
+    except KeyError as err:
+        raise LinkError(f"{mcs} has no calibrated threshold on {channel}.") from err
+
+
+def select_mcs(snr_db: float, channel: str, margin_db: float = 0.0) -> MCS:
+    """The highest-rate table MCS whose 10 % BLER threshold is at most ``snr_db - margin_db``.
+
+    Below every threshold the most robust entry is returned (it will mostly fail; the
+    caller sees that in the CRC results rather than getting nothing sent).
+    """
+    if not math.isfinite(snr_db):
+        raise LinkError(f"SNR {snr_db} dB is not finite; give a finite Es/N0 in dB.")
+    usable = [m for m in NR_MCS_TABLE if threshold_db(m, channel) <= snr_db - margin_db]
+    if not usable:
+        return NR_MCS_TABLE[0]
+    return max(usable, key=lambda m: m.spectral_efficiency)
+
+
+def shannon_snr_db(spectral_efficiency: float) -> float:
+    """Es/N0 (dB) at which AWGN capacity ``log2(1 + SNR)`` equals ``spectral_efficiency``."""
+    return 10 * math.log10(2**spectral_efficiency - 1)
+
+
+def parse_mcs(text: str) -> MCS:
+    """Parse ``"adaptive"``-free MCS text: ``"4"``/``"mcs4"`` (table index) or ``"qam16:0.5"``."""
+    t = text.strip().lower()
+    if t.startswith("mcs"):
+        t = t[3:]
+    if t.isdigit():
+        for m in NR_MCS_TABLE:
+            if m.index == int(t):
+                return m
+        valid = f"{NR_MCS_TABLE[0].index}..{NR_MCS_TABLE[-1].index}"
+        raise LinkError(f"MCS index {t} is not in the table; use {valid}.")
+    if ":" in t:
+        mod, rate = t.split(":", 1)
+        try:
+            value = float(Fraction(rate))
+        except (ValueError, ZeroDivisionError) as err:
+            raise LinkError(f"code rate {rate!r} in {text!r} is not a number.") from err
+        return MCS(mod, value)
+    raise LinkError(
+        f"cannot read MCS {text!r}; write a table index (e.g. 'mcs4') or "
+        "'modulation:rate' (e.g. 'qam16:1/2')."
+    )

@@ -1,0 +1,1 @@
+"""Command groups of the semcom CLI; each module has ``register(app)``."""
