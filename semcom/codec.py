@@ -1,0 +1,469 @@
+"""MTGC: encode(images) -> Bitstreams, decode(bitstreams) -> images.
+
+Transmitter (sees the image only; a caption may be given explicitly):
+  caption  captioner(image) or the user's text → :class:`CaptionCoder` bytes
+  hci      :class:`HCICodec` bytes (downsampled image, learned or classical codec)
+  spw      :class:`TASCM` indices → :class:`SPWCoder` bytes
+Receiver (sees only what arrived; an absent stream becomes its null input):
+  caption text → text encoder tokens (else the empty caption's tokens)
+  SPW indices → TASCM embeddings (else TASCM's null tokens)
+  HCI image → ControlNet condition (else no ControlNet residual)
+  → :class:`MGDD` samples the image.
+
+A model is a directory (``save_pretrained`` / ``from_pretrained``) laid out like a
+diffusers Stable Diffusion snapshot plus MTGC's own parts; see docs/codec.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from semcom.container import STREAMS, Bitstream, BitstreamError
+from semcom.errors import SemcomError
+from semcom.mgdd import MGDD
+from semcom.streams import StreamError
+from semcom.streams.caption import CaptionCoder
+from semcom.streams.hci import FACTORS, KINDS, N_QUALITIES, HCICodec, HCISetting, LearnedHCICodec
+from semcom.streams.spw import SPWCoder
+from semcom.tascm import TASCM
+from semcom.textenc import HFTokenizer, TextEncoder, WordTokenizer
+
+MTGC_CONFIG = "mtgc.json"
+#: The seven non-empty subsets of streams, as tuples of names that arrive.
+ARRIVAL_PATTERNS: tuple[tuple[str, ...], ...] = tuple(
+    tuple(s for i, s in enumerate(STREAMS) if mask >> i & 1) for mask in range(1, 8)
+)
+
+
+@dataclass
+class CodecConfig:
+    """Codec settings stored in mtgc.json.
+
+    preset: name written into every bitstream. min_size: smallest image side accepted.
+    hci_kind/hci_factor/hci_quality: the default HCI operating point. seed: default
+    decoding seed. clip_mean/clip_std: pixel normalisation of an external image encoder.
+    """
+
+    preset: str = "tiny"
+    min_size: int = 64
+    hci_kind: str = "learned"
+    hci_factor: int = 8
+    hci_quality: int = 8
+    seed: int = 0
+    clip_mean: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
+    clip_std: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def hci_setting(self) -> HCISetting:
+        return HCISetting(self.hci_kind, self.hci_factor, self.hci_quality)
+
+
+@dataclass
+class DecodedStreams:
+    """What the receiver recovered from one bitstream (None = absent or undecodable).
+
+    caption: text; hci: [1,3,H,W] in [0,1]; spw: [K] int64 indices.
+    """
+
+    caption: str | None = None
+    hci: torch.Tensor | None = None
+    spw: torch.Tensor | None = None
+    failed: tuple[str, ...] = ()
+
+
+class MTGC:
+    """The multimodal-guided, task-aware generative image codec."""
+
+    def __init__(
+        self,
+        config: CodecConfig,
+        hci: HCICodec,
+        tascm: TASCM,
+        text_encoder: TextEncoder,
+        mgdd: MGDD,
+        captioner: object | None = None,
+        image_encoder: torch.nn.Module | None = None,
+        caption_coder: CaptionCoder | None = None,
+    ) -> None:
+        self.config = config
+        self.hci = hci
+        self.tascm = tascm.eval()
+        self.text_encoder = text_encoder
+        self.mgdd = mgdd
+        self.captioner = captioner
+        self.image_encoder = image_encoder.eval() if image_encoder is not None else None
+        self.caption_coder = caption_coder or CaptionCoder()
+        self.spw = SPWCoder(tascm.config.num_queries, tascm.config.codebook_size)
+        if tascm.config.context_dim != text_encoder.dim:
+            raise SemcomError(
+                f"TASCM context_dim {tascm.config.context_dim} differs from the text "
+                f"encoder's width {text_encoder.dim}."
+            )
+        if tascm.config.image_encoder == "external" and image_encoder is None:
+            raise SemcomError("this TASCM reads CLIP image features: add image_encoder/.")
+        self._fingerprint: int | None = None
+
+    # -- identity -----------------------------------------------------------------------
+    @property
+    def preset(self) -> str:
+        return self.config.preset
+
+    @property
+    def fingerprint(self) -> int:
+        """CRC32 over everything both ends must share: coders, TASCM and HCI weights."""
+        if self._fingerprint is None:
+            crc = zlib.crc32(json.dumps(asdict(self.config), sort_keys=True).encode())
+            crc = zlib.crc32(self.caption_coder.fingerprint.to_bytes(4, "big"), crc)
+            modules = [("tascm", self.tascm)]
+            if self.hci.learned is not None:
+                modules.append(("hci", self.hci.learned))
+            for name, module in modules:
+                crc = zlib.crc32(name.encode(), crc)
+                for key, tensor in sorted(module.state_dict().items()):
+                    crc = zlib.crc32(key.encode(), crc)
+                    t = tensor.detach().cpu().contiguous()
+                    crc = zlib.crc32(t.view(torch.uint8).numpy().tobytes(), crc)
+            self._fingerprint = crc
+        return self._fingerprint
+
+    @property
+    def device(self) -> torch.device:
+        return self.mgdd.device
+
+    # -- transmitter --------------------------------------------------------------------
+    def check_images(self, images: torch.Tensor) -> torch.Tensor:
+        """Validate [B,3,H,W] (or [3,H,W]) float images in [0,1]; returns [B,3,H,W]."""
+        if images.ndim == 3:
+            images = images.unsqueeze(0)
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise SemcomError(f"images must be [B,3,H,W] RGB tensors, got {list(images.shape)}.")
+        h, w = images.shape[-2:]
+        m = self.config.min_size
+        if h < m or w < m:
+            raise SemcomError(
+                f"the image is {h}x{w}; the {self.preset} preset needs at least {m}x{m} pixels."
+            )
+        if h >= 1 << 16 or w >= 1 << 16:
+            raise SemcomError(f"the image is {h}x{w}; sides must be below 65536 pixels.")
+        if not torch.isfinite(images).all():
+            raise SemcomError("the image contains NaN or infinite values.")
+        return images.float().clamp(0, 1)
+
+    def _features(self, images: torch.Tensor) -> torch.Tensor:
+        """Images → TASCM input: the images (cnn) or CLIP vision tokens (external)."""
+        if self.image_encoder is None:
+            return images.to(self.device)
+        size = int(self.image_encoder.config.image_size)
+        x = F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False)
+        mean = torch.tensor(self.config.clip_mean).view(1, 3, 1, 1)
+        std = torch.tensor(self.config.clip_std).view(1, 3, 1, 1)
+        x = ((x.clamp(0, 1) - mean) / std).to(
+            self.device, next(self.image_encoder.parameters()).dtype
+        )
+        with torch.no_grad():
+            return self.image_encoder(pixel_values=x).last_hidden_state
+
+    def captions_for(self, images: torch.Tensor) -> list[str]:
+        """The transmitter's captions: from the captioner, which sees the image only."""
+        if self.captioner is None:
+            raise SemcomError(
+                f"the {self.preset} preset has no captioner; pass a caption (--caption TEXT) "
+                "or add captioner/ to the weights directory."
+            )
+        with torch.no_grad():
+            return list(self.captioner.caption(images.to(self.device)))  # type: ignore[attr-defined]
+
+    @torch.no_grad()
+    def encode(
+        self,
+        images: torch.Tensor,
+        captions: list[str | None] | None = None,
+        hci_setting: HCISetting | None = None,
+        target_bpp: float | None = None,
+    ) -> list[Bitstream]:
+        """[B,3,H,W] float in [0,1] → B bitstreams.
+
+        captions: per image, a text to send instead of the captioner's (None entries use
+        the captioner). target_bpp: choose the HCI setting per image so that the real
+        payload bits do not exceed target_bpp·H·W, with as many HCI bits as fit.
+        """
+        images = self.check_images(images)
+        b, _, h, w = images.shape
+        given = list(captions) if captions is not None else [None] * b
+        if len(given) != b:
+            raise SemcomError(f"{len(given)} captions for {b} images.")
+        missing = [i for i, c in enumerate(given) if c is None]
+        if missing:
+            made = self.captions_for(images[missing])
+            for i, c in zip(missing, made, strict=True):
+                given[i] = c
+        cap_bytes = [self.caption_coder.encode(str(c)) for c in given]
+        indices = self.tascm.indices(self._features(images)).cpu()
+        spw_bytes = [self.spw.encode(row) for row in indices]
+        if target_bpp is None:
+            hci_bytes = self.hci.encode(images, hci_setting)
+        else:
+            hci_bytes = [
+                self._fit_hci(
+                    images[i : i + 1],
+                    target_bpp,
+                    8 * (len(cap_bytes[i]) + len(spw_bytes[i])),
+                    hci_setting,
+                )
+                for i in range(b)
+            ]
+        return [
+            Bitstream(
+                self.preset,
+                self.fingerprint,
+                h,
+                w,
+                {"caption": cap_bytes[i], "hci": hci_bytes[i], "spw": spw_bytes[i]},
+            )
+            for i in range(b)
+        ]
+
+    def hci_candidates(self, kind: str | None = None) -> list[HCISetting]:
+        """Every HCI operating point of one codec kind."""
+        kind = kind or self.config.hci_kind
+        return [HCISetting(kind, f, q) for f in FACTORS for q in range(N_QUALITIES)]
+
+    def _fit_hci(
+        self, image: torch.Tensor, target_bpp: float, other_bits: int, hint: HCISetting | None
+    ) -> bytes:
+        """The largest HCI payload whose total with ``other_bits`` fits target_bpp."""
+        h, w = image.shape[-2:]
+        budget = math.floor(target_bpp * h * w)
+        best: bytes | None = None
+        smallest = None
+        for s in self.hci_candidates(hint.kind if hint else None):
+            payload = self.hci.encode(image, s)[0]
+            bits = other_bits + 8 * len(payload)
+            smallest = bits if smallest is None else min(smallest, bits)
+            if bits <= budget and (best is None or len(payload) > len(best)):
+                best = payload
+        if best is None:
+            raise SemcomError(
+                f"target {target_bpp:g} bpp ({budget} bits) is below the smallest this image "
+                f"reaches ({smallest} bits, {smallest / (h * w):.4f} bpp); raise --target-bpp."
+            )
+        return best
+
+    # -- receiver -----------------------------------------------------------------------
+    def _check_bitstream(self, bs: Bitstream) -> None:
+        if bs.preset != self.preset:
+            raise BitstreamError(
+                f"the bitstream was encoded with preset {bs.preset!r}; decode it with "
+                f"--preset {bs.preset} (this codec is {self.preset!r})."
+            )
+        if bs.fingerprint != self.fingerprint:
+            raise BitstreamError(
+                f"the bitstream's preset fingerprint {bs.fingerprint:08x} differs from these "
+                f"{self.preset} weights ({self.fingerprint:08x}); decode with the weights "
+                "that encoded it."
+            )
+
+    def decode_streams(self, bs: Bitstream, strict: bool = False) -> DecodedStreams:
+        """Decode each present stream; a stream that fails is absent (or raises if strict)."""
+        self._check_bitstream(bs)
+        out = DecodedStreams()
+        failed = []
+        for name in STREAMS:
+            if name not in bs.streams:
+                continue
+            payload = bs.streams[name]
+            try:
+                if name == "caption":
+                    out.caption = self.caption_coder.decode(payload)
+                elif name == "hci":
+                    out.hci = self.hci.decode(payload, bs.height, bs.width)
+                else:
+                    out.spw = self.spw.decode(payload)
+            except StreamError:
+                if strict:
+                    raise
+                failed.append(name)
+        out.failed = tuple(failed)
+        return out
+
+    @torch.no_grad()
+    def decode(
+        self,
+        bitstreams: Bitstream | list[Bitstream],
+        steps: int | None = None,
+        seed: int | list[int] | None = None,
+        guidance_scale: float | None = None,
+        strict: bool = False,
+    ) -> torch.Tensor | list[torch.Tensor]:
+        """Bitstream(s) → image(s) [B,3,H,W] float32 in [0,1] (a list if sizes differ).
+
+        seed: one for all images or one per image (default: the preset's seed).
+        """
+        single = isinstance(bitstreams, Bitstream)
+        items = [bitstreams] if single else list(bitstreams)
+        if not items:
+            raise SemcomError("nothing to decode.")
+        seeds = (
+            seed
+            if isinstance(seed, list)
+            else [self.config.seed if seed is None else seed] * len(items)
+        )
+        if len(seeds) != len(items):
+            raise SemcomError(f"{len(seeds)} seeds for {len(items)} bitstreams.")
+        decoded = [self.decode_streams(bs, strict=strict) for bs in items]
+        results: list[torch.Tensor | None] = [None] * len(items)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, bs in enumerate(items):
+            groups.setdefault((bs.height, bs.width), []).append(i)
+        for (h, w), idx in groups.items():
+            imgs = self._generate(
+                [decoded[i] for i in idx], h, w, [seeds[i] for i in idx], steps, guidance_scale
+            )
+            for j, i in enumerate(idx):
+                results[i] = imgs[j : j + 1]
+        if len(groups) == 1:
+            return torch.cat(results)  # type: ignore[arg-type]
+        return [r for r in results if r is not None]
+
+    def _generate(
+        self,
+        decoded: list[DecodedStreams],
+        h: int,
+        w: int,
+        seeds: list[int],
+        steps: int | None,
+        guidance_scale: float | None,
+    ) -> torch.Tensor:
+        b = len(decoded)
+        texts = [d.caption if d.caption is not None else "" for d in decoded]
+        caption_tokens = self.text_encoder(texts)
+        null_caption = self.text_encoder([""] * b)
+        spw = self.tascm.null(b).clone().to(caption_tokens)
+        for i, d in enumerate(decoded):
+            if d.spw is not None:
+                spw[i] = self.tascm.embed(d.spw.to(self.tascm.device).unsqueeze(0))[0].to(spw)
+        context = torch.cat([caption_tokens, spw], dim=1)
+        null_context = torch.cat([null_caption, self.tascm.null(b).to(caption_tokens)], dim=1)
+        m = self.mgdd.size_multiple
+        hp, wp = math.ceil(h / m) * m, math.ceil(w / m) * m
+        present = torch.tensor([d.hci is not None for d in decoded])
+        hci = None
+        if bool(present.any()):
+            hci = torch.zeros(b, 3, hp, wp)
+            for i, d in enumerate(decoded):
+                if d.hci is not None:
+                    img = d.hci.float().cpu()
+                    if (hp, wp) != (h, w):
+                        img = F.pad(img, (0, wp - w, 0, hp - h), mode="replicate")
+                    hci[i] = img[0]
+        out = self.mgdd.generate(
+            context, null_context, hci, present, seeds, (hp, wp), steps, guidance_scale
+        )
+        return out[..., :h, :w]
+
+    # -- persistence --------------------------------------------------------------------
+    def save_pretrained(self, path: str | Path) -> None:
+        """Write the model directory (see docs/codec.md for the layout)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / MTGC_CONFIG).write_text(json.dumps(asdict(self.config), indent=2))
+        self.mgdd.save_pretrained(path)
+        self.text_encoder.model.save_pretrained(path / "text_encoder")
+        self.text_encoder.tokenizer.save_pretrained(path / "tokenizer")  # type: ignore[attr-defined]
+        self.tascm.save_pretrained(path / "tascm")
+        if self.hci.learned is not None:
+            self.hci.learned.save_pretrained(path / "hci")
+        if self.image_encoder is not None:
+            self.image_encoder.save_pretrained(path / "image_encoder")
+        if self.captioner is not None and hasattr(self.captioner, "save_pretrained"):
+            self.captioner.save_pretrained(path / "captioner")
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
+    ) -> MTGC:
+        """Load a model directory; a missing part raises SemcomError naming it."""
+        path = Path(path)
+        required = ["unet", "controlnet", "scheduler", "text_encoder", "tokenizer", "tascm"]
+        if not path.is_dir():
+            raise SemcomError(f"the weights directory {path} does not exist.")
+        missing = [p for p in [MTGC_CONFIG, *required] if not (path / p).exists()]
+        if missing:
+            raise SemcomError(
+                f"{path} lacks {', '.join(missing)}; see docs/codec.md for the layout an "
+                "MTGC weights directory needs."
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return cls._load(path, device, dtype)
+
+    @classmethod
+    def _load(cls, path: Path, device: str | torch.device, dtype: torch.dtype | None) -> MTGC:
+        from transformers import CLIPTextModel, CLIPVisionModel
+
+        raw = json.loads((path / MTGC_CONFIG).read_text())
+        for key in ("clip_mean", "clip_std"):
+            if key in raw:
+                raw[key] = tuple(raw[key])
+        config = CodecConfig(**raw)
+        if config.hci_kind not in KINDS:
+            raise SemcomError(f"{path / MTGC_CONFIG}: unknown hci_kind {config.hci_kind!r}.")
+        mgdd = MGDD.from_pretrained(path).to(device, dtype)
+        text_model = CLIPTextModel.from_pretrained(path / "text_encoder", local_files_only=True)
+        text_model.to(device, dtype)
+        if (path / "tokenizer" / "tokenizer.json").is_file() and _is_word_tokenizer(
+            path / "tokenizer"
+        ):
+            tokenizer = WordTokenizer.from_pretrained(path / "tokenizer")
+        else:
+            from transformers import CLIPTokenizer
+
+            tokenizer = HFTokenizer(
+                CLIPTokenizer.from_pretrained(path / "tokenizer", local_files_only=True)
+            )
+        tascm = TASCM.from_pretrained(path / "tascm", low_cpu_mem_usage=False).to(device)
+        learned = LearnedHCICodec.from_pretrained(path / "hci") if (path / "hci").is_dir() else None
+        image_encoder = None
+        if (path / "image_encoder").is_dir():
+            image_encoder = CLIPVisionModel.from_pretrained(
+                path / "image_encoder", local_files_only=True
+            )
+            image_encoder.to(device, dtype)
+        captioner = _load_captioner(path / "captioner", device)
+        return cls(
+            config,
+            HCICodec(learned, config.hci_setting),
+            tascm,
+            TextEncoder(tokenizer, text_model),
+            mgdd,
+            captioner=captioner,
+            image_encoder=image_encoder,
+        )
+
+
+def _is_word_tokenizer(path: Path) -> bool:
+    try:
+        data = json.loads((path / "tokenizer.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("vocab"), list) and "max_length" in data
+
+
+def _load_captioner(path: Path, device: str | torch.device) -> object | None:
+    if not (path / "config.json").is_file():
+        return None
+    from semcom.captioner import HFCaptioner, ShapesCaptioner
+
+    cfg = json.loads((path / "config.json").read_text())
+    if cfg.get("_class_name") == "ShapesCaptioner":
+        return ShapesCaptioner.from_pretrained(path, low_cpu_mem_usage=False).to(device).eval()
+    return HFCaptioner(path)

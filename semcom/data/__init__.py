@@ -1,0 +1,1 @@
+"""Data: ShapesWorld synthetic scenes and their captions."""

@@ -1,0 +1,222 @@
+"""MGDD: the Multimodal-Guided Diffusion Decoder (a pipeline over diffusers models).
+
+Dual-path guidance: the cross-attention context is the caption tokens followed by the
+SPW embeddings (semantic path); the decoded HCI is the ControlNet condition, whose
+residuals are added to the UNet's skip connections (visual path). Sampling is DDIM
+(η = 0) with classifier-free guidance against the null context (empty caption, null
+SPW tokens); the initial noise of each image comes from its own seed, so a decode is
+deterministic and does not depend on the batch it is in.
+
+Latent presets carry an ``AutoencoderKL``; without one the UNet works on pixels.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, UNet2DConditionModel
+
+from semcom.errors import SemcomError
+
+
+@dataclass
+class MGDDConfig:
+    """Sampling settings.
+
+    ``control_input``: "pixels" (HCI image in [-1,1] into a ControlNet whose
+    conditioning embedding downsamples to the latent size) or "latents" (the HCI through
+    the VAE encoder). ``guidance_scale`` 1 disables classifier-free guidance.
+    """
+
+    num_inference_steps: int = 20
+    guidance_scale: float = 3.0
+    control_input: str = "pixels"
+    conditioning_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.control_input not in ("pixels", "latents"):
+            raise SemcomError(f"control_input must be pixels or latents, not {self.control_input}.")
+        if self.num_inference_steps < 1:
+            raise SemcomError("the number of diffusion steps must be at least 1.")
+
+
+class MGDD:
+    """UNet2DConditionModel + ControlNetModel + DDIMScheduler (+ AutoencoderKL)."""
+
+    def __init__(
+        self,
+        unet: UNet2DConditionModel,
+        controlnet: ControlNetModel,
+        scheduler: DDIMScheduler,
+        vae: AutoencoderKL | None = None,
+        config: MGDDConfig | None = None,
+    ) -> None:
+        self.unet = unet.eval()
+        self.controlnet = controlnet.eval()
+        self.scheduler = scheduler
+        self.vae = vae.eval() if vae is not None else None
+        self.config = config or MGDDConfig()
+
+    # -- geometry -----------------------------------------------------------------------
+    @property
+    def vae_scale(self) -> int:
+        """Pixels per latent side (1 without a VAE)."""
+        if self.vae is None:
+            return 1
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @property
+    def size_multiple(self) -> int:
+        """Image sides must be a multiple of this (VAE and UNet downsampling)."""
+        return self.vae_scale * 2 ** (len(self.unet.config.block_out_channels) - 1)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.unet.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.unet.parameters()).dtype
+
+    def to(self, device: torch.device | str, dtype: torch.dtype | None = None) -> MGDD:
+        for m in (self.unet, self.controlnet, self.vae):
+            if m is not None:
+                m.to(device) if dtype is None else m.to(device=device, dtype=dtype)
+        return self
+
+    # -- latents ------------------------------------------------------------------------
+    def encode_latents(self, images: torch.Tensor) -> torch.Tensor:
+        """[B,3,H,W] in [0,1] → latents [B,C,H/s,W/s] (the pixels in [-1,1] without VAE)."""
+        x = images.to(self.device, self.dtype) * 2 - 1
+        if self.vae is None:
+            return x
+        z = self.vae.encode(x).latent_dist.mode()
+        return z * self.vae.config.scaling_factor
+
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents → [B,3,H,W] float32 in [0,1]."""
+        if self.vae is None:
+            x = latents
+        else:
+            x = self.vae.decode(latents / self.vae.config.scaling_factor).sample
+        return ((x.float().clamp(-1, 1) + 1) / 2).cpu()
+
+    def control_condition(self, hci: torch.Tensor) -> torch.Tensor:
+        """Decoded HCI [B,3,H,W] in [0,1] → the ControlNet's conditioning input."""
+        if self.config.control_input == "latents":
+            return self.encode_latents(hci)
+        return hci.to(self.device, self.dtype) * 2 - 1
+
+    # -- sampling -----------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(
+        self,
+        context: torch.Tensor,
+        null_context: torch.Tensor,
+        hci: torch.Tensor | None,
+        hci_present: torch.Tensor | None,
+        seeds: list[int],
+        size: tuple[int, int],
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
+    ) -> torch.Tensor:
+        """Sample images.
+
+        context, null_context: [B,L,D] cross-attention contexts (L = caption tokens + K).
+        hci: [B,3,H,W] in [0,1] full-size condition (any values where absent), or None
+        when no image has one; hci_present: [B] bool, False → no ControlNet residual.
+        seeds: one int per image. size: (H, W), multiples of :attr:`size_multiple`.
+        Returns [B,3,H,W] float32 in [0,1] on the CPU.
+        """
+        steps = num_inference_steps or self.config.num_inference_steps
+        scale = self.config.guidance_scale if guidance_scale is None else guidance_scale
+        b = context.shape[0]
+        if len(seeds) != b:
+            raise ValueError("one seed per image is required")
+        h, w = size
+        m = self.size_multiple
+        if h % m or w % m:
+            raise SemcomError(f"MGDD samples sizes that are multiples of {m}, not {h}x{w}.")
+        s = self.vae_scale
+        channels = self.unet.config.in_channels
+        noise = [
+            torch.randn(
+                (1, channels, h // s, w // s),
+                generator=torch.Generator("cpu").manual_seed(int(seed)),
+                dtype=torch.float32,
+            )
+            for seed in seeds
+        ]
+        latents = torch.cat(noise).to(self.device, self.dtype)
+        scheduler = DDIMScheduler.from_config(self.scheduler.config)
+        scheduler.set_timesteps(steps, device=self.device)
+        latents = latents * scheduler.init_noise_sigma
+
+        cfg = scale != 1.0
+        ctx = context.to(self.device, self.dtype)
+        if cfg:
+            ctx = torch.cat([null_context.to(self.device, self.dtype), ctx])
+        cond = mask = None
+        if hci is not None and hci_present is not None and bool(hci_present.any()):
+            cond = self.control_condition(hci)
+            mask = hci_present.to(self.device, self.dtype).view(b, 1, 1, 1)
+            if cfg:
+                cond = torch.cat([cond, cond])
+                mask = torch.cat([mask, mask])
+        for t in scheduler.timesteps:
+            x = torch.cat([latents, latents]) if cfg else latents
+            x = scheduler.scale_model_input(x, t)
+            down = mid = None
+            if cond is not None:
+                down, mid = self.controlnet(
+                    x,
+                    t,
+                    encoder_hidden_states=ctx,
+                    controlnet_cond=cond,
+                    conditioning_scale=self.config.conditioning_scale,
+                    return_dict=False,
+                )
+                down = [r * mask for r in down]
+                mid = mid * mask
+            eps = self.unet(
+                x,
+                t,
+                encoder_hidden_states=ctx,
+                down_block_additional_residuals=down,
+                mid_block_additional_residual=mid,
+                return_dict=False,
+            )[0]
+            if cfg:
+                eps_u, eps_c = eps.chunk(2)
+                eps = eps_u + scale * (eps_c - eps_u)
+            latents = scheduler.step(eps, t, latents, eta=0.0, return_dict=False)[0]
+        return self.decode_latents(latents)
+
+    # -- persistence --------------------------------------------------------------------
+    def save_pretrained(self, path: str | Path) -> None:
+        """unet/, controlnet/, scheduler/, vae/ (if any) and mgdd.json."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.unet.save_pretrained(path / "unet")
+        self.controlnet.save_pretrained(path / "controlnet")
+        self.scheduler.save_pretrained(path / "scheduler")
+        if self.vae is not None:
+            self.vae.save_pretrained(path / "vae")
+        (path / "mgdd.json").write_text(json.dumps(asdict(self.config), indent=2))
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, vae_path: str | Path | None = None) -> MGDD:
+        """Load what :meth:`save_pretrained` wrote; ``vae_path`` overrides path/vae."""
+        path = Path(path)
+        kw = {"low_cpu_mem_usage": False}
+        unet = UNet2DConditionModel.from_pretrained(path / "unet", **kw)
+        controlnet = ControlNetModel.from_pretrained(path / "controlnet", **kw)
+        scheduler = DDIMScheduler.from_pretrained(path / "scheduler")
+        vp = Path(vae_path) if vae_path else path / "vae"
+        vae = AutoencoderKL.from_pretrained(vp, **kw) if (vp / "config.json").is_file() else None
+        cfg_file = path / "mgdd.json"
+        config = MGDDConfig(**json.loads(cfg_file.read_text())) if cfg_file.is_file() else None
+        return cls(unet, controlnet, scheduler, vae, config)

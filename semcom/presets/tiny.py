@@ -1,0 +1,187 @@
+"""The ``tiny`` preset: 128×128 ShapesWorld scenes on 2 CPU cores.
+
+AutoencoderKL (32, 64, 128, 128; f = 8) → 16×16×4 latents; UNet2DConditionModel
+(64, 128, 128) with cross-attention in the two lower levels; a ControlNet made from the
+UNet whose conditioning embedding downsamples by 8; a 2-layer CLIPTextModel (width 128)
+over the caption vocabulary; TASCM on a small CNN; a FactorizedPrior HCI codec.
+
+Trained weights live in ``semcom/presets/weights/tiny`` (a model directory). Until they
+are shipped, :func:`load_tiny` builds the same architecture from a fixed seed (so both
+ends agree bit for bit) and warns that it is untrained.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel
+
+from semcom.captioner import ShapesCaptioner
+from semcom.codec import MTGC, CodecConfig
+from semcom.mgdd import MGDD, MGDDConfig
+from semcom.streams.caption import default_model
+from semcom.streams.hci import HCICodec, LearnedHCICodec
+from semcom.tascm import TASCM
+from semcom.textenc import TextEncoder, WordTokenizer
+
+WEIGHTS_DIR = Path(__file__).with_name("weights") / "tiny"
+
+
+@dataclass
+class TinyConfig:
+    """Sizes of every part of a ``tiny``-style codec (tests shrink them further)."""
+
+    preset: str = "tiny"
+    min_size: int = 64
+    vae_channels: tuple[int, ...] = (32, 64, 128, 128)
+    latent_channels: int = 4
+    unet_channels: tuple[int, ...] = (64, 128, 128)
+    cross_attn_levels: tuple[bool, ...] = (False, True, True)
+    attention_head_dim: int = 8
+    control_embedding: tuple[int, ...] = (16, 32, 64, 128)
+    text_width: int = 128
+    text_layers: int = 2
+    text_heads: int = 4
+    max_tokens: int = 32
+    tascm_cnn: tuple[int, ...] = (32, 64, 128)
+    tascm_dim: int = 128
+    num_queries: int = 8
+    codebook_size: int = 1024
+    code_dim: int = 32
+    hci_n: int = 64
+    hci_m: int = 64
+    hci_kind: str = "learned"
+    hci_factor: int = 8
+    hci_quality: int = 8
+    captioner_channels: tuple[int, ...] = (32, 64, 128, 128)
+    mgdd: MGDDConfig = field(default_factory=lambda: MGDDConfig(num_inference_steps=20))
+    seed: int = 0
+
+
+def build_tiny(config: TinyConfig | None = None) -> MTGC:
+    """A randomly initialised codec of ``config`` (deterministic from config.seed)."""
+    c = config or TinyConfig()
+    torch.manual_seed(c.seed)  # diffusers/transformers initialise from the global RNG
+    gen_state = torch.random.get_rng_state()
+    try:
+        n_levels = len(c.unet_channels)
+        down = tuple("CrossAttnDownBlock2D" if a else "DownBlock2D" for a in c.cross_attn_levels)
+        up = tuple(
+            "CrossAttnUpBlock2D" if a else "UpBlock2D" for a in reversed(c.cross_attn_levels)
+        )
+        vae = None
+        in_ch = 3
+        if c.vae_channels:
+            vae = AutoencoderKL(
+                in_channels=3,
+                out_channels=3,
+                down_block_types=("DownEncoderBlock2D",) * len(c.vae_channels),
+                up_block_types=("UpDecoderBlock2D",) * len(c.vae_channels),
+                block_out_channels=c.vae_channels,
+                latent_channels=c.latent_channels,
+                layers_per_block=1,
+                norm_num_groups=min(32, c.vae_channels[0]),
+                mid_block_add_attention=False,
+            )
+            in_ch = c.latent_channels
+        unet = UNet2DConditionModel(
+            sample_size=16,
+            in_channels=in_ch,
+            out_channels=in_ch,
+            down_block_types=down,
+            up_block_types=up,
+            block_out_channels=c.unet_channels,
+            layers_per_block=1,
+            cross_attention_dim=c.text_width,
+            attention_head_dim=c.attention_head_dim,
+            norm_num_groups=min(32, c.unet_channels[0]),
+        )
+        if c.mgdd.control_input == "latents":
+            cond_channels, embed = in_ch, (c.control_embedding[-1],)
+        else:
+            cond_channels, embed = 3, c.control_embedding
+        controlnet = ControlNetModel.from_unet(
+            unet, conditioning_embedding_out_channels=embed, conditioning_channels=cond_channels
+        )
+        assert n_levels == len(controlnet.config.block_out_channels)
+        scheduler = DDIMScheduler(
+            num_train_timesteps=1000,
+            beta_schedule="scaled_linear",
+            beta_start=0.00085,
+            beta_end=0.012,
+            clip_sample=False,
+            set_alpha_to_one=False,
+            prediction_type="epsilon",
+        )
+        tokenizer = WordTokenizer(default_model().vocab, max_length=c.max_tokens)
+        text_model = CLIPTextModel(
+            CLIPTextConfig(
+                vocab_size=len(tokenizer),
+                hidden_size=c.text_width,
+                intermediate_size=2 * c.text_width,
+                num_hidden_layers=c.text_layers,
+                num_attention_heads=c.text_heads,
+                max_position_embeddings=c.max_tokens,
+                pad_token_id=0,
+                bos_token_id=1,
+                eos_token_id=2,
+            )
+        ).eval()
+        tascm = TASCM(
+            image_encoder="cnn",
+            cnn_channels=c.tascm_cnn,
+            feature_dim=c.tascm_dim,
+            model_dim=c.tascm_dim,
+            num_queries=c.num_queries,
+            codebook_size=c.codebook_size,
+            code_dim=c.code_dim,
+            context_dim=c.text_width,
+        )
+        learned = LearnedHCICodec(n=c.hci_n, m=c.hci_m)
+        captioner = ShapesCaptioner(channels=c.captioner_channels).eval()
+    finally:
+        torch.random.set_rng_state(gen_state)
+    codec_config = CodecConfig(
+        preset=c.preset,
+        min_size=c.min_size,
+        hci_kind=c.hci_kind,
+        hci_factor=c.hci_factor,
+        hci_quality=c.hci_quality,
+        seed=c.seed,
+    )
+    return MTGC(
+        codec_config,
+        HCICodec(learned, codec_config.hci_setting),
+        tascm,
+        TextEncoder(tokenizer, text_model),
+        MGDD(unet, controlnet, scheduler, vae, c.mgdd),
+        captioner=captioner,
+    )
+
+
+def load_tiny(weights: str | Path | None = None, device: str | torch.device = "cpu") -> MTGC:
+    """The tiny codec from ``weights`` (default: the shipped directory).
+
+    Without shipped weights it builds the untrained architecture from seed 0 and warns.
+    """
+    path = Path(weights) if weights is not None else WEIGHTS_DIR
+    if weights is not None or (path / "mtgc.json").is_file():
+        codec = MTGC.from_pretrained(path, device=device)
+        if codec.preset != "tiny":
+            from semcom.errors import SemcomError
+
+            raise SemcomError(f"{path} holds preset {codec.preset!r}, not tiny.")
+        return codec
+    warnings.warn(
+        "the tiny preset's trained weights are not installed yet; using the untrained "
+        "architecture (seed 0): bitstreams are valid, reconstructions are noise.",
+        stacklevel=2,
+    )
+    codec = build_tiny()
+    codec.mgdd.to(device)
+    codec.tascm.to(device)
+    return codec

@@ -1,0 +1,240 @@
+"""HCI stream: a highly compressed, downsampled copy of the image, as real bytes.
+
+The image is area-downsampled by a factor f ∈ {2, 4, 8, 16} and coded either by a
+learned codec (a compressai ``FactorizedPrior``; a scalar gain on the latent is the
+quality knob) or by a classical codec (WebP or JPEG at low quality). The receiver
+decodes it and upsamples it back to the full size. Payload layout::
+
+    byte 0   bits 7-6 kind (0 learned, 1 webp, 2 jpeg) · bits 5-4 log2(f) − 1 ·
+             bits 3-0 quality index q (learned: gain = gains[q]; classical: quality 6·q)
+    rest     the codec's bytes
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from semcom.streams import StreamError
+
+KINDS: tuple[str, ...] = ("learned", "webp", "jpeg")
+FACTORS: tuple[int, ...] = (2, 4, 8, 16)
+N_QUALITIES = 16
+#: Default gain table of the learned codec: 16 values from 1/8 to 4, geometric.
+DEFAULT_GAINS: tuple[float, ...] = tuple(round(2 ** (-3 + 5 * q / 15), 6) for q in range(16))
+_WEIGHTS = "diffusion_pytorch_model.safetensors"
+
+
+@dataclass(frozen=True)
+class HCISetting:
+    """One operating point of the HCI stream: codec kind, downsampling factor, quality."""
+
+    kind: str = "learned"
+    factor: int = 8
+    quality: int = 8
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise StreamError(f"HCI codec {self.kind!r} is unknown; choose one of {KINDS}.")
+        if self.factor not in FACTORS:
+            raise StreamError(f"HCI factor {self.factor} is unsupported; choose from {FACTORS}.")
+        if not 0 <= self.quality < N_QUALITIES:
+            raise StreamError(f"HCI quality {self.quality} is outside 0..{N_QUALITIES - 1}.")
+
+    def header(self) -> int:
+        """The payload's first byte."""
+        return (KINDS.index(self.kind) << 6) | ((FACTORS.index(self.factor)) << 4) | self.quality
+
+    @classmethod
+    def from_header(cls, byte: int) -> HCISetting:
+        kind = byte >> 6
+        if kind >= len(KINDS):
+            raise StreamError("the HCI stream is corrupted (unknown codec kind).")
+        return cls(KINDS[kind], FACTORS[(byte >> 4) & 3], byte & 15)
+
+
+def small_size(height: int, width: int, factor: int) -> tuple[int, int]:
+    """Size of the downsampled image: ceil(H/f) × ceil(W/f)."""
+    return math.ceil(height / factor), math.ceil(width / factor)
+
+
+def downsample(image: torch.Tensor, factor: int) -> torch.Tensor:
+    """[B,3,H,W] in [0,1] → [B,3,ceil(H/f),ceil(W/f)] by area averaging."""
+    return F.interpolate(image, size=small_size(*image.shape[-2:], factor), mode="area")
+
+
+def upsample(small: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """[B,3,h,w] → [B,3,H,W] bicubic, clamped to [0,1]."""
+    return F.interpolate(small, size=(height, width), mode="bicubic", align_corners=False).clamp(
+        0, 1
+    )
+
+
+class LearnedHCICodec(nn.Module, ConfigMixin):
+    """compressai FactorizedPrior(N, M) with a latent gain; real rANS bytes.
+
+    Input [B,3,h,w] float in [0,1]; sides are padded (replicate) to a multiple of 16.
+    """
+
+    config_name = "config.json"
+
+    @register_to_config
+    def __init__(self, n: int = 64, m: int = 64, gains: tuple[float, ...] = DEFAULT_GAINS) -> None:
+        super().__init__()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from compressai.models import FactorizedPrior
+        if len(gains) != N_QUALITIES:
+            raise StreamError(f"the HCI gain table needs {N_QUALITIES} entries.")
+        self.net = FactorizedPrior(n, m)
+        self._updated = False
+        self.update()
+
+    def update(self) -> None:
+        """Build the entropy coder's CDF tables from the current parameters."""
+        self.net.update(force=True)
+        self._updated = True
+
+    @staticmethod
+    def _pad(x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % 16, (-w) % 16
+        return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+    def forward(self, x: torch.Tensor, quality: int = 8) -> dict[str, torch.Tensor]:
+        """Training pass: {'x_hat': [B,3,h,w], 'likelihoods': [B,M,h/16,w/16]}."""
+        h, w = x.shape[-2:]
+        gain = self.config.gains[quality]
+        y = self.net.g_a(self._pad(x)) * gain
+        y_hat, lik = self.net.entropy_bottleneck(y)
+        x_hat = self.net.g_s(y_hat / gain)[..., :h, :w]
+        return {"x_hat": x_hat, "likelihoods": lik}
+
+    @torch.no_grad()
+    def compress(self, x: torch.Tensor, quality: int) -> list[bytes]:
+        """[B,3,h,w] in [0,1] → one byte string per image."""
+        if not self._updated:
+            self.update()
+        y = self.net.g_a(self._pad(x.float())) * self.config.gains[quality]
+        return [bytes(s) for s in self.net.entropy_bottleneck.compress(y)]
+
+    @torch.no_grad()
+    def decompress(self, data: bytes, height: int, width: int, quality: int) -> torch.Tensor:
+        """Bytes → [1,3,height,width] in [0,1]."""
+        if not self._updated:
+            self.update()
+        lh, lw = math.ceil(height / 16), math.ceil(width / 16)
+        # rANS reads a bounded number of words per symbol; zero padding keeps a corrupted
+        # payload's over-reads inside the buffer.
+        padded = bytes(data) + bytes(64 * lh * lw * self.config.m + 64)
+        y_hat = self.net.entropy_bottleneck.decompress([padded], (lh, lw))
+        y_hat = y_hat / self.config.gains[quality]
+        if not torch.isfinite(y_hat).all():
+            raise StreamError("the HCI stream is corrupted (non-finite latent).")
+        return self.net.g_s(y_hat)[..., :height, :width].clamp(0, 1)
+
+    def save_pretrained(self, path: str | Path) -> None:
+        """Write config.json and safetensors weights (CDF tables included)."""
+        if not self._updated:
+            self.update()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.save_config(path)
+        state = {k: v.contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(path / _WEIGHTS))
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path) -> LearnedHCICodec:
+        """Load what :meth:`save_pretrained` wrote."""
+        path = Path(path)
+        if not (path / "config.json").is_file() or not (path / _WEIGHTS).is_file():
+            raise StreamError(f"{path} needs config.json and {_WEIGHTS} for the HCI codec.")
+        model = cls.from_config(cls.load_config(path))
+        model.update()
+        model.load_state_dict(load_file(str(path / _WEIGHTS)))
+        model._updated = True
+        return model.eval()
+
+
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    """[3,h,w] in [0,1] → [h,w,3] uint8."""
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy().copy()
+
+
+class HCICodec:
+    """Encode images to HCI payloads and decode them back to full-size images.
+
+    ``learned`` may be None: then only the classical kinds are available.
+    """
+
+    def __init__(self, learned: LearnedHCICodec | None, default: HCISetting) -> None:
+        self.learned = learned
+        self.default = default
+        if default.kind == "learned" and learned is None:
+            raise StreamError("the learned HCI codec has no weights; choose webp or jpeg.")
+
+    def encode(self, images: torch.Tensor, setting: HCISetting | None = None) -> list[bytes]:
+        """[B,3,H,W] float in [0,1] → B payloads."""
+        s = setting or self.default
+        small = downsample(images.float(), s.factor)
+        head = bytes([s.header()])
+        if s.kind == "learned":
+            if self.learned is None:
+                raise StreamError("the learned HCI codec has no weights; choose webp or jpeg.")
+            return [head + b for b in self.learned.compress(small, s.quality)]
+        import imagecodecs
+
+        out = []
+        for img in small:
+            arr = _to_uint8(img)
+            if s.kind == "webp":
+                data = imagecodecs.webp_encode(arr, level=6 * s.quality, method=6)
+            else:
+                data = imagecodecs.jpeg_encode(arr, level=max(1, 6 * s.quality))
+            out.append(head + bytes(data))
+        return out
+
+    def decode(self, payload: bytes, height: int, width: int) -> torch.Tensor:
+        """Payload → [1,3,height,width] in [0,1]; raises StreamError if malformed."""
+        if len(payload) < 1:
+            raise StreamError("the HCI stream is empty.")
+        s = HCISetting.from_header(payload[0])
+        h, w = small_size(height, width, s.factor)
+        body = bytes(payload[1:])
+        if s.kind == "learned":
+            if self.learned is None:
+                raise StreamError("this HCI stream needs the learned codec, which has no weights.")
+            try:
+                small = self.learned.decompress(body, h, w, s.quality)
+            except StreamError:
+                raise
+            except Exception as err:  # compressai's decoder raises assorted errors
+                raise StreamError(f"the HCI stream is corrupted ({type(err).__name__}).") from err
+        else:
+            small = _decode_classical(s.kind, body, h, w)
+        return upsample(small, height, width)
+
+
+def _decode_classical(kind: str, body: bytes, h: int, w: int) -> torch.Tensor:
+    import imagecodecs
+
+    try:
+        arr = (imagecodecs.webp_decode if kind == "webp" else imagecodecs.jpeg_decode)(body)
+    except Exception as err:  # imagecodecs raises its own codec errors
+        raise StreamError(f"the HCI stream is corrupted ({kind} does not decode).") from err
+    arr = np.asarray(arr)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    if arr.dtype != np.uint8 or arr.shape[:2] != (h, w) or arr.shape[2] < 3:
+        raise StreamError(f"the HCI stream is corrupted ({kind} image has the wrong shape).")
+    t = torch.from_numpy(np.ascontiguousarray(arr[..., :3])).permute(2, 0, 1).float() / 255
+    return t.unsqueeze(0)
