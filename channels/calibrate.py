@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--channels", nargs="+", default=list(CALIBRATED_CHANNELS))
     parser.add_argument("--bits", type=int, default=1024, help="payload bits per TB")
-    parser.add_argument("--blocks", type=int, default=160, help="TBs per SNR point")
+    parser.add_argument("--blocks", type=int, default=100, help="TBs per SNR point")
     parser.add_argument("--max-iter", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)

@@ -251,7 +251,7 @@ class Link:
                     out.iterations,
                 )
             )
-        cat = [torch.cat(p) for p in zip(*parts)]
+        cat = [torch.cat(p) for p in zip(*parts, strict=True)]
         return BlockResult(*cat, layout=lay)
 
     @torch.no_grad()

@@ -56,9 +56,36 @@ def check_environment() -> None:
         )
 
 
+#: Options that take several values after one flag (``--snr-db 0 2 4``).
+MULTI_VALUE_OPTIONS = ("--snr-db", "--mcs")
+
+
+def expand_multi_value_options(args: list[str]) -> list[str]:
+    """Rewrite ``--snr-db 0 -2 4`` as ``--snr-db=0 --snr-db=-2 --snr-db=4`` for click.
+
+    Values run until the next token that starts with ``--`` (so negative numbers work).
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if token in MULTI_VALUE_OPTIONS:
+            j = i + 1
+            while j < len(args) and not args[j].startswith("--"):
+                out.append(f"{token}={args[j]}")
+                j += 1
+            if j == i + 1:
+                out.append(token)  # let click report the missing value
+            i = j
+        else:
+            out.append(token)
+            i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``semcom`` console script; returns the exit status."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = expand_multi_value_options(list(sys.argv[1:] if argv is None else argv))
     debug = "--debug" in args
     try:
         check_environment()

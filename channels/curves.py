@@ -1,0 +1,111 @@
+"""Error-rate curves: BER, BLER, iterations and throughput against SNR."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from channels.link import Link, check_snr, stream_generator
+from channels.mcs import MCS, modulation_bits
+from channels.theory import uncoded_ber
+
+
+@dataclass
+class CurvePoint:
+    """One SNR point of a curve; rates are fractions, ``info_kbps`` is wall-clock speed.
+
+    ``ber`` counts payload bits (after decoding when coded), ``pre_fec_ber`` coded bits
+    before decoding, ``bler`` transport blocks whose CRC failed (uncoded: blocks with any
+    bit error); ``undetected`` counts blocks whose CRC passed with wrong bits.
+    """
+
+    snr_db: float
+    blocks: int
+    bits_per_block: int
+    channel_uses_per_block: int
+    bit_errors: int
+    block_errors: int
+    ber: float
+    bler: float
+    pre_fec_ber: float | None
+    undetected: int | None
+    iterations: float | None
+    seconds: float
+    info_kbps: float
+    ber_theory: float | None = None
+
+
+def _payload(seed: int, label: str, blocks: int, bits: int) -> tuple[torch.Tensor, torch.Generator]:
+    gen = stream_generator(seed, label)
+    return torch.randint(0, 2, (blocks, bits), generator=gen).float(), gen
+
+
+def coded_curve(
+    link: Link, mcs: MCS, snrs_db: list[float], bits: int, blocks: int, seed: int = 0
+) -> list[CurvePoint]:
+    """Send ``blocks`` random transport blocks of ``bits`` bits at each SNR."""
+    points = []
+    for snr in snrs_db:
+        snr = check_snr(snr)
+        payload, gen = _payload(seed, f"{link.channel.name}/{mcs}/{snr}", blocks, bits)
+        t0 = time.perf_counter()
+        out = link.run_blocks(payload, mcs, snr, gen)
+        dt = time.perf_counter() - t0
+        lay = out.layout
+        points.append(
+            CurvePoint(
+                snr_db=snr,
+                blocks=blocks,
+                bits_per_block=bits,
+                channel_uses_per_block=link.channel.channel_uses(lay.num_symbols),
+                bit_errors=int(out.bit_errors.sum()),
+                block_errors=int((~out.tb_ok).sum()),
+                ber=float(out.bit_errors.sum()) / (blocks * bits),
+                bler=float((~out.tb_ok).float().mean()),
+                pre_fec_ber=float(out.pre_fec_errors.sum()) / (blocks * lay.coded_bits),
+                undetected=int(out.undetected.sum()),
+                iterations=float(out.iterations.float().mean()),
+                seconds=dt,
+                info_kbps=blocks * bits / dt / 1e3,
+            )
+        )
+    return points
+
+
+def uncoded_curve(
+    link: Link, modulation: str, snrs_db: list[float], bits: int, blocks: int, seed: int = 0
+) -> list[CurvePoint]:
+    """Send raw bits (no CRC, no FEC); ``bits`` is rounded up to the modulation order."""
+    m = modulation_bits(modulation)
+    bits = -(-bits // m) * m
+    points = []
+    for snr in snrs_db:
+        snr = check_snr(snr)
+        payload, gen = _payload(seed, f"{link.channel.name}/{modulation}/{snr}", blocks, bits)
+        t0 = time.perf_counter()
+        hard = link.run_uncoded(payload, modulation, snr, gen)
+        dt = time.perf_counter() - t0
+        errors = (hard != payload).sum(-1)
+        points.append(
+            CurvePoint(
+                snr_db=snr,
+                blocks=blocks,
+                bits_per_block=bits,
+                channel_uses_per_block=link.channel.channel_uses(bits // m),
+                bit_errors=int(errors.sum()),
+                block_errors=int((errors > 0).sum()),
+                ber=float(errors.sum()) / (blocks * bits),
+                bler=float((errors > 0).float().mean()),
+                pre_fec_ber=None,
+                undetected=None,
+                iterations=None,
+                seconds=dt,
+                info_kbps=blocks * bits / dt / 1e3,
+                ber_theory=uncoded_ber(link.channel.name, modulation.lower(), snr)
+                if getattr(link.channel, "coherence", 1) == 1 or link.channel.name == "awgn"
+                else None,
+            )
+        )
+    return points

@@ -1,0 +1,66 @@
+"""Publication-style error-rate figures, readable in black and white."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from channels.curves import CurvePoint
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINESTYLES = ("-", "--", "-.", ":")
+
+
+def save_figure(fig, path: Path) -> None:
+    """Save atomically (temporary file, then rename), so no half-written figure remains."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, bbox_inches="tight", dpi=200)
+    os.replace(tmp, path)
+
+
+def plot_error_rates(
+    curves: Mapping[str, Sequence[CurvePoint]],
+    path: Path,
+    *,
+    metric: str = "bler",
+    title: str | None = None,
+) -> Path:
+    """Plot ``metric`` (``bler`` or ``ber``) against Es/N0, one line per curve.
+
+    Zero error rates are not drawn (they have no place on a log axis). Returns ``path``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.2, 3.2))
+    for i, (label, points) in enumerate(curves.items()):
+        xs = [p.snr_db for p in points if getattr(p, metric) > 0]
+        ys = [getattr(p, metric) for p in points if getattr(p, metric) > 0]
+        style = dict(
+            color="black" if i % 2 == 0 else "0.45",
+            marker=MARKERS[i % len(MARKERS)],
+            linestyle=LINESTYLES[i % len(LINESTYLES)],
+            markerfacecolor="white",
+            markersize=5,
+            linewidth=1.2,
+        )
+        ax.semilogy(xs, ys, label=label, **style)
+        theory = [(p.snr_db, p.ber_theory) for p in points if p.ber_theory]
+        if metric == "ber" and theory:
+            ax.semilogy(*zip(*theory, strict=True), color="0.6", linewidth=0.8,
+                        label=f"{label} (theory)")
+    ax.set_xlabel(r"$E_s/N_0$ (dB)")
+    ax.set_ylabel("BLER" if metric == "bler" else "BER")
+    ax.grid(True, which="both", linewidth=0.3, color="0.8")
+    ax.axhline(0.1, color="0.5", linewidth=0.6, linestyle=":") if metric == "bler" else None
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, frameon=False)
+    save_figure(fig, Path(path))
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,76 @@
+"""Transport-block segmentation, encoding and decoding."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from channels.coding import (
+    MAX_CB_BITS_BG1,
+    MAX_CB_BITS_BG2,
+    TransportBlockDecoder,
+    TransportBlockEncoder,
+    tb_layout,
+)
+from channels.errors import LinkError
+from channels.link import Link
+from channels.mcs import MCS, NR_MCS_TABLE
+
+
+@pytest.mark.parametrize("bits", [1, 40, 800, 3816, 3900, 9000, 30000])
+@pytest.mark.parametrize("mcs", [MCS("qpsk", 0.3), MCS("qam16", 0.5), MCS("qam256", 0.9)])
+def test_layout_holds_the_payload_in_equal_code_blocks(bits, mcs):
+    lay = tb_layout(bits, mcs)
+    crc = 24 * (1 + (lay.num_cbs > 1) * lay.num_cbs)
+    assert lay.num_cbs * lay.cb_bits == bits + lay.pad_bits + crc
+    assert lay.pad_bits < lay.num_cbs
+    assert lay.cb_bits <= MAX_CB_BITS_BG1
+    if mcs.code_rate < 0.35:
+        assert lay.cb_bits <= MAX_CB_BITS_BG2
+    assert lay.cb_coded_bits % mcs.bits_per_symbol == 0
+    assert 0.2 <= lay.cb_bits / lay.cb_coded_bits <= mcs.code_rate + 1e-9
+
+
+def test_large_payloads_are_segmented_into_several_code_blocks():
+    assert tb_layout(30000, MCS("qam64", 0.75)).num_cbs == 4
+    assert tb_layout(1000, MCS("qpsk", 0.5)).num_cbs == 1
+
+
+@pytest.mark.parametrize("bits", [8, 1000, 9000])
+@pytest.mark.parametrize("mcs", [MCS("qpsk", 0.5), MCS("qam64", 0.75)])
+def test_noiseless_round_trip_passes_every_crc(bits, mcs):
+    enc = TransportBlockEncoder(bits, mcs)
+    dec = TransportBlockDecoder(enc)
+    u = torch.randint(0, 2, (3, bits), generator=torch.Generator().manual_seed(bits)).float()
+    c = enc(u)
+    assert c.shape == (3, enc.layout.coded_bits)
+    llr = (2 * c - 1) * 20.0  # logits: positive means bit 1
+    out = dec(llr)
+    assert torch.equal(out.bits, u)
+    assert out.tb_ok.all() and out.cb_ok.all()
+    assert (out.iterations <= 2).all()  # early stop (the 2Z punctured bits need two)
+
+
+def test_scrambling_whitens_an_all_zero_payload():
+    enc = TransportBlockEncoder(2000, MCS("qam16", 0.5))
+    c = enc(torch.zeros(1, 2000))
+    assert 0.4 < c.mean().item() < 0.6
+
+
+def test_early_stop_keeps_the_result_and_saves_iterations():
+    gen = torch.Generator().manual_seed(7)
+    bits = torch.randint(0, 2, (30, 1024), generator=gen).float()
+    mcs = MCS("qpsk", 0.5)
+    fast = Link("awgn").run_blocks(bits, mcs, 3.0, torch.Generator().manual_seed(8))
+    full = Link("awgn", early_stop=False).run_blocks(
+        bits, mcs, 3.0, torch.Generator().manual_seed(8)
+    )
+    assert torch.equal(fast.tb_ok, full.tb_ok)
+    assert torch.equal(fast.bits[fast.tb_ok], full.bits[full.tb_ok])
+    assert (full.iterations == 20).all()
+    assert fast.iterations.float().mean() < 10
+
+
+def test_empty_payload_is_refused():
+    with pytest.raises(LinkError, match="empty"):
+        tb_layout(0, NR_MCS_TABLE[0])

@@ -1,0 +1,138 @@
+"""Link.transmit: bytes in, bytes or erasures out, with budgets and per-stream protection."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from channels.errors import LinkError
+from channels.link import Link
+from channels.mcs import MCS, NR_MCS_TABLE, modulation_bits, parse_mcs
+from channels.models import make_channel, ofdm_layout
+
+PAYLOADS = {
+    "caption": b"a small red triangle at the top left and a large blue circle",
+    "hci": bytes(range(256)) * 2,
+    "spw": bytes([3, 1, 4, 1, 5, 9, 2, 6, 5, 3]),
+}
+ROBUST = {"caption": "qpsk:1/3", "spw": "qpsk:1/3", "hci": "qam16:1/2"}
+
+
+def test_high_snr_delivers_every_stream_bit_exact():
+    t = Link("awgn").transmit(PAYLOADS, 12.0, budget=None, protection=ROBUST, seed=0)
+    assert t.received() == PAYLOADS
+    for name, outcome in t.streams.items():
+        assert outcome.stats.crc_ok and outcome.stats.bit_errors == 0
+        assert outcome.stats.payload_bits == 8 * len(PAYLOADS[name])
+
+
+def test_failed_crc_is_an_erasure_with_hard_bytes_on_request():
+    t = Link("awgn").transmit(PAYLOADS, -6.0, protection=ROBUST, seed=0, return_hard=True)
+    assert all(v is None for v in t.received().values())
+    for name, outcome in t.streams.items():
+        assert outcome.erased and not outcome.stats.crc_ok
+        assert len(outcome.hard_bytes) == len(PAYLOADS[name])
+        assert outcome.hard_bytes != PAYLOADS[name]
+
+
+def test_unequal_protection_keeps_the_robust_streams():
+    t = Link("awgn").transmit(PAYLOADS, 1.0, protection=ROBUST, seed=3)
+    assert t.streams["caption"].payload == PAYLOADS["caption"]
+    assert t.streams["spw"].payload == PAYLOADS["spw"]
+    assert t.streams["hci"].erased  # 16-QAM 1/2 needs about 6 dB
+
+
+def test_channel_uses_add_up_and_match_the_mcs():
+    link = Link("awgn")
+    t = link.transmit(PAYLOADS, 10.0, protection=ROBUST, seed=0)
+    assert t.channel_uses == sum(s.stats.channel_uses for s in t.streams.values())
+    hci = t.streams["hci"].stats
+    coded_bits = hci.data_symbols * modulation_bits("qam16")
+    assert hci.payload_bits / coded_bits == pytest.approx(0.5, abs=0.02)
+
+
+def test_same_seed_same_bits_and_other_seed_other_noise():
+    link = Link("rayleigh")
+    a = link.transmit(PAYLOADS, 6.0, protection=ROBUST, seed=11, return_hard=True)
+    b = link.transmit(PAYLOADS, 6.0, protection=ROBUST, seed=11, return_hard=True)
+    assert a.to_dict() == b.to_dict()
+    assert [s.hard_bytes for s in a.streams.values()] == [s.hard_bytes for s in b.streams.values()]
+    c = link.transmit(PAYLOADS, 6.0, protection=ROBUST, seed=12)
+    pre_a = [s.stats.pre_fec_ber for s in a.streams.values()]
+    pre_c = [s.stats.pre_fec_ber for s in c.streams.values()]
+    assert pre_a != pre_c
+
+
+def test_payload_over_budget_is_a_clear_error_never_a_cut():
+    link = Link("awgn")
+    need = link.plan({n: 8 * len(p) for n, p in PAYLOADS.items()}, 10.0, None, ROBUST)
+    total = sum(cu for _, _, cu in need.values())
+    link.transmit(PAYLOADS, 10.0, budget=total, protection=ROBUST)  # exactly fits
+    with pytest.raises(LinkError, match="budget"):
+        link.transmit(PAYLOADS, 10.0, budget=total - 1, protection=ROBUST)
+
+
+@pytest.mark.parametrize("budget", [-5, 0, 0.5, math.nan, math.inf, "lots"])
+def test_bad_budgets_are_refused(budget):
+    with pytest.raises(LinkError, match="budget"):
+        Link("awgn").transmit(PAYLOADS, 10.0, budget=budget, protection=ROBUST)
+
+
+@pytest.mark.parametrize("snr", [math.nan, math.inf, -math.inf, "loud"])
+def test_non_finite_snr_is_refused(snr):
+    with pytest.raises(LinkError, match="SNR"):
+        Link("awgn").transmit(PAYLOADS, snr, protection=ROBUST)
+
+
+def test_empty_payloads_are_refused():
+    with pytest.raises(LinkError, match="empty"):
+        Link("awgn").transmit({"caption": b""}, 10.0, protection=ROBUST)
+    with pytest.raises(LinkError, match="no streams"):
+        Link("awgn").transmit({}, 10.0)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: make_channel("fiber"),
+        lambda: MCS("qam1024", 0.5),
+        lambda: MCS("qpsk", 0.1),
+        lambda: MCS("qpsk", 0.99),
+        lambda: parse_mcs("mcs99"),
+        lambda: parse_mcs("qpsk:half"),
+        lambda: make_channel("rayleigh", coherence=0),
+        lambda: make_channel("tdl-a", speed_mps=-1.0),
+        lambda: Link("awgn").transmit(PAYLOADS, 10.0, protection="strong"),
+    ],
+)
+def test_bad_link_parameters_are_clear_errors(make):
+    with pytest.raises(LinkError):
+        make()
+
+
+def test_ofdm_pilots_count_against_the_budget():
+    link = Link("tdl-b")
+    t = link.transmit({"caption": PAYLOADS["caption"]}, 20.0, protection="qpsk:1/2", seed=0)
+    stats = t.streams["caption"].stats
+    layout = ofdm_layout(stats.data_symbols, 72, 7)
+    assert stats.channel_uses == layout.resource_elements > stats.data_symbols
+    assert layout.data_capacity >= stats.data_symbols
+    assert layout.data_capacity - stats.data_symbols < 72 + 1  # at most one unused OFDM symbol
+    assert t.received()["caption"] == PAYLOADS["caption"]
+
+
+def test_ofdm_layout_places_a_pilot_every_period():
+    lay = ofdm_layout(72 * 20, 72, 7)
+    assert lay.pilot_symbols == (3, 10, 17)
+    assert lay.num_ofdm_symbols == 23
+    assert ofdm_layout(10, 72, 7).pilot_symbols == (1,)
+
+
+def test_mcs_table_follows_the_nr_table_and_rises_in_efficiency():
+    se = [m.spectral_efficiency for m in NR_MCS_TABLE]
+    assert se == sorted(se)
+    assert NR_MCS_TABLE[0].index == 2 and NR_MCS_TABLE[-1].index == 27
+    assert NR_MCS_TABLE[-1].spectral_efficiency == pytest.approx(7.4063, abs=1e-3)
+    assert parse_mcs("mcs4") == NR_MCS_TABLE[2]
+    assert parse_mcs("qam16:1/2") == MCS("qam16", 0.5)
