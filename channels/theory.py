@@ -21,13 +21,19 @@ def ber_qpsk_awgn(snr_db: float) -> float:
 
 
 def ber_qam16_awgn(snr_db: float) -> float:
-    """Gray 16-QAM bit error rate over AWGN (exact): (3Q(a) + 2Q(3a) - Q(5a)) / 4, a = sqrt(Es/(5 N0))."""
+    """Gray 16-QAM bit error rate over AWGN (exact).
+
+    ``(3 Q(a) + 2 Q(3a) - Q(5a)) / 4`` with ``a = sqrt(Es / (5 N0))``.
+    """
     a = math.sqrt(db2lin(snr_db) / 5.0)
     return (3 * qfunc(a) + 2 * qfunc(3 * a) - qfunc(5 * a)) / 4.0
 
 
 def ber_qpsk_rayleigh(snr_db: float) -> float:
-    """Gray QPSK over flat Rayleigh fading with perfect CSI: 0.5 (1 - sqrt(g / (1 + g))), g = Es/(2 N0)."""
+    """Gray QPSK bit error rate over flat Rayleigh fading with perfect CSI.
+
+    ``0.5 (1 - sqrt(g / (1 + g)))`` with ``g = Es / (2 N0)`` (the SNR per bit).
+    """
     g = db2lin(snr_db) / 2.0
     return 0.5 * (1.0 - math.sqrt(g / (1.0 + g)))
 
