@@ -140,7 +140,10 @@ class LearnedHCICodec(nn.Module, ConfigMixin):
         y_hat = y_hat / self.config.gains[quality]
         if not torch.isfinite(y_hat).all():
             raise StreamError("the HCI stream is corrupted (non-finite latent).")
-        return self.net.g_s(y_hat)[..., :height, :width].clamp(0, 1)
+        x_hat = self.net.g_s(y_hat)[..., :height, :width]
+        if not torch.isfinite(x_hat).all():
+            raise StreamError("the HCI stream is corrupted (non-finite image).")
+        return x_hat.clamp(0, 1)
 
     def save_pretrained(self, path: str | Path) -> None:
         """Write config.json and safetensors weights (CDF tables included)."""

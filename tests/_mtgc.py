@@ -1,0 +1,73 @@
+"""Small randomly initialised MTGC codecs shared by the codec tests (fast on a CPU)."""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from semcom.codec import MTGC
+from semcom.mgdd import MGDDConfig
+from semcom.presets.tiny import TinyConfig, build_tiny
+
+# These models are tiny: one thread is ~100x faster than two when another process keeps
+# the second core busy (OpenMP threads then wait on each other).
+torch.set_num_threads(1)
+
+
+def small_config(seed: int = 0, control_input: str = "pixels") -> TinyConfig:
+    """A tiny-style config shrunk so a decode step takes milliseconds (64×64 images)."""
+    return TinyConfig(
+        min_size=32,
+        vae_channels=(8, 8, 8, 8),
+        unet_channels=(16, 32),
+        cross_attn_levels=(False, True),
+        attention_head_dim=4,
+        control_embedding=(8, 8, 8, 16),
+        text_width=32,
+        text_layers=1,
+        text_heads=2,
+        max_tokens=24,
+        tascm_cnn=(8, 16),
+        tascm_dim=32,
+        codebook_size=1024,
+        code_dim=8,
+        hci_n=16,
+        hci_m=16,
+        hci_factor=4,
+        captioner_channels=(8, 8),
+        mgdd=MGDDConfig(num_inference_steps=2, guidance_scale=2.0, control_input=control_input),
+        seed=seed,
+    )
+
+
+@lru_cache(maxsize=4)
+def small_codec(seed: int = 0, control_input: str = "pixels") -> MTGC:
+    """A cached small codec; treat it as read-only.
+
+    A fresh ControlNet's output convolutions are zero (so training starts from the
+    UNet); here they get small random values, as after training, so that the visual
+    path has an effect to test.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        codec = build_tiny(small_config(seed, control_input))
+    g = torch.Generator().manual_seed(seed)
+    cn = codec.mgdd.controlnet
+    with torch.no_grad():
+        for conv in [*cn.controlnet_down_blocks, cn.controlnet_mid_block]:
+            conv.weight.copy_(0.1 * torch.randn(conv.weight.shape, generator=g))
+    return codec
+
+
+def scene_image(seed: int = 0, size: tuple[int, int] = (64, 64)) -> torch.Tensor:
+    """A smooth synthetic RGB image [1,3,H,W] in [0,1] (blocks of colour)."""
+    rng = np.random.default_rng(seed)
+    h, w = size
+    img = np.zeros((3, h, w), dtype=np.float32) + rng.random((3, 1, 1), dtype=np.float32)
+    for _ in range(3):
+        y0, x0 = rng.integers(0, h // 2), rng.integers(0, w // 2)
+        img[:, y0 : y0 + h // 3, x0 : x0 + w // 3] = rng.random((3, 1, 1), dtype=np.float32)
+    return torch.from_numpy(img).unsqueeze(0)

@@ -1,0 +1,97 @@
+"""The HCI stream: real compressai / imagecodecs bytes that decode back."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from _mtgc import scene_image
+from fuzz import mutations
+
+from semcom.streams import StreamError
+from semcom.streams.hci import HCICodec, HCISetting, LearnedHCICodec, downsample
+
+
+@pytest.fixture(scope="module")
+def codec() -> HCICodec:
+    torch.manual_seed(0)
+    return HCICodec(LearnedHCICodec(n=16, m=16), HCISetting("learned", 4, 8))
+
+
+def test_header_byte_round_trips() -> None:
+    for kind in ("learned", "webp", "jpeg"):
+        for factor in (2, 4, 8, 16):
+            for q in (0, 7, 15):
+                s = HCISetting(kind, factor, q)
+                assert HCISetting.from_header(s.header()) == s
+
+
+def test_invalid_settings_are_refused() -> None:
+    with pytest.raises(StreamError):
+        HCISetting("png", 4, 1)
+    with pytest.raises(StreamError):
+        HCISetting("webp", 3, 1)
+    with pytest.raises(StreamError):
+        HCISetting("webp", 4, 16)
+
+
+def test_downsample_uses_ceiling_sizes() -> None:
+    assert downsample(torch.rand(1, 3, 70, 65), 8).shape == (1, 3, 9, 9)
+
+
+@pytest.mark.parametrize("kind", ["learned", "webp", "jpeg"])
+def test_payload_decodes_to_full_size_image(codec: HCICodec, kind: str) -> None:
+    x = scene_image(0, (64, 80))
+    payload = codec.encode(x, HCISetting(kind, 4, 4))[0]
+    y = codec.decode(payload, 64, 80)
+    assert y.shape == (1, 3, 64, 80)
+    assert float(y.min()) >= 0 and float(y.max()) <= 1
+
+
+@pytest.mark.parametrize("kind", ["webp", "jpeg"])
+def test_classical_codecs_reconstruct_a_smooth_image(codec: HCICodec, kind: str) -> None:
+    x = scene_image(1, (64, 64))
+    y = codec.decode(codec.encode(x, HCISetting(kind, 2, 15))[0], 64, 64)
+    assert float((x - y).abs().mean()) < 0.08
+
+
+def test_encoding_is_deterministic_and_batched(codec: HCICodec) -> None:
+    x = torch.cat([scene_image(2), scene_image(3)])
+    a, b = codec.encode(x), codec.encode(x)
+    assert a == b
+    assert codec.encode(x[1:])[0] == a[1]
+
+
+def test_smaller_factor_costs_more_bytes(codec: HCICodec) -> None:
+    x = scene_image(4, (128, 128))
+    sizes = [len(codec.encode(x, HCISetting("jpeg", f, 8))[0]) for f in (2, 8)]
+    assert sizes[0] > sizes[1]
+
+
+def test_save_and_load_give_the_same_bytes_and_pixels(codec: HCICodec, tmp_path) -> None:
+    assert codec.learned is not None
+    codec.learned.save_pretrained(tmp_path / "hci")
+    assert (tmp_path / "hci" / "config.json").is_file()
+    again = HCICodec(LearnedHCICodec.from_pretrained(tmp_path / "hci"), codec.default)
+    x = scene_image(5)
+    p = codec.encode(x)[0]
+    assert again.encode(x)[0] == p
+    assert torch.equal(again.decode(p, 64, 64), codec.decode(p, 64, 64))
+
+
+def test_learned_kind_without_weights_is_a_clear_error() -> None:
+    with pytest.raises(StreamError, match="no weights"):
+        HCICodec(None, HCISetting("learned", 4, 1))
+    webp_only = HCICodec(None, HCISetting("webp", 4, 1))
+    with pytest.raises(StreamError, match="learned codec"):
+        webp_only.decode(bytes([HCISetting("learned", 4, 1).header()]) + b"abc", 64, 64)
+
+
+def test_malformed_payloads_raise_only_stream_errors(codec: HCICodec) -> None:
+    x = scene_image(6)
+    seeds = [codec.encode(x, HCISetting(k, 4, 3))[0] for k in ("learned", "webp", "jpeg")]
+    for data in mutations(seeds, 1000, seed=3):
+        try:
+            y = codec.decode(data, 64, 64)
+        except StreamError:
+            continue
+        assert y.shape == (1, 3, 64, 64) and torch.isfinite(y).all()
