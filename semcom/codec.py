@@ -404,11 +404,18 @@ class MTGC:
             )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return cls._load(path, device, dtype)
+            try:
+                return cls._load(path, device, dtype)
+            except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
+                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                raise SemcomError(f"cannot load the MTGC weights in {path}: {first}") from err
 
     @classmethod
     def _load(cls, path: Path, device: str | torch.device, dtype: torch.dtype | None) -> MTGC:
         from transformers import CLIPTextModel, CLIPVisionModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
         raw = json.loads((path / MTGC_CONFIG).read_text())
         for key in ("clip_mean", "clip_std"):

@@ -60,6 +60,8 @@ def encode(
     _check_output(output)
     img = load_image(image)
     codec = load_codec(preset, weights, device=_device(device))
+    if codec.preset != preset:
+        raise SemcomError(f"{weights} holds preset {codec.preset!r}, not {preset!r}.")
     base = codec.config.hci_setting
     setting = HCISetting(
         hci_kind or base.kind,
@@ -93,7 +95,12 @@ def decode(
         raise SemcomError(f"{output} needs an image suffix such as .png.")
     _check_output(output)
     bs = Bitstream.load(bitstream)
-    codec = load_codec(bs.preset, weights, device=_device(device))
+    if weights is not None:
+        from semcom.codec import MTGC
+
+        codec = MTGC.from_pretrained(weights, device=_device(device))
+    else:
+        codec = load_codec(bs.preset, None, device=_device(device))
     image = codec.decode(bs, steps=steps, seed=seed, guidance_scale=guidance, strict=True)
     save_image(image[0], output)
     typer.echo(f"wrote {output} ({bs.width}x{bs.height})")

@@ -52,10 +52,13 @@ def load_sd21(
             f"{path} lacks {', '.join(missing)}: copy a Stable Diffusion 2.1-base diffusers "
             "snapshot there, then add the MTGC parts (see docs/codec.md)."
         )
-    codec = MTGC.from_pretrained(path, device=device, dtype=dtype)
-    if codec.preset != "sd21":
-        raise SemcomError(f"{path} holds preset {codec.preset!r}, not sd21.")
-    return codec
+    try:
+        preset = json.loads((path / MTGC_CONFIG).read_text()).get("preset")
+    except (OSError, ValueError, AttributeError) as err:
+        raise SemcomError(f"{path / MTGC_CONFIG} is not a readable JSON object.") from err
+    if preset != "sd21":
+        raise SemcomError(f"{path} holds preset {preset!r}, not sd21.")
+    return MTGC.from_pretrained(path, device=device, dtype=dtype)
 
 
 def assemble_sd21(

@@ -1,0 +1,173 @@
+"""The sd21 code path, built from the same classes with small random configs.
+
+A fake "snapshot" with the Stable Diffusion 2.1 layout (vae, unet, scheduler,
+text_encoder, tokenizer) and a CLIPVisionModel are made here; assemble_sd21 adds the
+MTGC parts, load_sd21 loads the result. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from _mtgc import scene_image
+from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+from transformers import (
+    CLIPTextConfig,
+    CLIPTextModel,
+    CLIPTokenizer,
+    CLIPVisionConfig,
+    CLIPVisionModel,
+)
+from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+from semcom.errors import SemcomError
+from semcom.mgdd import MGDDConfig
+from semcom.presets import load_codec
+from semcom.presets.sd21 import assemble_sd21, load_sd21
+
+
+def _snapshot(root: Path) -> tuple[Path, Path]:
+    torch.manual_seed(0)
+    sd = root / "sd21-base"
+    AutoencoderKL(
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=8,
+    ).save_pretrained(sd / "vae")
+    UNet2DConditionModel(
+        sample_size=8,
+        block_out_channels=(16, 32),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        layers_per_block=1,
+        cross_attention_dim=32,
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        norm_num_groups=8,
+    ).save_pretrained(sd / "unet")
+    DDIMScheduler(beta_schedule="scaled_linear", clip_sample=False).save_pretrained(
+        sd / "scheduler"
+    )
+    CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=514,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            max_position_embeddings=16,
+            bos_token_id=512,
+            eos_token_id=513,
+            pad_token_id=513,
+        )
+    ).save_pretrained(sd / "text_encoder")
+    chars = list(bytes_to_unicode().values())
+    vocab = {c: i for i, c in enumerate(chars)}
+    vocab |= {c + "</w>": len(chars) + i for i, c in enumerate(chars)}
+    vocab |= {"<|startoftext|>": 512, "<|endoftext|>": 513}
+    CLIPTokenizer(vocab=vocab, merges=[], model_max_length=16).save_pretrained(sd / "tokenizer")
+    clip = root / "clip-vision"
+    CLIPVisionModel(
+        CLIPVisionConfig(
+            hidden_size=48,
+            intermediate_size=96,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            image_size=32,
+            patch_size=8,
+        )
+    ).save_pretrained(clip)
+    return sd, clip
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("sd21")
+    sd, clip = _snapshot(root)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return assemble_sd21(
+            sd,
+            clip,
+            root / "mtgc-sd21",
+            hci_channels=(16, 16),
+            min_size=32,
+            mgdd=MGDDConfig(num_inference_steps=2, guidance_scale=4.0),
+        )
+
+
+def test_assembled_directory_has_the_documented_layout(weights: Path) -> None:
+    for part in (
+        "vae",
+        "unet",
+        "scheduler",
+        "text_encoder",
+        "tokenizer",
+        "image_encoder",
+        "controlnet",
+        "tascm",
+        "hci",
+        "mtgc.json",
+        "mgdd.json",
+    ):
+        assert (weights / part).exists(), part
+    assert not list(weights.rglob("*.bin")) and not list(weights.rglob("*.pt"))
+
+
+def test_sd21_encodes_and_decodes(weights: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        codec = load_codec("sd21", weights)
+    assert codec.preset == "sd21" and codec.tascm.config.image_encoder == "external"
+    assert codec.tascm.config.context_dim == codec.text_encoder.dim == 32
+    bs = codec.encode(scene_image(0), captions=["a photo of a red star"])[0]
+    assert set(bs.streams) == {"caption", "hci", "spw"}
+    streams = codec.decode_streams(bs, strict=True)
+    assert streams.caption == "a photo of a red star"
+    a = codec.decode(bs, seed=1)
+    assert a.shape == (1, 3, 64, 64) and torch.equal(a, codec.decode(bs, seed=1))
+    for name in ("caption", "hci", "spw"):
+        assert codec.decode(bs.without(name)).shape == (1, 3, 64, 64)
+
+
+def test_sd21_without_a_captioner_needs_an_explicit_caption(weights: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        codec = load_sd21(weights)
+    with pytest.raises(SemcomError, match="--caption"):
+        codec.encode(scene_image(0))
+
+
+def test_incomplete_directory_names_what_is_missing(weights: Path, tmp_path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(weights, broken)
+    shutil.rmtree(broken / "image_encoder")
+    shutil.rmtree(broken / "controlnet")
+    with pytest.raises(SemcomError, match="lacks image_encoder, controlnet"):
+        load_sd21(broken)
+
+
+def test_tiny_weights_are_not_accepted_as_sd21(tmp_path) -> None:
+    from _mtgc import small_codec
+
+    small_codec().save_pretrained(tmp_path / "tiny")
+    (tmp_path / "tiny" / "image_encoder").mkdir()
+    with pytest.raises(SemcomError, match="not sd21"):
+        load_sd21(tmp_path / "tiny")
+
+
+def test_a_part_without_weights_is_a_clear_error(weights: Path, tmp_path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(weights, broken)
+    for f in (broken / "image_encoder").iterdir():
+        if f.suffix == ".safetensors":
+            f.unlink()
+    with pytest.raises(SemcomError, match="cannot load the MTGC weights"):
+        load_sd21(broken)
