@@ -188,7 +188,7 @@ class HCICodec:
     def encode(self, images: torch.Tensor, setting: HCISetting | None = None) -> list[bytes]:
         """[B,3,H,W] float in [0,1] → B payloads."""
         s = setting or self.default
-        small = downsample(images.float(), s.factor)
+        small = downsample(images.detach().float().cpu(), s.factor)
         head = bytes([s.header()])
         if s.kind == "learned":
             if self.learned is None:
