@@ -139,6 +139,20 @@ class MTGC:
     def device(self) -> torch.device:
         return self.mgdd.device
 
+    def to(self, device: str | torch.device, dtype: torch.dtype | None = None) -> MTGC:
+        """Move the networks to ``device`` (the HCI codec's entropy coder stays on the CPU).
+
+        ``dtype`` applies to the diffusion decoder, text and image encoders only.
+        """
+        self.mgdd.to(device, dtype)
+        self.tascm.to(device)
+        for m in (self.text_encoder.model, self.image_encoder):
+            if m is not None:
+                m.to(device) if dtype is None else m.to(device=device, dtype=dtype)
+        if isinstance(self.captioner, torch.nn.Module):
+            self.captioner.to(device)
+        return self
+
     # -- transmitter --------------------------------------------------------------------
     def check_images(self, images: torch.Tensor) -> torch.Tensor:
         """Validate [B,3,H,W] (or [3,H,W]) float images in [0,1]; returns [B,3,H,W]."""

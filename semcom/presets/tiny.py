@@ -181,7 +181,4 @@ def load_tiny(weights: str | Path | None = None, device: str | torch.device = "c
         "architecture (seed 0): bitstreams are valid, reconstructions are noise.",
         stacklevel=2,
     )
-    codec = build_tiny()
-    codec.mgdd.to(device)
-    codec.tascm.to(device)
-    return codec
+    return build_tiny().to(device)
