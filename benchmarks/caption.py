@@ -15,10 +15,11 @@ import lzma
 import zlib
 
 import brotli
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from semcom.data.captions import caption_corpus
+from semcom.data.captions import canonical_caption, caption_corpus, random_scene
 from semcom.streams.caption import CaptionCoder
 
 NATURAL = [
@@ -93,10 +94,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2024, help="corpus seed")
     args = ap.parse_args()
     shapes = caption_corpus(args.n, seed=args.seed)
+    rng = np.random.default_rng(args.seed)
+    canonical = [canonical_caption(random_scene(rng, 3)) for _ in range(args.n)]
     dictionary = "\n".join(caption_corpus(2000, seed=args.seed + 1)).encode()[-32768:]
     console = Console()
     for title, corpus in (
         (f"ShapesWorld captions (n={len(shapes)})", shapes),
+        (f"canonical captions, as the tiny captioner writes them (n={args.n})", canonical),
         (f"natural-image captions (n={len(NATURAL)})", NATURAL),
     ):
         mean_chars = sum(len(t) for t in corpus) / len(corpus)

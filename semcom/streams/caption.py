@@ -368,9 +368,15 @@ def build_model(
     n_captions: int = 20000, seed: int = 1234
 ) -> tuple[list[str], list[tuple[int, int, int, int, int]]]:
     """Count the vocabulary and trigrams on the ShapesWorld corpus + common words."""
-    from semcom.data.captions import caption_corpus
+    import numpy as np
+
+    from semcom.data.captions import canonical_caption, caption_corpus, random_scene
 
     corpus = caption_corpus(n_captions, seed=seed)
+    # What the tiny captioner writes: canonical phrasing, up to 9 objects, or none.
+    rng = np.random.default_rng(seed + 1)
+    corpus += [canonical_caption(random_scene(rng, 9)) for _ in range(n_captions // 4)]
+    corpus += [canonical_caption([])] * (n_captions // 100)
     vocab: list[str] = list(_SPECIALS)
     seen = set(vocab)
     counts: Counter[tuple[str, str, int, str]] = Counter()
