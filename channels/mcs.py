@@ -120,9 +120,19 @@ def load_thresholds() -> dict:
 
 
 def threshold_db(mcs: MCS, channel: str) -> float:
-    """Measured Es/N0 (dB) at which ``mcs`` reaches 10 % BLER on ``channel``."""
+    """Measured Es/N0 (dB) at which ``mcs`` reaches 10 % BLER on ``channel``.
+
+    An MCS outside the table gets the threshold interpolated linearly in spectral
+    efficiency between the two nearest table entries of its modulation.
+    """
     if mcs.index is None:
-        raise LinkError(f"{mcs} is not a table entry, so it has no calibrated threshold.")
+        same = sorted(
+            (m for m in NR_MCS_TABLE if m.modulation == mcs.modulation),
+            key=lambda m: abs(m.spectral_efficiency - mcs.spectral_efficiency),
+        )[:2]
+        (a, ta), (b, tb) = ((m, threshold_db(m, channel)) for m in same)
+        slope = (tb - ta) / (b.spectral_efficiency - a.spectral_efficiency)
+        return ta + slope * (mcs.spectral_efficiency - a.spectral_efficiency)
     table = load_thresholds()["thresholds"]
     if channel not in table:
         raise LinkError(

@@ -18,7 +18,10 @@ def register(app: typer.Typer) -> None:
 
 def link(
     snr_db: list[str] = typer.Option(
-        ..., "--snr-db", help="Es/N0 values in dB: '0 2 4', or a range 'start:stop:step'."
+        ...,
+        "--snr-db",
+        help="Es/N0 values in dB: '0 2 4', a range 'start:stop:step', or 'auto' "
+        "(a window around each MCS's measured 10 % BLER threshold).",
     ),
     channel: str = typer.Option("awgn", help="awgn, rayleigh, tdl-a, tdl-b or tdl-c."),
     modulation: str = typer.Option("qpsk", help="qpsk, qam16, qam64 or qam256."),
@@ -49,7 +52,10 @@ def link(
     from channels.link import Link
     from channels.mcs import MCS, parse_mcs
 
-    snrs = parse_snr_list(snr_db)
+    auto = [v.strip().lower() for v in snr_db] == ["auto"]
+    if auto and uncoded:
+        raise SemcomError("--snr-db auto needs a coded MCS; give SNR values with --uncoded.")
+    snrs = [] if auto else parse_snr_list(snr_db)
     if bits < 1:
         raise SemcomError(f"--bits must be at least 1, got {bits}.")
     if blocks < 1:
@@ -66,7 +72,8 @@ def link(
     else:
         schemes = [parse_mcs(m) for m in mcs] if mcs else [MCS(modulation, code_rate)]
         for scheme in schemes:
-            curves[str(scheme)] = coded_curve(lnk, scheme, snrs, bits, blocks, seed)
+            points = auto_snrs(scheme, lnk.channel.name) if auto else snrs
+            curves[str(scheme)] = coded_curve(lnk, scheme, points, bits, blocks, seed)
 
     report = {
         "channel": lnk.channel.name,
@@ -120,6 +127,20 @@ def parse_snr_list(values: list[str]) -> list[float]:
     if bad:
         raise SemcomError(f"--snr-db {bad[0]} is not finite; give finite Es/N0 values in dB.")
     return out
+
+
+def auto_snrs(mcs, channel: str) -> list[float]:
+    """SNRs around ``mcs``'s calibrated 10 % BLER threshold on ``channel``.
+
+    AWGN: -1.5 dB to +1.5 dB in 0.25 dB steps; fading channels: -6 dB to +9 dB in 1.5 dB
+    steps (their curves are far less steep).
+    """
+    from channels.mcs import threshold_db
+
+    centre = round(threshold_db(mcs, channel) * 4) / 4
+    lo, hi, step = (-1.5, 1.5, 0.25) if channel == "awgn" else (-6.0, 9.0, 1.5)
+    n = int(round((hi - lo) / step)) + 1
+    return [round(centre + lo + i * step, 3) for i in range(n)]
 
 
 def channel_options(
