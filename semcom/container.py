@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import struct
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,6 +107,19 @@ class Bitstream:
         """A copy with the named streams erased."""
         keep = {k: v for k, v in self.streams.items() if k not in names}
         return Bitstream(self.preset, self.fingerprint, self.height, self.width, keep)
+
+    def with_received(self, received: Mapping[str, bytes | None]) -> Bitstream:
+        """The receiver's view: this header with the streams the link delivered.
+
+        ``received`` maps stream names to delivered bytes, or None for an erasure (the
+        shape of ``channels.link.Transmission.received``); streams it does not name are
+        absent.
+        """
+        unknown = set(received) - set(STREAM_TYPES)
+        if unknown:
+            raise BitstreamError(f"unknown streams {sorted(unknown)}; streams are {list(STREAMS)}.")
+        got = {k: bytes(v) for k, v in received.items() if v is not None}
+        return Bitstream(self.preset, self.fingerprint, self.height, self.width, got)
 
     # -- bytes ------------------------------------------------------------------------
     def to_bytes(self) -> bytes:

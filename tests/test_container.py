@@ -142,3 +142,12 @@ def test_hypothesis_fuzz_raises_only_bitstream_errors() -> None:
             Bitstream.from_bytes(data)
 
     check()
+
+
+def test_with_received_keeps_delivered_streams_only() -> None:
+    bs = _sample()
+    got = bs.with_received({"caption": bs.streams["caption"], "hci": None, "spw": b"\x01" * 10})
+    assert got.streams == {"caption": bs.streams["caption"], "spw": b"\x01" * 10}
+    assert (got.preset, got.fingerprint, got.height, got.width) == ("tiny", 0xDEADBEEF, 128, 96)
+    with pytest.raises(BitstreamError, match="unknown streams"):
+        bs.with_received({"audio": b""})
