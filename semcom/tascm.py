@@ -71,7 +71,7 @@ class TASCM(ModelMixin, ConfigMixin):
             self.cnn = None
         self.in_proj = nn.Linear(feature_dim, model_dim)
         self.in_norm = nn.LayerNorm(model_dim)
-        self.queries = nn.Parameter(torch.randn(num_queries, model_dim) * 0.02)
+        self.queries = nn.Parameter(torch.randn(num_queries, model_dim))
         self.cross_attn = nn.MultiheadAttention(model_dim, num_heads, batch_first=True)
         self.norm1 = nn.LayerNorm(model_dim)
         self.self_attn = nn.MultiheadAttention(model_dim, num_heads, batch_first=True)
