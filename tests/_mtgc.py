@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
+import pytest
 import torch
 
 from semcom.codec import MTGC
 from semcom.mgdd import MGDDConfig
 from semcom.presets.tiny import TinyConfig, build_tiny
 
-# These models are tiny: one thread is ~100x faster than two when another process keeps
-# the second core busy (OpenMP threads then wait on each other).
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True, scope="module")
+def single_thread() -> Iterator[None]:
+    """Run a test module's tiny models on one torch thread, then restore the setting.
+
+    These models are tiny: one thread is ~100x faster than two when another process keeps
+    the second core busy (OpenMP threads then wait on each other). Import this fixture
+    into a test module to use it.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def small_config(seed: int = 0, control_input: str = "pixels") -> TinyConfig:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _mtgc import single_thread  # noqa: F401 (fixture)
 from transformers import (
     BertTokenizer,
     BlipConfig,

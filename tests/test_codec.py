@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 import torch
-from _mtgc import scene_image, small_codec, small_config
+from _mtgc import scene_image, single_thread, small_codec, small_config  # noqa: F401 (fixture)
 
 from semcom.codec import ARRIVAL_PATTERNS, MTGC
 from semcom.container import Bitstream, BitstreamError

@@ -8,7 +8,7 @@ from pathlib import Path
 import imagecodecs
 import numpy as np
 import pytest
-from _mtgc import scene_image, small_codec
+from _mtgc import scene_image, single_thread, small_codec  # noqa: F401 (fixture)
 from PIL import Image
 
 from semcom.cli import main

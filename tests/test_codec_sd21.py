@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from _mtgc import scene_image
+from _mtgc import scene_image, single_thread  # noqa: F401 (fixture)
 from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
 from transformers import (
     CLIPTextConfig,

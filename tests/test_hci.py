@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _mtgc import scene_image
+from _mtgc import scene_image, single_thread  # noqa: F401 (fixture)
 from fuzz import mutations
 
 from semcom.streams import StreamError

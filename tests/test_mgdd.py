@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _mtgc import small_codec
+from _mtgc import single_thread, small_codec  # noqa: F401 (fixture)
 
 from semcom.errors import SemcomError
 from semcom.mgdd import MGDD, MGDDConfig

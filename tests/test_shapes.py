@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from _mtgc import single_thread  # noqa: F401 (fixture)
 
 from semcom.data.captions import COLOURS, SHAPES, ShapeObject
 from semcom.data.shapes import COLOUR_RGB, ShapesWorld, render_scene

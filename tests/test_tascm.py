@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from _mtgc import single_thread  # noqa: F401 (fixture)
 from fuzz import mutations
 
 from semcom.streams import StreamError
