@@ -24,17 +24,21 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
+# Until the sweep engine lands, the demo draws the link's BLER curves (figures/).
 demo: $(STAMP)
-	$(VENV)/bin/semcom link --channel awgn --modulation qpsk --code-rate 0.5 \
-		--snr-db -2 -1 0 1 2 3 --bits 8448 --blocks 200 --seed 0 --plot figures/bler_awgn_qpsk.png
-	$(VENV)/bin/semcom link --channel rayleigh --modulation qam16 --code-rate 0.5 \
-		--snr-db 4 6 8 10 12 14 16 --bits 8448 --blocks 200 --seed 0 --plot figures/bler_rayleigh_qam16.png
+	$(VENV)/bin/semcom link --channel awgn --mcs mcs2 mcs4 mcs9 mcs15 mcs20 mcs27 \
+		--snr-db auto --bits 1024 --blocks 100 --seed 0 --plot figures/bler_awgn.png
+	$(VENV)/bin/semcom link --channel rayleigh --mcs mcs2 mcs9 mcs15 \
+		--snr-db auto --bits 1024 --blocks 100 --seed 0 --plot figures/bler_rayleigh.png
+	$(VENV)/bin/semcom link --channel tdl-a --mcs mcs2 mcs9 mcs15 \
+		--snr-db auto --bits 1024 --blocks 100 --seed 0 --plot figures/bler_tdl_a.png
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/link.py
+	@for b in benchmarks/*.py; do [ "$$b" = benchmarks/link.py ] || $(PY) $$b; done
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -52,15 +52,17 @@ def plot_error_rates(
         ax.semilogy(xs, ys, label=label, **style)
         theory = [(p.snr_db, p.ber_theory) for p in points if p.ber_theory]
         if metric == "ber" and theory:
-            ax.semilogy(*zip(*theory, strict=True), color="0.6", linewidth=0.8,
-                        label=f"{label} (theory)")
+            ax.semilogy(
+                *zip(*theory, strict=True), color="0.6", linewidth=0.8, label=f"{label} (theory)"
+            )
     ax.set_xlabel(r"$E_s/N_0$ (dB)")
     ax.set_ylabel("BLER" if metric == "bler" else "BER")
     ax.grid(True, which="both", linewidth=0.3, color="0.8")
-    ax.axhline(0.1, color="0.5", linewidth=0.6, linestyle=":") if metric == "bler" else None
+    if metric == "bler":
+        ax.axhline(0.1, color="0.5", linewidth=0.6, linestyle=":")
     if title:
         ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, frameon=False)
+    ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
     save_figure(fig, Path(path))
     plt.close(fig)
     return Path(path)

@@ -136,3 +136,43 @@ def test_mcs_table_follows_the_nr_table_and_rises_in_efficiency():
     assert NR_MCS_TABLE[-1].spectral_efficiency == pytest.approx(7.4063, abs=1e-3)
     assert parse_mcs("mcs4") == NR_MCS_TABLE[2]
     assert parse_mcs("qam16:1/2") == MCS("qam16", 0.5)
+
+
+def test_adaptive_selection_takes_the_highest_rate_whose_threshold_holds():
+    from channels.mcs import select_mcs, threshold_db
+
+    for channel in ("awgn", "rayleigh", "tdl-a"):
+        for snr in (0.0, 9.0, 20.0):
+            chosen = select_mcs(snr, channel)
+            if min(threshold_db(m, channel) for m in NR_MCS_TABLE) > snr:
+                assert chosen == NR_MCS_TABLE[0]  # nothing holds: the most robust entry
+                continue
+            assert threshold_db(chosen, channel) <= snr
+            better = [m for m in NR_MCS_TABLE if m.spectral_efficiency > chosen.spectral_efficiency]
+            assert all(threshold_db(m, channel) > snr for m in better)
+    assert select_mcs(-20.0, "awgn") == NR_MCS_TABLE[0]  # below every threshold: most robust
+
+
+def test_adaptive_protection_is_reported_and_follows_the_snr():
+    link = Link("awgn")
+    low = link.transmit({"hci": PAYLOADS["hci"]}, 3.0, seed=0).streams["hci"].stats
+    high = link.transmit({"hci": PAYLOADS["hci"]}, 20.0, seed=0).streams["hci"].stats
+    assert low.adaptive and high.adaptive
+    assert high.channel_uses < low.channel_uses
+    assert low.crc_ok and high.crc_ok
+
+
+def test_rayleigh_block_fading_keeps_one_fade_per_code_block():
+    import torch
+
+    from channels.models import RayleighBlockFading
+
+    channel = RayleighBlockFading("block")
+    x = torch.ones(2, 30, dtype=torch.complex64)
+    _, no_eff = channel(x, 0.1, generator=torch.Generator().manual_seed(0), block_symbols=10)
+    blocks = no_eff.reshape(2, 3, 10)
+    assert torch.allclose(blocks, blocks[..., :1].expand_as(blocks))
+    assert len(torch.unique(blocks[..., 0])) == 6
+    fast = RayleighBlockFading(1)
+    _, no_fast = fast(x, 0.1, generator=torch.Generator().manual_seed(0), block_symbols=10)
+    assert len(torch.unique(no_fast)) == 60

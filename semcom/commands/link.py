@@ -27,8 +27,10 @@ def link(
     modulation: str = typer.Option("qpsk", help="qpsk, qam16, qam64 or qam256."),
     code_rate: float = typer.Option(0.5, help="LDPC code rate in [0.2, 0.925]."),
     mcs: list[str] = typer.Option(
-        None, "--mcs", help="Curves to draw instead of --modulation/--code-rate: "
-        "table indices ('mcs4') or 'modulation:rate' ('qam16:1/2'); several allowed."
+        None,
+        "--mcs",
+        help="Curves to draw instead of --modulation/--code-rate: "
+        "table indices ('mcs4') or 'modulation:rate' ('qam16:1/2'); several allowed.",
     ),
     uncoded: bool = typer.Option(False, "--uncoded", help="No CRC and no LDPC: raw BER."),
     bits: int = typer.Option(1024, help="Payload bits per transport block."),
@@ -91,7 +93,9 @@ def link(
         from channels.plotting import plot_error_rates
 
         plot_error_rates(
-            curves, plot, metric="ber" if uncoded else "bler",
+            curves,
+            plot,
+            metric="ber" if uncoded else "bler",
             title=f"{lnk.channel.name.upper()}, {bits}-bit blocks",
         )
     if as_json:

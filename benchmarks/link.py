@@ -1,0 +1,147 @@
+"""Link speed against raw Sionna, and each MCS's gap to Shannon capacity.
+
+Run: ``.venv/bin/python benchmarks/link.py`` (``make bench``).
+
+Table 1 sends the same payloads through (a) the transport-block chain written directly
+with Sionna (TBEncoder -> Mapper -> AWGN -> Demapper -> TBDecoder, 20 iterations), (b) our
+``Link`` with the same fixed 20 iterations and (c) our ``Link`` with early stopping, in
+this process, at 1 dB above each MCS's 10 % BLER threshold, and prints information
+bits per second and the ratios. The overhead of our glue is (a)/(b) - 1.
+
+Table 2 prints, per MCS of the 5G table, the measured Es/N0 for 10 % BLER over AWGN
+(channels/data/mcs_thresholds.json, written by ``python -m channels.calibrate``) and its
+gap to the Shannon limit ``2^SE - 1``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from sionna.phy.channel import AWGN
+from sionna.phy.mapping import Demapper, Mapper
+from sionna.phy.nr import TBDecoder, TBEncoder
+
+from channels.link import Link, stream_generator
+from channels.mcs import MCS, NR_MCS_TABLE, load_thresholds, shannon_snr_db, threshold_db
+
+CASES = [
+    ("QPSK 1/2", MCS("qpsk", 0.5)),
+    ("16-QAM 1/2", MCS("qam16", 0.5)),
+    ("64-QAM 3/4", MCS("qam64", 0.75)),
+]
+
+
+class RawSionnaChain:
+    """The same chain written directly with Sionna blocks, fixed iterations."""
+
+    def __init__(self, payload_bits: int, coded_bits: int, mcs: MCS, iterations: int = 20):
+        m = mcs.bits_per_symbol
+        self.encoder = TBEncoder(
+            target_tb_size=payload_bits,
+            num_coded_bits=coded_bits,
+            target_coderate=mcs.code_rate,
+            num_bits_per_symbol=m,
+        )
+        self.decoder = TBDecoder(self.encoder, num_bp_iter=iterations)
+        self.mapper = Mapper("qam", m)
+        self.demapper = Demapper("app", "qam", m)
+        self.awgn = AWGN()
+        self.info_bits = self.encoder.k
+
+    @torch.no_grad()
+    def __call__(self, bits: torch.Tensor, snr_db: float) -> torch.Tensor:
+        no = torch.tensor(10 ** (-snr_db / 10))
+        x = self.mapper(self.encoder(bits))
+        llr = self.demapper(self.awgn(x, no), no)
+        _, ok = self.decoder(llr)
+        return ok
+
+
+def timed_interleaved(calls: dict, repeats: int) -> tuple[dict, dict]:
+    """Median seconds of each call, running them in turn ``repeats`` times (fair under load)."""
+    times: dict = {name: [] for name in calls}
+    outs: dict = {}
+    for _ in range(repeats):
+        for name, (fn, *args) in calls.items():
+            t0 = time.perf_counter()
+            outs[name] = fn(*args)
+            times[name].append(time.perf_counter() - t0)
+    return {n: statistics.median(t) for n, t in times.items()}, outs
+
+
+def speed_table(payload_bits: int, blocks: int, repeats: int) -> None:
+    print(
+        f"\nInformation throughput, AWGN, {blocks} TBs of {payload_bits} bits, "
+        f"median of {repeats} runs, torch threads {torch.get_num_threads()}"
+    )
+    header = (
+        f"{'MCS':11s} {'Es/N0':>6s} {'raw kbit/s':>10s} {'ours-20 kbit/s':>14s} "
+        f"{'overhead':>8s} {'ours-ES kbit/s':>14s} {'ES/raw':>6s} {'iter':>5s} "
+        f"{'BLER raw':>8s} {'BLER ours':>9s}"
+    )
+    print(header)
+    print("-" * len(header))
+    for label, mcs in CASES:
+        snr = round(threshold_db(mcs, "awgn") + 1.0, 1)
+        fixed = Link("awgn", early_stop=False)
+        early = Link("awgn", early_stop=True)
+        coded_bits = fixed.codec(payload_bits, mcs)[0].layout.coded_bits
+        raw = RawSionnaChain(payload_bits, coded_bits, mcs)
+        gen = stream_generator(0, label)
+        bits = torch.randint(0, 2, (blocks, payload_bits), generator=gen).float()
+        raw_bits = torch.randint(0, 2, (blocks, raw.info_bits), generator=gen).float()
+        raw(raw_bits[:2], snr), fixed.run_blocks(bits[:2], mcs, snr, gen)  # warm up
+        seconds, outs = timed_interleaved(
+            {
+                "raw": (raw, raw_bits, snr),
+                "fixed": (fixed.run_blocks, bits, mcs, snr, stream_generator(1, "f")),
+                "early": (early.run_blocks, bits, mcs, snr, stream_generator(1, "f")),
+            },
+            repeats,
+        )
+        t_raw, t_fix, t_es = seconds["raw"], seconds["fixed"], seconds["early"]
+        ok_raw, out = outs["raw"], outs["early"]
+        kb_raw = blocks * raw.info_bits / t_raw / 1e3
+        kb_fix = blocks * payload_bits / t_fix / 1e3
+        kb_es = blocks * payload_bits / t_es / 1e3
+        bler_raw = 1 - ok_raw.float().mean().item()
+        bler_es = 1 - out.tb_ok.float().mean().item()
+        print(
+            f"{label:11s} {snr:6.1f} {kb_raw:10.1f} {kb_fix:14.1f} {kb_raw / kb_fix - 1:+8.1%} "
+            f"{kb_es:14.1f} {kb_es / kb_raw:6.2f} {out.iterations.float().mean():5.1f} "
+            f"{bler_raw:8.3f} {bler_es:9.3f}"
+        )
+
+
+def gap_table() -> None:
+    meta = load_thresholds()["meta"]
+    print(
+        f"\nGap to Shannon capacity at 10 % BLER over AWGN ({meta['payload_bits']}-bit TBs, "
+        f"{meta['blocks_per_point']} TBs per point, {meta['max_iter']} iterations; "
+        f"measured by `{meta['command'].strip()}`)"
+    )
+    print(f"{'MCS':22s} {'SE b/cu':>8s} {'Shannon dB':>10s} {'10% BLER dB':>11s} {'gap dB':>7s}")
+    for mcs in NR_MCS_TABLE:
+        limit = shannon_snr_db(mcs.spectral_efficiency)
+        thr = threshold_db(mcs, "awgn")
+        print(
+            f"{mcs!s:22s} {mcs.spectral_efficiency:8.3f} {limit:10.2f} {thr:11.2f} "
+            f"{thr - limit:7.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bits", type=int, default=4096)
+    parser.add_argument("--blocks", type=int, default=40)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    speed_table(args.bits, args.blocks, args.repeats)
+    gap_table()
+
+
+if __name__ == "__main__":
+    main()
