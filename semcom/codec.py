@@ -174,8 +174,9 @@ class MTGC:
 
     def _features(self, images: torch.Tensor) -> torch.Tensor:
         """Images → TASCM input: the images (cnn) or CLIP vision tokens (external)."""
+        tascm_dtype = next(self.tascm.parameters()).dtype
         if self.image_encoder is None:
-            return images.to(self.device)
+            return images.to(self.tascm.device, tascm_dtype)
         size = int(self.image_encoder.config.image_size)
         x = F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False)
         mean = torch.tensor(self.config.clip_mean).view(1, 3, 1, 1)
@@ -184,7 +185,8 @@ class MTGC:
             self.device, next(self.image_encoder.parameters()).dtype
         )
         with torch.no_grad():
-            return self.image_encoder(pixel_values=x).last_hidden_state
+            tokens = self.image_encoder(pixel_values=x).last_hidden_state
+        return tokens.to(self.tascm.device, tascm_dtype)
 
     def captions_for(self, images: torch.Tensor) -> list[str]:
         """The transmitter's captions: from the captioner, which sees the image only."""

@@ -177,3 +177,14 @@ def test_building_is_deterministic_from_the_seed() -> None:
         warnings.simplefilter("ignore")
         again = build_tiny(small_config(0))
     assert again.fingerprint == small_codec().fingerprint
+
+
+def test_half_precision_decoder_keeps_the_bitstream(codec: MTGC, sent: Bitstream, tmp_path) -> None:
+    codec.save_pretrained(tmp_path / "m")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        half = MTGC.from_pretrained(tmp_path / "m", dtype=torch.bfloat16)
+    assert half.encode(scene_image(0), captions=[CAPTION])[0].to_bytes() == sent.to_bytes()
+    out = half.decode(sent)
+    assert out.dtype == torch.float32 and out.shape == (1, 3, 64, 64)
+    assert float((out - codec.decode(sent)).abs().mean()) < 0.1

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from semcom.errors import SemcomError
+
+if TYPE_CHECKING:
+    import torch
 
 _HCI_KINDS = ("learned", "webp", "jpeg")
 
@@ -23,6 +27,15 @@ def _device(name: str) -> str:
     if name != "cpu" and not name.startswith("cuda"):
         raise SemcomError(f"unknown device {name!r}; use cpu, cuda or auto.")
     return name
+
+
+def _dtype(half: bool, device: str) -> torch.dtype | None:
+    """fp16 on a GPU, bf16 on a CPU, or None (float32) when not asked for."""
+    import torch
+
+    if not half:
+        return None
+    return torch.float16 if device.startswith("cuda") else torch.bfloat16
 
 
 def _check_output(path: Path) -> None:
@@ -46,6 +59,7 @@ def encode(
     hci_factor: int | None = typer.Option(None, "--hci-factor", help="Downsampling: 2/4/8/16."),
     hci_quality: int | None = typer.Option(None, "--hci-quality", help="Quality index 0..15."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
+    half: bool = typer.Option(False, "--half", help="Half precision (fp16 on GPU, bf16 on CPU)."),
     as_json: bool = typer.Option(False, "--json", help="Print the rates as JSON."),
 ) -> None:
     """Encode IMAGE into an .mtgc bitstream (caption, HCI and SPW streams)."""
@@ -59,7 +73,8 @@ def encode(
         raise SemcomError(f"--hci-codec must be one of {', '.join(_HCI_KINDS)}.")
     _check_output(output)
     img = load_image(image)
-    codec = load_codec(preset, weights, device=_device(device))
+    dev = _device(device)
+    codec = load_codec(preset, weights, device=dev, dtype=_dtype(half, dev))
     if codec.preset != preset:
         raise SemcomError(f"{weights} holds preset {codec.preset!r}, not {preset!r}.")
     base = codec.config.hci_setting
@@ -83,6 +98,7 @@ def decode(
     guidance: float | None = typer.Option(None, "--guidance", help="Classifier-free scale."),
     weights: Path | None = typer.Option(None, "--weights", help="Model directory."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
+    half: bool = typer.Option(False, "--half", help="Half precision (fp16 on GPU, bf16 on CPU)."),
 ) -> None:
     """Decode an .mtgc bitstream into an image with the MGDD diffusion decoder."""
     from semcom.container import Bitstream
@@ -95,12 +111,13 @@ def decode(
         raise SemcomError(f"{output} needs an image suffix such as .png.")
     _check_output(output)
     bs = Bitstream.load(bitstream)
+    dev = _device(device)
     if weights is not None:
         from semcom.codec import MTGC
 
-        codec = MTGC.from_pretrained(weights, device=_device(device))
+        codec = MTGC.from_pretrained(weights, device=dev, dtype=_dtype(half, dev))
     else:
-        codec = load_codec(bs.preset, None, device=_device(device))
+        codec = load_codec(bs.preset, None, device=dev, dtype=_dtype(half, dev))
     image = codec.decode(bs, steps=steps, seed=seed, guidance_scale=guidance, strict=True)
     save_image(image[0], output)
     typer.echo(f"wrote {output} ({bs.width}x{bs.height})")

@@ -25,7 +25,7 @@ def load_codec(
     if preset == "tiny":
         from semcom.presets.tiny import load_tiny
 
-        return load_tiny(weights, device=device)
+        return load_tiny(weights, device=device, dtype=dtype)
     if preset == "sd21":
         from semcom.presets.sd21 import load_sd21
 

@@ -163,14 +163,18 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
     )
 
 
-def load_tiny(weights: str | Path | None = None, device: str | torch.device = "cpu") -> MTGC:
+def load_tiny(
+    weights: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+) -> MTGC:
     """The tiny codec from ``weights`` (default: the shipped directory).
 
     Without shipped weights it builds the untrained architecture from seed 0 and warns.
     """
     path = Path(weights) if weights is not None else WEIGHTS_DIR
     if weights is not None or (path / "mtgc.json").is_file():
-        codec = MTGC.from_pretrained(path, device=device)
+        codec = MTGC.from_pretrained(path, device=device, dtype=dtype)
         if codec.preset != "tiny":
             from semcom.errors import SemcomError
 
@@ -181,4 +185,4 @@ def load_tiny(weights: str | Path | None = None, device: str | torch.device = "c
         "architecture (seed 0): bitstreams are valid, reconstructions are noise.",
         stacklevel=2,
     )
-    return build_tiny().to(device)
+    return build_tiny().to(device, dtype)
