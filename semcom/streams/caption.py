@@ -309,7 +309,7 @@ class CaptionCoder:
                 for b in value:
                     enc.encode(m.byte_cumfreq, b)
                 enc.encode(m.byte_cumfreq, _BYTE_END)
-        return enc.finish()
+        return enc.finish() or b"\x00"  # never empty: the decoder reads zeros anyway
 
     def decode(self, data: bytes) -> str:
         """Bytes from :meth:`encode` → the caption; raises StreamError if malformed."""
