@@ -133,9 +133,11 @@ class LearnedHCICodec(nn.Module, ConfigMixin):
         if not self._updated:
             self.update()
         lh, lw = math.ceil(height / 16), math.ceil(width / 16)
-        # rANS reads a bounded number of words per symbol; zero padding keeps a corrupted
-        # payload's over-reads inside the buffer.
-        padded = bytes(data) + bytes(64 * lh * lw * self.config.m + 64)
+        # compressai's rANS decoder does not bound-check its input: a corrupted payload
+        # makes it read past the end. Its reads are bounded by a few words per symbol plus
+        # what bypass runs in the data itself can ask for, so zero padding of that size
+        # keeps every over-read inside the buffer (the fuzz test in tests/test_hci.py).
+        padded = bytes(data) + bytes(32 * (len(data) + lh * lw * self.config.m) + 256)
         y_hat = self.net.entropy_bottleneck.decompress([padded], (lh, lw))
         y_hat = y_hat / self.config.gains[quality]
         if not torch.isfinite(y_hat).all():
