@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -223,36 +223,67 @@ class Link:
 
     # -- the batched core -----------------------------------------------------------
     @torch.no_grad()
-    def run_blocks(
+    def send(
         self, bits: torch.Tensor, mcs: MCS, snr_db: float, generator: torch.Generator
-    ) -> BlockResult:
-        """Send B transport blocks ``bits`` [B, A] at ``mcs`` through the channel."""
-        snr_db = check_snr(snr_db)
-        bits = bits.to(self.device, torch.float32)
-        enc, dec = self.codec(bits.shape[-1], mcs)
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode, modulate, send and demap B blocks: ``bits`` [B, A] -> (code bits, LLRs).
+
+        Both outputs are [B, G] float32; this is everything before the decoder.
+        """
+        enc, _ = self.codec(bits.shape[-1], mcs)
         lay = enc.layout
         mapper, demapper = self.modem(lay.bits_per_symbol)
-        no = 10.0 ** (-snr_db / 10.0)
+        c = enc(bits.to(self.device, torch.float32))
+        y, no_eff = self.channel(
+            mapper(c),
+            10.0 ** (-check_snr(snr_db) / 10.0),
+            generator=generator,
+            block_symbols=lay.symbols_per_cb,
+        )
+        return c, demapper(y, no_eff)
+
+    @torch.no_grad()
+    def receive(
+        self, llr: torch.Tensor, sent_code: torch.Tensor, sent_bits: torch.Tensor, mcs: MCS
+    ) -> BlockResult:
+        """Decode B blocks of LLRs [B, G] together (in memory-bounded chunks).
+
+        ``sent_code`` [B, G] and ``sent_bits`` [B, A] are what was sent; they are used only
+        to count errors for the statistics, never to decode.
+        """
+        sent_bits = sent_bits.to(self.device, torch.float32)
+        _, dec = self.codec(sent_bits.shape[-1], mcs)
+        lay = dec.layout
         chunk = max(1, CHUNK_CODED_BITS // lay.coded_bits)
         parts = []
-        for start in range(0, bits.shape[0], chunk):
-            u = bits[start : start + chunk]
-            c = enc(u)
-            x = mapper(c)
-            y, no_eff = self.channel(x, no, generator=generator, block_symbols=lay.symbols_per_cb)
-            llr = demapper(y, no_eff)
-            out = dec(llr)
+        for start in range(0, llr.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            out = dec(llr[rows])
             parts.append(
                 (
                     out.bits,
                     out.tb_ok,
-                    (out.bits != u).sum(-1),
-                    ((llr > 0).to(c.dtype) != c).sum(-1),
+                    (out.bits != sent_bits[rows]).sum(-1),
+                    ((llr[rows] > 0).to(llr.dtype) != sent_code[rows]).sum(-1),
                     out.iterations,
                 )
             )
         cat = [torch.cat(p) for p in zip(*parts, strict=True)]
         return BlockResult(*cat, layout=lay)
+
+    @torch.no_grad()
+    def run_blocks(
+        self, bits: torch.Tensor, mcs: MCS, snr_db: float, generator: torch.Generator
+    ) -> BlockResult:
+        """Send B transport blocks ``bits`` [B, A] at ``mcs`` through the channel."""
+        lay = self.codec(bits.shape[-1], mcs)[0].layout
+        chunk = max(1, CHUNK_CODED_BITS // lay.coded_bits)
+        codes, llrs = [], []
+        for start in range(0, bits.shape[0], chunk):
+            c, llr = self.send(bits[start : start + chunk], mcs, snr_db, generator)
+            codes.append(c)
+            llrs.append(llr)
+        return self.receive(torch.cat(llrs), torch.cat(codes), bits, mcs)
 
     @torch.no_grad()
     def run_uncoded(
@@ -325,41 +356,91 @@ class Link:
             seed: fixes noise and fading; each stream draws from its own generator.
             return_hard: also return the hard-decided bytes of streams whose CRC failed.
         """
-        plan = self.plan({n: 8 * len(p) for n, p in payloads.items()}, snr_db, budget, protection)
-        result = Transmission(
-            self.channel.name,
-            float(snr_db),
-            check_budget(budget),
-            sum(cu for _, _, cu in plan.values()),
+        return self.transmit_many(
+            [payloads], snr_db, budget, protection, seeds=[seed], return_hard=return_hard
+        )[0]
+
+    def transmit_many(
+        self,
+        items: Sequence[Mapping[str, bytes]],
+        snr_db: float,
+        budget: float | None = None,
+        protection: Protection | Mapping[str, Protection] = "adaptive",
+        *,
+        seeds: Sequence[int] | None = None,
+        return_hard: bool = False,
+    ) -> list[Transmission]:
+        """:meth:`transmit` for many items (images, trials) at once.
+
+        Every item's streams see exactly the noise and fading that :meth:`transmit` with
+        the same seed gives them; the decoding is batched: all code blocks that share a
+        payload size and MCS, across streams and items, go through the decoder together.
+        ``seeds`` defaults to ``0, 1, 2, ...``.
+        """
+        seeds = list(range(len(items))) if seeds is None else list(seeds)
+        if len(seeds) != len(items):
+            raise LinkError(f"{len(seeds)} seeds were given for {len(items)} items.")
+        results, groups = [], {}
+        for i, payloads in enumerate(items):
+            plan = self.plan(
+                {n: 8 * len(p) for n, p in payloads.items()}, snr_db, budget, protection
+            )
+            results.append(
+                Transmission(
+                    self.channel.name,
+                    float(snr_db),
+                    check_budget(budget),
+                    sum(cu for _, _, cu in plan.values()),
+                )
+            )
+            for name, data in payloads.items():
+                mcs = plan[name][0]
+                groups.setdefault((8 * len(data), mcs), []).append((i, name, plan[name]))
+        for (_, mcs), members in groups.items():
+            bits = torch.stack(
+                [torch.from_numpy(bytes_to_bits(items[i][name])) for i, name, _ in members]
+            ).to(self.device)
+            sent = [
+                self.send(
+                    bits[k : k + 1], mcs, snr_db, stream_generator(seeds[i], name, self.device)
+                )
+                for k, (i, name, _) in enumerate(members)
+            ]
+            code = torch.cat([c for c, _ in sent])
+            out = self.receive(torch.cat([llr for _, llr in sent]), code, bits, mcs)
+            for k, (i, name, (_, adaptive, uses)) in enumerate(members):
+                results[i].streams[name] = self._outcome(out, k, mcs, adaptive, uses, return_hard)
+        for i, payloads in enumerate(items):  # keep the caller's stream order
+            results[i].streams = {n: results[i].streams[n] for n in payloads}
+        return results
+
+    @staticmethod
+    def _outcome(
+        out: BlockResult, k: int, mcs: MCS, adaptive: bool, uses: int, return_hard: bool
+    ) -> StreamOutcome:
+        """Row ``k`` of a decoded batch as one stream's outcome and statistics."""
+        ok = bool(out.tb_ok[k])
+        hard = bits_to_bytes(out.bits[k])
+        stats = StreamStats(
+            mcs=str(mcs),
+            modulation=mcs.modulation,
+            code_rate=mcs.code_rate,
+            adaptive=adaptive,
+            payload_bits=out.layout.payload_bits,
+            code_blocks=out.layout.num_cbs,
+            data_symbols=out.layout.num_symbols,
+            channel_uses=uses,
+            pre_fec_ber=float(out.pre_fec_errors[k]) / out.layout.coded_bits,
+            crc_ok=ok,
+            undetected=bool(out.undetected[k]),
+            bit_errors=int(out.bit_errors[k]),
+            iterations=float(out.iterations[k].float().mean()),
         )
-        for name, data in payloads.items():
-            mcs, adaptive, uses = plan[name]
-            bits = torch.from_numpy(bytes_to_bits(data)).unsqueeze(0)
-            gen = stream_generator(seed, name, self.device)
-            out = self.run_blocks(bits, mcs, snr_db, gen)
-            ok = bool(out.tb_ok[0])
-            hard = bits_to_bytes(out.bits[0])
-            stats = StreamStats(
-                mcs=str(mcs),
-                modulation=mcs.modulation,
-                code_rate=mcs.code_rate,
-                adaptive=adaptive,
-                payload_bits=bits.shape[-1],
-                code_blocks=out.layout.num_cbs,
-                data_symbols=out.layout.num_symbols,
-                channel_uses=uses,
-                pre_fec_ber=float(out.pre_fec_errors[0]) / out.layout.coded_bits,
-                crc_ok=ok,
-                undetected=bool(out.undetected[0]),
-                bit_errors=int(out.bit_errors[0]),
-                iterations=float(out.iterations[0].float().mean()),
-            )
-            result.streams[name] = StreamOutcome(
-                payload=hard if ok else None,
-                stats=stats,
-                hard_bytes=hard if (return_hard and not ok) else None,
-            )
-        return result
+        return StreamOutcome(
+            payload=hard if ok else None,
+            stats=stats,
+            hard_bytes=hard if (return_hard and not ok) else None,
+        )
 
 
 def check_budget(budget: float | None) -> int | None:
