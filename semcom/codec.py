@@ -260,13 +260,16 @@ class MTGC:
         h, w = image.shape[-2:]
         budget = math.floor(target_bpp * h * w)
         best: bytes | None = None
+        best_key: tuple[int, int, int] | None = None
         smallest = None
         for s in self.hci_candidates(hint.kind if hint else None):
             payload = self.hci.encode(image, s)[0]
             bits = other_bits + 8 * len(payload)
             smallest = bits if smallest is None else min(smallest, bits)
-            if bits <= budget and (best is None or len(payload) > len(best)):
-                best = payload
+            # Most bytes first; at equal size the finer setting (smaller f, higher q).
+            key = (len(payload), -s.factor, s.quality)
+            if bits <= budget and (best_key is None or key > best_key):
+                best, best_key = payload, key
         if best is None:
             raise SemcomError(
                 f"target {target_bpp:g} bpp ({budget} bits) is below the smallest this image "
