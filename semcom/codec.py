@@ -20,7 +20,7 @@ import json
 import math
 import warnings
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -60,7 +60,6 @@ class CodecConfig:
     seed: int = 0
     clip_mean: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
     clip_std: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def hci_setting(self) -> HCISetting:
