@@ -110,6 +110,61 @@ class MGDD:
             return self.encode_latents(hci)
         return hci.to(self.device, self.dtype) * 2 - 1
 
+    # -- training -----------------------------------------------------------------------
+    def training_loss(
+        self,
+        images: torch.Tensor,
+        context: torch.Tensor,
+        hci: torch.Tensor | None = None,
+        hci_present: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        latents: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The denoising loss every training stage minimises (a scalar).
+
+        images: [B,3,H,W] in [0,1] (ignored when ``latents`` [B,C,h,w] are given);
+        context: [B,L,D] (caption tokens + SPW tokens, with gradients if TASCM trains);
+        hci: [B,3,H,W] in [0,1] or None; hci_present: [B] bool. A timestep is drawn
+        uniformly per image, the latent is noised by the scheduler, and the UNet (with
+        ControlNet residuals) is scored against ε, or against v for v-prediction
+        schedulers, by mean squared error.
+        """
+        z = self.encode_latents(images) if latents is None else latents.to(self.device, self.dtype)
+        b = z.shape[0]
+        cfg = self.scheduler.config
+        noise = torch.randn(z.shape, generator=generator, dtype=torch.float32).to(z)
+        t = torch.randint(0, cfg.num_train_timesteps, (b,), generator=generator).to(self.device)
+        noisy = self.scheduler.add_noise(z, noise, t)
+        ctx = context.to(self.device, self.dtype)
+        down = mid = None
+        if hci is not None and hci_present is not None and bool(hci_present.any()):
+            mask = hci_present.to(self.device, self.dtype).view(b, 1, 1, 1)
+            down, mid = self.controlnet(
+                noisy,
+                t,
+                encoder_hidden_states=ctx,
+                controlnet_cond=self.control_condition(hci),
+                conditioning_scale=self.config.conditioning_scale,
+                return_dict=False,
+            )
+            down = [r * mask for r in down]
+            mid = mid * mask
+        pred = self.unet(
+            noisy,
+            t,
+            encoder_hidden_states=ctx,
+            down_block_additional_residuals=down,
+            mid_block_additional_residual=mid,
+            return_dict=False,
+        )[0]
+        if cfg.prediction_type == "v_prediction":
+            target = self.scheduler.get_velocity(z, noise, t)
+        elif cfg.prediction_type == "epsilon":
+            target = noise
+        else:
+            raise SemcomError(f"prediction type {cfg.prediction_type!r} is not supported.")
+        return torch.nn.functional.mse_loss(pred.float(), target.float())
+
     # -- sampling -----------------------------------------------------------------------
     @torch.no_grad()
     def generate(

@@ -85,3 +85,29 @@ def test_invalid_sampling_settings_are_refused() -> None:
         MGDDConfig(control_input="edges")
     with pytest.raises(SemcomError):
         MGDDConfig(num_inference_steps=0)
+
+
+def test_the_denoising_loss_trains_tascm_through_the_decoder() -> None:
+    codec = small_codec(seed=2)
+    images = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    spw = codec.tascm(images)
+    caption = codec.text_encoder(["a red star", ""])
+    context = torch.cat([caption, spw["context"]], dim=1)
+    g = torch.Generator().manual_seed(1)
+    loss = codec.mgdd.training_loss(images, context, images, torch.tensor([True, False]), g)
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert codec.tascm.queries.grad is not None and codec.tascm.queries.grad.abs().sum() > 0
+    cn = codec.mgdd.controlnet.controlnet_mid_block.weight.grad
+    assert cn is not None and cn.abs().sum() > 0
+    for module in (codec.tascm, codec.mgdd.unet, codec.mgdd.controlnet, codec.mgdd.vae):
+        module.zero_grad(set_to_none=True)
+
+
+def test_the_loss_is_reproducible_from_its_generator(mgdd: MGDD) -> None:
+    ctx, _, hci = _inputs(2)
+    present = torch.tensor([True, True])
+    with torch.no_grad():
+        a = mgdd.training_loss(hci, ctx, hci, present, torch.Generator().manual_seed(5))
+        b = mgdd.training_loss(hci, ctx, hci, present, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
