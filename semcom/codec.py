@@ -321,11 +321,15 @@ class MTGC:
         seed: int | list[int] | None = None,
         guidance_scale: float | None = None,
         strict: bool = False,
+        max_batch: int | None = None,
     ) -> torch.Tensor | list[torch.Tensor]:
         """Bitstream(s) → image(s) [B,3,H,W] float32 in [0,1] (a list if sizes differ).
 
         seed: one for all images or one per image (default: the preset's seed).
+        max_batch: sample at most this many images at once (bounds memory).
         """
+        if max_batch is not None and max_batch < 1:
+            raise SemcomError("max_batch must be at least 1.")
         single = isinstance(bitstreams, Bitstream)
         items = [bitstreams] if single else list(bitstreams)
         if not items:
@@ -342,7 +346,11 @@ class MTGC:
         groups: dict[tuple[int, int], list[int]] = {}
         for i, bs in enumerate(items):
             groups.setdefault((bs.height, bs.width), []).append(i)
+        chunks = []
         for (h, w), idx in groups.items():
+            step = max_batch or len(idx)
+            chunks += [((h, w), idx[i : i + step]) for i in range(0, len(idx), step)]
+        for (h, w), idx in chunks:
             imgs = self._generate(
                 [decoded[i] for i in idx], h, w, [seeds[i] for i in idx], steps, guidance_scale
             )

@@ -29,12 +29,15 @@ class MGDDConfig:
     ``control_input``: "pixels" (HCI image in [-1,1] into a ControlNet whose
     conditioning embedding downsamples to the latent size) or "latents" (the HCI through
     the VAE encoder). ``guidance_scale`` 1 disables classifier-free guidance.
+    ``vae_tiling`` encodes and decodes large images in overlapping tiles (diffusers'
+    AutoencoderKL tiling) so that 2K images fit in memory.
     """
 
     num_inference_steps: int = 20
     guidance_scale: float = 3.0
     control_input: str = "pixels"
     conditioning_scale: float = 1.0
+    vae_tiling: bool = False
 
     def __post_init__(self) -> None:
         if self.control_input not in ("pixels", "latents"):
@@ -59,6 +62,8 @@ class MGDD:
         self.scheduler = scheduler
         self.vae = vae.eval() if vae is not None else None
         self.config = config or MGDDConfig()
+        if self.vae is not None and self.config.vae_tiling:
+            self.vae.enable_tiling()
 
     # -- geometry -----------------------------------------------------------------------
     @property

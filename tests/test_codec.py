@@ -188,3 +188,14 @@ def test_half_precision_decoder_keeps_the_bitstream(codec: MTGC, sent: Bitstream
     out = half.decode(sent)
     assert out.dtype == torch.float32 and out.shape == (1, 3, 64, 64)
     assert float((out - codec.decode(sent)).abs().mean()) < 0.1
+
+
+def test_max_batch_bounds_the_sampling_batch(codec: MTGC) -> None:
+    imgs = torch.cat([scene_image(i) for i in range(3)])
+    sent = codec.encode(imgs, captions=["a", "b", "c"])
+    whole = codec.decode(sent, seed=[1, 2, 3])
+    chunked = codec.decode(sent, seed=[1, 2, 3], max_batch=2)
+    assert chunked.shape == (3, 3, 64, 64)
+    assert torch.allclose(whole, chunked, atol=1e-4)
+    with pytest.raises(SemcomError):
+        codec.decode(sent, max_batch=0)

@@ -111,3 +111,17 @@ def test_the_loss_is_reproducible_from_its_generator(mgdd: MGDD) -> None:
         a = mgdd.training_loss(hci, ctx, hci, present, torch.Generator().manual_seed(5))
         b = mgdd.training_loss(hci, ctx, hci, present, torch.Generator().manual_seed(5))
     assert torch.equal(a, b)
+
+
+def test_vae_tiling_decodes_large_latents_in_tiles() -> None:
+    base = small_codec().mgdd
+    try:
+        tiled = MGDD(
+            base.unet, base.controlnet, base.scheduler, base.vae, MGDDConfig(vae_tiling=True)
+        )
+        assert base.vae.use_tiling
+        ctx, null, _ = _inputs(1)
+        out = tiled.generate(ctx, null, None, None, [0], (96, 96), num_inference_steps=1)
+        assert out.shape == (1, 3, 96, 96) and torch.isfinite(out).all()
+    finally:
+        base.vae.disable_tiling()
