@@ -37,9 +37,13 @@ class CurvePoint:
     ber_theory: float | None = None
 
 
-def _payload(seed: int, label: str, blocks: int, bits: int) -> tuple[torch.Tensor, torch.Generator]:
-    gen = stream_generator(seed, label)
-    return torch.randint(0, 2, (blocks, bits), generator=gen).float(), gen
+def _payload(
+    link: Link, seed: int, label: str, blocks: int, bits: int
+) -> tuple[torch.Tensor, torch.Generator]:
+    """Random payload bits (drawn on the CPU) and the channel's generator on the link's device."""
+    bits_gen = stream_generator(seed, label)
+    payload = torch.randint(0, 2, (blocks, bits), generator=bits_gen).float()
+    return payload.to(link.device), stream_generator(seed, label + "/channel", link.device)
 
 
 def coded_curve(
@@ -49,7 +53,7 @@ def coded_curve(
     points = []
     for snr in snrs_db:
         snr = check_snr(snr)
-        payload, gen = _payload(seed, f"{link.channel.name}/{mcs}/{snr}", blocks, bits)
+        payload, gen = _payload(link, seed, f"{link.channel.name}/{mcs}/{snr}", blocks, bits)
         t0 = time.perf_counter()
         out = link.run_blocks(payload, mcs, snr, gen)
         dt = time.perf_counter() - t0
@@ -83,7 +87,7 @@ def uncoded_curve(
     points = []
     for snr in snrs_db:
         snr = check_snr(snr)
-        payload, gen = _payload(seed, f"{link.channel.name}/{modulation}/{snr}", blocks, bits)
+        payload, gen = _payload(link, seed, f"{link.channel.name}/{modulation}/{snr}", blocks, bits)
         t0 = time.perf_counter()
         hard = link.run_uncoded(payload, modulation, snr, gen)
         dt = time.perf_counter() - t0
