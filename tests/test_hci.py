@@ -95,3 +95,40 @@ def test_malformed_payloads_raise_only_stream_errors(codec: HCICodec) -> None:
         except StreamError:
             continue
         assert y.shape == (1, 3, 64, 64) and torch.isfinite(y).all()
+
+
+@pytest.fixture(scope="module")
+def hyper() -> HCICodec:
+    torch.manual_seed(0)
+    return HCICodec(LearnedHCICodec(n=16, m=24, arch="hyperprior"), HCISetting("learned", 2, 8))
+
+
+def test_hyperprior_round_trip_and_reload(hyper: HCICodec, tmp_path) -> None:
+    x = scene_image(7, (128, 96))
+    payload = hyper.encode(x)[0]
+    y = hyper.decode(payload, 128, 96)
+    assert y.shape == (1, 3, 128, 96)
+    assert hyper.learned is not None
+    hyper.learned.save_pretrained(tmp_path / "hp")
+    again = HCICodec(LearnedHCICodec.from_pretrained(tmp_path / "hp"), hyper.default)
+    assert again.encode(x)[0] == payload
+    assert torch.equal(again.decode(payload, 128, 96), y)
+
+
+def test_hyperprior_training_pass_reports_both_likelihoods(hyper: HCICodec) -> None:
+    assert hyper.learned is not None
+    out = hyper.learned(torch.rand(1, 3, 64, 64))
+    assert set(out["likelihoods"]) == {"y", "z"}
+    assert out["x_hat"].shape == (1, 3, 64, 64)
+
+
+def test_hyperprior_fuzz_raises_only_stream_errors(hyper: HCICodec) -> None:
+    seeds = [
+        hyper.encode(scene_image(8, (128, 128)), HCISetting("learned", 2, q))[0] for q in (0, 15)
+    ]
+    for data in mutations(seeds, 600, seed=5):
+        try:
+            y = hyper.decode(data, 128, 128)
+        except StreamError:
+            continue
+        assert torch.isfinite(y).all()

@@ -68,12 +68,14 @@ def assemble_sd21(
     num_queries: int = 8,
     codebook_size: int = 1024,
     hci_channels: tuple[int, int] = (128, 192),
+    hci_arch: str = "hyperprior",
     min_size: int = 256,
     mgdd: MGDDConfig | None = None,
     seed: int = 0,
 ) -> Path:
     """Copy an SD snapshot and a CLIPVisionModel into ``out_dir`` and add untrained
-    MTGC parts (ControlNet from the UNet, TASCM on CLIP tokens, learned HCI codec).
+    MTGC parts (ControlNet from the UNet, TASCM on CLIP tokens, learned HCI codec: a
+    scale hyperprior by default).
     """
     sd, out = Path(sd_dir), Path(out_dir)
     missing = [p for p in SD_PARTS if not (sd / p).exists()]
@@ -102,7 +104,9 @@ def assemble_sd21(
             code_dim=64,
             context_dim=text_cfg.hidden_size,
         ).save_pretrained(out / "tascm")
-        LearnedHCICodec(n=hci_channels[0], m=hci_channels[1]).save_pretrained(out / "hci")
+        LearnedHCICodec(n=hci_channels[0], m=hci_channels[1], arch=hci_arch).save_pretrained(
+            out / "hci"
+        )
     finally:
         torch.random.set_rng_state(gen_state)
     config = CodecConfig(preset="sd21", min_size=min_size, hci_factor=8, seed=seed)

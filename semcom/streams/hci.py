@@ -79,23 +79,55 @@ def upsample(small: torch.Tensor, height: int, width: int) -> torch.Tensor:
     )
 
 
-class LearnedHCICodec(nn.Module, ConfigMixin):
-    """compressai FactorizedPrior(N, M) with a latent gain; real rANS bytes.
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n >> 7 else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
 
-    Input [B,3,h,w] float in [0,1]; sides are padded (replicate) to a multiple of 16.
+
+def _read_varint(data: bytes) -> tuple[int, int]:
+    """(value, bytes used) of a LEB128 varint of at most 4 bytes at the start of data."""
+    value = 0
+    for i in range(min(4, len(data))):
+        value |= (data[i] & 0x7F) << (7 * i)
+        if not data[i] & 0x80:
+            return value, i + 1
+    raise StreamError("the HCI stream is corrupted (bad hyperprior length).")
+
+
+class LearnedHCICodec(nn.Module, ConfigMixin):
+    """A compressai model with a latent gain; real rANS bytes.
+
+    ``arch="factorized"``: FactorizedPrior(N, M) (Ballé 2017), sides padded to a multiple
+    of 16, payload = y's bytes. ``arch="hyperprior"``: ScaleHyperprior(N, M) (Ballé 2018),
+    sides padded to a multiple of 64, payload = varint len(z) · z's bytes · y's bytes;
+    better for larger HCIs (sd21), wasteful below 64×64.
+    Input [B,3,h,w] float in [0,1] (replicate padding).
     """
 
     config_name = "config.json"
 
     @register_to_config
-    def __init__(self, n: int = 64, m: int = 64, gains: tuple[float, ...] = DEFAULT_GAINS) -> None:
+    def __init__(
+        self,
+        n: int = 64,
+        m: int = 64,
+        gains: tuple[float, ...] = DEFAULT_GAINS,
+        arch: str = "factorized",
+    ) -> None:
         super().__init__()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from compressai.models import FactorizedPrior
+            from compressai.models import FactorizedPrior, ScaleHyperprior
         if len(gains) != N_QUALITIES:
             raise StreamError(f"the HCI gain table needs {N_QUALITIES} entries.")
-        self.net = FactorizedPrior(n, m)
+        if arch not in ("factorized", "hyperprior"):
+            raise StreamError(f"HCI arch must be factorized or hyperprior, not {arch!r}.")
+        self.net = FactorizedPrior(n, m) if arch == "factorized" else ScaleHyperprior(n, m)
+        self.stride = 16 if arch == "factorized" else 64
         self._updated = False
         self.update()
 
@@ -104,20 +136,25 @@ class LearnedHCICodec(nn.Module, ConfigMixin):
         self.net.update(force=True)
         self._updated = True
 
-    @staticmethod
-    def _pad(x: torch.Tensor) -> torch.Tensor:
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        ph, pw = (-h) % 16, (-w) % 16
+        ph, pw = (-h) % self.stride, (-w) % self.stride
         return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
 
-    def forward(self, x: torch.Tensor, quality: int = 8) -> dict[str, torch.Tensor]:
-        """Training pass: {'x_hat': [B,3,h,w], 'likelihoods': [B,M,h/16,w/16]}."""
+    def forward(self, x: torch.Tensor, quality: int = 8) -> dict[str, object]:
+        """Training pass: {'x_hat': [B,3,h,w], 'likelihoods': {'y': …, 'z': …}}."""
         h, w = x.shape[-2:]
         gain = self.config.gains[quality]
         y = self.net.g_a(self._pad(x)) * gain
-        y_hat, lik = self.net.entropy_bottleneck(y)
+        if self.config.arch == "factorized":
+            y_hat, lik = self.net.entropy_bottleneck(y)
+            likelihoods = {"y": lik}
+        else:
+            z_hat, z_lik = self.net.entropy_bottleneck(self.net.h_a(torch.abs(y)))
+            y_hat, y_lik = self.net.gaussian_conditional(y, self.net.h_s(z_hat))
+            likelihoods = {"y": y_lik, "z": z_lik}
         x_hat = self.net.g_s(y_hat / gain)[..., :h, :w]
-        return {"x_hat": x_hat, "likelihoods": lik}
+        return {"x_hat": x_hat, "likelihoods": likelihoods}
 
     @torch.no_grad()
     def compress(self, x: torch.Tensor, quality: int) -> list[bytes]:
@@ -125,20 +162,52 @@ class LearnedHCICodec(nn.Module, ConfigMixin):
         if not self._updated:
             self.update()
         y = self.net.g_a(self._pad(x.float())) * self.config.gains[quality]
-        return [bytes(s) for s in self.net.entropy_bottleneck.compress(y)]
+        if self.config.arch == "factorized":
+            return [bytes(s) for s in self.net.entropy_bottleneck.compress(y)]
+        z = self.net.h_a(torch.abs(y))
+        z_strings = self.net.entropy_bottleneck.compress(z)
+        z_hat = self.net.entropy_bottleneck.decompress(z_strings, z.size()[-2:])
+        indexes = self.net.gaussian_conditional.build_indexes(self.net.h_s(z_hat))
+        y_strings = self.net.gaussian_conditional.compress(y, indexes)
+        return [
+            _varint(len(zs)) + bytes(zs) + bytes(ys)
+            for zs, ys in zip(z_strings, y_strings, strict=True)
+        ]
+
+    @staticmethod
+    def _padded(data: bytes, symbols: int) -> bytes:
+        # compressai's rANS decoder does not bound-check its input: a corrupted payload
+        # makes it read past the end. Its reads are bounded by a few words per symbol plus
+        # what bypass runs in the data itself can ask for, so zero padding of that size
+        # keeps every over-read inside the buffer (the fuzz test in tests/test_hci.py).
+        return bytes(data) + bytes(32 * (len(data) + symbols) + 256)
 
     @torch.no_grad()
     def decompress(self, data: bytes, height: int, width: int, quality: int) -> torch.Tensor:
         """Bytes → [1,3,height,width] in [0,1]."""
         if not self._updated:
             self.update()
-        lh, lw = math.ceil(height / 16), math.ceil(width / 16)
-        # compressai's rANS decoder does not bound-check its input: a corrupted payload
-        # makes it read past the end. Its reads are bounded by a few words per symbol plus
-        # what bypass runs in the data itself can ask for, so zero padding of that size
-        # keeps every over-read inside the buffer (the fuzz test in tests/test_hci.py).
-        padded = bytes(data) + bytes(32 * (len(data) + lh * lw * self.config.m) + 256)
-        y_hat = self.net.entropy_bottleneck.decompress([padded], (lh, lw))
+        m = self.config.m
+        if self.config.arch == "factorized":
+            lh, lw = math.ceil(height / 16), math.ceil(width / 16)
+            y_hat = self.net.entropy_bottleneck.decompress(
+                [self._padded(data, lh * lw * m)], (lh, lw)
+            )
+        else:
+            zh, zw = math.ceil(height / 64), math.ceil(width / 64)
+            n_z, used = _read_varint(data)
+            if used + n_z > len(data):
+                raise StreamError(
+                    "the HCI stream is corrupted (hyperprior longer than the payload)."
+                )
+            z_bytes, y_bytes = data[used : used + n_z], data[used + n_z :]
+            z_hat = self.net.entropy_bottleneck.decompress(
+                [self._padded(z_bytes, zh * zw * self.config.n)], (zh, zw)
+            )
+            indexes = self.net.gaussian_conditional.build_indexes(self.net.h_s(z_hat))
+            y_hat = self.net.gaussian_conditional.decompress(
+                [self._padded(y_bytes, 16 * zh * zw * m)], indexes, z_hat.dtype
+            )
         y_hat = y_hat / self.config.gains[quality]
         if not torch.isfinite(y_hat).all():
             raise StreamError("the HCI stream is corrupted (non-finite latent).")
