@@ -199,3 +199,13 @@ def test_max_batch_bounds_the_sampling_batch(codec: MTGC) -> None:
     assert torch.allclose(whole, chunked, atol=1e-4)
     with pytest.raises(SemcomError):
         codec.decode(sent, max_batch=0)
+
+
+def test_rate_control_prefers_the_finer_setting_among_equal_sizes(codec: MTGC) -> None:
+    img = scene_image(6, (128, 128))
+    bs = codec.encode(img, captions=[CAPTION], target_bpp=0.2)[0]
+    chosen = HCISetting.from_header(bs.streams["hci"][0])
+    size = len(bs.streams["hci"])
+    for s in codec.hci_candidates():
+        if len(codec.hci.encode(img, s)[0]) == size:
+            assert (-chosen.factor, chosen.quality) >= (-s.factor, s.quality)

@@ -53,6 +53,7 @@ def test_encode_info_decode_round_trip(png, weights, tmp_path, capsys) -> None:
     assert info["bpp"] == pytest.approx(bs.payload_bits / (64 * 64))
     assert info["file_bits"] == 8 * out.stat().st_size
     assert info["caption"] == "a big red star at the top"
+    assert info["hci_setting"] == {"kind": "learned", "factor": 4, "quality": 8}
     png_out = tmp_path / "y.png"
     args = ["decode", str(out), "-o", str(png_out), "--weights", str(weights), "--seed", "3"]
     assert main(args) == 0

@@ -138,8 +138,16 @@ def _describe(bs: object, path: Path) -> dict[str, object]:
     from semcom.container import FORMAT_VERSION, Bitstream
     from semcom.streams import StreamError
     from semcom.streams.caption import CaptionCoder
+    from semcom.streams.hci import HCISetting
 
     assert isinstance(bs, Bitstream)
+    hci = None
+    if bs.streams.get("hci"):
+        try:
+            setting = HCISetting.from_header(bs.streams["hci"][0])
+            hci = {"kind": setting.kind, "factor": setting.factor, "quality": setting.quality}
+        except StreamError:
+            hci = None
     caption = None
     if "caption" in bs.streams:
         try:
@@ -158,6 +166,7 @@ def _describe(bs: object, path: Path) -> dict[str, object]:
         "bpp": bs.bpp,
         "file_bits": 8 * len(bs.to_bytes()),
         "caption": caption,
+        "hci_setting": hci,
     }
 
 
@@ -182,6 +191,13 @@ def _print_rates(bs: object, path: Path, as_json: bool) -> None:
     table.add_row("file (with header)", str(d["file_bits"]), f"{int(d['file_bits']) / pixels:.5f}")  # type: ignore[call-overload]
     console = Console()
     console.print(table)
+    if d["hci_setting"] is not None:
+        h = d["hci_setting"]
+        console.print(
+            f"hci: {h['kind']}, factor {h['factor']}, quality {h['quality']}",  # type: ignore[index]
+            markup=False,
+            highlight=False,
+        )
     if d["caption"] is not None:
         console.print(f"caption: {d['caption']}", markup=False, highlight=False)
 
