@@ -3,9 +3,10 @@
     python benchmarks/codec.py [--preset tiny] [--weights DIR] [--device cpu]
                                [--size 128] [--images 4] [--steps 20] [--threads N]
 
-Times are wall-clock per image over a batch (after one warm-up call), on the device
-named; bits are the real payload bytes of each stream. Without --weights the tiny preset
-runs its untrained architecture (the timing is the same as for trained weights).
+Images are ShapesWorld test scenes. Times are wall-clock per image over a batch (after
+one warm-up call), on the device named; bits are the real payload bytes of each stream.
+Without --weights the tiny preset runs its untrained architecture (the timing is the
+same as for trained weights).
 """
 
 from __future__ import annotations
@@ -18,18 +19,14 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from semcom.data.shapes import ShapesWorld
 from semcom.presets import load_codec
 
 
-def synthetic_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
-    """[n,3,size,size] smooth images with a few coloured blocks, in [0,1]."""
-    g = torch.Generator().manual_seed(seed)
-    imgs = torch.rand(n, 3, 1, 1, generator=g).expand(n, 3, size, size).clone()
-    for i in range(n):
-        for _ in range(3):
-            y, x = torch.randint(0, size // 2, (2,), generator=g).tolist()
-            imgs[i, :, y : y + size // 3, x : x + size // 3] = torch.rand(3, 1, 1, generator=g)
-    return imgs
+def test_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
+    """[n,3,size,size] ShapesWorld test-split scenes in [0,1]."""
+    data = ShapesWorld("test", n=n, size=size, seed=seed)
+    return torch.stack([data[i].image for i in range(n)])
 
 
 def main() -> None:
@@ -47,7 +44,7 @@ def main() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         codec = load_codec(args.preset, args.weights, device=args.device)
-    imgs = synthetic_images(args.images, args.size)
+    imgs = test_images(args.images, args.size)
     captions = ["a small red star at the top left and a large blue circle in the middle"]
     captions = captions * args.images if codec.captioner is None else None
 
