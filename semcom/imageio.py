@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from semcom.errors import SemcomError
 
@@ -34,8 +34,8 @@ def _to_rgb_array(img: Image.Image) -> np.ndarray:
 def load_image(path: str | Path) -> torch.Tensor:
     """Read an image file → [3,H,W] float32 in [0,1].
 
-    Grey, palette, CMYK and 16-bit images are converted to 8-bit-range RGB; transparent
-    pixels are composited on white.
+    Grey, palette, CMYK and 16-bit images are converted to RGB in [0,1]; transparent
+    pixels are composited on white; an EXIF orientation is applied (as viewers show it).
     """
     p = Path(path)
     if not p.exists():
@@ -47,7 +47,7 @@ def load_image(path: str | Path) -> torch.Tensor:
             img.load()
             if getattr(img, "n_frames", 1) > 1:
                 img.seek(0)
-            arr = _to_rgb_array(img)
+            arr = _to_rgb_array(ImageOps.exif_transpose(img) or img)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise SemcomError(f"{p} is not an image semcom can read ({err}).") from err
     except Image.DecompressionBombError as err:

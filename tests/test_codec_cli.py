@@ -247,3 +247,12 @@ def test_bad_output_suffix(png, weights, tmp_path, capsys) -> None:
         capsys,
         "suffix",
     )
+
+
+def test_exif_orientation_is_applied(tmp_path) -> None:
+    arr = np.zeros((40, 60, 3), dtype=np.uint8)
+    img = Image.fromarray(arr)
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90° clockwise when shown
+    img.save(tmp_path / "rot.jpg", exif=exif)
+    assert load_image(tmp_path / "rot.jpg").shape == (3, 60, 40)
