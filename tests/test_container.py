@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import zlib
 
 import pytest
@@ -119,29 +118,6 @@ def test_fuzzed_files_raise_only_bitstream_errors() -> None:
         parsed += 1
         assert Bitstream.from_bytes(bs.to_bytes()) == bs
     assert parsed < 3000
-
-
-def test_hypothesis_fuzz_raises_only_bitstream_errors() -> None:
-    hypothesis = pytest.importorskip("hypothesis")
-    st = hypothesis.strategies
-    valid = _sample().to_bytes()
-
-    @hypothesis.settings(max_examples=1000, deadline=None, derandomize=True)
-    @hypothesis.given(
-        st.one_of(
-            st.binary(max_size=200),
-            st.builds(
-                lambda i, b: valid[: i % (len(valid) + 1)] + b,
-                st.integers(0, 10_000),
-                st.binary(max_size=8),
-            ),
-        )
-    )
-    def check(data: bytes) -> None:
-        with contextlib.suppress(BitstreamError):
-            Bitstream.from_bytes(data)
-
-    check()
 
 
 def test_with_received_keeps_delivered_streams_only() -> None:
