@@ -21,7 +21,12 @@ import numpy as np
 import torch
 from sionna.phy.mapping import Demapper, Mapper
 
-from channels.coding import TBLayout, TransportBlockDecoder, TransportBlockEncoder
+from channels.coding import (
+    TBLayout,
+    TransportBlockDecoder,
+    TransportBlockEncoder,
+    transport_block_size,
+)
 from channels.errors import LinkError
 from channels.mcs import MCS, modulation_bits, parse_mcs, select_mcs
 from channels.models import ChannelModel, make_channel
@@ -72,7 +77,7 @@ class BlockResult:
         bit_errors: [B] int, payload bits that differ from what was sent.
         pre_fec_errors: [B] int, coded bits whose hard decision (before decoding) is wrong.
         iterations: [B, C] int, BP iterations per code block.
-        layout: the segmentation used.
+        layout: the segmentation used (its ``payload_bits`` is the padded TB size).
     """
 
     bits: torch.Tensor
@@ -194,10 +199,14 @@ class Link:
     def codec(
         self, payload_bits: int, mcs: MCS
     ) -> tuple[TransportBlockEncoder, TransportBlockDecoder]:
-        """Transport-block encoder and decoder for a payload size and MCS (cached)."""
-        key = (payload_bits, mcs)
+        """Transport-block encoder and decoder for a payload size and MCS (cached).
+
+        They work on the transport block size :func:`~channels.coding.transport_block_size`
+        gives (the payload zero-padded), so payloads of nearby sizes share them.
+        """
+        key = (transport_block_size(payload_bits, mcs.code_rate), mcs)
         if key not in self._codecs:
-            enc = TransportBlockEncoder(payload_bits, mcs, device=self.device)
+            enc = TransportBlockEncoder(key[0], mcs, device=self.device)
             dec = TransportBlockDecoder(
                 enc, max_iter=self.max_iter, early_stop=self.early_stop, device=self.device
             )
@@ -233,7 +242,8 @@ class Link:
         enc, _ = self.codec(bits.shape[-1], mcs)
         lay = enc.layout
         mapper, demapper = self.modem(lay.bits_per_symbol)
-        c = enc(bits.to(self.device, torch.float32))
+        padded = torch.nn.functional.pad(bits, (0, lay.payload_bits - bits.shape[-1]))
+        c = enc(padded.to(self.device, torch.float32))
         y, no_eff = self.channel(
             mapper(c),
             10.0 ** (-check_snr(snr_db) / 10.0),
@@ -252,18 +262,20 @@ class Link:
         to count errors for the statistics, never to decode.
         """
         sent_bits = sent_bits.to(self.device, torch.float32)
-        _, dec = self.codec(sent_bits.shape[-1], mcs)
+        payload_bits = sent_bits.shape[-1]
+        _, dec = self.codec(payload_bits, mcs)
         lay = dec.layout
         chunk = max(1, CHUNK_CODED_BITS // lay.coded_bits)
         parts = []
         for start in range(0, llr.shape[0], chunk):
             rows = slice(start, start + chunk)
             out = dec(llr[rows])
+            bits = out.bits[:, :payload_bits]  # drop the zero padding up to the TB size
             parts.append(
                 (
-                    out.bits,
+                    bits,
                     out.tb_ok,
-                    (out.bits != sent_bits[rows]).sum(-1),
+                    (bits != sent_bits[rows]).sum(-1),
                     ((llr[rows] > 0).to(llr.dtype) != sent_code[rows]).sum(-1),
                     out.iterations,
                 )
@@ -426,7 +438,7 @@ class Link:
             modulation=mcs.modulation,
             code_rate=mcs.code_rate,
             adaptive=adaptive,
-            payload_bits=out.layout.payload_bits,
+            payload_bits=out.bits.shape[-1],
             code_blocks=out.layout.num_cbs,
             data_symbols=out.layout.num_symbols,
             channel_uses=uses,

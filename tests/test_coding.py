@@ -71,6 +71,27 @@ def test_early_stop_keeps_the_result_and_saves_iterations():
     assert fast.iterations.float().mean() < 10
 
 
+def test_transport_block_sizes_follow_the_nr_grid_and_hold_the_payload():
+    from channels.coding import NR_TBS_TABLE, transport_block_size
+
+    assert transport_block_size(1, 0.5) == 24
+    assert transport_block_size(80, 0.3) == 80
+    assert transport_block_size(81, 0.3) == 88
+    assert transport_block_size(3824, 0.5) == 3824
+    for bits in range(1, 40000, 37):
+        tbs = transport_block_size(bits, 0.5)
+        assert tbs >= bits
+        assert tbs - bits <= max(0.065 * bits, 24)  # one step of the table or the grid
+        assert tbs in NR_TBS_TABLE or tbs > 3824
+
+
+def test_nearby_payload_sizes_share_one_codec():
+    link = Link("awgn")
+    for nbytes in range(100, 121):
+        link.codec(8 * nbytes, MCS("qpsk", 0.5))
+    assert len(link._codecs) <= 5
+
+
 def test_empty_payload_is_refused():
     with pytest.raises(LinkError, match="empty"):
         tb_layout(0, NR_MCS_TABLE[0])
