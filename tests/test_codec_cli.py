@@ -256,3 +256,15 @@ def test_exif_orientation_is_applied(tmp_path) -> None:
     exif[0x0112] = 6  # rotate 90° clockwise when shown
     img.save(tmp_path / "rot.jpg", exif=exif)
     assert load_image(tmp_path / "rot.jpg").shape == (3, 60, 40)
+
+
+def test_streams_can_be_left_out_for_ablations(png, weights, tmp_path, capsys) -> None:
+    out = tmp_path / "x.mtgc"
+    assert _encode(png, out, weights, "--caption", "x", "--without", "hci", "--without", "spw") == 0
+    assert set(Bitstream.load(out).streams) == {"caption"}
+    assert main(["decode", str(out), "-o", str(tmp_path / "y.png"), "--weights", str(weights)]) == 0
+    _fails(
+        ["encode", str(png), "-o", str(out), "--weights", str(weights), "--without", "audio"],
+        capsys,
+        "--without takes",
+    )

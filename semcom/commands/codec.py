@@ -60,9 +60,17 @@ def encode(
     hci_quality: int | None = typer.Option(None, "--hci-quality", help="Quality index 0..15."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
     half: bool = typer.Option(False, "--half", help="Half precision (fp16 on GPU, bf16 on CPU)."),
+    without: list[str] = typer.Option(
+        [], "--without", help="Leave a stream out (caption, hci or spw; repeatable): ablations."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the rates as JSON."),
 ) -> None:
     """Encode IMAGE into an .mtgc bitstream (caption, HCI and SPW streams)."""
+    from semcom.container import STREAMS
+
+    unknown = sorted(set(without) - set(STREAMS))
+    if unknown:
+        raise SemcomError(f"--without takes {', '.join(STREAMS)}, not {', '.join(unknown)}.")
     from semcom.imageio import load_image
     from semcom.presets import load_codec
     from semcom.streams.hci import HCISetting
@@ -83,9 +91,14 @@ def encode(
         hci_factor if hci_factor is not None else base.factor,
         hci_quality if hci_quality is not None else base.quality,
     )
+    if without and target_bpp is not None and "hci" in without:
+        raise SemcomError("--target-bpp sets the HCI rate; it cannot be used with --without hci.")
+    if "caption" in without and caption is None:
+        caption = ""  # not sent: no need to run the captioner
     bs = codec.encode(
         img.unsqueeze(0), captions=[caption], hci_setting=setting, target_bpp=target_bpp
     )[0]
+    bs = bs.without(*without)
     bs.save(output)
     _print_rates(bs, output, as_json)
 
