@@ -1,0 +1,39 @@
+"""Baselines that MTGC is compared against.
+
+``conventional``: JPEG, WebP, JPEG 2000, AVIF and JPEG XL as real byte streams, with a
+downsampling factor for ultra-low rates, and rate control on real sizes (``rate``).
+"""
+
+from semcom.baselines.conventional import (
+    CODEC_NAMES,
+    FACTORS,
+    FALLBACK_GREY,
+    HEADER_BITS,
+    QUALITY_DOCS,
+    ConventionalCodec,
+    get_codec,
+)
+from semcom.baselines.rate import (
+    Variant,
+    closest_to_bpp,
+    fit_bits,
+    operating_points,
+    pareto_front,
+    psnr,
+)
+
+__all__ = [
+    "CODEC_NAMES",
+    "FACTORS",
+    "FALLBACK_GREY",
+    "HEADER_BITS",
+    "QUALITY_DOCS",
+    "ConventionalCodec",
+    "Variant",
+    "closest_to_bpp",
+    "fit_bits",
+    "get_codec",
+    "operating_points",
+    "pareto_front",
+    "psnr",
+]
