@@ -125,21 +125,25 @@ def small_size(height: int, width: int, factor: int) -> tuple[int, int]:
     return math.ceil(height / factor), math.ceil(width / factor)
 
 
-def as_batch(image: torch.Tensor) -> torch.Tensor:
-    """[3,H,W] or [B,3,H,W] → [B,3,H,W] float32 on the CPU, clamped to [0, 1]."""
+def as_arrays(image: torch.Tensor) -> np.ndarray:
+    """[3,H,W] or [B,3,H,W] tensor → [B,H,W,3] float32 numpy array, clipped to [0, 1].
+
+    Numpy rather than torch kernels: on a busy machine torch's thread pool costs
+    milliseconds per small operation, more than the codecs themselves.
+    """
     if not isinstance(image, torch.Tensor) or image.ndim not in (3, 4) or image.shape[-3] != 3:
         shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
         raise SemcomError(f"expected an image tensor [3,H,W] or [B,3,H,W], got {shape}.")
-    x = image.detach().to("cpu", torch.float32)
-    if not torch.isfinite(x).all():
+    x = image.detach().cpu().numpy().astype(np.float32, copy=False)
+    if not np.isfinite(x).all():
         raise SemcomError("the image has non-finite pixels (NaN or inf).")
-    return (x if x.ndim == 4 else x.unsqueeze(0)).clamp(0, 1)
+    x = x if x.ndim == 4 else x[None]
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).clip(0, 1)
 
 
-def to_uint8(image: torch.Tensor) -> np.ndarray:
-    """[3,H,W] float in [0,1] → contiguous [H,W,3] uint8 (rounded)."""
-    arr = np.rint(image.detach().cpu().numpy().astype(np.float32) * 255).clip(0, 255)
-    return np.ascontiguousarray(arr.astype(np.uint8).transpose(1, 2, 0))
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """[H,W,3] float in [0,1] → contiguous [H,W,3] uint8 (rounded)."""
+    return np.rint(image * 255).clip(0, 255).astype(np.uint8)
 
 
 def from_uint8(arr: np.ndarray) -> torch.Tensor:
@@ -196,16 +200,15 @@ class ConventionalCodec:
 
         The image is downsampled by ``factor`` and coded at ``quality`` (see QUALITY_DOCS).
         """
-        batch = as_batch(image)
-        if batch.shape[0] != 1:
+        if isinstance(image, torch.Tensor) and image.ndim == 4 and image.shape[0] != 1:
             raise SemcomError("encode takes one image; use encode_batch for a batch.")
-        return self.encode_batch(batch, quality, factor)[0]
+        return self.encode_batch(image, quality, factor)[0]
 
     def encode_batch(self, images: torch.Tensor, quality: int, factor: int = 1) -> list[bytes]:
         """[B,3,H,W] float in [0,1] → B byte strings, one per image."""
         self.check_setting(quality, factor)
         out = []
-        for img in as_batch(images):
+        for img in as_arrays(images):
             arr = to_uint8(img)
             h, w = small_size(arr.shape[0], arr.shape[1], factor)
             out.append(self.encode_array(resize(arr, h, w), quality))

@@ -28,7 +28,7 @@ import torch
 from semcom.baselines.conventional import (
     FACTORS,
     ConventionalCodec,
-    as_batch,
+    as_arrays,
     get_codec,
     resize,
     small_size,
@@ -41,8 +41,9 @@ MAX_PSNR_DB = 100.0
 
 
 def psnr(reference: torch.Tensor, image: torch.Tensor) -> float:
-    """PSNR in dB of ``image`` against ``reference``, both [..., 3, H, W] in [0, 1]."""
-    mse = torch.mean((reference.float() - image.float()) ** 2).item()
+    """PSNR in dB of ``image`` against ``reference``, both [3,H,W] or [B,3,H,W] in [0, 1]."""
+    ref, img = (x.detach().cpu().numpy().astype(np.float64) for x in (reference, image))
+    mse = float(np.mean((ref - img) ** 2))
     return min(MAX_PSNR_DB, 10 * math.log10(1 / max(mse, 1e-10)))
 
 
@@ -76,9 +77,9 @@ class Variant:
         return (-self.psnr, self.bits, self.factor, -self.quality)
 
 
-def _single(image: torch.Tensor) -> torch.Tensor:
-    """[3,H,W] or [1,3,H,W] → [3,H,W] float32 in [0, 1]."""
-    batch = as_batch(image)
+def _single(image: torch.Tensor) -> np.ndarray:
+    """[3,H,W] or [1,3,H,W] tensor → [H,W,3] float32 array in [0, 1]."""
+    batch = as_arrays(image)
     if batch.shape[0] != 1:
         raise SemcomError("rate control takes one image [3,H,W], not a batch.")
     return batch[0]
@@ -94,11 +95,10 @@ class _Sender:
     """One image at the sender: encodes grid points and scores them (numpy, no torch ops)."""
 
     def __init__(self, image: torch.Tensor, codec: ConventionalCodec) -> None:
-        img = _single(image)
+        self.reference = _single(image)
         self.codec = codec
-        self.height, self.width = img.shape[-2:]
-        self.reference = np.ascontiguousarray(img.numpy().transpose(1, 2, 0))
-        self.pixels = to_uint8(img)
+        self.height, self.width = self.reference.shape[:2]
+        self.pixels = to_uint8(self.reference)
 
     def encode_grid(
         self, factors: Sequence[int], qualities: Sequence[int] | None
