@@ -58,11 +58,10 @@ Fallback = Literal["mean"] | None
 
 #: Grid of qualities on the 0..100 scale that rate control searches (dense at the low end,
 #: where ultra-low-rate budgets live).
-_GRID_0_100: tuple[int, ...] = (
-    *(0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 35, 40, 50, 60, 70, 80, 90, 95),
-)
-#: JPEG 2000's quality is a target PSNR in dB; below about 20 dB the stream stops shrinking.
-_GRID_J2K_DB: tuple[int, ...] = (*range(20, 41), 42, 44, 46, 48, 50, 55, 60)
+_GRID_0_100: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 35, 40, 50, 60)
+_GRID_0_100 += (70, 80, 90, 95)
+#: JPEG 2000's quality is a target PSNR in dB; below about 12 dB the stream stops shrinking.
+_GRID_J2K_DB: tuple[int, ...] = (12, 14, *range(16, 41), 42, 44, 46, 48, 50, 55, 60)
 
 #: What ``quality`` means for each codec.
 QUALITY_DOCS: dict[str, str] = {
