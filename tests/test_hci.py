@@ -132,3 +132,11 @@ def test_hyperprior_fuzz_raises_only_stream_errors(hyper: HCICodec) -> None:
         except StreamError:
             continue
         assert torch.isfinite(y).all()
+
+
+def test_webp_hci_quality_changes_the_rate():
+    """The WebP fallback is lossy: a higher quality index gives more bytes."""
+    image = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    codec = HCICodec(None, HCISetting("webp", 2, 0))
+    sizes = [len(codec.encode(image, HCISetting("webp", 2, q))[0]) for q in (0, 8, 15)]
+    assert sizes[0] < sizes[1] < sizes[2]

@@ -271,7 +271,7 @@ class HCICodec:
         for img in small:
             arr = _to_uint8(img)
             if s.kind == "webp":
-                data = imagecodecs.webp_encode(arr, level=6 * s.quality, method=6)
+                data = imagecodecs.webp_encode(arr, level=6 * s.quality, lossless=False, method=6)
             else:
                 data = imagecodecs.jpeg_encode(arr, level=max(1, 6 * s.quality))
             out.append(head + bytes(data))
