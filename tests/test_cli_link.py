@@ -14,8 +14,23 @@ from semcom.cli import expand_multi_value_options
 
 def test_link_json_reports_one_point_per_snr(capsys):
     code, out, _ = run_cli(
-        ["link", "--channel", "awgn", "--modulation", "qpsk", "--code-rate", "0.5",
-         "--snr-db", "-2", "4", "--bits", "256", "--blocks", "10", "--json"],
+        [
+            "link",
+            "--channel",
+            "awgn",
+            "--modulation",
+            "qpsk",
+            "--code-rate",
+            "0.5",
+            "--snr-db",
+            "-2",
+            "4",
+            "--bits",
+            "256",
+            "--blocks",
+            "10",
+            "--json",
+        ],
         capsys,
     )
     assert code == 0
@@ -30,8 +45,19 @@ def test_link_json_reports_one_point_per_snr(capsys):
 
 def test_link_uncoded_json_carries_the_theory(capsys):
     code, out, _ = run_cli(
-        ["link", "--uncoded", "--modulation", "qam16", "--snr-db", "0:4:2",
-         "--bits", "400", "--blocks", "5", "--json"],
+        [
+            "link",
+            "--uncoded",
+            "--modulation",
+            "qam16",
+            "--snr-db",
+            "0:4:2",
+            "--bits",
+            "400",
+            "--blocks",
+            "5",
+            "--json",
+        ],
         capsys,
     )
     assert code == 0
@@ -43,8 +69,21 @@ def test_link_uncoded_json_carries_the_theory(capsys):
 def test_link_plot_writes_a_figure(tmp_path, capsys):
     fig = tmp_path / "bler.png"
     code, out, _ = run_cli(
-        ["link", "--mcs", "qpsk:1/2", "mcs9", "--snr-db", "0", "6", "--bits", "128",
-         "--blocks", "4", "--plot", str(fig)],
+        [
+            "link",
+            "--mcs",
+            "qpsk:1/2",
+            "mcs9",
+            "--snr-db",
+            "0",
+            "6",
+            "--bits",
+            "128",
+            "--blocks",
+            "4",
+            "--plot",
+            str(fig),
+        ],
         capsys,
     )
     assert code == 0
@@ -85,6 +124,11 @@ def test_console_script_exits_2_without_traceback_and_debug_shows_it():
 def test_multi_value_options_are_split_for_click():
     args = ["link", "--snr-db", "0", "-2", "4", "--json", "--mcs", "mcs4", "qpsk:1/2"]
     assert expand_multi_value_options(args) == [
-        "link", "--snr-db=0", "--snr-db=-2", "--snr-db=4", "--json",
-        "--mcs=mcs4", "--mcs=qpsk:1/2",
+        "link",
+        "--snr-db=0",
+        "--snr-db=-2",
+        "--snr-db=4",
+        "--json",
+        "--mcs=mcs4",
+        "--mcs=qpsk:1/2",
     ]
