@@ -1,0 +1,276 @@
+"""Perceptual fidelity: LPIPS (AlexNet, v0.1) and DISTS, only from local weights.
+
+Both networks need ImageNet backbone weights and their own learned layers, which are
+never downloaded here. Put them in a weights directory (``weights_dir``, else the
+environment variable ``SEMCOM_PERCEPTUAL_WEIGHTS``, else ``~/.cache/semcom/perceptual``):
+
+    lpips/alexnet.pth   torchvision AlexNet ImageNet weights (alexnet-owt-7be5be79.pth)
+    lpips/alex.pth      LPIPS v0.1 linear layers (lpips/weights/v0.1/alex.pth of the
+                        PerceptualSimilarity repository or the ``lpips`` package)
+    dists/vgg16.pth     torchvision VGG16 ImageNet weights (vgg16-397923af.pth)
+    dists/weights.pt    DISTS alpha and beta (DISTS_pytorch/weights.pt of the reference)
+
+A backbone file may instead be in torch's own cache ($TORCH_HOME/hub/checkpoints under its
+original name). Files are read with ``torch.load(weights_only=True)`` (tensors only) or
+as ``.safetensors`` beside them. Without the files :func:`perceptual_metrics` skips the
+metric and says why and where to put what; :func:`lpips` and :func:`dists` raise.
+
+Inputs: float tensors [B,3,H,W] (or [3,H,W]) in [0, 1], compared at native resolution;
+outputs one value per image, float64 [B], lower is better for both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from semcom.errors import SemcomError
+
+#: Metrics this module knows.
+PERCEPTUAL_METRICS: tuple[str, ...] = ("lpips", "dists")
+#: Files each metric needs: (path in the weights directory, torch-cache name or None).
+REQUIRED_FILES: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "lpips": (("lpips/alexnet.pth", "alexnet-owt-7be5be79.pth"), ("lpips/alex.pth", None)),
+    "dists": (("dists/vgg16.pth", "vgg16-397923af.pth"), ("dists/weights.pt", None)),
+}
+
+
+def default_weights_dir() -> Path:
+    """``$SEMCOM_PERCEPTUAL_WEIGHTS`` if set, else ``~/.cache/semcom/perceptual``."""
+    env = os.environ.get("SEMCOM_PERCEPTUAL_WEIGHTS")
+    return Path(env) if env else Path.home() / ".cache" / "semcom" / "perceptual"
+
+
+def _torch_cache() -> Path:
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")), "torch"
+    )
+    return Path(home) / "hub" / "checkpoints"
+
+
+def _find(root: Path, rel: str, cache_name: str | None) -> Path | None:
+    candidates = [root / rel, (root / rel).with_suffix(".safetensors")]
+    if cache_name is not None:
+        candidates.append(_torch_cache() / cache_name)
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def missing_files(metric: str, weights_dir: str | Path | None = None) -> list[Path]:
+    """The files ``metric`` still needs under the weights directory (empty: ready)."""
+    root = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+    return [root / rel for rel, cache in REQUIRED_FILES[metric] if _find(root, rel, cache) is None]
+
+
+def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    state = torch.load(str(path), map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise SemcomError(f"{path} does not hold a dictionary of tensors.")
+    return state
+
+
+def _weights(metric: str, root: Path) -> list[dict[str, torch.Tensor]]:
+    out = []
+    for rel, cache in REQUIRED_FILES[metric]:
+        path = _find(root, rel, cache)
+        if path is None:
+            raise SemcomError(
+                f"{metric.upper()} needs {root / rel}; it is not there and is never downloaded "
+                f"(see semcom/metrics/perceptual.py for where each file comes from)."
+            )
+        out.append(_load_tensors(path))
+    return out
+
+
+class _LPIPS(nn.Module):
+    """LPIPS v0.1 over AlexNet: unit-normalised features, squared differences, learned
+    1×1 weights, spatial mean, summed over the five ReLU outputs."""
+
+    channels = (64, 192, 384, 256, 256)
+    cuts = (2, 5, 8, 10, 12)
+
+    def __init__(self, backbone: dict[str, torch.Tensor], lins: dict[str, torch.Tensor]) -> None:
+        super().__init__()
+        from torchvision.models import alexnet
+
+        features = alexnet(weights=None).features
+        features.load_state_dict(
+            {k[len("features.") :]: v for k, v in backbone.items() if k.startswith("features.")}
+        )
+        starts = (0, *self.cuts[:-1])
+        self.slices = nn.ModuleList(
+            nn.Sequential(*[features[i] for i in range(a, b)])
+            for a, b in zip(starts, self.cuts, strict=True)
+        )
+        self.lins = nn.ModuleList(nn.Conv2d(c, 1, 1, bias=False) for c in self.channels)
+        for k, lin in enumerate(self.lins):
+            lin.weight.data.copy_(lins[f"lin{k}.model.1.weight"])
+        self.register_buffer("shift", torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1))
+        self.register_buffer("scale", torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1))
+        self.eval().requires_grad_(False)
+
+    def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        h = ((x * 2 - 1) - self.shift) / self.scale
+        feats = []
+        for s in self.slices:
+            h = s(h)
+            feats.append(h / (h.square().sum(1, keepdim=True).sqrt() + 1e-10))
+        return feats
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        total = torch.zeros(x.shape[0], device=x.device)
+        for lin, fx, fy in zip(self.lins, self._features(x), self._features(y), strict=True):
+            total = total + lin((fx - fy).square()).mean((1, 2, 3))
+        return total
+
+
+class _L2Pool(nn.Module):
+    """DISTS' L2 pooling: sqrt of a Hann-weighted (3×3) mean of squares, stride 2."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        a = np.hanning(5)[1:-1]
+        g = torch.tensor(a[:, None] * a[None, :], dtype=torch.float32)
+        self.register_buffer("filter", (g / g.sum())[None, None].repeat(channels, 1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.conv2d(x.square(), self.filter, stride=2, padding=1, groups=x.shape[1])
+        return (out + 1e-12).sqrt()
+
+
+class _DISTS(nn.Module):
+    """DISTS: VGG16 with L2 pooling; per channel, structure (means) and texture
+    (covariance) similarities weighted by the learned alpha, beta; 1 - sum."""
+
+    channels = (3, 64, 128, 256, 512, 512)
+
+    def __init__(self, backbone: dict[str, torch.Tensor], ab: dict[str, torch.Tensor]) -> None:
+        super().__init__()
+        from torchvision.models import vgg16
+
+        features = vgg16(weights=None).features
+        features.load_state_dict(
+            {k[len("features.") :]: v for k, v in backbone.items() if k.startswith("features.")}
+        )
+        bounds = ((0, 4), (5, 9), (10, 16), (17, 23), (24, 30))
+        stages = []
+        for k, (a, b) in enumerate(bounds):
+            layers = [] if k == 0 else [_L2Pool(self.channels[k])]
+            stages.append(nn.Sequential(*layers, *[features[i] for i in range(a, b)]))
+        self.stages = nn.ModuleList(stages)
+        self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+        self.register_buffer("alpha", ab["alpha"].reshape(1, -1, 1, 1).float())
+        self.register_buffer("beta", ab["beta"].reshape(1, -1, 1, 1).float())
+        self.eval().requires_grad_(False)
+
+    def _features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        h = (x - self.mean) / self.std
+        feats = [x]
+        for stage in self.stages:
+            h = stage(h)
+            feats.append(h)
+        return feats
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        c1 = c2 = 1e-6
+        w_sum = self.alpha.sum() + self.beta.sum()
+        alpha = torch.split(self.alpha / w_sum, list(self.channels), dim=1)
+        beta = torch.split(self.beta / w_sum, list(self.channels), dim=1)
+        d1 = d2 = torch.zeros(x.shape[0], 1, 1, 1, device=x.device)
+        for k, (fx, fy) in enumerate(zip(self._features(x), self._features(y), strict=True)):
+            mx, my = fx.mean((2, 3), keepdim=True), fy.mean((2, 3), keepdim=True)
+            s1 = (2 * mx * my + c1) / (mx.square() + my.square() + c1)
+            d1 = d1 + (alpha[k] * s1).sum(1, keepdim=True)
+            vx = (fx - mx).square().mean((2, 3), keepdim=True)
+            vy = (fy - my).square().mean((2, 3), keepdim=True)
+            cov = (fx * fy).mean((2, 3), keepdim=True) - mx * my
+            s2 = (2 * cov + c2) / (vx + vy + c2)
+            d2 = d2 + (beta[k] * s2).sum(1, keepdim=True)
+        return 1 - (d1 + d2).flatten()
+
+
+@lru_cache(maxsize=4)
+def _network(metric: str, root: str) -> nn.Module:
+    backbone, head = _weights(metric, Path(root))
+    return _LPIPS(backbone, head) if metric == "lpips" else _DISTS(backbone, head)
+
+
+def _pair(reference: torch.Tensor, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    ref = reference.unsqueeze(0) if reference.dim() == 3 else reference
+    img = image.unsqueeze(0) if image.dim() == 3 else image
+    if ref.shape != img.shape or ref.dim() != 4 or ref.shape[1] != 3:
+        raise SemcomError(
+            f"images to compare must have the same shape [B, 3, H, W]; got "
+            f"{tuple(reference.shape)} and {tuple(image.shape)}."
+        )
+    return ref.float().clamp(0, 1), img.float().clamp(0, 1)
+
+
+def _score(metric: str, reference: torch.Tensor, image: torch.Tensor, weights_dir) -> torch.Tensor:
+    root = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+    net = _network(metric, str(root.resolve()))
+    ref, img = _pair(reference, image)
+    with torch.no_grad():
+        return net(ref.cpu(), img.cpu()).double()
+
+
+def lpips(
+    reference: torch.Tensor, image: torch.Tensor, weights_dir: str | Path | None = None
+) -> torch.Tensor:
+    """LPIPS (AlexNet, v0.1) per image, float64 [B]; raises SemcomError without weights."""
+    return _score("lpips", reference, image, weights_dir)
+
+
+def dists(
+    reference: torch.Tensor, image: torch.Tensor, weights_dir: str | Path | None = None
+) -> torch.Tensor:
+    """DISTS per image, float64 [B]; raises SemcomError without weights."""
+    return _score("dists", reference, image, weights_dir)
+
+
+@dataclass
+class PerceptualResult:
+    """Per-metric values (float64 [B]) and, for each skipped metric, why."""
+
+    values: dict[str, torch.Tensor] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def note(self) -> str:
+        """One line per skipped metric, for a report's output ("" if none was skipped)."""
+        return "\n".join(f"{name} skipped: {why}" for name, why in self.skipped.items())
+
+
+def perceptual_metrics(
+    reference: torch.Tensor,
+    image: torch.Tensor,
+    metrics: Sequence[str] = PERCEPTUAL_METRICS,
+    weights_dir: str | Path | None = None,
+) -> PerceptualResult:
+    """Compute each metric whose weights are present; skip the others with a reason."""
+    root = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+    result = PerceptualResult()
+    for metric in metrics:
+        if metric not in REQUIRED_FILES:
+            raise SemcomError(f"unknown perceptual metric {metric!r}; use {PERCEPTUAL_METRICS}.")
+        missing = missing_files(metric, root)
+        if missing:
+            result.skipped[metric] = (
+                "weights not found locally (never downloaded); put "
+                + " and ".join(str(p) for p in missing)
+                + " there (or set SEMCOM_PERCEPTUAL_WEIGHTS); see semcom/metrics/perceptual.py."
+            )
+            continue
+        result.values[metric] = _score(metric, reference, image, root)
+    return result

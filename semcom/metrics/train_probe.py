@@ -1,0 +1,257 @@
+"""Train the semantic probe on clean ShapesWorld training scenes, then score it on test.
+
+    python -m semcom.metrics.train_probe --out semcom/metrics/weights/probe --work out/probe
+
+A fixed pool of training scenes is rendered once (deterministic from ``--seed``) and the
+probe is trained on it for ``--steps`` AdamW steps (warm-up, cosine decay) on one torch
+thread. Every ``--checkpoint-every`` steps the model and optimizer go to ``--work`` as
+safetensors (``--resume`` continues from there). The log (``--work``/train.log) shows
+loss, speed, ETA and validation scores. At the end the probe is saved to ``--out``
+(config.json + safetensors) with ``probe_eval.json``: its clean-test scores per attribute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from semcom.data.shapes import ShapesWorld
+from semcom.metrics.semantic import (
+    DEFAULT_PROBE_DIR,
+    SemanticProbe,
+    load_probe,
+    probe_loss,
+    probe_targets,
+    semantic_scores,
+    wilson_interval,
+)
+
+
+@dataclass
+class ProbeTrainConfig:
+    """Training settings; every field is a command-line option of the same name."""
+
+    train_scenes: int = 20_000
+    val_scenes: int = 500
+    test_scenes: int = 2_000
+    steps: int = 4_000
+    batch: int = 32
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup: int = 200
+    seed: int = 0
+    checkpoint_every: int = 500
+    eval_every: int = 1_000
+    threads: int = 1
+
+
+def render_pool(split: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, list]:
+    """n scenes of a split → (images uint8 [n,3,128,128], targets int64 [n,9,4], objects)."""
+    data = ShapesWorld(split, n=n, seed=seed)
+    images = torch.empty((n, 3, 128, 128), dtype=torch.uint8)
+    scenes = []
+    for i in range(n):
+        item = data[i]
+        images[i] = (item.image * 255).round().to(torch.uint8)
+        scenes.append(item.objects)
+    return images, probe_targets(scenes), scenes
+
+
+@torch.no_grad()
+def evaluate(probe: SemanticProbe, images: torch.Tensor, scenes: list) -> dict[str, float]:
+    """Clean scores of the probe on uint8 images [n,3,128,128] with their true objects."""
+    probe.eval()
+    reads = probe.read(images.float() / 255)
+    probe.train()
+    return semantic_scores(scenes, reads).as_dict()
+
+
+def _lr(step: int, cfg: ProbeTrainConfig) -> float:
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _save_checkpoint(
+    work: Path, probe: SemanticProbe, opt: torch.optim.Optimizer, step: int
+) -> None:
+    tensors, meta = {}, {"step": step, "param_groups": [], "state_steps": {}}
+    state = opt.state_dict()
+    for group in state["param_groups"]:
+        meta["param_groups"].append({k: v for k, v in group.items()})
+    for pid, entry in state["state"].items():
+        for key, value in entry.items():
+            if key == "step":
+                meta["state_steps"][str(pid)] = float(value)
+            else:
+                tensors[f"{pid}.{key}"] = value.contiguous()
+    save_file({k: v.contiguous() for k, v in probe.state_dict().items()}, work / "model.tmp")
+    save_file(tensors, work / "optim.tmp")
+    (work / "state.tmp").write_text(json.dumps(meta))
+    for name in ("model", "optim", "state"):
+        (work / f"{name}.tmp").replace(work / f"{name}.ckpt")
+
+
+def _load_checkpoint(work: Path, probe: SemanticProbe, opt: torch.optim.Optimizer) -> int:
+    probe.load_state_dict(load_file(work / "model.ckpt"))
+    meta = json.loads((work / "state.ckpt").read_text())
+    tensors = load_file(work / "optim.ckpt")
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, value in tensors.items():
+        pid, key = name.split(".", 1)
+        state.setdefault(int(pid), {})[key] = value
+    for pid, step in meta["state_steps"].items():
+        state[int(pid)]["step"] = torch.tensor(step)
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    return int(meta["step"])
+
+
+def train(cfg: ProbeTrainConfig, out: Path, work: Path, resume: bool) -> dict[str, float]:
+    """Train, save the probe to ``out`` and return its clean-test scores."""
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    work.mkdir(parents=True, exist_ok=True)
+    log_file = (work / "train.log").open("a")
+
+    def log(msg: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {msg}"
+        print(line, flush=True)
+        log_file.write(line + "\n")
+        log_file.flush()
+
+    t0 = time.time()
+    log(f"config {json.dumps(asdict(cfg))}")
+    images, targets, _ = render_pool("train", cfg.train_scenes, cfg.seed)
+    val_images, _, val_scenes = render_pool("val", cfg.val_scenes, cfg.seed)
+    n_rendered = f"{cfg.train_scenes} train + {cfg.val_scenes} val"
+    log(f"rendered {n_rendered} scenes in {time.time() - t0:.0f} s")
+
+    probe = SemanticProbe()
+    opt = torch.optim.AdamW(probe.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step = 0
+    if resume and (work / "state.ckpt").is_file():
+        step = _load_checkpoint(work, probe, opt)
+        log(f"resumed at step {step}")
+    per_epoch = cfg.train_scenes // cfg.batch
+    t_train, start_step, running, order_epoch = time.time(), step, None, -1
+    probe.train()
+    while step < cfg.steps:
+        epoch, pos = divmod(step, per_epoch)
+        if epoch != order_epoch:  # each epoch's order depends on (seed, epoch) only
+            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+            order, order_epoch = torch.randperm(cfg.train_scenes, generator=gen), epoch
+        idx = order[pos * cfg.batch : (pos + 1) * cfg.batch]
+        for group in opt.param_groups:
+            group["lr"] = _lr(step, cfg)
+        loss = probe_loss(probe(images[idx].float() / 255), targets[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        value = loss.item()
+        running = value if running is None else 0.98 * running + 0.02 * value
+        if step % 100 == 0:
+            rate = (step - start_step) / (time.time() - t_train)
+            eta = (cfg.steps - step) / max(rate, 1e-9)
+            speed = f"{rate * cfg.batch:.0f} img/s ETA {eta / 60:.1f} min"
+            log(f"step {step}/{cfg.steps} loss {running:.4f} {speed}")
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            _save_checkpoint(work, probe, opt, step)
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            scores = evaluate(probe, val_images, val_scenes)
+            log("val " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+    train_s = time.time() - t_train
+    log(f"trained {step - start_step} steps in {train_s / 60:.1f} min")
+
+    probe.eval()
+    probe.save_pretrained(str(out), safe_serialization=True)
+    report = score_probe(probe, cfg.test_scenes, cfg.seed)
+    report["command"] = "python -m semcom.metrics.train_probe " + " ".join(
+        _argv_for(cfg, out, work)
+    )
+    report["train_minutes"] = round(train_s / 60, 1)
+    report["train_steps"] = cfg.steps
+    (out / "probe_eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    log("test " + " ".join(f"{k} {v:.4f}" for k, v in report["scores"].items()))
+    log(f"saved to {out}; total {(time.time() - t0) / 60:.1f} min")
+    log_file.close()
+    return report["scores"]
+
+
+def score_probe(probe: SemanticProbe, n: int, seed: int = 0) -> dict:
+    """Clean-test scores of a probe on the first ``n`` test scenes of dataset ``seed``:
+    rates, 95 % Wilson intervals of the per-attribute accuracies, counts."""
+    t0 = time.time()
+    images, _, scenes = render_pool("test", n, seed)
+    scores = semantic_scores(scenes, probe.eval().read(images.float() / 255))
+    c = scores.counts
+    return {
+        "test_scenes": n,
+        "test_seed": seed,
+        "test_objects": c.objects_true,
+        "scores": scores.as_dict(),
+        "wilson95": {
+            "shape_accuracy": wilson_interval(c.shape_ok, c.objects_true),
+            "colour_accuracy": wilson_interval(c.colour_ok, c.objects_true),
+            "size_accuracy": wilson_interval(c.size_ok, c.objects_true),
+            "position_accuracy": wilson_interval(c.position_ok, c.objects_true),
+            "count_accuracy": wilson_interval(c.count_ok, c.images),
+        },
+        "counts": asdict(c),
+        "parameters": sum(p.numel() for p in probe.parameters()),
+        "eval_seconds": round(time.time() - t0, 1),
+    }
+
+
+def _argv_for(cfg: ProbeTrainConfig, out: Path, work: Path) -> list[str]:
+    defaults = ProbeTrainConfig()
+    args = [f"--out {out}", f"--work {work}"]
+    for key, value in asdict(cfg).items():
+        if value != getattr(defaults, key):
+            args.append(f"--{key.replace('_', '-')} {value}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_PROBE_DIR)
+    parser.add_argument("--work", type=Path, default=Path("out/probe"))
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument(
+        "--eval-only",
+        action="store_true",
+        help="score the probe in --out on --test-scenes clean test scenes; update probe_eval.json",
+    )
+    for key, value in asdict(ProbeTrainConfig()).items():
+        parser.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=value)
+    args = parser.parse_args(argv)
+    cfg = ProbeTrainConfig(**{k: getattr(args, k) for k in asdict(ProbeTrainConfig())})
+    if args.eval_only:
+        torch.set_num_threads(cfg.threads)
+        report = score_probe(load_probe(args.out), cfg.test_scenes, cfg.seed)
+        path = args.out / "probe_eval.json"
+        old = json.loads(path.read_text()) if path.is_file() else {}
+        for key in ("command", "train_minutes", "train_steps"):
+            if key in old:
+                report[key] = old[key]
+        report["eval_command"] = (
+            f"python -m semcom.metrics.train_probe --eval-only --out {args.out} "
+            f"--test-scenes {cfg.test_scenes} --seed {cfg.seed}"
+        )
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(json.dumps(report, indent=2))
+        return
+    train(cfg, args.out, args.work, args.resume)
+
+
+if __name__ == "__main__":
+    main()
