@@ -1,0 +1,263 @@
+"""Sweep configurations: YAML (safe loader) → a validated :class:`SweepConfig`.
+
+Every error names the key and says what is accepted, in one sentence (a
+:class:`~semcom.errors.SemcomError`). Example (``experiments/configs/default.yaml``)::
+
+    name: default
+    dataset: {split: test, n: 4, size: 128, seed: 0}
+    codecs:
+      - mtgc                       # or {name: mtgc, steps: 10, protection: {hci: mcs9}}
+      - {name: webp, mcs: adaptive}
+    channels: [awgn, rayleigh, tdl-a]
+    snr_db: [-4, 0, 4, 8, 12, 16, 20]
+    budget_cpp: [0.03, 0.1, 0.3]
+    trials: 1
+    seed: 0
+
+The config hash (:meth:`SweepConfig.hash`) covers everything that changes a result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from semcom.errors import SemcomError
+
+SPLITS = ("train", "val", "test")
+_TOP_KEYS = (
+    "name",
+    "dataset",
+    "codecs",
+    "channels",
+    "snr_db",
+    "budget_cpp",
+    "trials",
+    "seed",
+    "decode_seed",
+    "save_images",
+)
+_DATASET_KEYS = ("name", "split", "n", "size", "seed")
+_CODEC_KEYS = ("name", "mcs", "protection", "steps", "preset")
+_MTGC_STREAMS = ("caption", "spw", "hci")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """ShapesWorld scenes: ``n`` images of ``split`` at ``size``×``size`` from ``seed``."""
+
+    name: str = "shapes"
+    split: str = "test"
+    n: int = 4
+    size: int = 128
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class CodecSpec:
+    """One codec of a sweep. ``mcs``: the baseline's protection (MTGC: the HCI's, unless
+    ``protection`` names it); ``protection``: MTGC per-stream MCS; ``steps``: MTGC DDIM
+    steps (None: the preset's); ``preset``: the MTGC preset."""
+
+    name: str
+    mcs: str = "adaptive"
+    protection: tuple[tuple[str, str], ...] = ()
+    steps: int | None = None
+    preset: str = "tiny"
+
+    @property
+    def label(self) -> str:
+        """A unique, readable name: ``webp`` or ``webp@mcs9``."""
+        return self.name if self.mcs == "adaptive" else f"{self.name}@{self.mcs}"
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A validated sweep: every combination of codec, channel, SNR, budget, image, trial."""
+
+    name: str
+    dataset: DatasetSpec
+    codecs: tuple[CodecSpec, ...]
+    channels: tuple[str, ...]
+    snr_db: tuple[float, ...]
+    budget_cpp: tuple[float, ...]
+    trials: int = 1
+    seed: int = 0
+    decode_seed: int = 0
+    save_images: int = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def hash(self) -> str:
+        """16 hex digits of SHA-256 over the canonical JSON of the config."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def num_points(self) -> int:
+        """Rows the sweep writes: images × trials × codecs × channels × SNRs × budgets."""
+        return (
+            self.dataset.n
+            * self.trials
+            * len(self.codecs)
+            * len(self.channels)
+            * len(self.snr_db)
+            * len(self.budget_cpp)
+        )
+
+
+def _fail(where: str, what: str) -> SemcomError:
+    return SemcomError(f"config {where}: {what}.")
+
+
+def _int(value: Any, where: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise _fail(where, f"must be an integer ≥ {low}, not {value!r}")
+    return value
+
+
+def _number_list(value: Any, where: str, positive: bool = False) -> tuple[float, ...]:
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise _fail(where, "needs at least one value")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise _fail(where, f"{v!r} is not a finite number")
+        if positive and v <= 0:
+            raise _fail(where, f"{v!r} must be positive")
+        out.append(float(v))
+    if len(set(out)) != len(out):
+        raise _fail(where, "lists a value twice")
+    return tuple(out)
+
+
+def _check_keys(d: Any, allowed: tuple[str, ...], where: str) -> dict:
+    if not isinstance(d, dict):
+        raise _fail(where, f"must be a mapping, not {type(d).__name__}")
+    unknown = [k for k in d if k not in allowed]
+    if unknown:
+        raise _fail(where, f"unknown key {unknown[0]!r}; the keys are {', '.join(allowed)}")
+    return d
+
+
+def _check_mcs(text: Any, where: str) -> str:
+    from channels.errors import LinkError
+    from channels.mcs import parse_mcs
+
+    if not isinstance(text, str):
+        raise _fail(where, f"{text!r} is not an MCS; write 'adaptive', 'mcsN' or 'qam16:1/2'")
+    if text.strip().lower() == "adaptive":
+        return "adaptive"
+    try:
+        parse_mcs(text)
+    except LinkError as err:
+        raise _fail(where, str(err).rstrip(".")) from err
+    return text.strip().lower()
+
+
+def _codec(entry: Any, i: int) -> CodecSpec:
+    from semcom.baselines import CODEC_NAMES
+
+    where = f"codecs[{i}]"
+    d = {"name": entry} if isinstance(entry, str) else _check_keys(entry, _CODEC_KEYS, where)
+    name = d.get("name")
+    names = ("mtgc", *CODEC_NAMES)
+    if name not in names:
+        raise _fail(f"{where}.name", f"{name!r} is not a codec; choose from {', '.join(names)}")
+    mcs = _check_mcs(d.get("mcs", "adaptive"), f"{where}.mcs")
+    protection: tuple[tuple[str, str], ...] = ()
+    if ("protection" in d or "steps" in d or "preset" in d) and name != "mtgc":
+        key = next(k for k in ("protection", "steps", "preset") if k in d)
+        raise _fail(f"{where}.{key}", f"applies to mtgc only, not {name}")
+    if "protection" in d:
+        prot = _check_keys(d["protection"], _MTGC_STREAMS, f"{where}.protection")
+        protection = tuple(
+            sorted((k, _check_mcs(v, f"{where}.protection.{k}")) for k, v in prot.items())
+        )
+    steps = d.get("steps")
+    if steps is not None:
+        steps = _int(steps, f"{where}.steps", 1)
+    preset = d.get("preset", "tiny")
+    if preset not in ("tiny", "sd21"):
+        raise _fail(f"{where}.preset", f"{preset!r} is not a preset; choose tiny or sd21")
+    return CodecSpec(name, mcs, protection, steps, preset)
+
+
+def parse_config(data: Any) -> SweepConfig:
+    """Validate a parsed YAML document (a mapping) into a :class:`SweepConfig`."""
+    from channels.models import CHANNEL_NAMES
+
+    d = _check_keys(data, _TOP_KEYS, "file")
+    for key in ("codecs", "channels", "snr_db", "budget_cpp"):
+        if key not in d:
+            raise _fail(key, "is missing")
+    ds = _check_keys(d.get("dataset", {}), _DATASET_KEYS, "dataset")
+    if ds.get("name", "shapes") != "shapes":
+        raise _fail("dataset.name", f"{ds['name']!r} is not a data set; use shapes")
+    split = ds.get("split", "test")
+    if split not in SPLITS:
+        raise _fail("dataset.split", f"{split!r} is not a split; choose {', '.join(SPLITS)}")
+    dataset = DatasetSpec(
+        "shapes",
+        split,
+        _int(ds.get("n", 4), "dataset.n", 1),
+        _int(ds.get("size", 128), "dataset.size", 32),
+        _int(ds.get("seed", 0), "dataset.seed", 0),
+    )
+    if not isinstance(d["codecs"], list) or not d["codecs"]:
+        raise _fail("codecs", "must be a non-empty list")
+    codecs = tuple(_codec(c, i) for i, c in enumerate(d["codecs"]))
+    labels = [c.label for c in codecs]
+    dup = next((x for x in labels if labels.count(x) > 1), None)
+    if dup:
+        raise _fail("codecs", f"lists {dup} twice")
+    channels = d["channels"] if isinstance(d["channels"], list) else [d["channels"]]
+    if not channels:
+        raise _fail("channels", "needs at least one channel")
+    for ch in channels:
+        if ch not in CHANNEL_NAMES:
+            names = ", ".join(CHANNEL_NAMES)
+            raise _fail("channels", f"{ch!r} is not a channel; choose from {names}")
+    if len(set(channels)) != len(channels):
+        raise _fail("channels", "lists a channel twice")
+    name = d.get("name", "sweep")
+    if not isinstance(name, str) or not name:
+        raise _fail("name", f"must be a non-empty string, not {name!r}")
+    return SweepConfig(
+        name=name,
+        dataset=dataset,
+        codecs=codecs,
+        channels=tuple(channels),
+        snr_db=_number_list(d["snr_db"], "snr_db"),
+        budget_cpp=_number_list(d["budget_cpp"], "budget_cpp", positive=True),
+        trials=_int(d.get("trials", 1), "trials", 1),
+        seed=_int(d.get("seed", 0), "seed", 0),
+        decode_seed=_int(d.get("decode_seed", 0), "decode_seed", 0),
+        save_images=_int(d.get("save_images", 2), "save_images", 0),
+    )
+
+
+def load_config(path: str | Path) -> SweepConfig:
+    """Read and validate a YAML sweep config (``yaml.safe_load``: no arbitrary objects)."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise SemcomError(f"the sweep config {p} does not exist.")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise SemcomError(f"the sweep config {p} is not valid YAML{where}.") from err
+    except UnicodeDecodeError as err:
+        raise SemcomError(f"the sweep config {p} is not UTF-8 text.") from err
+    if data is None:
+        raise SemcomError(f"the sweep config {p} is empty.")
+    return parse_config(data)

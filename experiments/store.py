@@ -1,0 +1,175 @@
+"""The results store: SQLite in the sweep's output folder (``DIR/results.sqlite``).
+
+Tables:
+
+- ``meta``: key → value (the config as JSON, its hash, the semantic-figure status).
+- ``results``: one row per (config hash, image, codec, channel, SNR, budget, trial) with
+  every figure, the outcome and per-stream JSON (sent, bits, MCS, channel uses, CRC,
+  pre-FEC BER, iterations). The primary key makes a resumed sweep skip what is done.
+- ``images``: PNG reconstructions of the first ``save_images`` images at trial 0 (and
+  the originals, codec ``original``), for the reconstruction grid.
+- ``runs``: one row per ``semcom sweep`` call: points written, decoder calls, timings.
+
+Each group of points is written in one transaction, so an interrupted sweep leaves only
+complete rows.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from experiments.scoring import FIGURES
+from semcom.errors import SemcomError
+
+STORE_NAME = "results.sqlite"
+KEY_COLUMNS = ("config_hash", "image", "codec", "channel", "snr_db", "budget_cpp", "trial")
+VALUE_COLUMNS = (
+    "seed",
+    "budget_uses",
+    "channel_uses",
+    "payload_bits",
+    "bpp",
+    "success",
+    "not_sent",
+    "streams",
+    "detail",
+    "received_key",
+    *FIGURES,
+)
+COLUMNS = KEY_COLUMNS + VALUE_COLUMNS
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS results (
+    config_hash TEXT, image INTEGER, codec TEXT, channel TEXT, snr_db REAL,
+    budget_cpp REAL, trial INTEGER,
+    seed INTEGER, budget_uses INTEGER, channel_uses INTEGER, payload_bits INTEGER,
+    bpp REAL, success INTEGER, not_sent TEXT, streams TEXT, detail TEXT, received_key TEXT,
+    {", ".join(f"{f} REAL" for f in FIGURES)},
+    PRIMARY KEY ({", ".join(KEY_COLUMNS)})
+);
+CREATE TABLE IF NOT EXISTS images (
+    config_hash TEXT, image INTEGER, codec TEXT, channel TEXT, snr_db REAL,
+    budget_cpp REAL, png BLOB,
+    PRIMARY KEY (config_hash, image, codec, channel, snr_db, budget_cpp)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    config_hash TEXT, started TEXT, finished TEXT, points INTEGER, decoder_calls TEXT,
+    seconds TEXT
+);
+"""
+
+
+class Store:
+    """A sweep's SQLite store in folder ``path`` (created when missing)."""
+
+    def __init__(self, path: str | Path, create: bool = True) -> None:
+        self.dir = Path(path)
+        file = self.dir / STORE_NAME
+        if not create and not file.is_file():
+            raise SemcomError(f"{self.dir} holds no sweep results ({STORE_NAME} is missing).")
+        if create:
+            if self.dir.exists() and not self.dir.is_dir():
+                raise SemcomError(f"{self.dir} exists and is not a folder.")
+            self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(file)
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as err:
+            raise SemcomError(f"{file} is not a readable sweep store ({err}).") from err
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- meta ----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, values: Mapping[str, str]) -> None:
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(values.items())
+            )
+
+    def config_hashes(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT config_hash FROM results")]
+
+    def count(self, config_hash: str) -> int:
+        q = "SELECT COUNT(*) FROM results WHERE config_hash = ?"
+        return int(self.db.execute(q, (config_hash,)).fetchone()[0])
+
+    def done_keys(self, config_hash: str) -> set[tuple]:
+        """Keys (image, codec, channel, snr_db, budget_cpp, trial) already stored."""
+        q = f"SELECT {', '.join(KEY_COLUMNS[1:])} FROM results WHERE config_hash = ?"
+        return {tuple(r) for r in self.db.execute(q, (config_hash,))}
+
+    # -- writing -------------------------------------------------------------------------
+    def write(self, rows: Iterable[Mapping[str, Any]], images: Iterable[tuple] = ()) -> None:
+        """Insert result rows and reconstruction PNGs in one transaction."""
+        marks = ", ".join("?" * len(COLUMNS))
+        q = f"INSERT OR REPLACE INTO results ({', '.join(COLUMNS)}) VALUES ({marks})"
+        values = [tuple(_sql(row.get(c)) for c in COLUMNS) for row in rows]
+        with self.db:
+            self.db.executemany(q, values)
+            self.db.executemany(
+                "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?)", list(images)
+            )
+
+    def add_run(
+        self, config_hash: str, started: str, finished: str, points: int, calls: dict, seconds: dict
+    ) -> None:
+        with self.db:
+            self.db.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)",
+                (config_hash, started, finished, points, json.dumps(calls), json.dumps(seconds)),
+            )
+
+    # -- reading -------------------------------------------------------------------------
+    def latest_hash(self) -> str:
+        h = self.get_meta("config_hash")
+        if h is None:
+            raise SemcomError(f"{self.dir} holds no finished or started sweep.")
+        return h
+
+    def frame(self, config_hash: str | None = None):
+        """The results as a pandas DataFrame, per-stream JSON flattened into
+        ``<stream>_<field>`` columns."""
+        import pandas as pd
+
+        h = config_hash or self.latest_hash()
+        df = pd.read_sql_query(
+            "SELECT * FROM results WHERE config_hash = ? ORDER BY codec, channel, "
+            "budget_cpp, snr_db, image, trial",
+            self.db,
+            params=(h,),
+        )
+        if df.empty:
+            return df
+        flat = []
+        for text in df["streams"]:
+            row = {}
+            for name, s in json.loads(text).items():
+                for k, v in s.items():
+                    row[f"{name}_{k}"] = v
+            flat.append(row)
+        streams = pd.DataFrame(flat, index=df.index)
+        return pd.concat([df.drop(columns=["streams"]), streams], axis=1)
+
+    def images(self, config_hash: str | None = None) -> list[tuple]:
+        h = config_hash or self.latest_hash()
+        q = "SELECT image, codec, channel, snr_db, budget_cpp, png FROM images "
+        q += "WHERE config_hash = ?"
+        return list(self.db.execute(q, (h,)))
+
+
+def _sql(value: Any) -> Any:
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, bool):
+        return int(value)
+    return value

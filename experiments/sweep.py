@@ -1,0 +1,406 @@
+"""The sweep engine: every (image, codec, channel, SNR, budget, trial) through the link.
+
+Order of work: for each channel, codec, SNR and budget, the images × trials not yet in the
+store are planned (transmitter), sent together (:meth:`channels.Link.transmit_many`,
+batched decoding), decoded (receiver) and scored, then written in one transaction.
+
+Decode what is distinct: the receiver's input (the delivered bitstream, or a baseline's
+delivered bytes) is hashed with the decoding seed and steps; each distinct input is decoded
+once (:class:`DecodeCache`). At high SNR most points deliver what was sent, so MTGC decodes
+about one image per (image, budget-fitted payload) instead of one per point.
+
+Seeds: the link seed of a point depends on the config seed, the image and the trial only,
+so every codec, channel, SNR and budget sees the same noise and fading draws (common
+random numbers, smooth curves). The MTGC receiver samples with ``decode_seed``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from experiments.config import CodecSpec, SweepConfig
+from experiments.scoring import score, semantic_status
+from experiments.store import Store
+from experiments.transmission import (
+    DEFAULT_PROTECTION,
+    IMAGE_STREAM,
+    MTGC_NAME,
+    MTGC_PRIORITY,
+    baseline_received,
+    budget_uses,
+    mtgc_received,
+    plan_baseline,
+    plan_mtgc,
+    prepare_mtgc,
+    send_plans,
+    stream_report,
+)
+from semcom.errors import SemcomError
+
+
+def link_seed(seed: int, image: int, trial: int) -> int:
+    """The noise/fading seed of (image, trial): shared by codecs, channels, SNRs, budgets."""
+    return (seed * 1_000_003 + image * 1009 + trial) % (1 << 31)
+
+
+@dataclass
+class Timer:
+    """Seconds spent per stage (codec, link, metrics, store)."""
+
+    seconds: Counter = field(default_factory=Counter)
+
+    def add(self, stage: str, start: float) -> None:
+        self.seconds[stage] += time.perf_counter() - start
+
+
+class DecodeCache:
+    """Reconstructions keyed by (codec, SHA-256 of the receiver's input, seed, steps)."""
+
+    def __init__(self) -> None:
+        self.images: dict[tuple, torch.Tensor] = {}
+        self.calls: Counter = Counter()
+        self.lookups: Counter = Counter()
+
+    def get(self, codec: str, content: bytes, seed: int, steps: int | None, decode: Callable):
+        key = (codec, hashlib.sha256(content).hexdigest(), seed, steps)
+        self.lookups[codec] += 1
+        if key not in self.images:
+            self.calls[codec] += 1
+            self.images[key] = decode()
+        return key[1][:16], self.images[key]
+
+
+@dataclass
+class SweepReport:
+    """What one ``run_sweep`` call did."""
+
+    config_hash: str
+    points_total: int
+    points_done_before: int
+    points_written: int
+    decoder_calls: dict[str, int]
+    points_by_codec: dict[str, int]
+    seconds: dict[str, float]
+    semantic: str
+
+    @property
+    def decoder_calls_per_point(self) -> float:
+        return sum(self.decoder_calls.values()) / max(1, self.points_written)
+
+
+def _png(image: torch.Tensor) -> bytes:
+    from PIL import Image
+
+    from semcom.imageio import to_uint8
+
+    buf = io.BytesIO()
+    Image.fromarray(to_uint8(image)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def check_store(store: Store, config: SweepConfig, resume: bool) -> int:
+    """Refuse to mix configs in one folder or to rerun finished work without ``--resume``;
+    returns the points already stored."""
+    h = config.hash()
+    other = [x for x in store.config_hashes() if x != h]
+    if other:
+        raise SemcomError(
+            f"{store.dir} holds results of another config (hash {other[0]}); "
+            "write this sweep to another --out folder."
+        )
+    done = store.count(h)
+    if done and not resume:
+        raise SemcomError(
+            f"{store.dir} already holds {done} results of this config; pass --resume to "
+            "continue it or choose another --out folder."
+        )
+    return done
+
+
+def run_sweep(
+    config: SweepConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    mtgc_codec=None,
+    progress: bool = True,
+    after_group: Callable[[int], None] | None = None,
+) -> SweepReport:
+    """Run (or resume) ``config``, writing results to ``out``/results.sqlite.
+
+    ``mtgc_codec``: an MTGC codec to use instead of loading the preset (tests).
+    ``after_group``: called with the number of groups written so far (tests interrupt
+    a sweep from it).
+    """
+    import json
+
+    from channels.link import Link
+    from semcom.baselines import get_codec, operating_points
+    from semcom.data.shapes import ShapesWorld
+
+    store = Store(out)
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    timer = Timer()
+    cache = DecodeCache()
+    written: Counter = Counter()
+    bar = None
+    try:
+        before = check_store(store, config, resume)
+        h = config.hash()
+        store.set_meta(
+            {
+                "config_hash": h,
+                "config": json.dumps(config.to_dict(), sort_keys=True),
+                "semantic": semantic_status(),
+            }
+        )
+        done = store.done_keys(h)
+        ds = config.dataset
+        items = [ShapesWorld(ds.split, ds.n, ds.size, ds.seed)[i] for i in range(ds.n)]
+        refs = torch.stack([it.image for it in items])
+        truths = [it.objects for it in items]
+        _, height, width = refs.shape[1:]
+        if any(c.name == MTGC_NAME for c in config.codecs) and mtgc_codec is None:
+            mtgc_codec = _load_mtgc(config)
+        saved_images = [
+            (h, i, "original", "", 0.0, 0.0, _png(refs[i]))
+            for i in range(min(config.save_images, ds.n))
+        ]
+        store.write([], saved_images)
+        prepared: dict[tuple[str, int], object] = {}
+        units = [(i, t) for i in range(ds.n) for t in range(config.trials)]
+        groups = [
+            (ch, spec, snr, b)
+            for ch in config.channels
+            for spec in config.codecs
+            for snr in config.snr_db
+            for b in config.budget_cpp
+        ]
+        bar = _Progress(config.num_points, before, progress)
+        n_groups = 0
+        for channel in config.channels:
+            link = Link(channel)
+            for ch, spec, snr, budget_cpp in groups:
+                if ch != channel:
+                    continue
+                todo = [
+                    (i, t)
+                    for i, t in units
+                    if (i, spec.label, channel, snr, budget_cpp, t) not in done
+                ]
+                if not todo:
+                    continue
+                budget = budget_uses(budget_cpp, height, width)
+                t0 = time.perf_counter()
+                for i in {i for i, _ in todo}:
+                    key = (spec.name, i)
+                    if key not in prepared:
+                        prepared[key] = (
+                            prepare_mtgc(mtgc_codec, refs[i])
+                            if spec.name == MTGC_NAME
+                            else operating_points(refs[i], spec.name)
+                        )
+                timer.add("codec", t0)
+                if spec.name == MTGC_NAME:
+                    prot = {**DEFAULT_PROTECTION, "hci": spec.mcs, **dict(spec.protection)}
+                    plans = [
+                        plan_mtgc(link, prepared[(spec.name, i)], snr, budget, prot)
+                        for i, _ in todo
+                    ]
+                else:
+                    plans = [
+                        plan_baseline(link, prepared[(spec.name, i)], snr, budget, spec.mcs)
+                        for i, _ in todo
+                    ]
+                t0 = time.perf_counter()
+                seeds = [link_seed(config.seed, i, t) for i, t in todo]
+                txs = send_plans(link, plans, snr, seeds)
+                timer.add("link", t0)
+                t0 = time.perf_counter()
+                recons, keys, successes = [], [], []
+                for (i, _), plan, tx in zip(todo, plans, txs, strict=True):
+                    if spec.name == MTGC_NAME:
+                        bs = mtgc_received(prepared[(spec.name, i)], tx)
+                        key, img = cache.get(
+                            spec.label,
+                            bs.to_bytes(),
+                            config.decode_seed,
+                            spec.steps,
+                            lambda bs=bs, spec=spec: mtgc_codec.decode(
+                                bs, steps=spec.steps, seed=config.decode_seed
+                            )[0].clamp(0, 1),
+                        )
+                        ok = bool(plan.payloads) and set(bs.streams) == set(plan.payloads)
+                    else:
+                        data = baseline_received(tx)
+                        key, img = cache.get(
+                            spec.label,
+                            b"\x00" if data is None else b"\x01" + data,
+                            0,
+                            None,
+                            lambda data=data, spec=spec: get_codec(spec.name).decode(
+                                data, height, width, fallback="mean"
+                            ),
+                        )
+                        ok = data is not None
+                    recons.append(img)
+                    keys.append(key)
+                    successes.append(ok)
+                timer.add("codec", t0)
+                t0 = time.perf_counter()
+                idx = [i for i, _ in todo]
+                figures = score(refs[idx], torch.stack(recons), [truths[i] for i in idx])
+                timer.add("metrics", t0)
+                t0 = time.perf_counter()
+                rows = _rows(
+                    config,
+                    spec,
+                    channel,
+                    snr,
+                    budget_cpp,
+                    budget,
+                    todo,
+                    plans,
+                    txs,
+                    keys,
+                    successes,
+                    figures,
+                    height * width,
+                )
+                pngs = [
+                    (h, i, spec.label, channel, snr, budget_cpp, _png(img))
+                    for (i, t), img in zip(todo, recons, strict=True)
+                    if t == 0 and i < config.save_images
+                ]
+                store.write(rows, pngs)
+                timer.add("store", t0)
+                written[spec.label] += len(rows)
+                bar.advance(len(rows))
+                n_groups += 1
+                if after_group is not None:
+                    after_group(n_groups)
+    finally:
+        if bar is not None:
+            bar.close()
+        finished = datetime.now(UTC).isoformat(timespec="seconds")
+        total = sum(written.values())
+        if total:
+            store.add_run(
+                config.hash(), started, finished, total, dict(cache.calls), dict(timer.seconds)
+            )
+        store.close()
+    return SweepReport(
+        config_hash=config.hash(),
+        points_total=config.num_points,
+        points_done_before=before,
+        points_written=total,
+        decoder_calls=dict(cache.calls),
+        points_by_codec=dict(written),
+        seconds={k: round(v, 3) for k, v in timer.seconds.items()},
+        semantic=semantic_status(),
+    )
+
+
+def _rows(
+    config: SweepConfig,
+    spec: CodecSpec,
+    channel: str,
+    snr: float,
+    budget_cpp: float,
+    budget: int,
+    todo: Sequence[tuple[int, int]],
+    plans: Sequence,
+    txs: Sequence,
+    keys: Sequence[str],
+    successes: Sequence[bool],
+    figures: Sequence[dict],
+    pixels: int,
+) -> list[dict]:
+    """The store rows of one group of points."""
+    names = MTGC_PRIORITY if spec.name == MTGC_NAME else (IMAGE_STREAM,)
+    rows = []
+    for (i, t), plan, tx, key, ok, fig in zip(
+        todo, plans, txs, keys, successes, figures, strict=True
+    ):
+        bits = sum(8 * len(p) for p in plan.payloads.values())
+        rows.append(
+            {
+                "config_hash": config.hash(),
+                "image": i,
+                "codec": spec.label,
+                "channel": channel,
+                "snr_db": snr,
+                "budget_cpp": budget_cpp,
+                "trial": t,
+                "seed": link_seed(config.seed, i, t),
+                "budget_uses": budget,
+                "channel_uses": plan.total_uses,
+                "payload_bits": bits,
+                "bpp": bits / pixels,
+                "success": ok,
+                "not_sent": plan.not_sent,
+                "streams": stream_report(plan, tx, names),
+                "detail": plan.detail,
+                "received_key": key,
+                **fig,
+            }
+        )
+    return rows
+
+
+def _load_mtgc(config: SweepConfig):
+    import warnings
+
+    from semcom.presets import load_codec
+
+    presets = {c.preset for c in config.codecs if c.name == MTGC_NAME}
+    if len(presets) > 1:
+        raise SemcomError("a sweep runs one MTGC preset; give every mtgc entry the same preset.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_codec(presets.pop())
+
+
+class _Progress:
+    """A rich progress bar over sweep points, with rate and ETA (silent when disabled)."""
+
+    def __init__(self, total: int, done: int, enabled: bool) -> None:
+        self.bar = None
+        if not enabled:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("sweep"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        )
+        self.bar.start()
+        self.task = self.bar.add_task("sweep", total=total, completed=done)
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task, n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -1,0 +1,125 @@
+"""``semcom sweep``, ``semcom export`` and ``semcom plot``: channel sweeps and their results."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from semcom.errors import SemcomError
+
+
+def register(app: typer.Typer) -> None:
+    """Add sweep, export and plot to ``app``."""
+    app.command("sweep")(sweep)
+    app.command("export")(export)
+
+
+def sweep(
+    config: Path = typer.Argument(..., help="Sweep config (YAML)."),
+    out: Path = typer.Option(..., "--out", help="Folder of the results store."),
+    resume: bool = typer.Option(False, "--resume", help="Continue a sweep in --out."),
+    executor: str = typer.Option("local", "--executor", help="local (ray: not available yet)."),
+    threads: int = typer.Option(1, "--threads", help="torch threads (1 is fastest on 2 cores)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Run a sweep over codecs, channels, SNRs and budgets; results go to OUT."""
+    import torch
+
+    from experiments.config import load_config
+    from experiments.sweep import run_sweep
+
+    if executor != "local":
+        raise SemcomError(f"--executor {executor} is not available; use local.")
+    if threads < 1:
+        raise SemcomError("--threads must be at least 1.")
+    cfg = load_config(config)
+    torch.set_num_threads(threads)
+    report = run_sweep(cfg, out, resume=resume, progress=not quiet)
+    print_summary(out, report)
+
+
+def print_summary(out: Path, report) -> None:
+    """The end-of-sweep table: per codec and channel, success rate and mean figures."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from experiments.store import Store
+
+    store = Store(out, create=False)
+    try:
+        df = store.frame(report.config_hash)
+    finally:
+        store.close()
+    console = Console()
+    table = Table(title=f"sweep {report.config_hash} · {len(df)} of {report.points_total} points")
+    for col in ("codec", "channel", "points", "delivered", "PSNR dB", "MS-SSIM", "attr. acc."):
+        table.add_column(col, justify="left" if col in ("codec", "channel") else "right")
+    for (codec, channel), g in df.groupby(["codec", "channel"], sort=False):
+        acc = g["attribute_accuracy"].dropna()
+        table.add_row(
+            codec,
+            channel,
+            str(len(g)),
+            f"{g['success'].mean():.0%}",
+            f"{g['psnr'].mean():.2f}",
+            f"{g['ms_ssim'].mean():.3f}",
+            f"{acc.mean():.3f}" if len(acc) else "-",
+        )
+    console.print(table)
+    calls = sum(report.decoder_calls.values())
+    per_codec = ", ".join(
+        f"{c} {report.decoder_calls.get(c, 0)}/{n}" for c, n in report.points_by_codec.items()
+    )
+    console.print(
+        f"this run: {report.points_written} points, {calls} decoder calls "
+        f"({report.decoder_calls_per_point:.3f} per point; per codec calls/points: {per_codec})",
+        markup=False,
+        highlight=False,
+    )
+    if report.seconds:
+        total = sum(report.seconds.values())
+        shares = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(report.seconds.items()))
+        console.print(f"time: {total:.1f} s ({shares})", markup=False, highlight=False)
+    if report.semantic != "ok":
+        console.print(f"semantic figures missing: {report.semantic}", markup=False, highlight=False)
+
+
+def export(
+    folder: Path = typer.Argument(..., help="A sweep's --out folder."),
+    fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="File (default: in FOLDER)."),
+) -> None:
+    """Export a sweep's results (one row per point, per-stream columns) as CSV or Parquet."""
+    from experiments.store import Store
+
+    if fmt not in ("csv", "parquet"):
+        raise SemcomError(f"--format must be csv or parquet, not {fmt!r}.")
+    store = Store(folder, create=False)
+    try:
+        df = store.frame()
+    finally:
+        store.close()
+    path = output or folder / f"results.{fmt}"
+    tmp = path.with_name(f".{path.name}.tmp")
+    if fmt == "csv":
+        df.to_csv(tmp, index=False)
+    else:
+        df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    typer.echo(f"wrote {len(df)} rows to {path}")
+
+
+def plot(
+    folder: Path = typer.Argument(..., help="A sweep's --out folder."),
+    out: Path | None = typer.Option(None, "--out", help="Figure folder (default FOLDER/figures)."),
+    budget_cpp: float | None = typer.Option(None, help="Budget of the vs-SNR figures."),
+    snr_db: float | None = typer.Option(None, help="SNR of the vs-budget figures."),
+) -> None:
+    """Draw a sweep's figures (PNG and PDF) from its results store."""
+    from experiments.plots import plot_all
+
+    paths = plot_all(folder, out or folder / "figures", budget_cpp=budget_cpp, snr_db=snr_db)
+    for p in paths:
+        typer.echo(f"wrote {p}")

@@ -1,0 +1,151 @@
+"""Sweeps: a tiny sweep end to end, resume, the decode cache, config validation, export."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import yaml
+
+from experiments.config import load_config, parse_config
+from experiments.store import Store
+from experiments.sweep import run_sweep
+from semcom.errors import SemcomError
+from tests._mtgc import single_thread, small_codec  # noqa: F401
+from tests.conftest import run_cli
+
+BASE = {
+    "name": "t",
+    "dataset": {"split": "test", "n": 2, "size": 64, "seed": 0},
+    "codecs": ["mtgc", "webp"],
+    "channels": ["awgn", "rayleigh"],
+    "snr_db": [0, 12],
+    "budget_cpp": [0.1, 0.4],
+    "trials": 1,
+    "save_images": 1,
+}
+
+
+def config(**changes):
+    return parse_config({**BASE, **changes})
+
+
+def rows(folder) -> list[tuple]:
+    with sqlite3.connect(folder / "results.sqlite") as db:
+        return sorted(db.execute("SELECT * FROM results"))
+
+
+def test_tiny_sweep_writes_one_row_per_point(tmp_path) -> None:
+    cfg = config()
+    report = run_sweep(cfg, tmp_path, mtgc_codec=small_codec(), progress=False)
+    assert report.points_written == cfg.num_points == 32
+    df = Store(tmp_path, create=False).frame()
+    assert len(df) == 32
+    assert set(df["codec"]) == {"mtgc", "webp"} and set(df["channel"]) == {"awgn", "rayleigh"}
+    assert df["psnr"].notna().all() and df["ms_ssim"].notna().all()
+    assert (df["channel_uses"] <= df["budget_uses"]).all()
+    for col in ("caption_crc_ok", "spw_mcs", "hci_channel_uses", "image_crc_ok"):
+        assert col in df.columns
+    lost = df[(df["codec"] == "webp") & ~df["success"].astype(bool)]
+    assert (lost["image_crc_ok"] != True).all()  # noqa: E712 - NaN or False
+
+
+def test_resume_after_interruption_gives_the_same_store(tmp_path) -> None:
+    cfg = config()
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    run_sweep(cfg, full, mtgc_codec=small_codec(), progress=False)
+
+    def interrupt(groups: int) -> None:
+        if groups == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(cfg, cut, mtgc_codec=small_codec(), progress=False, after_group=interrupt)
+    partial = len(rows(cut))
+    assert 0 < partial < cfg.num_points
+    report = run_sweep(cfg, cut, resume=True, mtgc_codec=small_codec(), progress=False)
+    assert report.points_done_before == partial
+    assert report.points_written == cfg.num_points - partial
+    assert rows(cut) == rows(full)
+
+
+def test_cache_halves_decoder_calls_at_high_snr(tmp_path) -> None:
+    cfg = config(
+        channels=["awgn"], snr_db=[20, 24, 28], budget_cpp=[0.4], trials=2, codecs=["mtgc"]
+    )
+    report = run_sweep(cfg, tmp_path, mtgc_codec=small_codec(), progress=False)
+    assert report.points_written == 12
+    assert report.decoder_calls["mtgc"] <= report.points_written / 2
+
+
+def test_rerun_without_resume_and_other_config_are_refused(tmp_path) -> None:
+    cfg = config(codecs=["webp"], channels=["awgn"], snr_db=[10])
+    run_sweep(cfg, tmp_path, progress=False)
+    with pytest.raises(SemcomError, match="--resume"):
+        run_sweep(cfg, tmp_path, progress=False)
+    with pytest.raises(SemcomError, match="another config"):
+        run_sweep(config(codecs=["jpeg"], channels=["awgn"], snr_db=[10]), tmp_path, progress=False)
+    assert run_sweep(cfg, tmp_path, resume=True, progress=False).points_written == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"snr": [1]}, "unknown key 'snr'"),
+        ({"codecs": ["bpg"]}, "codecs[0].name"),
+        ({"codecs": [{"name": "webp", "mcs": "qam7:1/2"}]}, "codecs[0].mcs"),
+        ({"codecs": [{"name": "webp", "steps": 3}]}, "mtgc only"),
+        ({"codecs": [{"name": "mtgc", "protection": {"image": "mcs2"}}]}, "unknown key 'image'"),
+        ({"channels": ["mars"]}, "'mars' is not a channel"),
+        ({"snr_db": ["high"]}, "snr_db"),
+        ({"budget_cpp": [0.1, -1]}, "budget_cpp"),
+        ({"trials": 0}, "trials"),
+        ({"dataset": {"split": "dev"}}, "dataset.split"),
+        ({"dataset": {"n": 2, "colour": 1}}, "unknown key 'colour'"),
+    ],
+)
+def test_malformed_config_names_the_problem(change, needle) -> None:
+    with pytest.raises(SemcomError) as err:
+        config(**change)
+    assert needle in str(err.value)
+
+
+def test_missing_key_and_bad_yaml_are_one_sentence(tmp_path) -> None:
+    cfg = {k: v for k, v in BASE.items() if k != "codecs"}
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.raises(SemcomError, match="codecs: is missing"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "b.yaml").write_text("codecs: [webp\nchannels: awgn\n")
+    with pytest.raises(SemcomError, match="not valid YAML"):
+        load_config(tmp_path / "b.yaml")
+    (tmp_path / "c.yaml").write_text("!!python/object/apply:os.system ['true']\n")
+    with pytest.raises(SemcomError, match="not valid YAML"):
+        load_config(tmp_path / "c.yaml")
+
+
+def test_config_hash_changes_with_what_changes_results() -> None:
+    assert config().hash() == config().hash()
+    assert config().hash() != config(trials=2).hash()
+
+
+def test_cli_sweep_export_and_errors(tmp_path, capsys) -> None:
+    cfg = {**BASE, "codecs": ["webp", {"name": "jpegxl", "mcs": "mcs4"}], "channels": ["awgn"]}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(["sweep", str(path), "--out", str(out), "--quiet"], capsys)
+    assert code == 0, err
+    assert "decoder calls" in stdout and "jpegxl@mcs4" in stdout
+    for fmt in ("csv", "parquet"):
+        code, stdout, err = run_cli(["export", str(out), "--format", fmt], capsys)
+        assert code == 0, err
+        assert (out / f"results.{fmt}").is_file()
+    import pandas as pd
+
+    df = pd.read_parquet(out / "results.parquet")
+    assert len(df) == 16 and "image_mcs" in df.columns
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**cfg, "budgets": [1]}))
+    code, _, err = run_cli(["sweep", str(tmp_path / "bad.yaml"), "--out", str(out)], capsys)
+    assert code == 2 and "budgets" in err and "Traceback" not in err
+    code, _, err = run_cli(["export", str(tmp_path), "--format", "xls"], capsys)
+    assert code == 2
