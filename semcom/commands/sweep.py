@@ -14,6 +14,7 @@ def register(app: typer.Typer) -> None:
     """Add sweep, export and plot to ``app``."""
     app.command("sweep")(sweep)
     app.command("export")(export)
+    app.command("plot")(plot)
 
 
 def sweep(

@@ -1,0 +1,251 @@
+"""Figures of a sweep, drawn from its results store (never from memory).
+
+- ``vs_snr_<channel>``: fidelity against Es/N0 at one budget, one line per codec;
+- ``vs_budget_<channel>``: fidelity against the budget (cpp) at one SNR;
+- ``erasure_<channel>``: per-stream erasure rate (sent streams whose CRC failed);
+- ``grid_<channel>``: reconstructions of one image across SNR, one row per codec.
+
+Means carry 95 % confidence bands (Student t over images × trials; Wilson intervals for
+rates). House style of :mod:`channels.plotting`: black and grey lines told apart by marker
+and dash, so the figures read in black and white; PNG and PDF.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+
+from channels.plotting import LINESTYLES, MARKERS, save_figure
+from experiments.store import Store
+
+#: (column, axis label) of the fidelity panels; semantic ones only when present.
+PANELS = (
+    ("psnr", "PSNR (dB)"),
+    ("ms_ssim", "MS-SSIM"),
+    ("attribute_accuracy", "attribute accuracy"),
+    ("hallucination_rate", "hallucination rate"),
+)
+
+
+def _style(i: int) -> dict:
+    return dict(
+        color="black" if i % 2 == 0 else "0.45",
+        marker=MARKERS[i % len(MARKERS)],
+        linestyle=LINESTYLES[i % len(LINESTYLES)],
+        markerfacecolor="white",
+        markersize=4,
+        linewidth=1.1,
+    )
+
+
+def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean and 95 % confidence interval (Student t) of a sample; NaNs are dropped."""
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return math.nan, math.nan, math.nan
+    m = float(v.mean())
+    if len(v) < 2:
+        return m, m, m
+    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+    return m, m - half, m + half
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float, float]:
+    """A proportion k/n and its Wilson 95 % interval."""
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    p = k / n
+    den = 1 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return p, max(0.0, mid - half), min(1.0, mid + half)
+
+
+def _pick(values, wanted: float | None, middle: bool) -> float:
+    values = sorted(set(values))
+    if wanted is None:
+        return values[len(values) // 2] if middle else values[-1]
+    best = min(values, key=lambda v: abs(v - wanted))
+    if abs(best - wanted) > 1e-9:
+        from semcom.errors import SemcomError
+
+        raise SemcomError(f"the sweep has no point at {wanted:g}; it has {values}.")
+    return best
+
+
+def _lines(ax, df, x: str, column: str, codecs: list[str]) -> None:
+    for i, codec in enumerate(codecs):
+        g = df[df["codec"] == codec]
+        xs, ms, lo, hi = [], [], [], []
+        for xv, gg in g.groupby(x):
+            m, a, b = mean_ci(gg[column].to_numpy())
+            if math.isfinite(m):
+                xs.append(xv)
+                ms.append(m)
+                lo.append(a)
+                hi.append(b)
+        if not xs:
+            continue
+        if column != "psnr":  # bounded figures: keep the band inside [0, 1]
+            lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
+        ax.plot(xs, ms, label=codec, **_style(i))
+        ax.fill_between(xs, lo, hi, color="0.5", alpha=0.15, linewidth=0)
+
+
+def _figure(df, x: str, xlabel: str, title: str, path: Path, log_x: bool = False) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    panels = [(c, lab) for c, lab in PANELS if c in df and df[c].notna().any()]
+    codecs = list(dict.fromkeys(df["codec"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 2.7), squeeze=False)
+    for ax, (col, label) in zip(axes[0], panels, strict=True):
+        _lines(ax, df, x, col, codecs)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(label)
+        if log_x:
+            ax.set_xscale("log")
+        ax.grid(True, linewidth=0.3, color="0.8")
+    axes[0][-1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    out = []
+    for suffix in (".png", ".pdf"):
+        p = path.with_suffix(suffix)
+        save_figure(fig, p)
+        out.append(p)
+    plt.close(fig)
+    return out
+
+
+def erasure_figure(df, channel: str, budget: float, path: Path) -> list[Path]:
+    """Per-stream erasure rate (of sent streams) against SNR, one line per codec/stream."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.2, 3.0))
+    streams = [c[: -len("_sent")] for c in df.columns if c.endswith("_sent")]
+    i = 0
+    for codec in dict.fromkeys(df["codec"]):
+        g = df[(df["codec"] == codec)]
+        for s in streams:
+            sent = g[g[f"{s}_sent"] == True]  # noqa: E712 - object column with NaN
+            if sent.empty:
+                continue
+            xs, ps, lo, hi = [], [], [], []
+            for snr, gg in sent.groupby("snr_db"):
+                k = int((gg[f"{s}_crc_ok"] != True).sum())  # noqa: E712
+                p, a, b = wilson(k, len(gg))
+                xs.append(snr)
+                ps.append(p)
+                lo.append(a)
+                hi.append(b)
+            ax.plot(xs, ps, label=f"{codec}: {s}", **_style(i))
+            ax.fill_between(xs, lo, hi, color="0.5", alpha=0.12, linewidth=0)
+            i += 1
+    ax.set_xlabel(r"$E_s/N_0$ (dB)")
+    ax.set_ylabel("erasure rate (sent streams)")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(True, linewidth=0.3, color="0.8")
+    ax.set_title(f"{channel.upper()}, budget {budget:g} cpp", fontsize=9)
+    ax.legend(fontsize=6, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return _save(fig, path)
+
+
+def grid_figure(store: Store, channel: str, budget: float, path: Path) -> list[Path]:
+    """Reconstructions of the first stored image across SNR, one row per codec."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    rows = [r for r in store.images() if r[0] == 0]
+    original = next((r[5] for r in rows if r[1] == "original"), None)
+    cells = {(r[1], r[3]): r[5] for r in rows if r[2] == channel and abs(r[4] - budget) < 1e-12}
+    if not cells or original is None:
+        return []
+    codecs = list(dict.fromkeys(c for c, _ in sorted(cells, key=lambda k: k[0])))
+    snrs = sorted({s for _, s in cells})
+    fig, axes = plt.subplots(
+        len(codecs),
+        len(snrs) + 1,
+        figsize=(1.1 * (len(snrs) + 1), 1.15 * len(codecs)),
+        squeeze=False,
+    )
+    for r, codec in enumerate(codecs):
+        for c in range(len(snrs) + 1):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            data = original if c == 0 else cells.get((codec, snrs[c - 1]))
+            if data is not None:
+                ax.imshow(np.asarray(Image.open(io.BytesIO(data))))
+            if r == 0:
+                ax.set_title("original" if c == 0 else f"{snrs[c - 1]:g} dB", fontsize=7)
+            if c == 0:
+                ax.set_ylabel(codec, fontsize=7)
+    fig.suptitle(f"{channel.upper()}, budget {budget:g} cpp", fontsize=8)
+    fig.tight_layout(pad=0.3)
+    return _save(fig, path)
+
+
+def plot_all(
+    folder: str | Path,
+    out: str | Path,
+    *,
+    budget_cpp: float | None = None,
+    snr_db: float | None = None,
+) -> list[Path]:
+    """Every figure of the sweep in ``folder``; returns the files written (PNG and PDF).
+
+    ``budget_cpp``: budget of the against-SNR figures (default: the middle one);
+    ``snr_db``: SNR of the against-budget figures (default: the highest).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from semcom.errors import SemcomError
+
+    store = Store(folder, create=False)
+    try:
+        df = store.frame()
+        if df.empty:
+            raise SemcomError(f"{folder} holds no results yet; run the sweep first.")
+        out = Path(out)
+        budget = _pick(df["budget_cpp"], budget_cpp, middle=True)
+        snr = _pick(df["snr_db"], snr_db, middle=False)
+        paths: list[Path] = []
+        for channel in dict.fromkeys(df["channel"]):
+            d = df[df["channel"] == channel]
+            name = channel.replace("-", "_")
+            paths += _figure(
+                d[d["budget_cpp"] == budget],
+                "snr_db",
+                r"$E_s/N_0$ (dB)",
+                f"{channel.upper()}, budget {budget:g} cpp",
+                out / f"vs_snr_{name}",
+            )
+            if d["budget_cpp"].nunique() > 1:
+                paths += _figure(
+                    d[d["snr_db"] == snr],
+                    "budget_cpp",
+                    "budget (channel uses per pixel)",
+                    f"{channel.upper()}, {snr:g} dB",
+                    out / f"vs_budget_{name}",
+                    log_x=True,
+                )
+            paths += erasure_figure(
+                d[d["budget_cpp"] == budget], channel, budget, out / f"erasure_{name}"
+            )
+            paths += grid_figure(store, channel, budget, out / f"grid_{name}")
+        return paths
+    finally:
+        store.close()
