@@ -184,7 +184,6 @@ class Link:
         self.max_iter = int(max_iter)
         self.early_stop = bool(early_stop)
         self.margin_db = float(margin_db)
-        self._codecs: dict[tuple[int, MCS], tuple] = {}
         self._modems: dict[int, tuple[Mapper, Demapper]] = {}
 
     # -- building blocks ------------------------------------------------------------
@@ -205,10 +204,8 @@ class Link:
         They work on the transport block size :func:`~channels.coding.transport_block_size`
         gives (the payload zero-padded), so payloads of nearby sizes share them.
         """
-        key = (transport_block_size(payload_bits, mcs.code_rate), mcs)
-        if key not in self._codecs:
-            self._codecs[key] = _build_codec(*key, self.max_iter, self.early_stop, self.device)
-        return self._codecs[key]
+        tb_size = transport_block_size(payload_bits, mcs.code_rate)
+        return _build_codec(tb_size, mcs, self.max_iter, self.early_stop, self.device)
 
     def resolve(self, protection: Protection, snr_db: float) -> tuple[MCS, bool]:
         """An MCS for ``protection`` at ``snr_db``; the flag says it was chosen adaptively."""
