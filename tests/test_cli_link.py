@@ -100,6 +100,7 @@ def test_link_plot_writes_a_figure(tmp_path, capsys):
         (["--snr-db", "inf"], "not finite"),
         (["--snr-db", "loud"], "not a number"),
         (["--bits", "0"], "--bits"),
+        (["--bits", "1000000", "--blocks", "1000"], "lower --bits or --blocks"),
         (["--plot", "figure.jpg"], ".png"),
         (["--channel", "rayleigh", "--coherence", "often"], "--coherence"),
     ],

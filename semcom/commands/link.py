@@ -10,6 +10,9 @@ import typer
 
 from semcom.errors import SemcomError
 
+#: Payload bits per SNR point above which ``semcom link`` refuses (memory and time).
+MAX_BITS_PER_POINT = 50_000_000
+
 
 def register(app: typer.Typer) -> None:
     """Add ``semcom link`` to ``app``."""
@@ -62,6 +65,11 @@ def link(
         raise SemcomError(f"--bits must be at least 1, got {bits}.")
     if blocks < 1:
         raise SemcomError(f"--blocks must be at least 1, got {blocks}.")
+    if bits * blocks > MAX_BITS_PER_POINT:
+        raise SemcomError(
+            f"--bits x --blocks = {bits * blocks:,} bits per SNR point is more than "
+            f"{MAX_BITS_PER_POINT:,}; lower --bits or --blocks (or run several seeds)."
+        )
     if plot is not None and plot.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise SemcomError(f"--plot {plot} must end in .png, .pdf or .svg.")
     options = channel_options(channel, coherence, delay_spread_ns, speed_mps, perfect_csi)
