@@ -187,3 +187,36 @@ def test_perceptual_metrics_run_from_weights_in_the_documented_layout(
     for values in result.values.values():
         assert values.shape == (2,) and values.dtype == torch.float64
         assert abs(float(values[0])) < 1e-6 and float(values[1]) > 1e-4
+
+
+def test_degradations_keep_shape_and_range_and_p0_is_clean() -> None:
+    import numpy as np
+
+    from semcom.metrics.train_probe import degrade
+
+    images = (torch.rand(8, 3, 64, 64) * 255).round().to(torch.uint8)
+    assert torch.equal(degrade(images, np.random.default_rng(0), 0.0), images.float() / 255)
+    out = degrade(images, np.random.default_rng(0), 1.0)
+    assert out.shape == images.shape and float(out.min()) >= 0 and float(out.max()) <= 1
+    assert not torch.equal(out, images.float() / 255)
+
+
+def test_training_runs_end_to_end_and_saves_a_loadable_probe(tmp_path: Path) -> None:
+    from semcom.metrics.train_probe import ProbeTrainConfig, train
+
+    cfg = ProbeTrainConfig(
+        train_scenes=64,
+        val_scenes=8,
+        test_scenes=8,
+        steps=3,
+        batch=8,
+        warmup=1,
+        checkpoint_every=2,
+        eval_every=3,
+        augment=0.5,
+    )
+    scores = train(cfg, tmp_path / "probe", tmp_path / "work", resume=False)
+    assert 0 <= scores["shape_accuracy"] <= 1
+    assert (tmp_path / "work" / "model.ckpt").is_file()
+    assert (tmp_path / "probe" / "probe_eval.json").is_file()
+    load_probe(tmp_path / "probe")

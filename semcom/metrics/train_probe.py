@@ -13,13 +13,16 @@ loss, speed, ETA and validation scores. At the end the probe is saved to ``--out
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image, ImageFilter
 from safetensors.torch import load_file, save_file
 
 from semcom.data.shapes import ShapesWorld
@@ -50,6 +53,8 @@ class ProbeTrainConfig:
     checkpoint_every: int = 500
     eval_every: int = 1_000
     threads: int = 1
+    #: Probability that a training image is degraded (blur, JPEG, resampling or noise).
+    augment: float = 0.0
 
 
 def render_pool(split: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, list]:
@@ -62,6 +67,35 @@ def render_pool(split: str, n: int, seed: int) -> tuple[torch.Tensor, torch.Tens
         images[i] = (item.image * 255).round().to(torch.uint8)
         scenes.append(item.objects)
     return images, probe_targets(scenes), scenes
+
+
+def degrade(images: torch.Tensor, rng: np.random.Generator, p: float) -> torch.Tensor:
+    """uint8 [B,3,H,W] → float [B,3,H,W] in [0,1], each image degraded with probability p
+    by one of: Gaussian blur (radius 0.5-1.5 px), JPEG (quality 10-50), bicubic down- and
+    up-sampling (x2-x4) or Gaussian noise (sigma 0.01-0.06). The labels stay those of the
+    clean scene."""
+    out = images.float() / 255
+    for b in range(images.shape[0]):
+        if rng.random() >= p:
+            continue
+        kind = int(rng.integers(4))
+        if kind == 3:
+            noise = torch.from_numpy(rng.normal(0, rng.uniform(0.01, 0.06), out[b].shape))
+            out[b] = (out[b] + noise.float()).clamp(0, 1)
+            continue
+        img = Image.fromarray(images[b].permute(1, 2, 0).numpy())
+        if kind == 0:
+            img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.5, 1.5))))
+        elif kind == 1:
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=int(rng.integers(10, 51)))
+            img = Image.open(buf).convert("RGB")
+        else:
+            side = img.size[0] // int(rng.integers(2, 5))
+            img = img.resize((side, side), Image.Resampling.BICUBIC)
+            img = img.resize(images.shape[-2:][::-1], Image.Resampling.BICUBIC)
+        out[b] = torch.from_numpy(np.array(img)).permute(2, 0, 1).float() / 255
+    return out
 
 
 @torch.no_grad()
@@ -151,7 +185,10 @@ def train(cfg: ProbeTrainConfig, out: Path, work: Path, resume: bool) -> dict[st
         idx = order[pos * cfg.batch : (pos + 1) * cfg.batch]
         for group in opt.param_groups:
             group["lr"] = _lr(step, cfg)
-        loss = probe_loss(probe(images[idx].float() / 255), targets[idx])
+        batch = images[idx].float() / 255
+        if cfg.augment > 0:
+            batch = degrade(images[idx], np.random.default_rng([cfg.seed, step]), cfg.augment)
+        loss = probe_loss(probe(batch), targets[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
