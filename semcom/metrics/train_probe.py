@@ -98,6 +98,47 @@ def degrade(images: torch.Tensor, rng: np.random.Generator, p: float) -> torch.T
     return out
 
 
+#: Fixed degradations of :func:`robustness`: name → (kind, parameter).
+ROBUSTNESS_CASES: dict[str, tuple[str, float]] = {
+    "blur r1": ("blur", 1.0),
+    "blur r2": ("blur", 2.0),
+    "jpeg q20": ("jpeg", 20),
+    "jpeg q5": ("jpeg", 5),
+    "down-up x4": ("resample", 4),
+    "noise 0.05": ("noise", 0.05),
+}
+
+
+def _degrade_fixed(image: torch.Tensor, kind: str, value: float, seed: int) -> torch.Tensor:
+    """uint8 [3,H,W] → float [3,H,W] in [0,1], one fixed degradation."""
+    if kind == "noise":
+        noise = torch.from_numpy(np.random.default_rng(seed).normal(0, value, image.shape))
+        return (image.float() / 255 + noise.float()).clamp(0, 1)
+    img = Image.fromarray(image.permute(1, 2, 0).numpy())
+    if kind == "blur":
+        img = img.filter(ImageFilter.GaussianBlur(value))
+    elif kind == "jpeg":
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=int(value))
+        img = Image.open(buf).convert("RGB")
+    else:
+        w, h = img.size
+        img = img.resize((w // int(value), h // int(value)), Image.Resampling.BICUBIC)
+        img = img.resize((w, h), Image.Resampling.BICUBIC)
+    return torch.from_numpy(np.array(img)).permute(2, 0, 1).float() / 255
+
+
+def robustness(probe: SemanticProbe, n: int, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Scores of the probe on the first ``n`` test scenes under each fixed degradation of
+    :data:`ROBUSTNESS_CASES` (the labels are the clean scenes')."""
+    images, _, scenes = render_pool("test", n, seed)
+    out = {}
+    for name, (kind, value) in ROBUSTNESS_CASES.items():
+        batch = torch.stack([_degrade_fixed(im, kind, value, i) for i, im in enumerate(images)])
+        out[name] = semantic_scores(scenes, probe.eval().read(batch)).as_dict()
+    return out
+
+
 @torch.no_grad()
 def evaluate(probe: SemanticProbe, images: torch.Tensor, scenes: list) -> dict[str, float]:
     """Clean scores of the probe on uint8 images [n,3,128,128] with their true objects."""
@@ -268,13 +309,24 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="score the probe in --out on --test-scenes clean test scenes; update probe_eval.json",
     )
+    parser.add_argument(
+        "--robustness",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --eval-only: also score N test scenes under fixed degradations",
+    )
     for key, value in asdict(ProbeTrainConfig()).items():
         parser.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=value)
     args = parser.parse_args(argv)
     cfg = ProbeTrainConfig(**{k: getattr(args, k) for k in asdict(ProbeTrainConfig())})
     if args.eval_only:
         torch.set_num_threads(cfg.threads)
-        report = score_probe(load_probe(args.out), cfg.test_scenes, cfg.seed)
+        probe = load_probe(args.out)
+        report = score_probe(probe, cfg.test_scenes, cfg.seed)
+        if args.robustness:
+            report["robustness_scenes"] = args.robustness
+            report["robustness"] = robustness(probe, args.robustness, cfg.seed)
         path = args.out / "probe_eval.json"
         old = json.loads(path.read_text()) if path.is_file() else {}
         for key in ("command", "train_minutes", "train_steps"):
@@ -283,6 +335,7 @@ def main(argv: list[str] | None = None) -> None:
         report["eval_command"] = (
             f"python -m semcom.metrics.train_probe --eval-only --out {args.out} "
             f"--test-scenes {cfg.test_scenes} --seed {cfg.seed}"
+            + (f" --robustness {args.robustness}" if args.robustness else "")
         )
         path.write_text(json.dumps(report, indent=2) + "\n")
         print(json.dumps(report, indent=2))
