@@ -109,7 +109,10 @@ def _figure(df, x: str, xlabel: str, title: str, path: Path, log_x: bool = False
         ax.set_xlabel(xlabel)
         ax.set_ylabel(label)
         if log_x:
+            ticks = sorted(set(df[x]))
             ax.set_xscale("log")
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.minorticks_off()
         ax.grid(True, linewidth=0.3, color="0.8")
     axes[0][-1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(title, fontsize=9)
@@ -193,7 +196,7 @@ def grid_figure(store: Store, channel: str, budget: float, path: Path) -> list[P
             if c == 0:
                 ax.set_ylabel(codec, fontsize=7)
     fig.suptitle(f"{channel.upper()}, budget {budget:g} cpp", fontsize=8)
-    fig.tight_layout(pad=0.3)
+    fig.tight_layout(pad=0.3, rect=(0, 0, 1, 0.96))
     return _save(fig, path)
 
 

@@ -58,8 +58,6 @@ def transmit(
         raise SemcomError(f"the output folder {parent} does not exist.")
     if steps is not None and steps < 1:
         raise SemcomError("--steps must be at least 1.")
-    if len(mcs.split()) != 1:
-        raise SemcomError("--mcs takes one value here.")
     img = load_image(image)
     mtgc = None
     if codec == "mtgc":
