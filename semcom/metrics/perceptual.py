@@ -267,9 +267,10 @@ def perceptual_metrics(
         missing = missing_files(metric, root)
         if missing:
             result.skipped[metric] = (
-                "weights not found locally (never downloaded); put "
+                "weights not found locally (never downloaded); to compute it, provide "
                 + " and ".join(str(p) for p in missing)
-                + " there (or set SEMCOM_PERCEPTUAL_WEIGHTS); see semcom/metrics/perceptual.py."
+                + " (or set SEMCOM_PERCEPTUAL_WEIGHTS to a directory holding lpips/ and "
+                "dists/); semcom/metrics/perceptual.py says where each file comes from."
             )
             continue
         result.values[metric] = _score(metric, reference, image, root)
