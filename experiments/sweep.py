@@ -37,6 +37,7 @@ from experiments.transmission import (
     MTGC_PRIORITY,
     baseline_received,
     budget_uses,
+    make_link,
     mtgc_received,
     plan_baseline,
     plan_mtgc,
@@ -143,7 +144,6 @@ def run_sweep(
     """
     import json
 
-    from channels.link import Link
     from semcom.baselines import get_codec, operating_points
     from semcom.data.shapes import ShapesWorld
 
@@ -188,7 +188,6 @@ def run_sweep(
         bar = _Progress(config.num_points, before, progress)
         n_groups = 0
         for channel in config.channels:
-            link = Link(channel)
             for ch, spec, snr, budget_cpp in groups:
                 if ch != channel:
                     continue
@@ -200,6 +199,7 @@ def run_sweep(
                 if not todo:
                     continue
                 budget = budget_uses(budget_cpp, height, width)
+                link = make_link(channel, config.seed)  # one per group: resume-safe
                 t0 = time.perf_counter()
                 for i in {i for i, _ in todo}:
                     key = (spec.name, i)

@@ -35,6 +35,21 @@ MTGC_PRIORITY = ("caption", "spw", "hci")
 DEFAULT_PROTECTION: dict[str, str] = {"caption": "qpsk:1/3", "spw": "qpsk:1/3", "hci": "adaptive"}
 
 
+def make_link(channel: str, seed: int = 0) -> Link:
+    """A fresh :class:`Link` whose construction-time randomness is fixed by ``seed``.
+
+    The TDL model draws its random QPSK pilots from Sionna's global generator when it first
+    builds a frame, so a link's realisations otherwise depend on everything the process
+    drew before. Seeding Sionna just before a fresh link makes every transmission through
+    it reproducible across processes and resumed sweeps (noise and fading come from the
+    per-stream generators of :meth:`Link.transmit`).
+    """
+    import sionna.phy
+
+    sionna.phy.config.seed = int(seed)
+    return Link(channel)
+
+
 def budget_uses(budget_cpp: float, height: int, width: int) -> int:
     """Channel uses per image for a budget in channel uses per pixel (floored)."""
     if not (isinstance(budget_cpp, (int, float)) and math.isfinite(budget_cpp)) or budget_cpp <= 0:

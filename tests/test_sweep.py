@@ -149,3 +149,23 @@ def test_cli_sweep_export_and_errors(tmp_path, capsys) -> None:
     assert code == 2 and "budgets" in err and "Traceback" not in err
     code, _, err = run_cli(["export", str(tmp_path), "--format", "xls"], capsys)
     assert code == 2
+
+
+def test_tdl_sweep_is_reproducible_whatever_ran_before(tmp_path) -> None:
+    import sionna.phy
+
+    from channels.link import Link
+
+    cfg = config(codecs=["webp"], channels=["tdl-a"], snr_db=[0, 8], budget_cpp=[0.4])
+    run_sweep(cfg, tmp_path / "a", progress=False)
+    sionna.phy.config.seed = 123  # other work in the process moves Sionna's generator
+    Link("tdl-a").transmit({"x": bytes(500)}, 5.0, None, "qpsk:1/2", seed=3)
+
+    def interrupt(groups: int) -> None:
+        if groups == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(cfg, tmp_path / "b", progress=False, after_group=interrupt)
+    run_sweep(cfg, tmp_path / "b", resume=True, progress=False)
+    assert rows(tmp_path / "a") == rows(tmp_path / "b")

@@ -47,8 +47,7 @@ def transmit(
     """Send IMAGE through one link and write what the receiver reconstructs."""
     import torch
 
-    from channels.link import Link
-    from experiments.transmission import transmit_image
+    from experiments.transmission import make_link, transmit_image
     from semcom.imageio import load_image, save_image
 
     if output.suffix.lower() not in _SUFFIXES:
@@ -72,7 +71,7 @@ def transmit(
     out = transmit_image(
         img,
         codec=codec,
-        link=Link(channel),
+        link=make_link(channel, seed),
         snr_db=snr_db,
         budget_cpp=budget_cpp,
         mcs=mcs,
