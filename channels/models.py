@@ -257,6 +257,10 @@ class TDLChannel(ChannelModel):
                 pilot_ofdm_symbol_indices=list(lay.pilot_symbols),
                 **opts,
             )
+            # Sionna draws the Kronecker pattern's QPSK pilots from its global generator;
+            # replace them by a sequence fixed by the frame size, so that results never
+            # depend on what the process drew before (set before the mapper copies them).
+            rg.pilot_pattern.pilots = qpsk_pilots(rg.pilot_pattern.pilots.shape, key)
             self._frames[key] = (
                 rg,
                 ResourceGridMapper(rg, **opts),
@@ -283,6 +287,13 @@ class TDLChannel(ChannelModel):
             h_hat, err_var = estimator(y, no_t)
         x_hat, no_eff = equalizer(y, h_hat, err_var, no_t)
         return x_hat.reshape(batch, -1)[:, :n], no_eff.reshape(batch, -1)[:, :n]
+
+
+def qpsk_pilots(shape: torch.Size | tuple[int, ...], frame_key: int) -> torch.Tensor:
+    """Unit-energy QPSK pilot symbols of ``shape``, a fixed function of ``frame_key``."""
+    gen = torch.Generator().manual_seed(0x5EC0 + int(frame_key))
+    bits = torch.randint(0, 2, (*shape, 2), generator=gen).float()
+    return torch.complex(1 - 2 * bits[..., 0], 1 - 2 * bits[..., 1]) / math.sqrt(2)
 
 
 #: Channel names accepted by :func:`make_channel`.
