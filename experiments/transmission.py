@@ -38,11 +38,11 @@ DEFAULT_PROTECTION: dict[str, str] = {"caption": "qpsk:1/3", "spw": "qpsk:1/3", 
 def make_link(channel: str, seed: int = 0) -> Link:
     """A fresh :class:`Link` whose construction-time randomness is fixed by ``seed``.
 
-    The TDL model draws its random QPSK pilots from Sionna's global generator when it first
-    builds a frame, so a link's realisations otherwise depend on everything the process
-    drew before. Seeding Sionna just before a fresh link makes every transmission through
-    it reproducible across processes and resumed sweeps (noise and fading come from the
-    per-stream generators of :meth:`Link.transmit`).
+    Sionna blocks built on a link's first use may draw from Sionna's global generator (the
+    TDL pilots did before commit 9eac556); seeding it just before a fresh link keeps every
+    transmission reproducible across processes and resumed sweeps whatever the channel
+    code does (noise and fading come from the per-stream generators of
+    :meth:`Link.transmit`).
     """
     import sionna.phy
 
