@@ -199,7 +199,7 @@ def run_sweep(
                 if not todo:
                     continue
                 budget = budget_uses(budget_cpp, height, width)
-                link = make_link(channel, config.seed)  # one per group: resume-safe
+                link = make_link(channel)
                 t0 = time.perf_counter()
                 for i in {i for i, _ in todo}:
                     key = (spec.name, i)

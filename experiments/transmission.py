@@ -35,18 +35,14 @@ MTGC_PRIORITY = ("caption", "spw", "hci")
 DEFAULT_PROTECTION: dict[str, str] = {"caption": "qpsk:1/3", "spw": "qpsk:1/3", "hci": "adaptive"}
 
 
-def make_link(channel: str, seed: int = 0) -> Link:
-    """A fresh :class:`Link` whose construction-time randomness is fixed by ``seed``.
+def make_link(channel: str) -> Link:
+    """A fresh :class:`Link` for ``channel``.
 
-    Sionna blocks built on a link's first use may draw from Sionna's global generator (the
-    TDL pilots did before commit 9eac556); seeding it just before a fresh link keeps every
-    transmission reproducible across processes and resumed sweeps whatever the channel
-    code does (noise and fading come from the per-stream generators of
-    :meth:`Link.transmit`).
+    Every random draw of a transmission comes from the per-stream generators of
+    :meth:`Link.transmit`, seeded by the point, and the TDL pilots are a fixed sequence
+    (channels/models.py), so a link's results do not depend on what the process drew
+    before.
     """
-    import sionna.phy
-
-    sionna.phy.config.seed = int(seed)
     return Link(channel)
 
 

@@ -71,7 +71,7 @@ def transmit(
     out = transmit_image(
         img,
         codec=codec,
-        link=make_link(channel, seed),
+        link=make_link(channel),
         snr_db=snr_db,
         budget_cpp=budget_cpp,
         mcs=mcs,
