@@ -12,6 +12,18 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", "-.", ":")
 
 
+def line_style(i: int, *, markersize: float = 5, linewidth: float = 1.2) -> dict:
+    """Matplotlib style of the i-th line: black or grey, told apart by marker and dash."""
+    return dict(
+        color="black" if i % 2 == 0 else "0.45",
+        marker=MARKERS[i % len(MARKERS)],
+        linestyle=LINESTYLES[i % len(LINESTYLES)],
+        markerfacecolor="white",
+        markersize=markersize,
+        linewidth=linewidth,
+    )
+
+
 def save_figure(fig, path: Path) -> None:
     """Save atomically (temporary file, then rename), so no half-written figure remains."""
     path = Path(path)
@@ -41,15 +53,7 @@ def plot_error_rates(
     for i, (label, points) in enumerate(curves.items()):
         xs = [p.snr_db for p in points if getattr(p, metric) > 0]
         ys = [getattr(p, metric) for p in points if getattr(p, metric) > 0]
-        style = dict(
-            color="black" if i % 2 == 0 else "0.45",
-            marker=MARKERS[i % len(MARKERS)],
-            linestyle=LINESTYLES[i % len(LINESTYLES)],
-            markerfacecolor="white",
-            markersize=5,
-            linewidth=1.2,
-        )
-        ax.semilogy(xs, ys, label=label, **style)
+        ax.semilogy(xs, ys, label=label, **line_style(i))
         theory = [(p.snr_db, p.ber_theory) for p in points if p.ber_theory]
         if metric == "ber" and theory:
             ax.semilogy(

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from channels.plotting import LINESTYLES, MARKERS, save_figure
+from channels.plotting import line_style, save_figure
 from experiments.store import Store
+from semcom.metrics.semantic import wilson_interval
 
 #: (column, axis label) of the fidelity panels; semantic ones only when present.
 PANELS = (
@@ -31,14 +32,7 @@ PANELS = (
 
 
 def _style(i: int) -> dict:
-    return dict(
-        color="black" if i % 2 == 0 else "0.45",
-        marker=MARKERS[i % len(MARKERS)],
-        linestyle=LINESTYLES[i % len(LINESTYLES)],
-        markerfacecolor="white",
-        markersize=4,
-        linewidth=1.1,
-    )
+    return line_style(i, markersize=4, linewidth=1.1)
 
 
 def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
@@ -56,15 +50,12 @@ def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
     return m, m - half, m + half
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float, float]:
-    """A proportion k/n and its Wilson 95 % interval."""
+def wilson(k: int, n: int) -> tuple[float, float, float]:
+    """A proportion k/n and its Wilson 95 % interval (NaNs when n is 0)."""
     if n == 0:
         return math.nan, math.nan, math.nan
-    p = k / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return p, max(0.0, mid - half), min(1.0, mid + half)
+    lo, hi = wilson_interval(k, n)
+    return k / n, lo, hi
 
 
 def _pick(values, wanted: float | None, middle: bool) -> float:
