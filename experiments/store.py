@@ -17,6 +17,7 @@ complete rows.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -173,3 +174,10 @@ def _sql(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so no half-written file remains."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

@@ -138,11 +138,17 @@ class TASCM(ModelMixin, ConfigMixin):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Training pass: straight-through SPW embeddings, indices and the VQ loss.
 
-        Returns {'context': [B,K,context_dim], 'indices': [B,K], 'vq_loss': scalar}.
+        Returns {'context': [B,K,context_dim], 'indices': [B,K], 'vq_loss': scalar,
+        'latents': [B,K,code_dim] (before quantisation)}.
         """
         z = self.latents(x)
         idx = self.quantize(z)
         zq = self.codebook[idx]
         vq_loss = F.mse_loss(zq, z.detach()) + self.config.commitment * F.mse_loss(z, zq.detach())
         zq_st = z + (zq - z).detach()
-        return {"context": self.to_context(zq_st), "indices": idx, "vq_loss": vq_loss}
+        return {
+            "context": self.to_context(zq_st),
+            "indices": idx,
+            "vq_loss": vq_loss,
+            "latents": z,
+        }

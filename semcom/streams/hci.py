@@ -32,6 +32,7 @@ N_QUALITIES = 16
 #: Default gain table of the learned codec: 16 values from 1/8 to 4, geometric.
 DEFAULT_GAINS: tuple[float, ...] = tuple(round(2 ** (-3 + 5 * q / 15), 6) for q in range(16))
 _WEIGHTS = "diffusion_pytorch_model.safetensors"
+_CDF_BUFFERS = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,14 @@ class LearnedHCICodec(nn.Module, ConfigMixin):
             raise StreamError(f"{path} needs config.json and {_WEIGHTS} for the HCI codec.")
         model = cls.from_config(cls.load_config(path))
         model.update()
-        model.load_state_dict(load_file(str(path / _WEIGHTS)))
+        state = load_file(str(path / _WEIGHTS))
+        own = model.state_dict()
+        for key, value in state.items():
+            # The entropy coder's CDF tables change size with training: fit the buffers.
+            owner, _, name = key.rpartition(".")
+            if key in own and own[key].shape != value.shape and name in _CDF_BUFFERS:
+                getattr(model.get_submodule(owner), name).resize_(value.shape)
+        model.load_state_dict(state)
         model._updated = True
         return model.eval()
 
