@@ -93,8 +93,10 @@ def test_evaluate_end_to_end_on_a_small_model(tmp_path: Path):
     assert all(h < f for h, f in zip(hci.bits, full.bits, strict=True))
     assert all(c < h for c, h in zip(cap.bits, hci.bits, strict=True))
     # "above": every baseline image gets at least MTGC's bits, or its largest point.
-    assert all(w >= f or by["webp"]["bpp_max"] * 128 * 128 == w for w, f in zip(
-        results["webp"].bits, full.bits, strict=True))
+    assert all(
+        w >= f or by["webp"]["bpp_max"] * 128 * 128 == w
+        for w, f in zip(results["webp"].bits, full.bits, strict=True)
+    )
     assert results["webp"].images.shape == reference.shape == (2, 3, 128, 128)
     assert "ground-truth" not in by["mtgc"]["note"]
     table = format_markdown(summaries)
