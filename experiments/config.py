@@ -162,12 +162,12 @@ def _check_mcs(text: Any, where: str) -> str:
 
 
 def _codec(entry: Any, i: int) -> CodecSpec:
-    from semcom.baselines import CODEC_NAMES
+    from semcom.baselines import BASELINE_NAMES
 
     where = f"codecs[{i}]"
     d = {"name": entry} if isinstance(entry, str) else _check_keys(entry, _CODEC_KEYS, where)
     name = d.get("name")
-    names = ("mtgc", *CODEC_NAMES)
+    names = ("mtgc", *BASELINE_NAMES)
     if name not in names:
         raise _fail(f"{where}.name", f"{name!r} is not a codec; choose from {', '.join(names)}")
     mcs = _check_mcs(d.get("mcs", "adaptive"), f"{where}.mcs")

@@ -14,8 +14,9 @@ Codecs (names accepted by ``--codec``):
   "above" takes the smallest rate at or above it (the codec gets at least MTGC's bits),
   "nearest" the closest, "below" the largest at or below it. The real bpp is reported,
   including where a codec cannot go that low.
-- ``compressai``: the learned HCI codec (compressai FactorizedPrior, trained with MTGC)
-  alone, upsampled bicubically, matched the same way.
+- ``compressai``: the shipped learned HCI codec (compressai FactorizedPrior, trained with
+  MTGC-tiny) alone as an image codec (:mod:`semcom.baselines.learned`), matched the same
+  way.
 
 Figures per codec: mean bpp, semantic accuracy (the mean of shape, colour, size and
 position accuracy over true objects), object F1, hallucination rate, PSNR and MS-SSIM,
@@ -189,27 +190,6 @@ def run_conventional(name: str, images: torch.Tensor, targets: list[int], match:
     return torch.stack(recon), bits
 
 
-def run_compressai(codec, images: torch.Tensor, targets: list[int], match: str):
-    """The learned HCI codec alone (bicubic upsampling), matched per image."""
-    from semcom.streams.hci import FACTORS, N_QUALITIES, HCISetting
-
-    if codec.hci.learned is None:
-        raise SemcomError("this MTGC model has no learned HCI codec to evaluate alone.")
-    h, w = images.shape[-2:]
-    recon, bits = [], []
-    for img, target in zip(images, targets, strict=True):
-        points = []
-        for f in FACTORS:
-            for q in range(N_QUALITIES):
-                payload = codec.hci.encode(img[None], HCISetting("learned", f, q))[0]
-                points.append((8 * len(payload), payload))
-        points.sort(key=lambda p: p[0])
-        b, payload = _match(points, target, match)
-        recon.append(codec.hci.decode(payload, h, w)[0])
-        bits.append(b)
-    return torch.stack(recon), bits
-
-
 def evaluate(
     cfg: EvalConfig, progress: Callable[[str], None] | None = None
 ) -> tuple[list[dict], dict[str, CodecResult], torch.Tensor]:
@@ -257,8 +237,6 @@ def evaluate(
             recon, bits = torch.cat(imgs), [bs.payload_bits for bs in streams]
             if name == "mtgc-oracle-caption":
                 note = "ground-truth caption (upper bound, not a transmitter)"
-        elif name == "compressai":
-            recon, bits = run_compressai(codec, reference, targets, cfg.match)
         else:
             recon, bits = run_conventional(name, reference, targets, cfg.match)
         result = CodecResult(name, recon, bits, seconds=time.time() - t1, note=note)

@@ -339,7 +339,7 @@ def transmit_image(
     names one; ``mtgc_codec`` is the loaded MTGC codec (needed for ``mtgc``).
     """
     from experiments.scoring import score
-    from semcom.baselines import CODEC_NAMES, get_codec, operating_points
+    from semcom.baselines import BASELINE_NAMES, get_codec, operating_points
 
     _, h, w = image.shape
     budget = budget_uses(budget_cpp, h, w)
@@ -354,7 +354,7 @@ def transmit_image(
         recon = mtgc_codec.decode(received, steps=steps, seed=decode_seed)[0].clamp(0, 1)
         names = MTGC_PRIORITY
         success = bool(plan.payloads) and set(received.streams) == set(plan.payloads)
-    elif codec in CODEC_NAMES:
+    elif codec in BASELINE_NAMES:
         points = operating_points(image, codec)
         plan = plan_baseline(link, points, snr_db, budget, mcs)
         tx = send_plans(link, [plan], snr_db, [seed])[0]
@@ -364,7 +364,7 @@ def transmit_image(
         success = data is not None
     else:
         raise SemcomError(
-            f"unknown codec {codec!r}; choose {MTGC_NAME} or one of {', '.join(CODEC_NAMES)}."
+            f"unknown codec {codec!r}; choose {MTGC_NAME} or one of {', '.join(BASELINE_NAMES)}."
         )
     figures = score(image.unsqueeze(0), recon.unsqueeze(0), [truth] if truth is not None else None)[
         0

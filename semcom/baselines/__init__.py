@@ -2,9 +2,12 @@
 
 ``conventional``: JPEG, WebP, JPEG 2000, AVIF and JPEG XL as real byte streams, with a
 downsampling factor for ultra-low rates, and rate control on real sizes (``rate``).
+``learned``: the ``compressai`` baseline (MTGC-tiny's trained HCI codec alone), through
+the same interface.
 """
 
 from semcom.baselines.conventional import (
+    BASELINE_NAMES,
     CODEC_NAMES,
     FACTORS,
     FALLBACK_GREY,
@@ -23,6 +26,7 @@ from semcom.baselines.rate import (
 )
 
 __all__ = [
+    "BASELINE_NAMES",
     "CODEC_NAMES",
     "FACTORS",
     "FALLBACK_GREY",

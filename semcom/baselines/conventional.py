@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from semcom.baselines import learned
 from semcom.baselines.headers import SIZE_READERS
 from semcom.errors import SemcomError
 
@@ -49,6 +50,10 @@ from semcom.errors import SemcomError
 FACTORS: tuple[int, ...] = (1, 2, 4, 8)
 #: Codec names, in the order tables list them.
 CODEC_NAMES: tuple[str, ...] = ("jpeg", "webp", "jpeg2000", "avif", "jpegxl")
+#: Learned baselines (:mod:`semcom.baselines.learned`), used through the same interface.
+LEARNED_NAMES: tuple[str, ...] = ("compressai",)
+#: Every baseline a sweep, ``semcom transmit`` or ``semcom evaluate`` accepts.
+BASELINE_NAMES: tuple[str, ...] = (*CODEC_NAMES, *LEARNED_NAMES)
 #: Bits added to every stream on top of the codec's own bytes (the factor is implicit).
 HEADER_BITS = 0
 #: Value of every pixel of the ``fallback="mean"`` image.
@@ -70,6 +75,7 @@ QUALITY_DOCS: dict[str, str] = {
     "jpeg2000": "OpenJPEG fixed-quality target PSNR in dB, 1..100 (9/7 wavelet, one layer)",
     "avif": "libavif quality 0..100 (AV1, 4:2:0, speed 6)",
     "jpegxl": "libjxl quality 0..100 (mapped to a Butteraugli distance, effort 7)",
+    "compressai": "index 0..15 of the learned codec's latent gain (MTGC-tiny's HCI codec)",
 }
 
 
@@ -116,6 +122,7 @@ _BACKENDS: dict[str, _Backend] = {
         lambda a, q: imagecodecs.jpegxl_encode(a, level=q, effort=7, numthreads=1),
         lambda b: imagecodecs.jpegxl_decode(b, numthreads=1),
     ),
+    "compressai": _Backend((0, 15), learned.QUALITIES, learned.encode, learned.decode),
 }
 
 
@@ -167,7 +174,7 @@ class ConventionalCodec:
 
     def __init__(self, name: str) -> None:
         if name not in _BACKENDS:
-            raise SemcomError(f"unknown codec {name!r}; choose one of {', '.join(CODEC_NAMES)}.")
+            raise SemcomError(f"unknown codec {name!r}; choose one of {', '.join(BASELINE_NAMES)}.")
         self.name = name
         self._backend = _BACKENDS[name]
 

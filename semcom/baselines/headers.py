@@ -138,10 +138,17 @@ def jpegxl_size(data: bytes) -> tuple[int, int]:
 
 
 #: Codec name → header reader.
+def _compressai_size(data: bytes) -> tuple[int, int]:
+    from semcom.baselines.learned import size_of
+
+    return size_of(data)
+
+
 SIZE_READERS: dict[str, Callable[[bytes], tuple[int, int]]] = {
     "jpeg": jpeg_size,
     "webp": webp_size,
     "jpeg2000": jpeg2000_size,
     "avif": avif_size,
     "jpegxl": jpegxl_size,
+    "compressai": _compressai_size,
 }

@@ -1,0 +1,56 @@
+"""The compressai baseline: the tiny preset's learned HCI codec used alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from semcom.baselines import BASELINE_NAMES, closest_to_bpp, get_codec, learned
+from semcom.data.shapes import ShapesWorld
+from semcom.errors import SemcomError
+from tests._mtgc import single_thread  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def image() -> torch.Tensor:
+    return ShapesWorld("test", n=1, seed=0)[0].image
+
+
+def test_round_trip_reads_the_header_and_fits_a_rate(image: torch.Tensor):
+    codec = get_codec("compressai")
+    assert "compressai" in BASELINE_NAMES
+    data = codec.encode(image, quality=8, factor=4)
+    assert learned.size_of(data) == (32, 32) and data[0] == 8
+    assert codec.factor_of(data, 128, 128) == 4
+    out = codec.decode(data, 128, 128)
+    assert out.shape == (3, 128, 128) and 0 <= float(out.min()) <= float(out.max()) <= 1
+    assert torch.equal(out, codec.decode(data, 128, 128))  # deterministic
+    mse = float(((out - image) ** 2).mean())
+    assert mse < float(((0.5 - image) ** 2).mean())  # better than the mean image
+    v = closest_to_bpp(image, 0.05, "compressai", side="below")
+    assert v.bits <= 0.05 * 128 * 128 and v.codec == "compressai"
+
+
+def test_corrupted_streams_are_errors_or_the_fallback(image: torch.Tensor):
+    codec = get_codec("compressai")
+    data = codec.encode(image, quality=3, factor=8)
+    for bad in (b"", bytes([99, 16, 16, 0]), data[:2], bytes([3, 0x80, 0x80, 0x80, 0x80])):
+        with pytest.raises(SemcomError):
+            codec.decode(bad, 128, 128)
+    wrong_size = codec.encode(image[:, :40, :40], quality=3, factor=1)
+    with pytest.raises(SemcomError, match="not for a 128×128 image"):
+        codec.decode(wrong_size, 128, 128)
+    grey = codec.decode(None, 128, 128, fallback="mean")
+    assert torch.all(grey == 0.5)
+
+
+def test_missing_weights_say_how_to_train_them(monkeypatch, tmp_path: Path, image):
+    learned._model.cache_clear()
+    monkeypatch.setattr(learned, "weights_dir", lambda: tmp_path / "nothing")
+    try:
+        with pytest.raises(SemcomError, match="semcom train --stage 1 --part hci"):
+            get_codec("compressai").encode(image, quality=3, factor=8)
+    finally:
+        learned._model.cache_clear()
