@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -305,6 +306,27 @@ def _hci(codec: MTGC, images: torch.Tensor, gen: torch.Generator, factors: tuple
     return out
 
 
+def cached_latents(codec: MTGC, pool: Pool, work: Path, log: Callable[[str], None]):
+    """:func:`encode_latents` of the pool, cached in ``work`` per VAE weights and pool."""
+    from safetensors.torch import load_file, save_file
+
+    crc = 0
+    for key, tensor in sorted(codec.mgdd.vae.state_dict().items()):
+        crc = zlib.crc32(key.encode(), crc)
+        crc = zlib.crc32(tensor.detach().contiguous().view(torch.uint8).numpy().tobytes(), crc)
+    crc = zlib.crc32(pool.images[:: max(1, len(pool.images) // 64)].numpy().tobytes(), crc)
+    path = work / f"latents-{len(pool.images)}-{crc:08x}.safetensors"
+    if path.is_file():
+        return load_file(str(path))["latents"]
+    t0 = time.time()
+    latents = encode_latents(codec, pool.images)
+    work.mkdir(parents=True, exist_ok=True)
+    save_file({"latents": latents.contiguous()}, str(path.with_suffix(".tmp")))
+    path.with_suffix(".tmp").replace(path)
+    log(f"encoded {len(latents)} latents in {time.time() - t0:.0f} s")
+    return latents
+
+
 def encode_latents(codec: MTGC, images: torch.Tensor, batch: int = 32) -> torch.Tensor:
     """uint8 [N,3,H,W] → the VAE latents the diffusion model works on (float32)."""
     chunks = []
@@ -437,9 +459,7 @@ def train_part(
     elif part == "decoder":
         mg = codec.mgdd
         text = codec.text_encoder.model
-        t1 = time.time()
-        latents = encode_latents(codec, pool.images)
-        log(f"decoder: encoded {n} latents in {time.time() - t1:.0f} s")
+        latents = cached_latents(codec, pool, work, log)
 
         def loss_fn(step, idx, gen):
             images = pool.images[idx].float() / 255
@@ -485,9 +505,7 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
     head = TaskHead(tascm.config.num_queries, tascm.config.context_dim)
     if joint and has_checkpoint(trainer.work, "tascm"):
         load_module_weights(trainer.work, "tascm", "head", head)
-    t1 = time.time()
-    latents = encode_latents(codec, pool.images)
-    log(f"{part}: encoded {n} latents in {time.time() - t1:.0f} s")
+    latents = cached_latents(codec, pool, trainer.work, log)
     if not joint and not (resume and has_checkpoint(trainer.work, part)):
         _init_codebook(tascm, pool, cfg.seed)
     usage = torch.zeros(tascm.config.codebook_size)
