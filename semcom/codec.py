@@ -255,19 +255,32 @@ class MTGC:
     def _fit_hci(
         self, image: torch.Tensor, target_bpp: float, other_bits: int, hint: HCISetting | None
     ) -> bytes:
-        """The largest HCI payload whose total with ``other_bits`` fits target_bpp."""
+        """The HCI payload that fits target_bpp with ``other_bits`` and decodes best.
+
+        Every operating point is encoded; among those whose total fits, the one whose
+        decoded, upsampled HCI has the highest PSNR against ``image`` wins (ties: more
+        bytes, then the finer setting). More bytes do not always buy more quality: past
+        some gain the learned codec spends bits on precision its decoder cannot use.
+        """
         h, w = image.shape[-2:]
         budget = math.floor(target_bpp * h * w)
         best: bytes | None = None
-        best_key: tuple[int, int, int] | None = None
+        best_key: tuple[float, int, int, int] | None = None
         smallest = None
         for s in self.hci_candidates(hint.kind if hint else None):
             payload = self.hci.encode(image, s)[0]
             bits = other_bits + 8 * len(payload)
             smallest = bits if smallest is None else min(smallest, bits)
-            # Most bytes first; at equal size the finer setting (smaller f, higher q).
-            key = (len(payload), -s.factor, s.quality)
-            if bits <= budget and (best_key is None or key > best_key):
+            if bits > budget:
+                continue
+            try:
+                rec = self.hci.decode(payload, h, w)
+            except StreamError:
+                continue
+            mse = float(((rec.float() - image.float().cpu()) ** 2).mean())
+            psnr = round(10 * math.log10(1 / max(mse, 1e-12)), 6)
+            key = (psnr, len(payload), -s.factor, s.quality)
+            if best_key is None or key > best_key:
                 best, best_key = payload, key
         if best is None:
             raise SemcomError(
