@@ -50,6 +50,10 @@ class CodecConfig:
     preset: name written into every bitstream. min_size: smallest image side accepted.
     hci_kind/hci_factor/hci_quality: the default HCI operating point. seed: default
     decoding seed. clip_mean/clip_std: pixel normalisation of an external image encoder.
+    hci_lowpass: when the HCI arrived, the receiver replaces the generated image's
+    low frequencies (area-downsampled by this factor and upsampled back) with the decoded
+    HCI's, so colours and layout follow what was sent while the diffusion model supplies
+    the detail; 0 disables it (ours, not in the paper; see docs/codec.md).
     """
 
     preset: str = "tiny"
@@ -58,6 +62,7 @@ class CodecConfig:
     hci_factor: int = 8
     hci_quality: int = 8
     seed: int = 0
+    hci_lowpass: int = 0
     clip_mean: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
     clip_std: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
 
@@ -407,6 +412,10 @@ class MTGC:
         out = self.mgdd.generate(
             context, null_context, hci, present, seeds, (hp, wp), steps, guidance_scale
         )
+        if hci is not None and self.config.hci_lowpass > 0:
+            out = torch.where(
+                present.view(b, 1, 1, 1), lowpass_from(out, hci, self.config.hci_lowpass), out
+            )
         return out[..., :h, :w]
 
     # -- persistence --------------------------------------------------------------------
@@ -494,6 +503,24 @@ class MTGC:
             captioner=captioner,
             image_encoder=image_encoder,
         )
+
+
+def lowpass_from(image: torch.Tensor, guide: torch.Tensor, factor: int) -> torch.Tensor:
+    """``image`` with its low frequencies taken from ``guide`` (both [B,3,H,W] in [0,1]).
+
+    low(x) = bicubic upsampling of the area-downsampled x (by ``factor``); the result is
+    image − low(image) + low(guide), clamped to [0,1].
+    """
+    from semcom.streams.hci import downsample
+
+    h, w = image.shape[-2:]
+
+    def low(x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(
+            downsample(x.float(), factor), size=(h, w), mode="bicubic", align_corners=False
+        )
+
+    return (image.float() - low(image) + low(guide)).clamp(0, 1)
 
 
 def _is_word_tokenizer(path: Path) -> bool:

@@ -213,3 +213,19 @@ def test_rate_control_prefers_the_finer_setting_among_equal_sizes(codec: MTGC) -
     for s in codec.hci_candidates():
         if len(codec.hci.encode(img, s)[0]) == size:
             assert (-chosen.factor, chosen.quality) >= (-s.factor, s.quality)
+
+
+def test_lowpass_from_takes_low_frequencies_from_the_guide() -> None:
+    from semcom.codec import lowpass_from
+    from semcom.streams.hci import downsample
+
+    g = torch.Generator().manual_seed(0)
+    image = 0.25 + 0.5 * torch.rand(2, 3, 64, 64, generator=g)
+    guide = torch.full((2, 3, 64, 64), 0.6)
+    out = lowpass_from(image, guide, 8)
+    assert torch.allclose(lowpass_from(guide, guide, 8), guide, atol=1e-5)
+    # The coarse picture now follows the guide; the detail is the image's.
+    assert (downsample(out, 8) - 0.6).abs().max() < 0.03
+    detail = out - downsample(out, 8).repeat_interleave(8, -1).repeat_interleave(8, -2)
+    ref = image - downsample(image, 8).repeat_interleave(8, -1).repeat_interleave(8, -2)
+    assert torch.corrcoef(torch.stack([detail.flatten(), ref.flatten()]))[0, 1] > 0.9

@@ -57,6 +57,7 @@ class TinyConfig:
     hci_kind: str = "learned"
     hci_factor: int = 8
     hci_quality: int = 8
+    hci_lowpass: int = 8
     captioner_channels: tuple[int, ...] = (32, 64, 128, 128)
     mgdd: MGDDConfig = field(default_factory=lambda: MGDDConfig(num_inference_steps=20))
     seed: int = 0
@@ -151,6 +152,7 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
         hci_kind=c.hci_kind,
         hci_factor=c.hci_factor,
         hci_quality=c.hci_quality,
+        hci_lowpass=c.hci_lowpass,
         seed=c.seed,
     )
     return MTGC(
