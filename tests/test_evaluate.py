@@ -117,3 +117,14 @@ def test_cli_writes_results_table_and_figure(tmp_path: Path, capsys):
     assert (out / "reconstructions.pdf").is_file()
     assert main(["evaluate", "--dataset", "kodak"]) == 2
     assert "only ShapesWorld" in capsys.readouterr().err
+
+
+def test_decoding_workers_give_the_same_images(tmp_path: Path):
+    weights = tmp_path / "model"
+    small_codec(0).save_pretrained(weights)
+    base = dict(codecs=("mtgc", "mtgc-spw"), n=3, batch=2, bootstrap=10, weights=str(weights))
+    _, one, _ = evaluate(EvalConfig(**base))
+    _, two, _ = evaluate(EvalConfig(**base, workers=2))
+    for name in ("mtgc", "mtgc-spw"):
+        assert torch.equal(one[name].images, two[name].images)
+        assert one[name].bits == two[name].bits

@@ -33,6 +33,9 @@ def evaluate(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     threads: int = typer.Option(1, "--threads", help="torch threads (1 is fastest on 2 cores)."),
+    workers: int = typer.Option(
+        1, "--workers", help="Processes decoding MTGC (each loads the model; use your cores)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress messages."),
 ) -> None:
     """Real bpp, semantic accuracy, object F1, hallucination rate, PSNR, MS-SSIM (95 % CIs)."""
@@ -67,6 +70,7 @@ def evaluate(
         match=match,
         steps=steps,
         weights=str(weights) if weights is not None else None,
+        workers=workers,
     )
     torch.set_num_threads(threads)
 
