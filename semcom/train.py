@@ -73,19 +73,20 @@ class TrainConfig:
     captioner_batch: int = 32
     captioner_lr: float = 2e-3
     # HCI codec: loss = bits/pixel + lambda · 255² · MSE on the downsampled image
-    hci_steps: int = 1500
+    hci_steps: int = 5000
     hci_batch: int = 32
     hci_lr: float = 1e-3
-    hci_lambda: float = 0.01
+    hci_lambda: float = 0.05
     hci_factors: tuple[int, ...] = (4, 8)
     # autoencoder (on random crops; it is fully convolutional)
-    vae_steps: int = 700
+    vae_steps: int = 1200
     vae_batch: int = 16
     vae_crop: int = 64
     vae_lr: float = 1e-3
     vae_kl: float = 1e-5
+    vae_mode: bool = True
     # diffusion decoder
-    decoder_steps: int = 2500
+    decoder_steps: int = 1800
     decoder_batch: int = 16
     decoder_lr: float = 5e-4
     warmup: int = 100
@@ -93,14 +94,14 @@ class TrainConfig:
     p_drop_hci: float = 0.1
     p_canonical: float = 0.5
     # stage 2: TASCM through the frozen decoder
-    tascm_steps: int = 800
+    tascm_steps: int = 400
     tascm_batch: int = 16
     tascm_lr: float = 1e-3
     task_weight: float = 0.5
     p_drop_spw: float = 0.1
     stage2_p_drop_caption: float = 0.3
     # stage 3: joint fine-tuning
-    joint_steps: int = 500
+    joint_steps: int = 250
     joint_batch: int = 16
     joint_lr: float = 5e-5
     grad_clip: float = 1.0
@@ -432,7 +433,9 @@ def train_part(
             )
             x = x.float() / 127.5 - 1
             post = vae.encode(x).latent_dist
-            rec = vae.decode(post.sample(generator=gen)).sample
+            # The mode, not a sample: with a KL weight this small the posterior's noise
+            # only slows training (the diffusion model encodes with the mode too).
+            rec = vae.decode(post.mode() if cfg.vae_mode else post.sample(generator=gen)).sample
             l1 = (rec - x).abs().mean()
             kl = post.kl().mean()  # summed over the latent's elements
             return {"loss": l1 + cfg.vae_kl * kl, "l1": l1, "kl": kl}
