@@ -162,15 +162,17 @@ def _check_mcs(text: Any, where: str) -> str:
 
 
 def _codec(entry: Any, i: int) -> CodecSpec:
-    from semcom.baselines import BASELINE_NAMES
+    from semcom.baselines import ANALOG_NAMES, BASELINE_NAMES
 
     where = f"codecs[{i}]"
     d = {"name": entry} if isinstance(entry, str) else _check_keys(entry, _CODEC_KEYS, where)
     name = d.get("name")
-    names = ("mtgc", *BASELINE_NAMES)
+    names = ("mtgc", *BASELINE_NAMES, *ANALOG_NAMES)
     if name not in names:
         raise _fail(f"{where}.name", f"{name!r} is not a codec; choose from {', '.join(names)}")
     mcs = _check_mcs(d.get("mcs", "adaptive"), f"{where}.mcs")
+    if name in ANALOG_NAMES and mcs != "adaptive":
+        raise _fail(f"{where}.mcs", f"{name} sends analog symbols and takes no MCS")
     protection: tuple[tuple[str, str], ...] = ()
     if ("protection" in d or "steps" in d or "preset" in d) and name != "mtgc":
         key = next(k for k in ("protection", "steps", "preset") if k in d)

@@ -2,7 +2,8 @@
 
 - ``vs_snr_<channel>``: fidelity against Es/N0 at one budget, one line per codec;
 - ``vs_budget_<channel>``: fidelity against the budget (cpp) at one SNR;
-- ``erasure_<channel>``: per-stream erasure rate (sent streams whose CRC failed);
+- ``erasure_<channel>``: per-stream erasure rate (sent streams whose CRC failed; analog
+  streams, which have no CRC, are left out);
 - ``grid_<channel>``: reconstructions of one image across SNR, one row per codec.
 
 Means carry 95 % confidence bands (Student t over images × trials; Wilson intervals for
@@ -134,8 +135,8 @@ def erasure_figure(df, channel: str, budget: float, path: Path) -> list[Path]:
         g = df[(df["codec"] == codec)]
         for s in streams:
             sent = g[g[f"{s}_sent"] == True]  # noqa: E712 - object column with NaN
-            if sent.empty:
-                continue
+            if sent.empty or sent[f"{s}_crc_ok"].isna().all():
+                continue  # not sent, or analog (Deep JSCC: no CRC, never erased)
             xs, ps, lo, hi = [], [], [], []
             for snr, gg in sent.groupby("snr_db"):
                 k = int((gg[f"{s}_crc_ok"] != True).sum())  # noqa: E712

@@ -12,6 +12,10 @@ about one image per (image, budget-fitted payload) instead of one per point.
 Seeds: the link seed of a point depends on the config seed, the image and the trial only,
 so every codec, channel, SNR and budget sees the same noise and fading draws (common
 random numbers, smooth curves). The MTGC receiver samples with ``decode_seed``.
+
+Deep JSCC (``deepjscc``, :mod:`experiments.analog`) is analog: its images are encoded,
+sent and decoded as one batch per group, its one stream (``analog``) is never erased, and
+its received symbols are never the same twice, so the decode cache only counts its calls.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from experiments.analog import send_deepjscc
 from experiments.config import CodecSpec, SweepConfig
 from experiments.scoring import score, semantic_status
 from experiments.store import Store
@@ -144,7 +149,7 @@ def run_sweep(
     """
     import json
 
-    from semcom.baselines import get_codec, operating_points
+    from semcom.baselines import ANALOG_NAMES
     from semcom.data.shapes import ShapesWorld
 
     store = Store(out)
@@ -171,6 +176,11 @@ def run_sweep(
         _, height, width = refs.shape[1:]
         if any(c.name == MTGC_NAME for c in config.codecs) and mtgc_codec is None:
             mtgc_codec = _load_mtgc(config)
+        jscc = None
+        if any(c.name in ANALOG_NAMES for c in config.codecs):
+            from semcom.baselines.deepjscc import load
+
+            jscc = load()
         saved_images = [
             (h, i, "original", "", 0.0, 0.0, _png(refs[i]))
             for i in range(min(config.save_images, ds.n))
@@ -200,62 +210,26 @@ def run_sweep(
                     continue
                 budget = budget_uses(budget_cpp, height, width)
                 link = make_link(channel)
-                t0 = time.perf_counter()
-                for i in {i for i, _ in todo}:
-                    key = (spec.name, i)
-                    if key not in prepared:
-                        prepared[key] = (
-                            prepare_mtgc(mtgc_codec, refs[i])
-                            if spec.name == MTGC_NAME
-                            else operating_points(refs[i], spec.name)
-                        )
-                timer.add("codec", t0)
-                if spec.name == MTGC_NAME:
-                    prot = {**DEFAULT_PROTECTION, "hci": spec.mcs, **dict(spec.protection)}
-                    plans = [
-                        plan_mtgc(link, prepared[(spec.name, i)], snr, budget, prot)
-                        for i, _ in todo
-                    ]
+                if spec.name in ANALOG_NAMES:
+                    plans, reports, keys, recons, successes = _analog(
+                        config, spec, jscc, link, snr, budget, todo, refs, cache, timer
+                    )
                 else:
-                    plans = [
-                        plan_baseline(link, prepared[(spec.name, i)], snr, budget, spec.mcs)
-                        for i, _ in todo
-                    ]
-                t0 = time.perf_counter()
-                seeds = [link_seed(config.seed, i, t) for i, t in todo]
-                txs = send_plans(link, plans, snr, seeds)
-                timer.add("link", t0)
-                t0 = time.perf_counter()
-                recons, keys, successes = [], [], []
-                for (i, _), plan, tx in zip(todo, plans, txs, strict=True):
-                    if spec.name == MTGC_NAME:
-                        bs = mtgc_received(prepared[(spec.name, i)], tx)
-                        key, img = cache.get(
-                            spec.label,
-                            bs.to_bytes(),
-                            config.decode_seed,
-                            spec.steps,
-                            lambda bs=bs, spec=spec: mtgc_codec.decode(
-                                bs, steps=spec.steps, seed=config.decode_seed
-                            )[0].clamp(0, 1),
-                        )
-                        ok = bool(plan.payloads) and set(bs.streams) == set(plan.payloads)
-                    else:
-                        data = baseline_received(tx)
-                        key, img = cache.get(
-                            spec.label,
-                            b"\x00" if data is None else b"\x01" + data,
-                            0,
-                            None,
-                            lambda data=data, spec=spec: get_codec(spec.name).decode(
-                                data, height, width, fallback="mean"
-                            ),
-                        )
-                        ok = data is not None
-                    recons.append(img)
-                    keys.append(key)
-                    successes.append(ok)
-                timer.add("codec", t0)
+                    plans, reports, keys, recons, successes = _digital(
+                        config,
+                        spec,
+                        link,
+                        snr,
+                        budget,
+                        todo,
+                        refs,
+                        prepared,
+                        mtgc_codec,
+                        cache,
+                        timer,
+                        height,
+                        width,
+                    )
                 t0 = time.perf_counter()
                 idx = [i for i, _ in todo]
                 figures = score(refs[idx], torch.stack(recons), [truths[i] for i in idx])
@@ -270,7 +244,7 @@ def run_sweep(
                     budget,
                     todo,
                     plans,
-                    txs,
+                    reports,
                     keys,
                     successes,
                     figures,
@@ -310,6 +284,112 @@ def run_sweep(
     )
 
 
+def _analog(
+    config: SweepConfig,
+    spec: CodecSpec,
+    model,
+    link,
+    snr: float,
+    budget: int,
+    todo: Sequence[tuple[int, int]],
+    refs: torch.Tensor,
+    cache: DecodeCache,
+    timer: Timer,
+) -> tuple[list, list, list, list, list]:
+    """One group of Deep JSCC points, as one batch through the analog link; returns what
+    :func:`_digital` returns (every point a success)."""
+    t0 = time.perf_counter()
+    seeds = [link_seed(config.seed, i, t) for i, t in todo]
+    sent = send_deepjscc(model, link, refs[[i for i, _ in todo]], snr, budget, seeds)
+    cache.calls[spec.label] += len(todo)
+    cache.lookups[spec.label] += len(todo)
+    timer.add("codec", t0)
+    points = range(len(todo))
+    return (
+        [sent.plan(b) for b in points],
+        [sent.report(b) for b in points],
+        [sent.key(b) for b in points],
+        list(sent.images),
+        [True] * len(todo),
+    )
+
+
+def _digital(
+    config: SweepConfig,
+    spec: CodecSpec,
+    link,
+    snr: float,
+    budget: int,
+    todo: Sequence[tuple[int, int]],
+    refs: torch.Tensor,
+    prepared: dict,
+    mtgc_codec,
+    cache: DecodeCache,
+    timer: Timer,
+    height: int,
+    width: int,
+) -> tuple[list, list, list, list, list]:
+    """One group of MTGC or digital-baseline points: plan, send, decode (through the
+    cache); returns (plans, stream reports, receiver keys, reconstructions, successes)."""
+    from semcom.baselines import get_codec, operating_points
+
+    t0 = time.perf_counter()
+    for i in {i for i, _ in todo}:
+        key = (spec.name, i)
+        if key not in prepared:
+            prepared[key] = (
+                prepare_mtgc(mtgc_codec, refs[i])
+                if spec.name == MTGC_NAME
+                else operating_points(refs[i], spec.name)
+            )
+    timer.add("codec", t0)
+    if spec.name == MTGC_NAME:
+        prot = {**DEFAULT_PROTECTION, "hci": spec.mcs, **dict(spec.protection)}
+        plans = [plan_mtgc(link, prepared[(spec.name, i)], snr, budget, prot) for i, _ in todo]
+    else:
+        plans = [
+            plan_baseline(link, prepared[(spec.name, i)], snr, budget, spec.mcs) for i, _ in todo
+        ]
+    t0 = time.perf_counter()
+    seeds = [link_seed(config.seed, i, t) for i, t in todo]
+    txs = send_plans(link, plans, snr, seeds)
+    timer.add("link", t0)
+    t0 = time.perf_counter()
+    names = MTGC_PRIORITY if spec.name == MTGC_NAME else (IMAGE_STREAM,)
+    recons, keys, successes = [], [], []
+    for (i, _), plan, tx in zip(todo, plans, txs, strict=True):
+        if spec.name == MTGC_NAME:
+            bs = mtgc_received(prepared[(spec.name, i)], tx)
+            key, img = cache.get(
+                spec.label,
+                bs.to_bytes(),
+                config.decode_seed,
+                spec.steps,
+                lambda bs=bs, spec=spec: mtgc_codec.decode(
+                    bs, steps=spec.steps, seed=config.decode_seed
+                )[0].clamp(0, 1),
+            )
+            ok = bool(plan.payloads) and set(bs.streams) == set(plan.payloads)
+        else:
+            data = baseline_received(tx)
+            key, img = cache.get(
+                spec.label,
+                b"\x00" if data is None else b"\x01" + data,
+                0,
+                None,
+                lambda data=data, spec=spec: get_codec(spec.name).decode(
+                    data, height, width, fallback="mean"
+                ),
+            )
+            ok = data is not None
+        recons.append(img)
+        keys.append(key)
+        successes.append(ok)
+    timer.add("codec", t0)
+    reports = [stream_report(plan, tx, names) for plan, tx in zip(plans, txs, strict=True)]
+    return plans, reports, keys, recons, successes
+
+
 def _rows(
     config: SweepConfig,
     spec: CodecSpec,
@@ -319,17 +399,16 @@ def _rows(
     budget: int,
     todo: Sequence[tuple[int, int]],
     plans: Sequence,
-    txs: Sequence,
+    reports: Sequence[dict],
     keys: Sequence[str],
     successes: Sequence[bool],
     figures: Sequence[dict],
     pixels: int,
 ) -> list[dict]:
-    """The store rows of one group of points."""
-    names = MTGC_PRIORITY if spec.name == MTGC_NAME else (IMAGE_STREAM,)
+    """The store rows of one group of points (``reports``: each point's stream report)."""
     rows = []
-    for (i, t), plan, tx, key, ok, fig in zip(
-        todo, plans, txs, keys, successes, figures, strict=True
+    for (i, t), plan, report, key, ok, fig in zip(
+        todo, plans, reports, keys, successes, figures, strict=True
     ):
         bits = sum(8 * len(p) for p in plan.payloads.values())
         rows.append(
@@ -348,7 +427,7 @@ def _rows(
                 "bpp": bits / pixels,
                 "success": ok,
                 "not_sent": plan.not_sent,
-                "streams": stream_report(plan, tx, names),
+                "streams": report,
                 "detail": plan.detail,
                 "received_key": key,
                 **fig,

@@ -336,10 +336,11 @@ def transmit_image(
     """Send ``image`` [3,H,W] in [0,1] with ``codec`` (``mtgc`` or a baseline name).
 
     ``mcs`` is the baseline's protection, and MTGC's HCI protection unless ``protection``
-    names one; ``mtgc_codec`` is the loaded MTGC codec (needed for ``mtgc``).
+    names one; ``mtgc_codec`` is the loaded MTGC codec (needed for ``mtgc``). ``deepjscc``
+    is analog (:mod:`experiments.analog`): no MCS, one stream, always a success.
     """
     from experiments.scoring import score
-    from semcom.baselines import BASELINE_NAMES, get_codec, operating_points
+    from semcom.baselines import ANALOG_NAMES, BASELINE_NAMES, get_codec, operating_points
 
     _, h, w = image.shape
     budget = budget_uses(budget_cpp, h, w)
@@ -352,7 +353,7 @@ def transmit_image(
         tx = send_plans(link, [plan], snr_db, [seed])[0]
         received = mtgc_received(prepared, tx)
         recon = mtgc_codec.decode(received, steps=steps, seed=decode_seed)[0].clamp(0, 1)
-        names = MTGC_PRIORITY
+        streams = stream_report(plan, tx, MTGC_PRIORITY)
         success = bool(plan.payloads) and set(received.streams) == set(plan.payloads)
     elif codec in BASELINE_NAMES:
         points = operating_points(image, codec)
@@ -360,16 +361,22 @@ def transmit_image(
         tx = send_plans(link, [plan], snr_db, [seed])[0]
         data = baseline_received(tx)
         recon = get_codec(codec).decode(data, h, w, fallback="mean")
-        names = (IMAGE_STREAM,)
+        streams = stream_report(plan, tx, (IMAGE_STREAM,))
         success = data is not None
+    elif codec in ANALOG_NAMES:
+        from experiments.analog import send_deepjscc
+        from semcom.baselines.deepjscc import load
+
+        if mcs != "adaptive":
+            raise SemcomError("deepjscc sends analog symbols; it takes no --mcs.")
+        sent = send_deepjscc(load(), link, image.unsqueeze(0), snr_db, budget, [seed])
+        plan, recon, success, streams = sent.plan(0), sent.images[0], True, sent.report(0)
     else:
-        raise SemcomError(
-            f"unknown codec {codec!r}; choose {MTGC_NAME} or one of {', '.join(BASELINE_NAMES)}."
-        )
+        choices = ", ".join((*BASELINE_NAMES, *ANALOG_NAMES))
+        raise SemcomError(f"unknown codec {codec!r}; choose {MTGC_NAME} or one of {choices}.")
     figures = score(image.unsqueeze(0), recon.unsqueeze(0), [truth] if truth is not None else None)[
         0
     ]
-    streams = stream_report(plan, tx, names)
     return Outcome(
         codec=codec,
         channel=link.channel.name,

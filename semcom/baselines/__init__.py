@@ -4,6 +4,8 @@
 downsampling factor for ultra-low rates, and rate control on real sizes (``rate``).
 ``learned``: the ``compressai`` baseline (MTGC-tiny's trained HCI codec alone), through
 the same interface.
+``deepjscc``: the analog Deep JSCC baseline (``deepjscc.py``, ADJSCC style), sent as
+channel symbols without coding (``experiments/analog.py``); imported on use (diffusers).
 """
 
 from semcom.baselines.conventional import (
@@ -25,7 +27,11 @@ from semcom.baselines.rate import (
     psnr,
 )
 
+#: Analog baselines: images mapped straight to channel symbols, no bytes, no MCS.
+ANALOG_NAMES: tuple[str, ...] = ("deepjscc",)
+
 __all__ = [
+    "ANALOG_NAMES",
     "BASELINE_NAMES",
     "CODEC_NAMES",
     "FACTORS",

@@ -22,7 +22,9 @@ def transmit(
     image: Path = typer.Argument(..., help="Image file to send (PNG, JPEG, WebP, ...)."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the received image."),
     codec: str = typer.Option(
-        "mtgc", "--codec", help="mtgc, jpeg, webp, jpeg2000, avif or jpegxl."
+        "mtgc",
+        "--codec",
+        help="mtgc, jpeg, webp, jpeg2000, avif, jpegxl, compressai or deepjscc (analog).",
     ),
     channel: str = typer.Option("awgn", "--channel", help="awgn, rayleigh, tdl-a, tdl-b or tdl-c."),
     snr_db: float = typer.Option(..., "--snr-db", help="Es/N0 in dB (average over fading)."),
@@ -68,6 +70,8 @@ def transmit(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             mtgc = load_codec(preset, weights)
+    elif codec == "deepjscc":
+        torch.set_num_threads(1)  # a small convolutional model: one thread is fastest
     out = transmit_image(
         img,
         codec=codec,
@@ -102,7 +106,12 @@ def _print(report: dict) -> None:
     for col in ("stream", "bits", "MCS", "channel uses", "CRC"):
         table.add_column(col, justify="left" if col in ("stream", "MCS") else "right")
     for name, s in report["streams"].items():
-        crc = "not sent" if not s["sent"] else ("pass" if s["crc_ok"] else "FAIL (erased)")
+        if not s["sent"]:
+            crc = "not sent"
+        elif s["crc_ok"] is None:
+            crc = "none (analog)"
+        else:
+            crc = "pass" if s["crc_ok"] else "FAIL (erased)"
         table.add_row(name, str(s["bits"]), s["mcs"] or "-", str(s["channel_uses"]), crc)
     table.add_row("total", "", "", str(report["channel_uses"]), "")
     console = Console()
