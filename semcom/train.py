@@ -94,14 +94,14 @@ class TrainConfig:
     p_drop_hci: float = 0.1
     p_canonical: float = 0.5
     # stage 2: TASCM through the frozen decoder
-    tascm_steps: int = 400
+    tascm_steps: int = 300
     tascm_batch: int = 16
     tascm_lr: float = 1e-3
     task_weight: float = 0.5
     p_drop_spw: float = 0.1
     stage2_p_drop_caption: float = 0.3
     # stage 3: joint fine-tuning
-    joint_steps: int = 250
+    joint_steps: int = 150
     joint_batch: int = 16
     joint_lr: float = 5e-5
     grad_clip: float = 1.0
