@@ -13,7 +13,8 @@ cut after ``2 n`` real values, ``n = floor(cpp · H · W)`` complex channel uses
 first channels carry what every budget needs (the AF modules see the kept fraction and
 learn to put it there). The receiver zero-fills what was not sent. With the defaults
 (40 maps of 16 × 16 for 128 × 128 images) the largest budget is 5120 channel uses,
-0.3125 cpp; larger budgets raise :class:`SemcomError`.
+0.3125 cpp: :meth:`DeepJSCC.budget_symbols` refuses larger budgets with a
+:class:`SemcomError` (the link, ``experiments/analog.py``, sends what the latent holds).
 
 Shapes: ``encode`` [B,3,H,W] float in [0,1] → [B,n] complex64 with ``mean |x|² = 1`` per
 image; ``decode`` [B,n] complex64 → [B,3,H,W] in [0,1]. SNR is Es/N0 in dB.
@@ -194,5 +195,5 @@ def load(path: str | None = None) -> DeepJSCC:
             f"the Deep JSCC baseline needs its weights in {folder}; train them with "
             "`python -m semcom.baselines.train_deepjscc`."
         )
-    model = DeepJSCC.from_pretrained(folder)
+    model = DeepJSCC.from_pretrained(folder, low_cpu_mem_usage=False)  # no accelerate
     return model.eval()
