@@ -109,6 +109,8 @@ class CodecResult:
     ms_ssim: list[float] = field(default_factory=list)
     seconds: float = 0.0
     note: str = ""
+    #: Mean payload bits per stream (MTGC variants only).
+    stream_bits: dict[str, float] = field(default_factory=dict)
 
 
 def _pooled(counts: Sequence[SemanticCounts]) -> dict[str, float]:
@@ -155,6 +157,7 @@ def summarize(result: CodecResult, pixels: int, bootstrap: int, seed: int) -> di
         "bpp_min": float(bpp.min()),
         "seconds": round(result.seconds, 1),
         "note": result.note,
+        "stream_bits": result.stream_bits,
     }
 
 
@@ -299,6 +302,10 @@ def evaluate(
             result = CodecResult(
                 name, torch.cat(chunks), bits, seconds=time.time() - t_mtgc, note=note
             )
+            result.stream_bits = {
+                s: float(np.mean([bs.stream_bits().get(s, 0) for bs in streams_of[name]]))
+                for s in MTGC_VARIANTS[name]
+            }
             _score(result, reference, truths, probe)
             results[name] = result
             say(f"{name}: decoded ({time.time() - t_mtgc:.0f} s since decoding began)")
