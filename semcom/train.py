@@ -91,7 +91,7 @@ class TrainConfig:
     decoder_lr: float = 5e-4
     warmup: int = 100
     p_drop_caption: float = 0.1
-    p_drop_hci: float = 0.1
+    p_drop_hci: float = 0.4
     p_canonical: float = 0.5
     # stage 2: TASCM through the frozen decoder
     tascm_steps: int = 300
