@@ -512,6 +512,7 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
     if not joint and not (resume and has_checkpoint(trainer.work, part)):
         _init_codebook(tascm, pool, cfg.seed)
     usage = torch.zeros(tascm.config.codebook_size)
+    window: dict[str, int] = {}
     for p in [*mg.unet.parameters(), *mg.controlnet.parameters()]:
         p.requires_grad_(False)
     for p in codec.text_encoder.model.parameters():
@@ -540,6 +541,7 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
         eps = mg.training_loss(images, ctx, hci, present, gen, latents=latents[idx])
         task = probe_loss(head(res["context"]), pool.targets[idx])
         if (step + 1) % 100 == 0:
+            window["codes_used"] = int((usage > 0).sum())
             _restart_dead_codes(tascm, usage, res, gen)
         return {
             "loss": eps + res["vq_loss"] + cfg.task_weight * task,
@@ -552,7 +554,8 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
     batch = cfg.joint_batch if joint else cfg.tascm_batch
     lr = cfg.joint_lr if joint else cfg.tascm_lr
     report = trainer.run(part, modules, params, lr, steps, batch, n, loss_fn, resume)
-    report["codes_used_last_window"] = int((usage > 0).sum())
+    # Distinct codes picked in the last 100-step window (before its dead-code restart).
+    report["codes_used_last_window"] = window.get("codes_used", int((usage > 0).sum()))
     report.update(_tascm_task_accuracy(tascm, head, cfg.seed, cfg.report_scenes))
     return report
 
