@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from semcom.errors import SemcomError
+from semcom.streams.hci import varint
 
 NAME = "compressai"
 QUALITIES: tuple[int, ...] = tuple(range(16))
@@ -44,15 +45,6 @@ def _model():
             "`semcom train --stage 1 --part hci`."
         )
     return LearnedHCICodec.from_pretrained(path)
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        out.append((n & 0x7F) | (0x80 if n >> 7 else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
 
 
 def _header(data: bytes) -> tuple[int, int, int, int]:
@@ -87,7 +79,7 @@ def encode(arr: np.ndarray, quality: int) -> bytes:
     """[h,w,3] uint8 → the stream (header + rANS bytes)."""
     x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))).float()[None] / 255
     body = _model().compress(x, quality)[0]
-    return bytes([quality]) + _varint(arr.shape[0]) + _varint(arr.shape[1]) + body
+    return bytes([quality]) + varint(arr.shape[0]) + varint(arr.shape[1]) + body
 
 
 def decode(data: bytes) -> np.ndarray:

@@ -80,7 +80,8 @@ def upsample(small: torch.Tensor, height: int, width: int) -> torch.Tensor:
     )
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
+    """n ≥ 0 as an unsigned LEB128 varint."""
     out = bytearray()
     while True:
         out.append((n & 0x7F) | (0x80 if n >> 7 else 0))
@@ -171,7 +172,7 @@ class LearnedHCICodec(nn.Module, ConfigMixin):
         indexes = self.net.gaussian_conditional.build_indexes(self.net.h_s(z_hat))
         y_strings = self.net.gaussian_conditional.compress(y, indexes)
         return [
-            _varint(len(zs)) + bytes(zs) + bytes(ys)
+            varint(len(zs)) + bytes(zs) + bytes(ys)
             for zs, ys in zip(z_strings, y_strings, strict=True)
         ]
 
