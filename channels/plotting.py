@@ -33,6 +33,19 @@ def save_figure(fig, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def save_png_pdf(fig, path: Path) -> list[Path]:
+    """Save ``fig`` as PATH.png and PATH.pdf (atomically), close it, return both paths."""
+    import matplotlib.pyplot as plt
+
+    out = []
+    for suffix in (".png", ".pdf"):
+        target = Path(path).with_suffix(suffix)
+        save_figure(fig, target)
+        out.append(target)
+    plt.close(fig)
+    return out
+
+
 def plot_error_rates(
     curves: Mapping[str, Sequence[CurvePoint]],
     path: Path,

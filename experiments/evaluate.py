@@ -362,7 +362,7 @@ def reconstruction_figure(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from channels.plotting import save_figure
+    from channels.plotting import save_png_pdf
 
     names = [s["codec"] for s in summaries]
     bpp = {s["codec"]: s["bpp"] for s in summaries}
@@ -380,13 +380,7 @@ def reconstruction_figure(
                 label = name if name == "original" else f"{name}\n{bpp[name]:.3f} bpp"
                 ax.set_title(label, fontsize=6)
     fig.tight_layout(pad=0.2)
-    written = []
-    for suffix in (".png", ".pdf"):
-        target = path.with_suffix(suffix)
-        save_figure(fig, target)
-        written.append(target)
-    plt.close(fig)
-    return written
+    return save_png_pdf(fig, path)
 
 
 def check_claim(summaries: list[dict]) -> list[str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from channels.plotting import line_style, save_figure
+from channels.plotting import line_style, save_png_pdf
 from experiments.store import Store
 from semcom.metrics.semantic import wilson_interval
 
@@ -109,19 +109,7 @@ def _figure(df, x: str, xlabel: str, title: str, path: Path, log_x: bool = False
     axes[0][-1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
-
-
-def _save(fig, path: Path) -> list[Path]:
-    import matplotlib.pyplot as plt
-
-    out = []
-    for suffix in (".png", ".pdf"):
-        p = path.with_suffix(suffix)
-        save_figure(fig, p)
-        out.append(p)
-    plt.close(fig)
-    return out
+    return save_png_pdf(fig, path)
 
 
 def erasure_figure(df, channel: str, budget: float, path: Path) -> list[Path]:
@@ -154,7 +142,7 @@ def erasure_figure(df, channel: str, budget: float, path: Path) -> list[Path]:
     ax.grid(True, linewidth=0.3, color="0.8")
     ax.set_title(f"{channel.upper()}, budget {budget:g} cpp", fontsize=9)
     ax.legend(fontsize=6, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    return _save(fig, path)
+    return save_png_pdf(fig, path)
 
 
 def grid_figure(store: Store, channel: str, budget: float, path: Path) -> list[Path]:
@@ -189,7 +177,7 @@ def grid_figure(store: Store, channel: str, budget: float, path: Path) -> list[P
                 ax.set_ylabel(codec, fontsize=7)
     fig.suptitle(f"{channel.upper()}, budget {budget:g} cpp", fontsize=8)
     fig.tight_layout(pad=0.3, rect=(0, 0, 1, 0.96))
-    return _save(fig, path)
+    return save_png_pdf(fig, path)
 
 
 def plot_all(
