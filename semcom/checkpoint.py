@@ -16,7 +16,9 @@ from torch import nn
 
 
 def _files(work: Path, name: str) -> dict[str, Path]:
-    return {part: work / f"{name}.{part}.ckpt" for part in ("model", "optim", "state")}
+    """NAME.model.ckpt, NAME.optim.ckpt, NAME.state.ckpt (model.ckpt, … for name "")."""
+    prefix = f"{name}." if name else ""
+    return {part: work / f"{prefix}{part}.ckpt" for part in ("model", "optim", "state")}
 
 
 def has_checkpoint(work: Path, name: str) -> bool:

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageFilter
-from safetensors.torch import load_file, save_file
 
+from semcom.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from semcom.data.shapes import ShapesWorld
 from semcom.metrics.semantic import (
     DEFAULT_PROBE_DIR,
@@ -155,40 +155,6 @@ def _lr(step: int, cfg: ProbeTrainConfig) -> float:
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def _save_checkpoint(
-    work: Path, probe: SemanticProbe, opt: torch.optim.Optimizer, step: int
-) -> None:
-    tensors, meta = {}, {"step": step, "param_groups": [], "state_steps": {}}
-    state = opt.state_dict()
-    for group in state["param_groups"]:
-        meta["param_groups"].append({k: v for k, v in group.items()})
-    for pid, entry in state["state"].items():
-        for key, value in entry.items():
-            if key == "step":
-                meta["state_steps"][str(pid)] = float(value)
-            else:
-                tensors[f"{pid}.{key}"] = value.contiguous()
-    save_file({k: v.contiguous() for k, v in probe.state_dict().items()}, work / "model.tmp")
-    save_file(tensors, work / "optim.tmp")
-    (work / "state.tmp").write_text(json.dumps(meta))
-    for name in ("model", "optim", "state"):
-        (work / f"{name}.tmp").replace(work / f"{name}.ckpt")
-
-
-def _load_checkpoint(work: Path, probe: SemanticProbe, opt: torch.optim.Optimizer) -> int:
-    probe.load_state_dict(load_file(work / "model.ckpt"))
-    meta = json.loads((work / "state.ckpt").read_text())
-    tensors = load_file(work / "optim.ckpt")
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for name, value in tensors.items():
-        pid, key = name.split(".", 1)
-        state.setdefault(int(pid), {})[key] = value
-    for pid, step in meta["state_steps"].items():
-        state[int(pid)]["step"] = torch.tensor(step)
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    return int(meta["step"])
-
-
 def train(cfg: ProbeTrainConfig, out: Path, work: Path, resume: bool) -> dict[str, float]:
     """Train, save the probe to ``out`` and return its clean-test scores."""
     torch.set_num_threads(cfg.threads)
@@ -212,8 +178,8 @@ def train(cfg: ProbeTrainConfig, out: Path, work: Path, resume: bool) -> dict[st
     probe = SemanticProbe()
     opt = torch.optim.AdamW(probe.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = 0
-    if resume and (work / "state.ckpt").is_file():
-        step = _load_checkpoint(work, probe, opt)
+    if resume and has_checkpoint(work, ""):
+        step, _ = load_checkpoint(work, "", {"probe": probe}, opt)
         log(f"resumed at step {step}")
     per_epoch = cfg.train_scenes // cfg.batch
     t_train, start_step, running, order_epoch = time.time(), step, None, -1
@@ -242,7 +208,7 @@ def train(cfg: ProbeTrainConfig, out: Path, work: Path, resume: bool) -> dict[st
             speed = f"{rate * cfg.batch:.0f} img/s ETA {eta / 60:.1f} min"
             log(f"step {step}/{cfg.steps} loss {running:.4f} {speed}")
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            _save_checkpoint(work, probe, opt, step)
+            save_checkpoint(work, "", {"probe": probe}, opt, step)
         if step % cfg.eval_every == 0 or step == cfg.steps:
             scores = evaluate(probe, val_images, val_scenes)
             log("val " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
