@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from experiments.paths import SAFE_NAME
 from semcom.errors import SemcomError
 
 SPLITS = ("train", "val", "test")
@@ -229,8 +230,10 @@ def parse_config(data: Any) -> SweepConfig:
     if len(set(channels)) != len(channels):
         raise _fail("channels", "lists a channel twice")
     name = d.get("name", "sweep")
-    if not isinstance(name, str) or not name:
-        raise _fail("name", f"must be a non-empty string, not {name!r}")
+    if not isinstance(name, str) or not SAFE_NAME.match(name):
+        raise _fail(
+            "name", f"must be a plain name (letters, digits, _ . @ + -, no slashes), not {name!r}"
+        )
     return SweepConfig(
         name=name,
         dataset=dataset,

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from channels.plotting import line_style, save_png_pdf
+from experiments.paths import check_name, inside
 from experiments.store import Store
 from semcom.metrics.semantic import wilson_interval
 
@@ -208,13 +209,13 @@ def plot_all(
         paths: list[Path] = []
         for channel in dict.fromkeys(df["channel"]):
             d = df[df["channel"] == channel]
-            name = channel.replace("-", "_")
+            name = check_name(channel.replace("-", "_"), "the stored channel")
             paths += _figure(
                 d[d["budget_cpp"] == budget],
                 "snr_db",
                 r"$E_s/N_0$ (dB)",
                 f"{channel.upper()}, budget {budget:g} cpp",
-                out / f"vs_snr_{name}",
+                inside(out, f"vs_snr_{name}"),
             )
             if d["budget_cpp"].nunique() > 1:
                 paths += _figure(
@@ -222,13 +223,13 @@ def plot_all(
                     "budget_cpp",
                     "budget (channel uses per pixel)",
                     f"{channel.upper()}, {snr:g} dB",
-                    out / f"vs_budget_{name}",
+                    inside(out, f"vs_budget_{name}"),
                     log_x=True,
                 )
             paths += erasure_figure(
-                d[d["budget_cpp"] == budget], channel, budget, out / f"erasure_{name}"
+                d[d["budget_cpp"] == budget], channel, budget, inside(out, f"erasure_{name}")
             )
-            paths += grid_figure(store, channel, budget, out / f"grid_{name}")
+            paths += grid_figure(store, channel, budget, inside(out, f"grid_{name}"))
         return paths
     finally:
         store.close()

@@ -10,12 +10,20 @@ Tables:
   the originals, codec ``original``), for the reconstruction grid.
 - ``runs``: one row per ``semcom sweep`` call: points written, decoder calls, timings.
 
-Each group of points is written in one transaction, so an interrupted sweep leaves only
-complete rows.
+Each group of points is written in one transaction, so an interrupted sweep (even one
+killed with SIGKILL) leaves only complete rows; the next open rolls an unfinished
+transaction back. A sweep holds an exclusive lock on ``DIR/.sweep.lock`` while it writes
+(:meth:`Store.lock`), so a second sweep into the same folder is refused; the kernel drops
+the lock when the process ends, however it ends.
+
+:meth:`Store.digest` is a SHA-256 over every result row and PNG of a config in key order:
+the same config and seed give the same digest across runs, executors and resumes (the
+``runs`` table, with its timings, is left out).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -27,6 +35,7 @@ from experiments.scoring import FIGURES
 from semcom.errors import SemcomError
 
 STORE_NAME = "results.sqlite"
+LOCK_NAME = ".sweep.lock"
 KEY_COLUMNS = ("config_hash", "image", "codec", "channel", "snr_db", "budget_cpp", "trial")
 VALUE_COLUMNS = (
     "seed",
@@ -77,6 +86,7 @@ class Store:
             if self.dir.exists() and not self.dir.is_dir():
                 raise SemcomError(f"{self.dir} exists and is not a folder.")
             self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = None
         try:
             self.db = sqlite3.connect(file)
             self.db.executescript(_SCHEMA)
@@ -85,6 +95,33 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+        if self._lock is not None:
+            self._lock.close()  # closing the file releases the lock
+            self._lock = None
+
+    def lock(self) -> None:
+        """Take the folder's writer lock, or raise :class:`SemcomError` naming the process
+        that holds it. Held until :meth:`close` or the end of the process."""
+        import fcntl
+
+        if self._lock is not None:
+            return
+        f = open(self.dir / LOCK_NAME, "a+")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            f.close()
+            raise SemcomError(
+                f"another sweep (pid {holder}) is writing to {self.dir}; wait for it to "
+                "finish or choose another --out folder."
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        self._lock = f
 
     # -- meta ----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -160,6 +197,23 @@ class Store:
             flat.append(row)
         streams = pd.DataFrame(flat, index=df.index)
         return pd.concat([df.drop(columns=["streams"]), streams], axis=1)
+
+    def digest(self, config_hash: str | None = None) -> str:
+        """SHA-256 (hex) of every result row and stored PNG of ``config_hash`` (default:
+        the latest config), in primary-key order; equal digests mean equal results."""
+        h = config_hash or self.latest_hash()
+        sha = hashlib.sha256()
+        keys = ", ".join(KEY_COLUMNS)
+        q = f"SELECT {', '.join(COLUMNS)} FROM results WHERE config_hash = ? ORDER BY {keys}"
+        for row in self.db.execute(q, (h,)):
+            sha.update(json.dumps(row).encode())
+            sha.update(b"\n")
+        q = "SELECT * FROM images WHERE config_hash = ? ORDER BY image, codec, channel, "
+        q += "snr_db, budget_cpp"
+        for row in self.db.execute(q, (h,)):
+            sha.update(json.dumps([*row[:-1], hashlib.sha256(row[-1]).hexdigest()]).encode())
+            sha.update(b"\n")
+        return sha.hexdigest()
 
     def images(self, config_hash: str | None = None) -> list[tuple]:
         h = config_hash or self.latest_hash()

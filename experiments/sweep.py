@@ -13,6 +13,12 @@ Seeds: the link seed of a point depends on the config seed, the image and the tr
 so every codec, channel, SNR and budget sees the same noise and fading draws (common
 random numbers, smooth curves). The MTGC receiver samples with ``decode_seed``.
 
+Executors: groups of points (:class:`Group`) run in this process (``local``) or as Ray
+tasks on worker actors that load the models once (``ray``, :mod:`experiments.ray_executor`);
+either way this process is the store's one writer, each group is written in one
+transaction, and a group's rows do not depend on where or after what it ran, so both
+executors, and a resumed sweep, give the same rows (:meth:`Store.digest`).
+
 Deep JSCC (``deepjscc``, :mod:`experiments.analog`) is analog: its images are encoded,
 sent and decoded as one batch per group, its one stream (``analog``) is never erased, and
 its received symbols are never the same twice, so the decode cache only counts its calls.
@@ -51,6 +57,8 @@ from experiments.transmission import (
     stream_report,
 )
 from semcom.errors import SemcomError
+
+EXECUTORS = ("local", "ray")
 
 
 def link_seed(seed: int, image: int, trial: int) -> int:
@@ -132,6 +140,159 @@ def check_store(store: Store, config: SweepConfig, resume: bool) -> int:
     return done
 
 
+@dataclass(frozen=True)
+class Group:
+    """One unit of work: a codec at one channel, SNR and budget, for ``todo`` = the
+    (image, trial) pairs not yet stored. Runs as one batch through the link."""
+
+    channel: str
+    spec: CodecSpec
+    snr_db: float
+    budget_cpp: float
+    todo: tuple[tuple[int, int], ...]
+
+
+@dataclass
+class GroupResult:
+    """What one group produced: store rows, reconstruction PNGs, and the decoder calls and
+    seconds it cost (added to the run's totals by the writer)."""
+
+    rows: list[dict]
+    pngs: list[tuple]
+    calls: dict[str, int]
+    seconds: dict[str, float]
+
+
+def plan_groups(config: SweepConfig, done: set[tuple]) -> list[Group]:
+    """The groups still to run, in the sweep's order (channel, codec, SNR, budget)."""
+    units = [(i, t) for i in range(config.dataset.n) for t in range(config.trials)]
+    groups = []
+    for channel in config.channels:
+        for spec in config.codecs:
+            for snr in config.snr_db:
+                for budget_cpp in config.budget_cpp:
+                    todo = tuple(
+                        (i, t)
+                        for i, t in units
+                        if (i, spec.label, channel, snr, budget_cpp, t) not in done
+                    )
+                    if todo:
+                        groups.append(Group(channel, spec, snr, budget_cpp, todo))
+    return groups
+
+
+def sweep_images(config: SweepConfig) -> tuple[torch.Tensor, list]:
+    """The sweep's reference images [N,3,H,W] float32 in [0, 1] and their ground truth."""
+    from semcom.data.shapes import ShapesWorld
+
+    ds = config.dataset
+    items = [ShapesWorld(ds.split, ds.n, ds.size, ds.seed)[i] for i in range(ds.n)]
+    return torch.stack([it.image for it in items]), [it.objects for it in items]
+
+
+class GroupRunner:
+    """Runs groups in one process: holds the images, the models (loaded once, when first
+    needed), the prepared operating points and the decode cache.
+
+    The local executor keeps one; the Ray executor keeps one per worker (an actor).
+    A group's rows depend on the group alone, not on what the runner ran before.
+    """
+
+    def __init__(self, config: SweepConfig, mtgc_codec=None, threads: int | None = None):
+        if threads is not None:
+            torch.set_num_threads(threads)
+        self.config = config
+        self.refs, self.truths = sweep_images(config)
+        self.mtgc_codec = mtgc_codec
+        self.jscc = None
+        self.prepared: dict[tuple[str, int], object] = {}
+        self.cache = DecodeCache()
+        self.timer = Timer()
+
+    def _models(self, spec: CodecSpec) -> None:
+        from semcom.baselines import ANALOG_NAMES
+
+        if spec.name == MTGC_NAME and self.mtgc_codec is None:
+            self.mtgc_codec = _load_mtgc(self.config)
+        if spec.name in ANALOG_NAMES and self.jscc is None:
+            from semcom.baselines.deepjscc import load
+
+            self.jscc = load()
+
+    def run(self, group: Group) -> GroupResult:
+        """Plan, send, decode and score one group; returns its rows and PNGs."""
+        from semcom.baselines import ANALOG_NAMES
+
+        config, spec, todo, refs = self.config, group.spec, group.todo, self.refs
+        calls, seconds = Counter(self.cache.calls), Counter(self.timer.seconds)
+        self._models(spec)
+        _, height, width = refs.shape[1:]
+        budget = budget_uses(group.budget_cpp, height, width)
+        link = make_link(group.channel)
+        if spec.name in ANALOG_NAMES:
+            plans, reports, keys, recons, successes = _analog(
+                config,
+                spec,
+                self.jscc,
+                link,
+                group.snr_db,
+                budget,
+                todo,
+                refs,
+                self.cache,
+                self.timer,
+            )
+        else:
+            plans, reports, keys, recons, successes = _digital(
+                config,
+                spec,
+                link,
+                group.snr_db,
+                budget,
+                todo,
+                refs,
+                self.prepared,
+                self.mtgc_codec,
+                self.cache,
+                self.timer,
+                height,
+                width,
+            )
+        t0 = time.perf_counter()
+        idx = [i for i, _ in todo]
+        figures = score(refs[idx], torch.stack(recons), [self.truths[i] for i in idx])
+        self.timer.add("metrics", t0)
+        t0 = time.perf_counter()
+        rows = _rows(
+            config,
+            spec,
+            group.channel,
+            group.snr_db,
+            group.budget_cpp,
+            budget,
+            todo,
+            plans,
+            reports,
+            keys,
+            successes,
+            figures,
+            height * width,
+        )
+        h = config.hash()
+        pngs = [
+            (h, i, spec.label, group.channel, group.snr_db, group.budget_cpp, _png(img))
+            for (i, t), img in zip(todo, recons, strict=True)
+            if t == 0 and i < config.save_images
+        ]
+        self.timer.add("store", t0)
+        return GroupResult(
+            rows,
+            pngs,
+            dict(Counter(self.cache.calls) - calls),
+            dict(Counter(self.timer.seconds) - seconds),
+        )
+
+
 def run_sweep(
     config: SweepConfig,
     out: str | Path,
@@ -140,25 +301,34 @@ def run_sweep(
     mtgc_codec=None,
     progress: bool = True,
     after_group: Callable[[int], None] | None = None,
+    executor: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
+    threads: int = 1,
 ) -> SweepReport:
     """Run (or resume) ``config``, writing results to ``out``/results.sqlite.
 
+    ``executor``: ``local`` (this process) or ``ray`` (groups as tasks on ``workers``
+    Ray actors, on the cluster at ``address`` or a local one); either way this process
+    is the one writer of the store, and the rows are the same.
     ``mtgc_codec``: an MTGC codec to use instead of loading the preset (tests).
     ``after_group``: called with the number of groups written so far (tests interrupt
     a sweep from it).
+    ``threads``: torch threads per process.
     """
     import json
 
-    from semcom.baselines import ANALOG_NAMES
-    from semcom.data.shapes import ShapesWorld
-
+    if executor not in EXECUTORS:
+        raise SemcomError(f"--executor {executor} is not known; choose {' or '.join(EXECUTORS)}.")
     store = Store(out)
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    timer = Timer()
-    cache = DecodeCache()
+    calls: Counter = Counter()
+    seconds: Counter = Counter()
     written: Counter = Counter()
     bar = None
+    before = 0
     try:
+        store.lock()
         before = check_store(store, config, resume)
         h = config.hash()
         store.set_meta(
@@ -168,118 +338,56 @@ def run_sweep(
                 "semantic": semantic_status(),
             }
         )
-        done = store.done_keys(h)
-        ds = config.dataset
-        items = [ShapesWorld(ds.split, ds.n, ds.size, ds.seed)[i] for i in range(ds.n)]
-        refs = torch.stack([it.image for it in items])
-        truths = [it.objects for it in items]
-        _, height, width = refs.shape[1:]
-        if any(c.name == MTGC_NAME for c in config.codecs) and mtgc_codec is None:
-            mtgc_codec = _load_mtgc(config)
-        jscc = None
-        if any(c.name in ANALOG_NAMES for c in config.codecs):
-            from semcom.baselines.deepjscc import load
-
-            jscc = load()
-        saved_images = [
-            (h, i, "original", "", 0.0, 0.0, _png(refs[i]))
-            for i in range(min(config.save_images, ds.n))
-        ]
-        store.write([], saved_images)
-        prepared: dict[tuple[str, int], object] = {}
-        units = [(i, t) for i in range(ds.n) for t in range(config.trials)]
-        groups = [
-            (ch, spec, snr, b)
-            for ch in config.channels
-            for spec in config.codecs
-            for snr in config.snr_db
-            for b in config.budget_cpp
-        ]
+        groups = plan_groups(config, store.done_keys(h))
+        refs, _ = sweep_images(config)
+        store.write(
+            [],
+            [
+                (h, i, "original", "", 0.0, 0.0, _png(refs[i]))
+                for i in range(min(config.save_images, config.dataset.n))
+            ],
+        )
         bar = _Progress(config.num_points, before, progress)
         n_groups = 0
-        for channel in config.channels:
-            for ch, spec, snr, budget_cpp in groups:
-                if ch != channel:
-                    continue
-                todo = [
-                    (i, t)
-                    for i, t in units
-                    if (i, spec.label, channel, snr, budget_cpp, t) not in done
-                ]
-                if not todo:
-                    continue
-                budget = budget_uses(budget_cpp, height, width)
-                link = make_link(channel)
-                if spec.name in ANALOG_NAMES:
-                    plans, reports, keys, recons, successes = _analog(
-                        config, spec, jscc, link, snr, budget, todo, refs, cache, timer
-                    )
-                else:
-                    plans, reports, keys, recons, successes = _digital(
-                        config,
-                        spec,
-                        link,
-                        snr,
-                        budget,
-                        todo,
-                        refs,
-                        prepared,
-                        mtgc_codec,
-                        cache,
-                        timer,
-                        height,
-                        width,
-                    )
-                t0 = time.perf_counter()
-                idx = [i for i, _ in todo]
-                figures = score(refs[idx], torch.stack(recons), [truths[i] for i in idx])
-                timer.add("metrics", t0)
-                t0 = time.perf_counter()
-                rows = _rows(
-                    config,
-                    spec,
-                    channel,
-                    snr,
-                    budget_cpp,
-                    budget,
-                    todo,
-                    plans,
-                    reports,
-                    keys,
-                    successes,
-                    figures,
-                    height * width,
-                )
-                pngs = [
-                    (h, i, spec.label, channel, snr, budget_cpp, _png(img))
-                    for (i, t), img in zip(todo, recons, strict=True)
-                    if t == 0 and i < config.save_images
-                ]
-                store.write(rows, pngs)
-                timer.add("store", t0)
-                written[spec.label] += len(rows)
-                bar.advance(len(rows))
-                n_groups += 1
-                if after_group is not None:
-                    after_group(n_groups)
+
+        def write(result: GroupResult) -> None:
+            nonlocal n_groups
+            t0 = time.perf_counter()
+            store.write(result.rows, result.pngs)
+            seconds["store"] += time.perf_counter() - t0
+            calls.update(result.calls)
+            seconds.update(result.seconds)
+            for row in result.rows:
+                written[row["codec"]] += 1
+            bar.advance(len(result.rows))
+            n_groups += 1
+            if after_group is not None:
+                after_group(n_groups)
+
+        if executor == "ray":
+            from experiments.ray_executor import run_on_ray
+
+            run_on_ray(config, groups, write, mtgc_codec, address, workers, threads)
+        else:
+            runner = GroupRunner(config, mtgc_codec)
+            for group in groups:
+                write(runner.run(group))
     finally:
         if bar is not None:
             bar.close()
         finished = datetime.now(UTC).isoformat(timespec="seconds")
         total = sum(written.values())
         if total:
-            store.add_run(
-                config.hash(), started, finished, total, dict(cache.calls), dict(timer.seconds)
-            )
+            store.add_run(config.hash(), started, finished, total, dict(calls), dict(seconds))
         store.close()
     return SweepReport(
         config_hash=config.hash(),
         points_total=config.num_points,
         points_done_before=before,
         points_written=total,
-        decoder_calls=dict(cache.calls),
+        decoder_calls=dict(calls),
         points_by_codec=dict(written),
-        seconds={k: round(v, 3) for k, v in timer.seconds.items()},
+        seconds={k: round(v, 3) for k, v in seconds.items()},
         semantic=semantic_status(),
     )
 

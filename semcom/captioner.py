@@ -83,7 +83,7 @@ class HFCaptioner:
             )
         self.processor = AutoProcessor.from_pretrained(str(path), local_files_only=True)
         self.model = AutoModelForImageTextToText.from_pretrained(
-            str(path), local_files_only=True
+            str(path), local_files_only=True, use_safetensors=True
         ).eval()
         self.max_new_tokens = max_new_tokens
 

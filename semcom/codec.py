@@ -456,7 +456,9 @@ class MTGC:
                 return cls._load(path, device, dtype)
             except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
                 first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                raise SemcomError(f"cannot load the MTGC weights in {path}: {first}") from err
+                only = " (weights are read from .safetensors files only)"
+                hint = only if "safetensors" in first else ""
+                raise SemcomError(f"cannot load the MTGC weights in {path}: {first}{hint}") from err
 
     @classmethod
     def _load(cls, path: Path, device: str | torch.device, dtype: torch.dtype | None) -> MTGC:
@@ -473,7 +475,9 @@ class MTGC:
         if config.hci_kind not in KINDS:
             raise SemcomError(f"{path / MTGC_CONFIG}: unknown hci_kind {config.hci_kind!r}.")
         mgdd = MGDD.from_pretrained(path).to(device, dtype)
-        text_model = CLIPTextModel.from_pretrained(path / "text_encoder", local_files_only=True)
+        text_model = CLIPTextModel.from_pretrained(
+            path / "text_encoder", local_files_only=True, use_safetensors=True
+        )
         text_model.to(device, dtype)
         if (path / "tokenizer" / "tokenizer.json").is_file() and _is_word_tokenizer(
             path / "tokenizer"
@@ -485,12 +489,14 @@ class MTGC:
             tokenizer = HFTokenizer(
                 CLIPTokenizer.from_pretrained(path / "tokenizer", local_files_only=True)
             )
-        tascm = TASCM.from_pretrained(path / "tascm", low_cpu_mem_usage=False).to(device)
+        tascm = TASCM.from_pretrained(
+            path / "tascm", low_cpu_mem_usage=False, use_safetensors=True
+        ).to(device)
         learned = LearnedHCICodec.from_pretrained(path / "hci") if (path / "hci").is_dir() else None
         image_encoder = None
         if (path / "image_encoder").is_dir():
             image_encoder = CLIPVisionModel.from_pretrained(
-                path / "image_encoder", local_files_only=True
+                path / "image_encoder", local_files_only=True, use_safetensors=True
             )
             image_encoder.to(device, dtype)
         captioner = _load_captioner(path / "captioner", device)
@@ -538,5 +544,9 @@ def _load_captioner(path: Path, device: str | torch.device) -> object | None:
 
     cfg = json.loads((path / "config.json").read_text())
     if cfg.get("_class_name") == "ShapesCaptioner":
-        return ShapesCaptioner.from_pretrained(path, low_cpu_mem_usage=False).to(device).eval()
+        return (
+            ShapesCaptioner.from_pretrained(path, low_cpu_mem_usage=False, use_safetensors=True)
+            .to(device)
+            .eval()
+        )
     return HFCaptioner(path)

@@ -271,7 +271,7 @@ class MGDD:
     def from_pretrained(cls, path: str | Path, vae_path: str | Path | None = None) -> MGDD:
         """Load what :meth:`save_pretrained` wrote; ``vae_path`` overrides path/vae."""
         path = Path(path)
-        kw = {"low_cpu_mem_usage": False}
+        kw = {"low_cpu_mem_usage": False, "use_safetensors": True}
         unet = UNet2DConditionModel.from_pretrained(path / "unet", **kw)
         controlnet = ControlNetModel.from_pretrained(path / "controlnet", **kw)
         scheduler = DDIMScheduler.from_pretrained(path / "scheduler")

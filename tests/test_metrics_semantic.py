@@ -14,7 +14,7 @@ from semcom.data.captions import ShapeObject
 from semcom.data.shapes import ShapesWorld
 from semcom.errors import SemcomError
 from semcom.metrics import perceptual_metrics, semantic_scores
-from semcom.metrics.perceptual import dists, lpips, missing_files
+from semcom.metrics.perceptual import dists, lpips, main, missing_files
 from semcom.metrics.semantic import (
     DEFAULT_PROBE_DIR,
     SemanticProbe,
@@ -150,6 +150,7 @@ def test_perceptual_metrics_are_skipped_with_a_reason_without_weights(
     result = perceptual_metrics(x, x, weights_dir=tmp_path)
     assert result.values == {} and set(result.skipped) == {"lpips", "dists"}
     assert str(tmp_path / "lpips" / "alex.pth") in result.skipped["lpips"]
+    assert "convert" in result.skipped["lpips"]
     assert "never downloaded" in result.note() and "dists skipped" in result.note()
     with pytest.raises(SemcomError, match="never downloaded"):
         lpips(x, x, weights_dir=tmp_path)
@@ -179,6 +180,15 @@ def test_perceptual_metrics_run_from_weights_in_the_documented_layout(
     torch.save(feats, tmp_path / "dists" / "vgg16.pth")
     ab = {"alpha": torch.rand(1, 1475, 1, 1), "beta": torch.rand(1, 1475, 1, 1)}
     torch.save(ab, tmp_path / "dists" / "weights.pt")
+    # Pickled upstream files are never read at run time: they are converted once.
+    assert missing_files("lpips", tmp_path) == [tmp_path / "lpips" / "alexnet.safetensors"] + [
+        tmp_path / "lpips" / "alex.safetensors"
+    ]
+    x = torch.rand(1, 3, 64, 64)
+    with pytest.raises(SemcomError, match="not converted yet"):
+        lpips(x, x, weights_dir=tmp_path)
+    assert main(["convert", str(tmp_path)]) == 0
+    assert len(list(tmp_path.rglob("*.safetensors"))) == 4
     assert missing_files("lpips", tmp_path) == [] and missing_files("dists", tmp_path) == []
 
     x, y = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
@@ -187,6 +197,15 @@ def test_perceptual_metrics_run_from_weights_in_the_documented_layout(
     for values in result.values.values():
         assert values.shape == (2,) and values.dtype == torch.float64
         assert abs(float(values[0])) < 1e-6 and float(values[1]) > 1e-4
+
+
+def test_perceptual_convert_refuses_a_file_that_is_not_tensors(tmp_path: Path, capsys) -> None:
+    (tmp_path / "lpips").mkdir()
+    torch.save({"a": torch.zeros(1)}, tmp_path / "lpips" / "alexnet.pth")
+    torch.save({"a": "not a tensor"}, tmp_path / "lpips" / "alex.pth")
+    assert main(["convert", str(tmp_path)]) == 2
+    assert "dictionary of tensors" in capsys.readouterr().err
+    assert not (tmp_path / "lpips" / "alex.safetensors").exists()
 
 
 def test_degradations_keep_shape_and_range_and_p0_is_clean() -> None:

@@ -195,5 +195,12 @@ def load(path: str | None = None) -> DeepJSCC:
             f"the Deep JSCC baseline needs its weights in {folder}; train them with "
             "`python -m semcom.baselines.train_deepjscc`."
         )
-    model = DeepJSCC.from_pretrained(folder, low_cpu_mem_usage=False)  # no accelerate
+    try:  # low_cpu_mem_usage=False: no accelerate; safetensors only: no pickles
+        model = DeepJSCC.from_pretrained(folder, low_cpu_mem_usage=False, use_safetensors=True)
+    except (OSError, ValueError, RuntimeError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise SemcomError(
+            f"cannot load the Deep JSCC weights in {folder}: {first} (weights are read from "
+            ".safetensors files only)."
+        ) from None
     return model.eval()

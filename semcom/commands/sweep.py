@@ -21,23 +21,44 @@ def sweep(
     config: Path = typer.Argument(..., help="Sweep config (YAML)."),
     out: Path = typer.Option(..., "--out", help="Folder of the results store."),
     resume: bool = typer.Option(False, "--resume", help="Continue a sweep in --out."),
-    executor: str = typer.Option("local", "--executor", help="local (ray: not available yet)."),
-    threads: int = typer.Option(1, "--threads", help="torch threads (1 is fastest on 2 cores)."),
+    executor: str = typer.Option(
+        "local", "--executor", help="local (this process) or ray (Ray actors, one writer)."
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="Ray cluster to join (ray only; default: start a local one)."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Ray worker actors (ray only; default: the cluster's CPUs)."
+    ),
+    threads: int = typer.Option(
+        1, "--threads", help="torch threads per process (1 is fastest on 2 cores)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Run a sweep over codecs, channels, SNRs and budgets; results go to OUT."""
     import torch
 
     from experiments.config import load_config
-    from experiments.sweep import run_sweep
+    from experiments.sweep import EXECUTORS, run_sweep
 
-    if executor != "local":
-        raise SemcomError(f"--executor {executor} is not available; use local.")
-    if threads < 1:
-        raise SemcomError("--threads must be at least 1.")
+    if executor not in EXECUTORS:
+        raise SemcomError(f"--executor {executor} is not known; choose local or ray.")
+    if executor != "ray" and (address or workers):
+        raise SemcomError("--address and --workers apply to --executor ray only.")
+    if threads < 1 or (workers is not None and workers < 1):
+        raise SemcomError("--threads and --workers must be at least 1.")
     cfg = load_config(config)
     torch.set_num_threads(threads)
-    report = run_sweep(cfg, out, resume=resume, progress=not quiet)
+    report = run_sweep(
+        cfg,
+        out,
+        resume=resume,
+        progress=not quiet,
+        executor=executor,
+        address=address,
+        workers=workers,
+        threads=threads,
+    )
     print_summary(out, report)
 
 
@@ -51,6 +72,7 @@ def print_summary(out: Path, report) -> None:
     store = Store(out, create=False)
     try:
         df = store.frame(report.config_hash)
+        digest = store.digest(report.config_hash)
     finally:
         store.close()
     console = Console()
@@ -69,6 +91,7 @@ def print_summary(out: Path, report) -> None:
             f"{acc.mean():.3f}" if len(acc) else "-",
         )
     console.print(table)
+    console.print(f"results digest: {digest}", markup=False, highlight=False)
     calls = sum(report.decoder_calls.values())
     per_codec = ", ".join(
         f"{c} {report.decoder_calls.get(c, 0)}/{n}" for c, n in report.points_by_codec.items()

@@ -10,10 +10,13 @@ environment variable ``SEMCOM_PERCEPTUAL_WEIGHTS``, else ``~/.cache/semcom/perce
     dists/vgg16.pth     torchvision VGG16 ImageNet weights (vgg16-397923af.pth)
     dists/weights.pt    DISTS alpha and beta (DISTS_pytorch/weights.pt of the reference)
 
-A backbone file may instead be in torch's own cache ($TORCH_HOME/hub/checkpoints under its
-original name). Files are read with ``torch.load(weights_only=True)`` (tensors only) or
-as ``.safetensors`` beside them. Without the files :func:`perceptual_metrics` skips the
-metric and says why and where to put what; :func:`lpips` and :func:`dists` raise.
+Weights are read from safetensors only (never unpickled at run time): convert the
+upstream files once with ``python -m semcom.metrics.perceptual convert [DIR]``, which
+reads each ``.pth``/``.pt`` above (or a backbone in torch's own cache,
+$TORCH_HOME/hub/checkpoints, under its original name) with
+``torch.load(weights_only=True)`` and writes the ``.safetensors`` file beside it
+(``lpips/alex.safetensors`` …). Without them :func:`perceptual_metrics` skips the metric
+and says why and what to do; :func:`lpips` and :func:`dists` raise.
 
 Inputs: float tensors [B,3,H,W] (or [3,H,W]) in [0, 1], compared at native resolution;
 outputs one value per image, float64 [B], lower is better for both.
@@ -56,41 +59,84 @@ def _torch_cache() -> Path:
     return Path(home) / "hub" / "checkpoints"
 
 
-def _find(root: Path, rel: str, cache_name: str | None) -> Path | None:
-    candidates = [root / rel, (root / rel).with_suffix(".safetensors")]
+def _upstream(root: Path, rel: str, cache_name: str | None) -> Path | None:
+    """The upstream (pickled) file of ``rel``: in the weights folder or torch's cache."""
+    candidates = [root / rel]
     if cache_name is not None:
         candidates.append(_torch_cache() / cache_name)
     return next((p for p in candidates if p.is_file()), None)
 
 
+def _safetensors(root: Path, rel: str) -> Path:
+    return (root / rel).with_suffix(".safetensors")
+
+
 def missing_files(metric: str, weights_dir: str | Path | None = None) -> list[Path]:
-    """The files ``metric`` still needs under the weights directory (empty: ready)."""
+    """The safetensors files ``metric`` still needs under the weights folder (empty: ready)."""
     root = Path(weights_dir) if weights_dir is not None else default_weights_dir()
-    return [root / rel for rel, cache in REQUIRED_FILES[metric] if _find(root, rel, cache) is None]
+    return [
+        _safetensors(root, rel)
+        for rel, _ in REQUIRED_FILES[metric]
+        if not _safetensors(root, rel).is_file()
+    ]
 
 
-def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+def _hint(metric: str, root: Path) -> str:
+    """What to do about the missing files of ``metric``."""
+    missing = missing_files(metric, root)
+    convertible = [
+        rel
+        for rel, cache in REQUIRED_FILES[metric]
+        if _safetensors(root, rel) in missing and _upstream(root, rel, cache) is not None
+    ]
+    if convertible and len(convertible) == len(missing):
+        return (
+            f"{', '.join(str(p) for p in missing)} not converted yet; run python -m "
+            f"semcom.metrics.perceptual convert {root}"
+        )
+    return (
+        "weights not found locally (never downloaded); to compute it, provide "
+        + " and ".join(str(root / rel) for rel, _ in REQUIRED_FILES[metric])
+        + f" and run python -m semcom.metrics.perceptual convert {root} (or set "
+        "SEMCOM_PERCEPTUAL_WEIGHTS to a folder holding lpips/ and dists/); "
+        "semcom/metrics/perceptual.py says where each file comes from"
+    )
 
-        return load_file(str(path))
-    state = torch.load(str(path), map_location="cpu", weights_only=True)
-    if not isinstance(state, dict):
-        raise SemcomError(f"{path} does not hold a dictionary of tensors.")
-    return state
+
+def convert_weights(weights_dir: str | Path | None = None) -> list[Path]:
+    """Write the ``.safetensors`` file of every upstream file present; returns the files
+    written. Upstream files are read with ``torch.load(weights_only=True)``."""
+    from safetensors.torch import save_file
+
+    root = Path(weights_dir) if weights_dir is not None else default_weights_dir()
+    written = []
+    for files in REQUIRED_FILES.values():
+        for rel, cache in files:
+            src, dst = _upstream(root, rel, cache), _safetensors(root, rel)
+            if src is None or dst.is_file():
+                continue
+            try:
+                state = torch.load(str(src), map_location="cpu", weights_only=True)
+            except Exception as err:  # noqa: BLE001 - any unreadable file gets one message
+                raise SemcomError(f"{src} is not a readable tensor file ({err}).") from None
+            if not isinstance(state, dict) or not all(
+                isinstance(v, torch.Tensor) for v in state.values()
+            ):
+                raise SemcomError(f"{src} does not hold a dictionary of tensors.")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(f".{dst.name}.tmp")
+            save_file({k: v.contiguous().clone() for k, v in state.items()}, str(tmp))
+            os.replace(tmp, dst)
+            written.append(dst)
+    return written
 
 
 def _weights(metric: str, root: Path) -> list[dict[str, torch.Tensor]]:
-    out = []
-    for rel, cache in REQUIRED_FILES[metric]:
-        path = _find(root, rel, cache)
-        if path is None:
-            raise SemcomError(
-                f"{metric.upper()} needs {root / rel}; it is not there and is never downloaded "
-                f"(see semcom/metrics/perceptual.py for where each file comes from)."
-            )
-        out.append(_load_tensors(path))
-    return out
+    from safetensors.torch import load_file
+
+    if missing_files(metric, root):
+        raise SemcomError(f"{metric.upper()}: {_hint(metric, root)}.")
+    return [load_file(str(_safetensors(root, rel))) for rel, _ in REQUIRED_FILES[metric]]
 
 
 class _LPIPS(nn.Module):
@@ -264,14 +310,32 @@ def perceptual_metrics(
     for metric in metrics:
         if metric not in REQUIRED_FILES:
             raise SemcomError(f"unknown perceptual metric {metric!r}; use {PERCEPTUAL_METRICS}.")
-        missing = missing_files(metric, root)
-        if missing:
-            result.skipped[metric] = (
-                "weights not found locally (never downloaded); to compute it, provide "
-                + " and ".join(str(p) for p in missing)
-                + " (or set SEMCOM_PERCEPTUAL_WEIGHTS to a directory holding lpips/ and "
-                "dists/); semcom/metrics/perceptual.py says where each file comes from."
-            )
+        if missing_files(metric, root):
+            result.skipped[metric] = _hint(metric, root) + "."
             continue
         result.values[metric] = _score(metric, reference, image, root)
     return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m semcom.metrics.perceptual convert [DIR]``: upstream files → safetensors."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] != "convert" or len(args) > 2:
+        print("usage: python -m semcom.metrics.perceptual convert [WEIGHTS_DIR]", file=sys.stderr)
+        return 2
+    try:
+        written = convert_weights(args[1] if len(args) == 2 else None)
+    except SemcomError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
+    if not written:
+        print("nothing to convert (no upstream files without a .safetensors beside them)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -155,7 +155,9 @@ def load_probe(path: str | Path | None = None) -> SemanticProbe:
             f"no semantic probe in {path}: train one with `python -m semcom.metrics.train_probe "
             f"--out {path}` (config.json and diffusion_pytorch_model.safetensors)."
         )
-    return SemanticProbe.from_pretrained(str(path), low_cpu_mem_usage=False).eval()
+    return SemanticProbe.from_pretrained(
+        str(path), low_cpu_mem_usage=False, use_safetensors=True
+    ).eval()
 
 
 def match_objects(

@@ -92,7 +92,9 @@ def assemble_sd21(
     gen_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
-        unet = UNet2DConditionModel.from_pretrained(out / "unet", low_cpu_mem_usage=False)
+        unet = UNet2DConditionModel.from_pretrained(
+            out / "unet", low_cpu_mem_usage=False, use_safetensors=True
+        )
         ControlNetModel.from_unet(unet).save_pretrained(out / "controlnet")
         TASCM(
             image_encoder="external",

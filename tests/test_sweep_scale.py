@@ -1,0 +1,233 @@
+"""Sweeps at scale: the Ray executor, SIGKILL and resume, one writer per folder, and
+byte-identical results across runs and executors."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from experiments.config import parse_config
+from experiments.store import LOCK_NAME, STORE_NAME, Store
+from experiments.sweep import run_sweep
+from semcom.errors import SemcomError
+from tests._mtgc import single_thread, small_codec  # noqa: F401
+from tests.conftest import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SMALL = {
+    "name": "scale",
+    "dataset": {"split": "test", "n": 2, "size": 64, "seed": 0},
+    "codecs": ["mtgc", "webp", "deepjscc"],
+    "channels": ["awgn", "rayleigh"],
+    "snr_db": [0, 12],
+    "budget_cpp": [0.1],
+    "save_images": 1,
+}
+
+#: The SIGKILL test's sweep: every kind of codec, through the shipped MTGC-tiny (2 steps).
+KILLED = {
+    "name": "killed",
+    "dataset": {"split": "test", "n": 3, "size": 64, "seed": 0},
+    "codecs": ["webp", "jpeg2000", "deepjscc", {"name": "mtgc", "steps": 2}],
+    "channels": ["awgn", "rayleigh"],
+    "snr_db": [0, 6, 12],
+    "budget_cpp": [0.1, 0.3],
+    "save_images": 1,
+}
+
+
+def table(folder: Path, name: str) -> list[tuple]:
+    with sqlite3.connect(folder / STORE_NAME) as db:
+        return sorted(db.execute(f"SELECT * FROM {name}"))
+
+
+def digest(folder: Path) -> str:
+    store = Store(folder, create=False)
+    try:
+        return store.digest()
+    finally:
+        store.close()
+
+
+def test_ray_executor_writes_the_same_store_as_the_local_one(tmp_path) -> None:
+    """A local Ray instance with 2 CPUs and 2 worker actors against this process."""
+    cfg = parse_config(SMALL)
+    local = run_sweep(cfg, tmp_path / "local", mtgc_codec=small_codec(), progress=False)
+    on_ray = run_sweep(
+        cfg,
+        tmp_path / "ray",
+        mtgc_codec=small_codec(),
+        progress=False,
+        executor="ray",
+        workers=2,
+    )
+    assert local.points_written == on_ray.points_written == cfg.num_points == 24
+    assert on_ray.points_by_codec == {"mtgc": 8, "webp": 8, "deepjscc": 8}
+    assert table(tmp_path / "ray", "results") == table(tmp_path / "local", "results")
+    assert table(tmp_path / "ray", "images") == table(tmp_path / "local", "images")
+    assert digest(tmp_path / "ray") == digest(tmp_path / "local")
+
+
+def test_unknown_executor_and_ray_options_without_ray_are_refused(tmp_path, capsys) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({**SMALL, "codecs": ["webp"]}))
+    out = str(tmp_path / "out")
+    for extra, needle in (
+        (["--executor", "dask"], "--executor dask is not known"),
+        (["--workers", "2"], "apply to --executor ray only"),
+        (["--executor", "ray", "--workers", "0"], "at least 1"),
+    ):
+        code, _, err = run_cli(["sweep", str(path), "--out", out, *extra], capsys)
+        assert code == 2 and needle in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def _holds_lock(folder: Path) -> bool:
+    """Whether another process holds the folder's sweep lock now."""
+    path = folder / LOCK_NAME
+    if not path.is_file():
+        return False
+    with open(path) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
+def _start(config: Path, out: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "semcom.cli", "sweep", str(config), "--out", str(out)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.Popen(
+        [*cmd, "--resume", "--quiet"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_resume_holds_every_point_once(tmp_path) -> None:
+    """Three `semcom sweep` processes killed with SIGKILL at random moments while they
+    work, then one that finishes: the store equals an uninterrupted run's, row for row."""
+    import torch
+
+    cfg = parse_config(KILLED)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the CLI does: the same rows need the same threads
+    try:
+        run_sweep(cfg, tmp_path / "whole", progress=False)
+    finally:
+        torch.set_num_threads(before)
+    path, out = tmp_path / "killed.yaml", tmp_path / "killed"
+    path.write_text(yaml.safe_dump(KILLED))
+    rng = random.Random(8)
+    counts = []
+    for _ in range(3):
+        proc = _start(path, out)
+        while not _holds_lock(out):
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 4.0))  # a random moment of the sweep's work
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait() == -signal.SIGKILL
+        with sqlite3.connect(out / STORE_NAME) as db:  # rolls a torn transaction back
+            counts.append(db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
+    assert counts[0] < cfg.num_points, "the first kill came after the sweep had finished"
+    proc = _start(path, out)
+    assert proc.wait() == 0, proc.stderr.read().decode()
+    rows = table(out, "results")
+    with sqlite3.connect(out / STORE_NAME) as db:
+        keys = db.execute(
+            "SELECT COUNT(DISTINCT image || codec || channel || snr_db || budget_cpp || trial) "
+            "FROM results"
+        ).fetchone()[0]
+    assert len(rows) == keys == cfg.num_points
+    assert rows == table(tmp_path / "whole", "results")
+    assert table(out, "images") == table(tmp_path / "whole", "images")
+    assert digest(out) == digest(tmp_path / "whole")
+    assert not (out / f"{STORE_NAME}-journal").exists()
+
+
+def test_a_second_sweep_into_a_busy_folder_is_refused(tmp_path, capsys) -> None:
+    cfg = parse_config({**SMALL, "codecs": ["webp"], "channels": ["awgn"]})
+    holder = Store(tmp_path)
+    holder.lock()  # as a running sweep does
+    try:
+        with pytest.raises(SemcomError, match=f"another sweep \\(pid {os.getpid()}\\)"):
+            run_sweep(cfg, tmp_path, progress=False)
+        path = tmp_path / "c.yaml"
+        path.write_text(yaml.safe_dump({**SMALL, "codecs": ["webp"], "channels": ["awgn"]}))
+        code, _, err = run_cli(["sweep", str(path), "--out", str(tmp_path), "--quiet"], capsys)
+        assert code == 2 and "another sweep" in err and "--out" in err
+        assert Store(tmp_path).count(cfg.hash()) == 0
+    finally:
+        holder.close()
+    assert run_sweep(cfg, tmp_path, progress=False).points_written == 4  # lock released
+
+
+def test_two_runs_give_byte_identical_results_and_exports(tmp_path, capsys) -> None:
+    cfg = parse_config({**SMALL, "channels": ["tdl-a"]})
+    for name in ("a", "b"):
+        run_sweep(cfg, tmp_path / name, mtgc_codec=small_codec(), progress=False)
+        code, _, err = run_cli(["export", str(tmp_path / name), "--format", "csv"], capsys)
+        assert code == 0, err
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
+    assert (tmp_path / "a" / "results.csv").read_bytes() == (
+        tmp_path / "b" / "results.csv"
+    ).read_bytes()
+    other = parse_config({**SMALL, "channels": ["tdl-a"], "seed": 1})
+    run_sweep(other, tmp_path / "c", mtgc_codec=small_codec(), progress=False)
+    assert digest(tmp_path / "c") != digest(tmp_path / "a")
+
+
+# -- safe loading ---------------------------------------------------------------------------
+
+
+def test_config_names_and_stored_names_cannot_leave_the_output_folder(tmp_path) -> None:
+    for bad in ("../escape", "a/b", ".hidden", ""):
+        with pytest.raises(SemcomError, match="config name"):
+            parse_config({**SMALL, "name": bad})
+    from experiments.plots import plot_all
+
+    cfg = parse_config({**SMALL, "codecs": ["webp"], "channels": ["awgn"]})
+    run_sweep(cfg, tmp_path / "run", progress=False)
+    with sqlite3.connect(tmp_path / "run" / STORE_NAME) as db:  # a tampered store
+        db.execute("UPDATE results SET channel = '../../escape'")
+    with pytest.raises(SemcomError, match="cannot be part of a file name"):
+        plot_all(tmp_path / "run", tmp_path / "run" / "figures")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert not any(tmp_path.rglob("*escape*"))
+
+
+def test_weights_are_read_from_safetensors_only(tmp_path) -> None:
+    """Every shipped weight file is safetensors, and a model folder holding a pickled
+    checkpoint instead is refused with a message saying so (nothing is unpickled)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from semcom.baselines.deepjscc import WEIGHTS_DIR, load
+
+    shipped = [p for p in (ROOT / "semcom").rglob("*") if p.suffix in (".bin", ".pt", ".pth")]
+    assert shipped == []
+    assert list((ROOT / "semcom").rglob("*.safetensors"))
+    folder = tmp_path / "deepjscc"
+    folder.mkdir()
+    (folder / "config.json").write_bytes((WEIGHTS_DIR / "config.json").read_bytes())
+    state = load_file(str(next(WEIGHTS_DIR.glob("*.safetensors"))))
+    torch.save(state, folder / "diffusion_pytorch_model.bin")
+    with pytest.raises(SemcomError, match=r"\.safetensors files only"):
+        load(str(folder))
