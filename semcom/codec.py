@@ -37,6 +37,10 @@ from semcom.tascm import TASCM
 from semcom.textenc import HFTokenizer, TextEncoder, WordTokenizer
 
 MTGC_CONFIG = "mtgc.json"
+#: Largest image (height × width pixels) MTGC encodes or decodes, 2048 × 2048: the
+#: receiver's work and memory grow with the size a header declares, so a corrupted or
+#: forged header must not make it decode a gigapixel image.
+MAX_PIXELS = 1 << 22
 #: The seven non-empty subsets of streams, as tuples of names that arrive.
 ARRIVAL_PATTERNS: tuple[tuple[str, ...], ...] = tuple(
     tuple(s for i, s in enumerate(STREAMS) if mask >> i & 1) for mask in range(1, 8)
@@ -172,6 +176,10 @@ class MTGC:
             )
         if h >= 1 << 16 or w >= 1 << 16:
             raise SemcomError(f"the image is {h}x{w}; sides must be below 65536 pixels.")
+        if h * w > MAX_PIXELS:
+            raise SemcomError(
+                f"the image is {h}x{w}; MTGC codes at most {MAX_PIXELS} pixels (2048x2048)."
+            )
         if not torch.isfinite(images).all():
             raise SemcomError("the image contains NaN or infinite values.")
         return images.float().clamp(0, 1)
@@ -306,6 +314,11 @@ class MTGC:
                 f"the bitstream's preset fingerprint {bs.fingerprint:08x} differs from these "
                 f"{self.preset} weights ({self.fingerprint:08x}); decode with the weights "
                 "that encoded it."
+            )
+        if bs.height * bs.width > MAX_PIXELS:
+            raise BitstreamError(
+                f"the bitstream declares a {bs.height}x{bs.width} image, more than the "
+                f"{MAX_PIXELS} pixels MTGC decodes; its header is corrupted."
             )
 
     def decode_streams(self, bs: Bitstream, strict: bool = False) -> DecodedStreams:

@@ -8,7 +8,7 @@ import pytest
 import torch
 from _mtgc import scene_image, single_thread, small_codec, small_config  # noqa: F401 (fixture)
 
-from semcom.codec import ARRIVAL_PATTERNS, MTGC
+from semcom.codec import ARRIVAL_PATTERNS, MAX_PIXELS, MTGC
 from semcom.container import Bitstream, BitstreamError
 from semcom.errors import SemcomError
 from semcom.presets.tiny import build_tiny
@@ -121,6 +121,24 @@ def test_the_captioner_writes_the_caption_when_none_is_given(codec: MTGC) -> Non
 def test_too_small_images_are_refused(codec: MTGC) -> None:
     with pytest.raises(SemcomError, match="at least 32x32"):
         codec.encode(torch.rand(1, 3, 16, 64), captions=["x"])
+
+
+def test_images_above_the_pixel_limit_are_refused(codec: MTGC) -> None:
+    with pytest.raises(SemcomError, match="at most 4194304 pixels"):
+        codec.encode(torch.zeros(1, 3, 2049, MAX_PIXELS // 2048), captions=["x"])
+
+
+def test_a_header_declaring_a_huge_image_is_refused_before_decoding(
+    codec: MTGC, sent: Bitstream
+) -> None:
+    # Found by benchmarks/fuzz.py: a forged 4097x49044 header made the HCI decoder run
+    # for over 5 s and allocate gigabytes.
+    huge = Bitstream(sent.preset, sent.fingerprint, 4097, 49044, sent.streams)
+    for decode in (codec.decode_streams, codec.decode):
+        with pytest.raises(BitstreamError, match="declares a 4097x49044 image"):
+            decode(huge)
+    at_limit = Bitstream(sent.preset, sent.fingerprint, 1024, MAX_PIXELS // 1024, sent.streams)
+    assert codec.decode_streams(at_limit).caption == CAPTION
 
 
 def test_preset_and_weight_mismatches_are_refused(codec: MTGC, sent: Bitstream) -> None:
