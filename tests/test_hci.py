@@ -97,6 +97,23 @@ def test_malformed_payloads_raise_only_stream_errors(codec: HCICodec) -> None:
         assert y.shape == (1, 3, 64, 64) and torch.isfinite(y).all()
 
 
+def test_classical_payload_declaring_a_huge_image_is_refused_before_decoding(
+    codec: HCICodec,
+) -> None:
+    # Found by benchmarks/fuzz.py: a JPEG frame header corrupted to declare 16383x16383
+    # made libjpeg allocate 0.8 GB and decode for 2.5 s (65535x65535: a 12 GB request).
+    x = scene_image(6)
+    jpeg = bytearray(codec.encode(x, HCISetting("jpeg", 4, 3))[0])
+    sof = jpeg.index(b"\xff\xc0")
+    jpeg[sof + 5 : sof + 9] = (16383).to_bytes(2, "big") * 2
+    webp = bytearray(codec.encode(x, HCISetting("webp", 4, 3))[0])
+    assert webp[13:17] == b"VP8 "
+    webp[27:31] = (16383).to_bytes(2, "little") * 2
+    for kind, payload in (("jpeg", jpeg), ("webp", webp)):
+        with pytest.raises(StreamError, match=f"{kind} declares 16383x16383, expected 16x16"):
+            codec.decode(bytes(payload), 64, 64)
+
+
 @pytest.fixture(scope="module")
 def hyper() -> HCICodec:
     torch.manual_seed(0)

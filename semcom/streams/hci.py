@@ -310,6 +310,21 @@ class HCICodec:
 def _decode_classical(kind: str, body: bytes, h: int, w: int) -> torch.Tensor:
     import imagecodecs
 
+    from semcom.baselines.headers import jpeg_size, webp_size
+    from semcom.errors import SemcomError
+
+    # The size the header declares is checked first: libjpeg and libwebp allocate and
+    # fill the declared image before anything else fails (a corrupted JPEG frame header
+    # declaring 16383 × 16383 took 2.5 s and 0.8 GB; 65535 × 65535 asks for 12 GB).
+    try:
+        declared = (jpeg_size if kind == "jpeg" else webp_size)(body)
+    except (SemcomError, IndexError, ValueError) as err:
+        raise StreamError(f"the HCI stream is corrupted ({kind} header unreadable).") from err
+    if declared != (h, w):
+        raise StreamError(
+            f"the HCI stream is corrupted ({kind} declares {declared[0]}x{declared[1]}, "
+            f"expected {h}x{w})."
+        )
     try:
         arr = (imagecodecs.webp_decode if kind == "webp" else imagecodecs.jpeg_decode)(body)
     except Exception as err:  # imagecodecs raises its own codec errors
