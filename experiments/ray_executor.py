@@ -42,83 +42,120 @@ class SweepWorker:
         return self.runner.run(group)
 
 
-def _init_ray(address: str | None, workers: int | None):
+def _reachable(address: str) -> None:
+    """Refuse quickly when ``host:port`` does not accept connections (Ray itself would
+    retry for minutes)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise SemcomError(f"--address {address} is not host:port (or auto).")
     try:
-        import ray
-    except ImportError:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as err:
         raise SemcomError(
-            "--executor ray needs Ray: pip install 'ray>=2.40' (or pip install -e '.[ray]')."
+            f"cannot reach the Ray cluster at {address} ({err.strerror or err}); start one "
+            "with `ray start --head` there, or leave --address out to start a local one."
         ) from None
-    if ray.is_initialized():
-        return ray, False
-    kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
-    try:
-        if address:
-            ray.init(address=address, **kwargs)
-        else:
-            ray.init(num_cpus=workers or os.cpu_count() or 1, **kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as err:
-        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        raise SemcomError(f"could not start or reach {where} ({err}).") from None
-    return ray, True
 
 
-def run_on_ray(
-    config: SweepConfig,
-    groups: Sequence[Group],
-    write: Callable[[GroupResult], None],
-    mtgc_codec=None,
-    address: str | None = None,
-    workers: int | None = None,
-    threads: int = 1,
-) -> None:
-    """Run ``groups`` on Ray actors and hand each result to ``write`` (in this process)
-    as it arrives. ``workers``: actors (default: the cluster's CPUs). ``mtgc_codec``
-    (tests) reaches the workers as a saved model folder (safetensors, no pickles), which
-    only a single-machine cluster can read."""
-    import tempfile
+class RayExecutor:
+    """A Ray session for one sweep: joins the cluster at ``address`` (``auto``: the
+    running one) or starts a local instance with ``workers`` CPUs; stopped by
+    :meth:`close` if it started it."""
 
-    if not groups:
-        return
-    ray, started = _init_ray(address, workers)
-    tmp = tempfile.TemporaryDirectory(prefix="semcom-mtgc-")
-    try:
-        n = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    @staticmethod
+    def check(address: str | None) -> None:
+        """Fail fast, before anything is written: Ray missing, or the cluster unreachable."""
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise SemcomError(
+                "--executor ray needs Ray: pip install 'ray>=2.40' (or pip install -e '.[ray]')."
+            ) from None
+        if address and address != "auto":
+            _reachable(address)
+
+    def __init__(self, address: str | None = None, workers: int | None = None) -> None:
+        import ray
+
+        self.ray, self.workers, self.started = ray, workers, False
+        if ray.is_initialized():
+            return
+        kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        try:
+            if address:
+                ray.init(address=address, **kwargs)
+            else:
+                ray.init(num_cpus=workers or os.cpu_count() or 1, **kwargs)
+        except (ConnectionError, RuntimeError, ValueError) as err:
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            raise SemcomError(f"could not start or reach {where} ({err}).") from None
+        self.started = True
+
+    def close(self) -> None:
+        if self.started:
+            self.ray.shutdown()
+            self.started = False
+
+    def run(
+        self,
+        config: SweepConfig,
+        groups: Sequence[Group],
+        write: Callable[[GroupResult], None],
+        mtgc_codec=None,
+        threads: int = 1,
+    ) -> None:
+        """Run ``groups`` on worker actors and hand each result to ``write`` (in this
+        process) as it arrives. Workers: ``workers``, default the cluster's CPUs.
+        ``mtgc_codec`` (tests) reaches the workers as a saved model folder (safetensors,
+        no pickles), which only a single-machine cluster can read."""
+        import tempfile
+
+        if not groups:
+            return
+        ray = self.ray
+        n = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         n = min(n, len(groups))
-        actor = ray.remote(num_cpus=1)(SweepWorker)
-        mtgc_dir = None
-        if mtgc_codec is not None:
-            mtgc_codec.save_pretrained(tmp.name)
-            mtgc_dir = tmp.name
-        pool = [actor.remote(config, mtgc_dir, threads) for _ in range(n)]
-        queue = list(reversed(groups))
-        running: dict = {}
+        with tempfile.TemporaryDirectory(prefix="semcom-mtgc-") as tmp:
+            mtgc_dir = None
+            if mtgc_codec is not None:
+                mtgc_codec.save_pretrained(tmp)
+                mtgc_dir = tmp
+            actor = ray.remote(num_cpus=1)(SweepWorker)
+            pool = [actor.remote(config, mtgc_dir, threads) for _ in range(n)]
+            queue = list(reversed(groups))
+            running: dict = {}
 
-        def submit(worker) -> None:
-            if queue:
-                running[worker.run.remote(queue.pop())] = worker
+            def submit(worker) -> None:
+                if queue:
+                    running[worker.run.remote(queue.pop())] = worker
 
-        for w in pool:
-            for _ in range(QUEUED_PER_WORKER):
-                submit(w)
-        while running:
-            [ready], _ = ray.wait(list(running), num_returns=1)
-            worker = running.pop(ready)
+            for w in pool:
+                for _ in range(QUEUED_PER_WORKER):
+                    submit(w)
             try:
-                result = ray.get(ready)
-            except ray.exceptions.RayActorError as err:
-                raise SemcomError(
-                    f"a Ray worker died ({type(err).__name__}); finished groups are stored, "
-                    "rerun with --resume to continue."
-                ) from None
-            except ray.exceptions.RayTaskError as err:
-                cause = err.as_instanceof_cause()
-                if isinstance(cause, SemcomError):
-                    raise SemcomError(str(cause).splitlines()[-1]) from None
-                raise cause from None
-            write(result)
-            submit(worker)
-    finally:
-        if started:
-            ray.shutdown()
-        tmp.cleanup()
+                while running:
+                    [ready], _ = ray.wait(list(running), num_returns=1)
+                    worker = running.pop(ready)
+                    write(_result(ray, ready))
+                    submit(worker)
+            finally:
+                for w in pool:
+                    ray.kill(w)
+
+
+def _result(ray, ref) -> GroupResult:
+    """The group result behind ``ref``, with worker failures as clear errors."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayActorError as err:
+        raise SemcomError(
+            f"a Ray worker died ({type(err).__name__}); finished groups are stored, "
+            "rerun with --resume to continue."
+        ) from None
+    except ray.exceptions.RayTaskError as err:
+        cause = err.as_instanceof_cause()
+        if isinstance(cause, SemcomError):
+            raise SemcomError(str(cause).strip().splitlines()[-1]) from None
+        raise cause from None

@@ -320,12 +320,17 @@ def run_sweep(
 
     if executor not in EXECUTORS:
         raise SemcomError(f"--executor {executor} is not known; choose {' or '.join(EXECUTORS)}.")
+    if executor == "ray":
+        from experiments.ray_executor import RayExecutor
+
+        RayExecutor.check(address)
     store = Store(out)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     calls: Counter = Counter()
     seconds: Counter = Counter()
     written: Counter = Counter()
     bar = None
+    ray_session = None
     before = 0
     try:
         store.lock()
@@ -347,6 +352,8 @@ def run_sweep(
                 for i in range(min(config.save_images, config.dataset.n))
             ],
         )
+        if executor == "ray":
+            ray_session = RayExecutor(address, workers)
         bar = _Progress(config.num_points, before, progress)
         n_groups = 0
 
@@ -364,10 +371,8 @@ def run_sweep(
             if after_group is not None:
                 after_group(n_groups)
 
-        if executor == "ray":
-            from experiments.ray_executor import run_on_ray
-
-            run_on_ray(config, groups, write, mtgc_codec, address, workers, threads)
+        if ray_session is not None:
+            ray_session.run(config, groups, write, mtgc_codec, threads)
         else:
             runner = GroupRunner(config, mtgc_codec)
             for group in groups:
@@ -375,6 +380,8 @@ def run_sweep(
     finally:
         if bar is not None:
             bar.close()
+        if ray_session is not None:
+            ray_session.close()
         finished = datetime.now(UTC).isoformat(timespec="seconds")
         total = sum(written.values())
         if total:

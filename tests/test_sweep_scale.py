@@ -83,8 +83,15 @@ def test_unknown_executor_and_ray_options_without_ray_are_refused(tmp_path, caps
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({**SMALL, "codecs": ["webp"]}))
     out = str(tmp_path / "out")
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on once this socket is closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     for extra, needle in (
         (["--executor", "dask"], "--executor dask is not known"),
+        (["--executor", "ray", "--address", f"127.0.0.1:{port}"], "cannot reach the Ray"),
+        (["--executor", "ray", "--address", "nowhere"], "not host:port"),
         (["--workers", "2"], "apply to --executor ray only"),
         (["--executor", "ray", "--workers", "0"], "at least 1"),
     ):
