@@ -14,7 +14,9 @@ semcom installed (``pip install -e .``) in the same Python as the driver.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from experiments.config import SweepConfig
 from experiments.sweep import Group, GroupResult, GroupRunner
@@ -27,7 +29,9 @@ class SweepWorker:
     """Actor body: one :class:`GroupRunner` per worker process (one torch thread by
     default, since each worker is one Ray CPU)."""
 
-    def __init__(self, config: SweepConfig, mtgc_dir: str | None, threads: int) -> None:
+    def __init__(
+        self, config: SweepConfig, mtgc_dir: str | None, threads: int, weights: str | None
+    ) -> None:
         import warnings
 
         warnings.filterwarnings("ignore")
@@ -36,7 +40,7 @@ class SweepWorker:
             from semcom.codec import MTGC
 
             codec = MTGC.from_pretrained(mtgc_dir)
-        self.runner = GroupRunner(config, codec, threads=threads)
+        self.runner = GroupRunner(config, codec, threads=threads, weights=weights)
 
     def run(self, group: Group) -> GroupResult:
         return self.runner.run(group)
@@ -105,11 +109,13 @@ class RayExecutor:
         write: Callable[[GroupResult], None],
         mtgc_codec=None,
         threads: int = 1,
+        weights: str | Path | None = None,
     ) -> None:
         """Run ``groups`` on worker actors and hand each result to ``write`` (in this
         process) as it arrives. Workers: ``workers``, default the cluster's CPUs.
         ``mtgc_codec`` (tests) reaches the workers as a saved model folder (safetensors,
-        no pickles), which only a single-machine cluster can read."""
+        no pickles), which only a single-machine cluster can read; so does a ``weights``
+        folder unless every node sees it at the same path."""
         import tempfile
 
         if not groups:
@@ -123,7 +129,8 @@ class RayExecutor:
                 mtgc_codec.save_pretrained(tmp)
                 mtgc_dir = tmp
             actor = ray.remote(num_cpus=1)(SweepWorker)
-            pool = [actor.remote(config, mtgc_dir, threads) for _ in range(n)]
+            wdir = None if weights is None else str(Path(weights).resolve())
+            pool = [actor.remote(config, mtgc_dir, threads, wdir) for _ in range(n)]
             queue = list(reversed(groups))
             running: dict = {}
 
@@ -157,5 +164,6 @@ def _result(ray, ref) -> GroupResult:
     except ray.exceptions.RayTaskError as err:
         cause = err.as_instanceof_cause()
         if isinstance(cause, SemcomError):
-            raise SemcomError(str(cause).strip().splitlines()[-1]) from None
+            last = str(cause).strip().splitlines()[-1]
+            raise SemcomError(re.sub(r"^[\w.]*SemcomError: ", "", last)) from None
         raise cause from None

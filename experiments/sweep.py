@@ -198,10 +198,16 @@ class GroupRunner:
     A group's rows depend on the group alone, not on what the runner ran before.
     """
 
-    def __init__(self, config: SweepConfig, mtgc_codec=None, threads: int | None = None):
+    def __init__(
+        self,
+        config: SweepConfig,
+        mtgc_codec=None,
+        threads: int | None = None,
+        weights: str | Path | None = None,
+    ):
         if threads is not None:
             torch.set_num_threads(threads)
-        self.config = config
+        self.config, self.weights = config, weights
         self.refs, self.truths = sweep_images(config)
         self.mtgc_codec = mtgc_codec
         self.jscc = None
@@ -213,7 +219,7 @@ class GroupRunner:
         from semcom.baselines import ANALOG_NAMES
 
         if spec.name == MTGC_NAME and self.mtgc_codec is None:
-            self.mtgc_codec = _load_mtgc(self.config)
+            self.mtgc_codec = _load_mtgc(self.config, self.weights)
         if spec.name in ANALOG_NAMES and self.jscc is None:
             from semcom.baselines.deepjscc import load
 
@@ -305,6 +311,7 @@ def run_sweep(
     address: str | None = None,
     workers: int | None = None,
     threads: int = 1,
+    weights: str | Path | None = None,
 ) -> SweepReport:
     """Run (or resume) ``config``, writing results to ``out``/results.sqlite.
 
@@ -314,12 +321,21 @@ def run_sweep(
     ``mtgc_codec``: an MTGC codec to use instead of loading the preset (tests).
     ``after_group``: called with the number of groups written so far (tests interrupt
     a sweep from it).
-    ``threads``: torch threads per process.
+    ``threads``: torch threads per process. ``weights``: the MTGC model folder (default:
+    the preset's); a store remembers the weights' identity and refuses to be resumed
+    with others.
     """
     import json
 
     if executor not in EXECUTORS:
         raise SemcomError(f"--executor {executor} is not known; choose {' or '.join(EXECUTORS)}.")
+    preset = _mtgc_preset(config)
+    if weights is not None and preset is None:
+        raise SemcomError("--weights applies to MTGC, and this config has no mtgc codec.")
+    if weights is not None and not Path(weights).is_dir():
+        raise SemcomError(f"--weights {weights} is not a folder.")
+    if preset == "sd21" and weights is None and mtgc_codec is None:
+        raise SemcomError("the sd21 preset loads local weights: pass --weights DIR.")
     if executor == "ray":
         from experiments.ray_executor import RayExecutor
 
@@ -336,13 +352,22 @@ def run_sweep(
         store.lock()
         before = check_store(store, config, resume)
         h = config.hash()
-        store.set_meta(
-            {
-                "config_hash": h,
-                "config": json.dumps(config.to_dict(), sort_keys=True),
-                "semantic": semantic_status(),
-            }
-        )
+        meta = {
+            "config_hash": h,
+            "config": json.dumps(config.to_dict(), sort_keys=True),
+            "semantic": semantic_status(),
+        }
+        if mtgc_codec is None:
+            ident = weights_identity(config, weights)
+            stored = store.get_meta("mtgc_weights")
+            if before and stored is not None and ident != stored:
+                raise SemcomError(
+                    f"{store.dir} holds results made with other MTGC weights ({stored}, now "
+                    f"{ident}); resume with those weights or write to another --out folder."
+                )
+            if ident is not None:
+                meta["mtgc_weights"] = ident
+        store.set_meta(meta)
         groups = plan_groups(config, store.done_keys(h))
         refs, _ = sweep_images(config)
         store.write(
@@ -372,9 +397,9 @@ def run_sweep(
                 after_group(n_groups)
 
         if ray_session is not None:
-            ray_session.run(config, groups, write, mtgc_codec, threads)
+            ray_session.run(config, groups, write, mtgc_codec, threads, weights)
         else:
-            runner = GroupRunner(config, mtgc_codec)
+            runner = GroupRunner(config, mtgc_codec, weights=weights)
             for group in groups:
                 write(runner.run(group))
     finally:
@@ -551,17 +576,45 @@ def _rows(
     return rows
 
 
-def _load_mtgc(config: SweepConfig):
+def _mtgc_preset(config: SweepConfig) -> str | None:
+    """The one MTGC preset of the sweep (None: no MTGC entry)."""
+    presets = {c.preset for c in config.codecs if c.name == MTGC_NAME}
+    if len(presets) > 1:
+        raise SemcomError("a sweep runs one MTGC preset; give every mtgc entry the same preset.")
+    return presets.pop() if presets else None
+
+
+def _load_mtgc(config: SweepConfig, weights: str | Path | None = None):
     import warnings
 
     from semcom.presets import load_codec
 
-    presets = {c.preset for c in config.codecs if c.name == MTGC_NAME}
-    if len(presets) > 1:
-        raise SemcomError("a sweep runs one MTGC preset; give every mtgc entry the same preset.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return load_codec(presets.pop())
+        return load_codec(_mtgc_preset(config), weights)
+
+
+def weights_identity(config: SweepConfig, weights: str | Path | None) -> str | None:
+    """SHA-256 (16 hex digits) over the MTGC weights folder's files (names and bytes):
+    a resumed sweep must decode with the weights that made its stored rows. None when
+    the sweep has no MTGC entry or the preset ships no folder."""
+    from semcom.presets.tiny import WEIGHTS_DIR
+
+    preset = _mtgc_preset(config)
+    if preset is None:
+        return None
+    folder = Path(weights) if weights is not None else WEIGHTS_DIR if preset == "tiny" else None
+    if folder is None or not folder.is_dir():
+        return None
+    sha = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.suffix not in (".json", ".safetensors", ".txt", ".model"):
+            continue
+        sha.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        with open(path, "rb") as f:
+            for chunk in iter(lambda f=f: f.read(1 << 22), b""):
+                sha.update(chunk)
+    return sha.hexdigest()[:16]
 
 
 class _Progress:

@@ -238,3 +238,43 @@ def test_weights_are_read_from_safetensors_only(tmp_path) -> None:
     torch.save(state, folder / "diffusion_pytorch_model.bin")
     with pytest.raises(SemcomError, match=r"\.safetensors files only"):
         load(str(folder))
+
+
+def test_a_ray_worker_error_is_one_sentence_and_keeps_what_is_stored(tmp_path, capsys) -> None:
+    """MTGC weights that do not load: the worker's SemcomError reaches the user as the
+    same one sentence (exit 2); the conventional codec's groups written before stay."""
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({**SMALL, "codecs": ["webp", "mtgc"], "channels": ["awgn"]}))
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "out"
+    args = ["sweep", str(path), "--out", str(out), "--quiet", "--weights", str(tmp_path / "empty")]
+    code, _, err = run_cli([*args, "--executor", "ray", "--workers", "1"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert f"error: {tmp_path / 'empty'} lacks mtgc.json" in err, err  # after Ray's token note
+    with sqlite3.connect(out / STORE_NAME) as db:
+        assert {r[0] for r in db.execute("SELECT codec FROM results")} <= {"webp"}
+
+
+def test_resume_with_other_mtgc_weights_is_refused(tmp_path, capsys) -> None:
+    import shutil
+
+    from semcom.presets.tiny import WEIGHTS_DIR
+
+    weights = tmp_path / "weights"
+    shutil.copytree(WEIGHTS_DIR, weights)
+    cfg = {**SMALL, "dataset": {"split": "test", "n": 1, "size": 64, "seed": 0}}
+    cfg = {**cfg, "codecs": [{"name": "mtgc", "steps": 1}], "channels": ["awgn"], "snr_db": [12]}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    args = ["sweep", str(path), "--out", str(out), "--quiet", "--weights", str(weights)]
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    config = weights / "mtgc.json"
+    config.write_text(config.read_text() + "\n")  # other bytes: other weights
+    code, _, err = run_cli([*args, "--resume"], capsys)
+    assert code == 2 and "other MTGC weights" in err
+    code, _, err = run_cli(
+        ["sweep", str(path), "--out", str(tmp_path / "x"), "--weights", "nope"], capsys
+    )
+    assert code == 2 and "is not a folder" in err and not (tmp_path / "x").exists()

@@ -33,6 +33,9 @@ def sweep(
     threads: int = typer.Option(
         1, "--threads", help="torch threads per process (1 is fastest on 2 cores)."
     ),
+    weights: Path | None = typer.Option(
+        None, "--weights", help="MTGC model folder (default: the preset's; sd21 needs one)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Run a sweep over codecs, channels, SNRs and budgets; results go to OUT."""
@@ -58,6 +61,7 @@ def sweep(
         address=address,
         workers=workers,
         threads=threads,
+        weights=weights,
     )
     print_summary(out, report)
 
