@@ -2,13 +2,16 @@
 
 Tables:
 
-- ``meta``: key → value (the config as JSON, its hash, the semantic-figure status).
+- ``meta``: key → value (the config as JSON, its hash, the semantic-figure status, the
+  MTGC weights' identity).
 - ``results``: one row per (config hash, image, codec, channel, SNR, budget, trial) with
   every figure, the outcome and per-stream JSON (sent, bits, MCS, channel uses, CRC,
   pre-FEC BER, iterations). The primary key makes a resumed sweep skip what is done.
 - ``images``: PNG reconstructions of the first ``save_images`` images at trial 0 (and
   the originals, codec ``original``), for the reconstruction grid.
-- ``runs``: one row per ``semcom sweep`` call: points written, decoder calls, timings.
+
+Beside it, ``DIR/runs.jsonl`` logs one line per ``semcom sweep`` call (points written,
+decoder calls, seconds per stage): wall-clock facts stay out of the results file.
 
 Each group of points is written in one transaction, so an interrupted sweep (even one
 killed with SIGKILL) leaves only complete rows; the next open rolls an unfinished
@@ -16,9 +19,11 @@ transaction back. A sweep holds an exclusive lock on ``DIR/.sweep.lock`` while i
 (:meth:`Store.lock`), so a second sweep into the same folder is refused; the kernel drops
 the lock when the process ends, however it ends.
 
-:meth:`Store.digest` is a SHA-256 over every result row and PNG of a config in key order:
-the same config and seed give the same digest across runs, executors and resumes (the
-``runs`` table, with its timings, is left out).
+Determinism: :meth:`Store.digest` is a SHA-256 over every result row and PNG of a config
+in key order, equal across runs, executors and resumes; and once a sweep is complete
+:meth:`Store.canonicalize` rewrites the file with every table in key order, so the same
+config gives a byte-identical ``results.sqlite`` (with the same SQLite library) however
+its points were computed, in what order, and after how many interruptions.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from semcom.errors import SemcomError
 
 STORE_NAME = "results.sqlite"
 LOCK_NAME = ".sweep.lock"
+RUNS_NAME = "runs.jsonl"
 KEY_COLUMNS = ("config_hash", "image", "codec", "channel", "snr_db", "budget_cpp", "trial")
 VALUE_COLUMNS = (
     "seed",
@@ -66,10 +72,6 @@ CREATE TABLE IF NOT EXISTS images (
     config_hash TEXT, image INTEGER, codec TEXT, channel TEXT, snr_db REAL,
     budget_cpp REAL, png BLOB,
     PRIMARY KEY (config_hash, image, codec, channel, snr_db, budget_cpp)
-);
-CREATE TABLE IF NOT EXISTS runs (
-    config_hash TEXT, started TEXT, finished TEXT, points INTEGER, decoder_calls TEXT,
-    seconds TEXT
 );
 """
 
@@ -161,11 +163,67 @@ class Store:
     def add_run(
         self, config_hash: str, started: str, finished: str, points: int, calls: dict, seconds: dict
     ) -> None:
-        with self.db:
-            self.db.execute(
-                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)",
-                (config_hash, started, finished, points, json.dumps(calls), json.dumps(seconds)),
-            )
+        """Append one invocation's facts to ``DIR/runs.jsonl``."""
+        line = json.dumps(
+            {
+                "config_hash": config_hash,
+                "started": started,
+                "finished": finished,
+                "points": points,
+                "decoder_calls": calls,
+                "seconds": seconds,
+            },
+            sort_keys=True,
+        )
+        with open(self.dir / RUNS_NAME, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    def runs(self) -> list[dict]:
+        """The logged invocations, oldest first."""
+        path = self.dir / RUNS_NAME
+        if not path.is_file():
+            return []
+        return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x]
+
+    def canonicalize(self) -> None:
+        """Rewrite ``results.sqlite`` with meta, results and images in key order (a fresh
+        file, swapped in atomically): equal contents give equal bytes. Call with the
+        lock held and no transaction open."""
+        file = self.dir / STORE_NAME
+        tmp = self.dir / f".{STORE_NAME}.tmp"
+        self._move_old_runs()
+        tmp.unlink(missing_ok=True)
+        dst = sqlite3.connect(tmp)
+        try:
+            dst.executescript(_SCHEMA)
+            dst.execute("ATTACH DATABASE ? AS src", (str(file),))
+            keys = ", ".join(KEY_COLUMNS)
+            with dst:
+                dst.execute("INSERT INTO meta SELECT * FROM src.meta ORDER BY key")
+                dst.execute(
+                    f"INSERT INTO results ({', '.join(COLUMNS)}) SELECT {', '.join(COLUMNS)} "
+                    f"FROM src.results ORDER BY {keys}"
+                )
+                dst.execute(
+                    "INSERT INTO images SELECT * FROM src.images ORDER BY config_hash, image, "
+                    "codec, channel, snr_db, budget_cpp"
+                )
+            dst.execute("DETACH DATABASE src")
+        finally:
+            dst.close()
+        self.db.close()
+        os.replace(tmp, file)
+        self.db = sqlite3.connect(file)
+
+    def _move_old_runs(self) -> None:
+        """Stores written before runs.jsonl kept a ``runs`` table: log its rows there."""
+        q = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'runs'"
+        if self.db.execute(q).fetchone() is None:
+            return
+        for h, started, finished, points, calls, seconds in self.db.execute(
+            "SELECT * FROM runs"
+        ).fetchall():
+            self.add_run(h, started, finished, points, json.loads(calls), json.loads(seconds))
 
     # -- reading -------------------------------------------------------------------------
     def latest_hash(self) -> str:

@@ -402,6 +402,8 @@ def run_sweep(
             runner = GroupRunner(config, mtgc_codec, weights=weights)
             for group in groups:
                 write(runner.run(group))
+        if store.count(h) == config.num_points:
+            store.canonicalize()  # complete: the same bytes however it was computed
     finally:
         if bar is not None:
             bar.close()

@@ -77,6 +77,9 @@ def test_ray_executor_writes_the_same_store_as_the_local_one(tmp_path) -> None:
     assert table(tmp_path / "ray", "results") == table(tmp_path / "local", "results")
     assert table(tmp_path / "ray", "images") == table(tmp_path / "local", "images")
     assert digest(tmp_path / "ray") == digest(tmp_path / "local")
+    assert (tmp_path / "ray" / STORE_NAME).read_bytes() == (
+        tmp_path / "local" / STORE_NAME
+    ).read_bytes()
 
 
 def test_unknown_executor_and_ray_options_without_ray_are_refused(tmp_path, capsys) -> None:
@@ -166,6 +169,8 @@ def test_sigkill_at_random_moments_then_resume_holds_every_point_once(tmp_path) 
     assert rows == table(tmp_path / "whole", "results")
     assert table(out, "images") == table(tmp_path / "whole", "images")
     assert digest(out) == digest(tmp_path / "whole")
+    assert (out / STORE_NAME).read_bytes() == (tmp_path / "whole" / STORE_NAME).read_bytes()
+    assert len(Store(out).runs()) == 1  # killed runs log nothing; the finishing run does
     assert not (out / f"{STORE_NAME}-journal").exists()
 
 
@@ -186,19 +191,38 @@ def test_a_second_sweep_into_a_busy_folder_is_refused(tmp_path, capsys) -> None:
     assert run_sweep(cfg, tmp_path, progress=False).points_written == 4  # lock released
 
 
-def test_two_runs_give_byte_identical_results_and_exports(tmp_path, capsys) -> None:
+def test_two_runs_give_byte_identical_stores_and_exports(tmp_path, capsys) -> None:
     cfg = parse_config({**SMALL, "channels": ["tdl-a"]})
     for name in ("a", "b"):
         run_sweep(cfg, tmp_path / name, mtgc_codec=small_codec(), progress=False)
         code, _, err = run_cli(["export", str(tmp_path / name), "--format", "csv"], capsys)
         assert code == 0, err
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
-    assert (tmp_path / "a" / "results.csv").read_bytes() == (
-        tmp_path / "b" / "results.csv"
-    ).read_bytes()
+    for name in (STORE_NAME, "results.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     other = parse_config({**SMALL, "channels": ["tdl-a"], "seed": 1})
     run_sweep(other, tmp_path / "c", mtgc_codec=small_codec(), progress=False)
     assert digest(tmp_path / "c") != digest(tmp_path / "a")
+
+
+def test_a_store_from_before_runs_jsonl_keeps_its_run_log(tmp_path) -> None:
+    cfg = parse_config({**SMALL, "codecs": ["webp"], "channels": ["awgn"], "snr_db": [3]})
+    run_sweep(cfg, tmp_path, progress=False)
+    logged = Store(tmp_path).runs()
+    assert len(logged) == 1 and logged[0]["points"] == 2
+    (tmp_path / "runs.jsonl").unlink()
+    with sqlite3.connect(tmp_path / STORE_NAME) as db:  # the old layout: a runs table
+        db.execute(
+            "CREATE TABLE runs (config_hash TEXT, started TEXT, finished TEXT, points INTEGER, "
+            "decoder_calls TEXT, seconds TEXT)"
+        )
+        db.execute("INSERT INTO runs VALUES ('h', 'a', 'b', 2, '{}', '{\"link\": 1.0}')")
+    store = Store(tmp_path)
+    store.canonicalize()
+    tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master")}
+    assert "runs" not in tables and {"meta", "results", "images"} <= tables
+    assert store.runs()[0]["seconds"] == {"link": 1.0} and store.count(cfg.hash()) == 2
+    store.close()
 
 
 # -- safe loading ---------------------------------------------------------------------------
