@@ -8,7 +8,14 @@ from _mtgc import scene_image, single_thread  # noqa: F401 (fixture)
 from fuzz import mutations
 
 from semcom.streams import StreamError
-from semcom.streams.hci import HCICodec, HCISetting, LearnedHCICodec, downsample
+from semcom.streams.hci import (
+    MAX_BYTES_PER_SYMBOL,
+    HCICodec,
+    HCISetting,
+    LearnedHCICodec,
+    downsample,
+    varint,
+)
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +121,19 @@ def test_classical_payload_declaring_a_huge_image_is_refused_before_decoding(
             codec.decode(bytes(payload), 64, 64)
 
 
+def test_learned_payload_longer_than_any_encoding_is_refused(codec: HCICodec) -> None:
+    # Found by benchmarks/fuzz.py: a 16 MB garbage HCI section was zero-padded 32-fold
+    # for the rANS decoder (a 1 GB allocation). No encoding takes 8 bytes per symbol.
+    noise = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    payload = codec.encode(noise, HCISetting("learned", 2, 15))[0]
+    symbols = 2 * 2 * 16  # 32x32 HCI → 2x2 latent of m=16 channels
+    assert len(payload) - 1 < MAX_BYTES_PER_SYMBOL * symbols
+    assert codec.decode(payload, 64, 64).shape == (1, 3, 64, 64)
+    too_long = payload + bytes(MAX_BYTES_PER_SYMBOL * symbols + 64)
+    with pytest.raises(StreamError, match="more than any 64-symbol payload"):
+        codec.decode(too_long, 64, 64)
+
+
 @pytest.fixture(scope="module")
 def hyper() -> HCICodec:
     torch.manual_seed(0)
@@ -130,6 +150,20 @@ def test_hyperprior_round_trip_and_reload(hyper: HCICodec, tmp_path) -> None:
     again = HCICodec(LearnedHCICodec.from_pretrained(tmp_path / "hp"), hyper.default)
     assert again.encode(x)[0] == payload
     assert torch.equal(again.decode(payload, 128, 96), y)
+
+
+def test_hyperprior_parts_longer_than_any_encoding_are_refused(hyper: HCICodec) -> None:
+    payload = hyper.encode(scene_image(7, (128, 128)), HCISetting("learned", 2, 15))[0]
+    n_z = payload[1]
+    assert n_z < 0x80  # a one-byte varint: the hyperprior of a 64x64 HCI is short
+    z_symbols, y_symbols = 16, 16 * 24
+    head, z, y = payload[:2], payload[2 : 2 + n_z], payload[2 + n_z :]
+    long_z = bytes(MAX_BYTES_PER_SYMBOL * z_symbols + 65)
+    with pytest.raises(StreamError, match="hyperprior is 193 bytes"):
+        hyper.decode(payload[:1] + varint(len(long_z)) + long_z + y, 128, 128)
+    long_y = y + bytes(MAX_BYTES_PER_SYMBOL * y_symbols + 65)
+    with pytest.raises(StreamError, match=f"latent is {len(long_y)} bytes"):
+        hyper.decode(head + z + long_y, 128, 128)
 
 
 def test_hyperprior_training_pass_reports_both_likelihoods(hyper: HCICodec) -> None:

@@ -31,6 +31,8 @@ FACTORS: tuple[int, ...] = (2, 4, 8, 16)
 N_QUALITIES = 16
 #: Default gain table of the learned codec: 16 values from 1/8 to 4, geometric.
 DEFAULT_GAINS: tuple[float, ...] = tuple(round(2 ** (-3 + 5 * q / 15), 6) for q in range(16))
+#: Most rANS bytes one latent symbol takes; a learned payload beyond this is corrupted.
+MAX_BYTES_PER_SYMBOL = 8
 _WEIGHTS = "diffusion_pytorch_model.safetensors"
 _CDF_BUFFERS = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
 
@@ -177,6 +179,17 @@ class LearnedHCICodec(nn.Module, ConfigMixin):
         ]
 
     @staticmethod
+    def _check_length(data: bytes, symbols: int, what: str) -> None:
+        # rANS writes at most MAX_BYTES_PER_SYMBOL per symbol (an int32 escape costs
+        # about 7), so a longer payload is corrupted; refusing it also bounds the padding
+        # below, which would otherwise turn a 16 MB section into a 1 GB allocation.
+        if len(data) > MAX_BYTES_PER_SYMBOL * symbols + 64:
+            raise StreamError(
+                f"the HCI stream is corrupted ({what} is {len(data)} bytes, more than any "
+                f"{symbols}-symbol payload)."
+            )
+
+    @staticmethod
     def _padded(data: bytes, symbols: int) -> bytes:
         # compressai's rANS decoder does not bound-check its input: a corrupted payload
         # makes it read past the end. Its reads are bounded by a few words per symbol plus
@@ -192,6 +205,7 @@ class LearnedHCICodec(nn.Module, ConfigMixin):
         m = self.config.m
         if self.config.arch == "factorized":
             lh, lw = math.ceil(height / 16), math.ceil(width / 16)
+            self._check_length(data, lh * lw * m, "the latent")
             y_hat = self.net.entropy_bottleneck.decompress(
                 [self._padded(data, lh * lw * m)], (lh, lw)
             )
@@ -203,6 +217,8 @@ class LearnedHCICodec(nn.Module, ConfigMixin):
                     "the HCI stream is corrupted (hyperprior longer than the payload)."
                 )
             z_bytes, y_bytes = data[used : used + n_z], data[used + n_z :]
+            self._check_length(z_bytes, zh * zw * self.config.n, "the hyperprior")
+            self._check_length(y_bytes, 16 * zh * zw * m, "the latent")
             z_hat = self.net.entropy_bottleneck.decompress(
                 [self._padded(z_bytes, zh * zw * self.config.n)], (zh, zw)
             )
