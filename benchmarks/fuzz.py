@@ -529,7 +529,12 @@ def mutate_container(
     elif kind == 6 and sections:  # a payload that is empty or far too long
         i = int(rng.integers(len(sections)))
         code, p = sections[i]
-        sections[i] = (code, b"" if rng.random() < 0.3 else p * int(rng.integers(2, 200)))
+        r = rng.random()
+        if r < 0.1:  # up to 4 MB: what a padding or copy per byte would amplify
+            big = _rand_bytes(rng, 4096) * int(rng.integers(1, 1025))
+            sections[i] = (code, p[:8] + big)
+        else:
+            sections[i] = (code, b"" if r < 0.35 else p * int(rng.integers(2, 200)))
     else:  # header fields: version, flags, preset, fingerprint
         raw = bytearray(head)
         j = int(rng.integers(4, len(raw)))
