@@ -100,12 +100,13 @@ def print_summary(out: Path, report) -> None:
     per_codec = ", ".join(
         f"{c} {report.decoder_calls.get(c, 0)}/{n}" for c, n in report.points_by_codec.items()
     )
-    console.print(
+    line = (
         f"this run: {report.points_written} points, {calls} decoder calls "
-        f"({report.decoder_calls_per_point:.3f} per point; per codec calls/points: {per_codec})",
-        markup=False,
-        highlight=False,
+        f"({report.decoder_calls_per_point:.3f} per point; per codec calls/points: {per_codec})"
     )
+    if not report.points_written:
+        line = f"this run: nothing to do, all {report.points_total} points were already stored"
+    console.print(line, markup=False, highlight=False)
     if report.seconds:
         total = sum(report.seconds.values())
         shares = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(report.seconds.items()))
