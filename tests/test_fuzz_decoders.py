@@ -63,10 +63,12 @@ def test_no_decoder_crashes_hangs_or_raises_a_foreign_error(report) -> None:
 def test_inputs_reach_both_outcomes(report) -> None:
     # Mutations that never decode (or never fail) would test nothing.
     for s in report.stats:
-        if s.target == "receiver":  # the receiver falls back instead of failing
-            assert s.ok > 0
-            continue
-        assert s.ok > 0 and s.clean > 0, s
+        if s.target != "receiver":  # the receiver falls back instead of failing
+            assert s.clean > 0, s
+        if s.inputs >= 30:
+            assert s.ok > 0, s
+    ok = sum(s.ok for s in report.stats)
+    assert 0.2 < ok / sum(s.inputs for s in report.stats) < 0.8
 
 
 def test_worker_memory_stays_bounded(report) -> None:
