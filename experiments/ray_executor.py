@@ -1,9 +1,11 @@
 """The Ray executor: a sweep's groups as tasks on Ray actors, one writer.
 
 Each worker is an actor holding a :class:`~experiments.sweep.GroupRunner`, so the models
-load once per worker, not once per task. The driver keeps every worker busy with one
-group at a time (plus one queued, so a worker never waits for the driver), and writes
-each result into the store as it arrives: this process stays the store's only writer.
+load once per worker, not once per task, and it is handed groups of one codec while
+there are any (:class:`_Queue`), so its decode cache keeps paying. The driver keeps
+every worker busy with one group at a time (plus one queued, so a worker never waits for
+the driver), and writes each result into the store as it arrives: this process stays
+the store's only writer.
 
 ``address``: the cluster to join (``ray.init(address=...)``; ``auto`` finds a running
 one). Without it a local Ray instance with ``workers`` CPUs is started and stopped again
@@ -131,12 +133,13 @@ class RayExecutor:
             actor = ray.remote(num_cpus=1)(SweepWorker)
             wdir = None if weights is None else str(Path(weights).resolve())
             pool = [actor.remote(config, mtgc_dir, threads, wdir) for _ in range(n)]
-            queue = list(reversed(groups))
+            queue = _Queue(groups)
             running: dict = {}
 
             def submit(worker) -> None:
-                if queue:
-                    running[worker.run.remote(queue.pop())] = worker
+                group = queue.take(worker)
+                if group is not None:
+                    running[worker.run.remote(group)] = worker
 
             for w in pool:
                 for _ in range(QUEUED_PER_WORKER):
@@ -150,6 +153,31 @@ class RayExecutor:
             finally:
                 for w in pool:
                     ray.kill(w)
+
+
+class _Queue:
+    """Pending groups, handed out with codec affinity: a worker gets more groups of the
+    codec it ran last (its decode cache and prepared operating points hold that codec's
+    work, e.g. MTGC bitstreams delivered intact at every high SNR and on every channel);
+    a worker whose codec is done takes the codec with the most pending groups that no
+    other worker is on. Which worker runs a group does not change its rows."""
+
+    def __init__(self, groups: Sequence[Group]) -> None:
+        self.pending: dict[str, list[Group]] = {}
+        for g in groups:
+            self.pending.setdefault(g.spec.label, []).append(g)
+        self.codec_of: dict = {}
+
+    def take(self, worker) -> Group | None:
+        codec = self.codec_of.get(worker)
+        if not self.pending.get(codec):
+            busy = set(self.codec_of.values()) - {codec}
+            left = [c for c, gs in self.pending.items() if gs]
+            if not left:
+                return None
+            codec = max(left, key=lambda c: (c not in busy, len(self.pending[c])))
+            self.codec_of[worker] = codec
+        return self.pending[codec].pop(0)
 
 
 def _result(ray, ref) -> GroupResult:

@@ -103,6 +103,29 @@ def test_unknown_executor_and_ray_options_without_ray_are_refused(tmp_path, caps
     assert not (tmp_path / "out").exists()
 
 
+def test_ray_queue_hands_out_every_group_once_with_codec_affinity() -> None:
+    from experiments.ray_executor import _Queue
+    from experiments.sweep import plan_groups
+
+    cfg = parse_config({**SMALL, "snr_db": [0, 6, 12]})  # 3 codecs × 2 channels × 3 SNRs
+    groups = plan_groups(cfg, set())
+    queue = _Queue(groups)
+    taken: dict[str, list] = {"w1": [], "w2": []}
+    for worker in ["w1", "w2"] * len(groups):  # the two workers ask in turn
+        group = queue.take(worker)
+        if group is None:
+            break
+        taken[worker].append(group)
+    assert sorted(map(repr, taken["w1"] + taken["w2"])) == sorted(map(repr, groups))
+    switches = sum(
+        a.spec.label != b.spec.label
+        for gs in taken.values()
+        for a, b in zip(gs, gs[1:], strict=False)
+    )
+    assert switches <= 2  # each worker moves on to another codec only when its is done
+    assert taken["w1"][0].spec.label != taken["w2"][0].spec.label  # different codecs first
+
+
 def _holds_lock(folder: Path) -> bool:
     """Whether another process holds the folder's sweep lock now."""
     path = folder / LOCK_NAME
