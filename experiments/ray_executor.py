@@ -31,18 +31,11 @@ class SweepWorker:
     """Actor body: one :class:`GroupRunner` per worker process (one torch thread by
     default, since each worker is one Ray CPU)."""
 
-    def __init__(
-        self, config: SweepConfig, mtgc_dir: str | None, threads: int, weights: str | None
-    ) -> None:
+    def __init__(self, config: SweepConfig, threads: int, weights: str | None) -> None:
         import warnings
 
         warnings.filterwarnings("ignore")
-        codec = None
-        if mtgc_dir is not None:
-            from semcom.codec import MTGC
-
-            codec = MTGC.from_pretrained(mtgc_dir)
-        self.runner = GroupRunner(config, codec, threads=threads, weights=weights)
+        self.runner = GroupRunner(config, threads=threads, weights=weights)
 
     def run(self, group: Group) -> GroupResult:
         return self.runner.run(group)
@@ -115,9 +108,9 @@ class RayExecutor:
     ) -> None:
         """Run ``groups`` on worker actors and hand each result to ``write`` (in this
         process) as it arrives. Workers: ``workers``, default the cluster's CPUs.
-        ``mtgc_codec`` (tests) reaches the workers as a saved model folder (safetensors,
-        no pickles), which only a single-machine cluster can read; so does a ``weights``
-        folder unless every node sees it at the same path."""
+        ``mtgc_codec`` (tests) reaches the workers as a ``weights`` folder it is saved
+        into (safetensors, no pickles); a weights folder is read by every worker, so on a
+        cluster every node must see it at the same path."""
         import tempfile
 
         if not groups:
@@ -126,13 +119,12 @@ class RayExecutor:
         n = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         n = min(n, len(groups))
         with tempfile.TemporaryDirectory(prefix="semcom-mtgc-") as tmp:
-            mtgc_dir = None
             if mtgc_codec is not None:
                 mtgc_codec.save_pretrained(tmp)
-                mtgc_dir = tmp
+                weights = tmp
             actor = ray.remote(num_cpus=1)(SweepWorker)
             wdir = None if weights is None else str(Path(weights).resolve())
-            pool = [actor.remote(config, mtgc_dir, threads, wdir) for _ in range(n)]
+            pool = [actor.remote(config, threads, wdir) for _ in range(n)]
             queue = _Queue(groups)
             running: dict = {}
 
