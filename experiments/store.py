@@ -43,6 +43,8 @@ STORE_NAME = "results.sqlite"
 LOCK_NAME = ".sweep.lock"
 RUNS_NAME = "runs.jsonl"
 KEY_COLUMNS = ("config_hash", "image", "codec", "channel", "snr_db", "budget_cpp", "trial")
+#: The images table's primary key: a result's key without the trial.
+IMAGE_KEY_COLUMNS = KEY_COLUMNS[:-1]
 VALUE_COLUMNS = (
     "seed",
     "budget_uses",
@@ -71,7 +73,7 @@ CREATE TABLE IF NOT EXISTS results (
 CREATE TABLE IF NOT EXISTS images (
     config_hash TEXT, image INTEGER, codec TEXT, channel TEXT, snr_db REAL,
     budget_cpp REAL, png BLOB,
-    PRIMARY KEY (config_hash, image, codec, channel, snr_db, budget_cpp)
+    PRIMARY KEY ({", ".join(IMAGE_KEY_COLUMNS)})
 );
 """
 
@@ -205,8 +207,8 @@ class Store:
                     f"FROM src.results ORDER BY {keys}"
                 )
                 dst.execute(
-                    "INSERT INTO images SELECT * FROM src.images ORDER BY config_hash, image, "
-                    "codec, channel, snr_db, budget_cpp"
+                    "INSERT INTO images SELECT * FROM src.images "
+                    f"ORDER BY {', '.join(IMAGE_KEY_COLUMNS)}"
                 )
             dst.execute("DETACH DATABASE src")
         finally:
@@ -266,8 +268,7 @@ class Store:
         for row in self.db.execute(q, (h,)):
             sha.update(json.dumps(row).encode())
             sha.update(b"\n")
-        q = "SELECT * FROM images WHERE config_hash = ? ORDER BY image, codec, channel, "
-        q += "snr_db, budget_cpp"
+        q = f"SELECT * FROM images WHERE config_hash = ? ORDER BY {', '.join(IMAGE_KEY_COLUMNS)}"
         for row in self.db.execute(q, (h,)):
             sha.update(json.dumps([*row[:-1], hashlib.sha256(row[-1]).hexdigest()]).encode())
             sha.update(b"\n")
