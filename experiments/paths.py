@@ -28,8 +28,6 @@ def check_name(name: str, what: str) -> str:
 
 
 def inside(folder: str | Path, name: str, what: str = "name") -> Path:
-    """``folder / name`` after :func:`check_name`; it is always a direct child of folder."""
-    path = Path(folder) / check_name(name, what)
-    if path.parent != Path(folder):
-        raise SemcomError(f"{what} {name!r} would write outside {folder}.")
-    return path
+    """``folder / name`` after :func:`check_name` (no slash, no leading dot), so always a
+    direct child of ``folder``."""
+    return Path(folder) / check_name(name, what)
