@@ -42,10 +42,8 @@ def sweep(
     import torch
 
     from experiments.config import load_config
-    from experiments.sweep import EXECUTORS, run_sweep
+    from experiments.sweep import run_sweep
 
-    if executor not in EXECUTORS:
-        raise SemcomError(f"--executor {executor} is not known; choose local or ray.")
     if executor != "ray" and (address or workers):
         raise SemcomError("--address and --workers apply to --executor ray only.")
     if threads < 1 or (workers is not None and workers < 1):
