@@ -30,7 +30,11 @@ class MGDDConfig:
     conditioning embedding downsamples to the latent size) or "latents" (the HCI through
     the VAE encoder). ``guidance_scale`` 1 disables classifier-free guidance.
     ``vae_tiling`` encodes and decodes large images in overlapping tiles (diffusers'
-    AutoencoderKL tiling) so that 2K images fit in memory.
+    AutoencoderKL tiling) so that 2K images fit in memory. ``coord_channels`` appends
+    two coordinate planes (y and x in [-1, 1]) to the UNet's and ControlNet's input, a
+    positional signal that lets cross-attention bind "top left" to a place (the UNet then
+    has ``latent channels + 2`` input channels). ``min_snr_gamma`` > 0 weights the
+    training loss per timestep by Min-SNR-γ (Hang et al. 2023); 0 leaves it unweighted.
     """
 
     num_inference_steps: int = 20
@@ -38,6 +42,8 @@ class MGDDConfig:
     control_input: str = "pixels"
     conditioning_scale: float = 1.0
     vae_tiling: bool = False
+    coord_channels: bool = False
+    min_snr_gamma: float = 0.0
 
     def __post_init__(self) -> None:
         if self.control_input not in ("pixels", "latents"):
@@ -77,6 +83,21 @@ class MGDD:
     def size_multiple(self) -> int:
         """Image sides must be a multiple of this (VAE and UNet downsampling)."""
         return self.vae_scale * 2 ** (len(self.unet.config.block_out_channels) - 1)
+
+    @property
+    def latent_channels(self) -> int:
+        """Channels of the diffused latent (the UNet's output channels)."""
+        return int(self.unet.config.out_channels)
+
+    def with_coords(self, x: torch.Tensor) -> torch.Tensor:
+        """[B,C,h,w] → [B,C+2,h,w] with y and x planes in [-1, 1] (if configured)."""
+        if not self.config.coord_channels:
+            return x
+        b, _, h, w = x.shape
+        ys = torch.linspace(-1, 1, h, device=x.device, dtype=x.dtype)
+        xs = torch.linspace(-1, 1, w, device=x.device, dtype=x.dtype)
+        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")).unsqueeze(0).expand(b, -1, -1, -1)
+        return torch.cat([x, grid], dim=1)
 
     @property
     def device(self) -> torch.device:
@@ -124,6 +145,7 @@ class MGDD:
         hci_present: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
         latents: torch.Tensor | None = None,
+        pixel_weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The denoising loss every training stage minimises (a scalar).
 
@@ -132,14 +154,16 @@ class MGDD:
         hci: [B,3,H,W] in [0,1] or None; hci_present: [B] bool. A timestep is drawn
         uniformly per image, the latent is noised by the scheduler, and the UNet (with
         ControlNet residuals) is scored against ε, or against v for v-prediction
-        schedulers, by mean squared error.
+        schedulers, by mean squared error, weighted per latent pixel by ``pixel_weights``
+        [B,1,h,w] (e.g. towards object pixels; mean 1 keeps the scale) and per image by
+        Min-SNR-γ when the config asks for it.
         """
         z = self.encode_latents(images) if latents is None else latents.to(self.device, self.dtype)
         b = z.shape[0]
         cfg = self.scheduler.config
         noise = torch.randn(z.shape, generator=generator, dtype=torch.float32).to(z)
         t = torch.randint(0, cfg.num_train_timesteps, (b,), generator=generator).to(self.device)
-        noisy = self.scheduler.add_noise(z, noise, t)
+        noisy = self.with_coords(self.scheduler.add_noise(z, noise, t))
         ctx = context.to(self.device, self.dtype)
         down = mid = None
         if hci is not None and hci_present is not None and bool(hci_present.any()):
@@ -168,7 +192,19 @@ class MGDD:
             target = noise
         else:
             raise SemcomError(f"prediction type {cfg.prediction_type!r} is not supported.")
-        return torch.nn.functional.mse_loss(pred.float(), target.float())
+        err = (pred.float() - target.float()) ** 2
+        if pixel_weights is not None:
+            err = err * pixel_weights.to(err)
+        per_image = err.mean(dim=(1, 2, 3))
+        gamma = self.config.min_snr_gamma
+        if gamma > 0:
+            ac = self.scheduler.alphas_cumprod.to(self.device)[t].float()
+            snr = (ac / (1 - ac).clamp_min(1e-8)).clamp_min(0.05)
+            weight = snr.clamp(max=gamma) / snr
+            if cfg.prediction_type == "v_prediction":
+                weight = snr.clamp(max=gamma) / (snr + 1)
+            per_image = per_image * weight
+        return per_image.mean()
 
     # -- sampling -----------------------------------------------------------------------
     @torch.no_grad()
@@ -201,7 +237,7 @@ class MGDD:
         if h % m or w % m:
             raise SemcomError(f"MGDD samples sizes that are multiples of {m}, not {h}x{w}.")
         s = self.vae_scale
-        channels = self.unet.config.in_channels
+        channels = self.latent_channels
         noise = [
             torch.randn(
                 (1, channels, h // s, w // s),
@@ -228,7 +264,7 @@ class MGDD:
                 mask = torch.cat([mask, mask])
         for t in scheduler.timesteps:
             x = torch.cat([latents, latents]) if cfg else latents
-            x = scheduler.scale_model_input(x, t)
+            x = self.with_coords(scheduler.scale_model_input(x, t))
             down = mid = None
             if cond is not None:
                 down, mid = self.controlnet(

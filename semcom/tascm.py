@@ -2,8 +2,11 @@
 
 Image features (a small CNN for ``tiny``; frozen CLIP-ViT tokens, passed in, for
 ``sd21``) → K learnable queries attend to them with multi-head attention, then to each
-other with multi-head self-attention → K vectors → a vector quantiser (codebook of
-``codebook_size`` entries, straight-through, commitment loss) → K indices. At the
+other with multi-head self-attention → K vectors → a quantiser → K indices: either a
+learned vector quantiser (codebook of ``codebook_size`` entries, straight-through,
+commitment loss; ``quantizer="vq"``) or finite scalar quantisation (``"fsq"``, Mentzer et
+al. 2023: each vector is a few bounded scalars rounded to fixed levels, whose product is
+the codebook size; no codebook to collapse, every code reachable). At the
 receiver the indices are looked up in the codebook and mapped linearly into the text
 embedding space: the Semantic Pseudo-Words (SPWs), appended to the caption tokens.
 
@@ -55,15 +58,36 @@ class TASCM(ModelMixin, ConfigMixin):
         code_dim: int = 32,
         context_dim: int = 64,
         commitment: float = 0.25,
+        quantizer: str = "vq",
+        fsq_levels: tuple[int, ...] = (),
+        cnn_norm: bool = False,
+        query_grid: int = 0,
     ) -> None:
         super().__init__()
         if image_encoder not in ("cnn", "external"):
             raise ValueError(f"image_encoder must be 'cnn' or 'external', not {image_encoder!r}")
+        if quantizer not in ("vq", "fsq"):
+            raise ValueError(f"quantizer must be 'vq' or 'fsq', not {quantizer!r}")
+        if quantizer == "fsq":
+            if not fsq_levels or min(fsq_levels) < 2 or math.prod(fsq_levels) != codebook_size:
+                raise ValueError(
+                    f"fsq_levels {tuple(fsq_levels)} must be ≥ 2 each and multiply to "
+                    f"codebook_size {codebook_size}"
+                )
+            code_dim = len(fsq_levels)
+        if query_grid and (image_encoder != "cnn" or query_grid**2 != num_queries):
+            raise ValueError(
+                f"query_grid {query_grid} needs the cnn image encoder and "
+                f"{query_grid}² queries, not {num_queries}"
+            )
         if image_encoder == "cnn":
             layers: list[nn.Module] = []
             c_in = 3
             for c in cnn_channels:
-                layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.SiLU()]
+                layers.append(nn.Conv2d(c_in, c, 3, stride=2, padding=1))
+                if cnn_norm:
+                    layers.append(nn.GroupNorm(min(8, c), c))
+                layers.append(nn.SiLU())
                 c_in = c
             layers.append(nn.Conv2d(c_in, feature_dim, 3, padding=1))
             self.cnn = nn.Sequential(*layers)
@@ -81,9 +105,18 @@ class TASCM(ModelMixin, ConfigMixin):
         )
         self.norm3 = nn.LayerNorm(model_dim)
         self.to_code = nn.Linear(model_dim, code_dim)
-        self.codebook = nn.Parameter(torch.randn(codebook_size, code_dim))
+        if quantizer == "vq":
+            self.codebook = nn.Parameter(torch.randn(codebook_size, code_dim))
+        else:
+            levels = torch.tensor(fsq_levels, dtype=torch.float32)
+            radix = torch.cumprod(torch.cat([torch.ones(1), levels[:-1]]), 0)
+            self.register_buffer("fsq_levels_t", levels, persistent=False)
+            self.register_buffer("fsq_radix", radix, persistent=False)
         self.to_context = nn.Linear(code_dim, context_dim)
         self.null_tokens = nn.Parameter(torch.zeros(num_queries, context_dim))
+        if query_grid:
+            # Which SPW a token is (its region) travels as its position, not in its bits.
+            self.query_pos = nn.Parameter(0.02 * torch.randn(num_queries, context_dim))
 
     @property
     def bits_per_index(self) -> int:
@@ -92,29 +125,83 @@ class TASCM(ModelMixin, ConfigMixin):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Images [B,3,H,W] in [0,1] (cnn) or features [B,N,F] → tokens [B,N,model_dim]."""
+        return self._tokens(x)[0]
+
+    def _tokens(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int] | None]:
+        """:meth:`features` and the (h, w) of the CNN's feature map (None if external)."""
+        hw = None
         if self.cnn is not None:
             if x.ndim != 4:
                 raise ValueError("TASCM with a CNN encoder takes images [B,3,H,W].")
             f = self.cnn(x * 2 - 1)
             b, c, h, w = f.shape
             tokens = f.flatten(2).transpose(1, 2) + sincos_2d(h, w, c, f.device).to(f.dtype)
+            hw = (h, w)
         else:
             if x.ndim != 3:
                 raise ValueError("TASCM with external features takes tokens [B,N,F].")
             tokens = x
-        return self.in_norm(self.in_proj(tokens))
+        return self.in_norm(self.in_proj(tokens)), hw
+
+    def region_mask(self, h: int, w: int, device: torch.device) -> torch.Tensor | None:
+        """With ``query_grid`` g: bool [K, h·w], True where query k may *not* look.
+
+        Query k = g·row + col sees the feature tokens whose centres lie in its cell of a
+        g×g grid over the image, widened by half a token on each side (objects reach a
+        little over their cell's border). None without a grid.
+        """
+        g = self.config.query_grid
+        if not g:
+            return None
+        ys = (torch.arange(h, device=device) + 0.5) / h
+        xs = (torch.arange(w, device=device) + 0.5) / w
+        lo = torch.arange(g, device=device) / g
+        hi = lo + 1 / g
+        in_y = (ys[None, :] >= lo[:, None] - 0.5 / h) & (ys[None, :] <= hi[:, None] + 0.5 / h)
+        in_x = (xs[None, :] >= lo[:, None] - 0.5 / w) & (xs[None, :] <= hi[:, None] + 0.5 / w)
+        allowed = in_y[:, None, :, None] & in_x[None, :, None, :]  # [g, g, h, w]
+        return ~allowed.reshape(g * g, h * w)
 
     def latents(self, x: torch.Tensor) -> torch.Tensor:
         """Continuous pre-quantisation vectors [B,K,code_dim]."""
-        kv = self.features(x)
+        kv, hw = self._tokens(x)
+        mask = self.region_mask(*hw, kv.device) if hw is not None else None
         q = self.queries.unsqueeze(0).expand(kv.shape[0], -1, -1)
-        q = self.norm1(q + self.cross_attn(q, kv, kv, need_weights=False)[0])
+        q = self.norm1(q + self.cross_attn(q, kv, kv, need_weights=False, attn_mask=mask)[0])
         q = self.norm2(q + self.self_attn(q, q, q, need_weights=False)[0])
         q = self.norm3(q + self.mlp(q))
         return self.to_code(q)
 
+    # -- finite scalar quantisation -------------------------------------------------------
+    def _fsq_bound(self, z: torch.Tensor) -> torch.Tensor:
+        """Squash each scalar into [0, L-1] (its level range), float."""
+        half = (self.fsq_levels_t - 1) / 2
+        return (torch.tanh(z) * 1.0001 + 1) * half.to(z)
+
+    def _fsq_values(self, digits: torch.Tensor) -> torch.Tensor:
+        """Level digits [...,code_dim] in [0, L-1] → grid values in [-1, 1]."""
+        half = (self.fsq_levels_t - 1) / 2
+        return digits / half.to(digits) - 1
+
+    @property
+    def codebook_vectors(self) -> torch.Tensor:
+        """Every code's vector, [codebook_size, code_dim] (the FSQ grid or the VQ codebook)."""
+        if self.config.quantizer == "vq":
+            return self.codebook
+        idx = torch.arange(self.config.codebook_size, device=self.fsq_radix.device)
+        return self._fsq_values(self._fsq_digits(idx))
+
+    def _fsq_digits(self, indices: torch.Tensor) -> torch.Tensor:
+        """Indices [...] → level digits [...,code_dim] (mixed radix, first level fastest)."""
+        radix = self.fsq_radix.to(torch.int64)
+        levels = self.fsq_levels_t.to(torch.int64)
+        return ((indices.unsqueeze(-1) // radix) % levels).float()
+
     def quantize(self, z: torch.Tensor) -> torch.Tensor:
-        """Nearest codebook entry of each vector: [B,K,code_dim] → [B,K] int64."""
+        """Nearest code of each vector: [B,K,code_dim] → [B,K] int64."""
+        if self.config.quantizer == "fsq":
+            digits = self._fsq_bound(z.float()).round()
+            return (digits * self.fsq_radix).sum(-1).round().to(torch.int64)
         d = (
             z.pow(2).sum(-1, keepdim=True)
             - 2 * z @ self.codebook.t()
@@ -129,7 +216,21 @@ class TASCM(ModelMixin, ConfigMixin):
 
     def embed(self, indices: torch.Tensor) -> torch.Tensor:
         """Receiver: indices [B,K] → SPW embeddings [B,K,context_dim]."""
-        return self.to_context(self.codebook[indices])
+        return self._context(self.code_vectors(indices))
+
+    def _context(self, codes: torch.Tensor) -> torch.Tensor:
+        """Quantised vectors [B,K,code_dim] → SPW tokens [B,K,context_dim]."""
+        out = self.to_context(codes)
+        if self.config.query_grid:
+            out = out + self.query_pos.to(out)
+        return out
+
+    def code_vectors(self, indices: torch.Tensor) -> torch.Tensor:
+        """Indices [B,K] → quantised vectors [B,K,code_dim] (before the context map)."""
+        if self.config.quantizer == "fsq":
+            w = self.to_context.weight
+            return self._fsq_values(self._fsq_digits(indices.to(w.device))).to(w.dtype)
+        return self.codebook[indices]
 
     def null(self, batch: int) -> torch.Tensor:
         """Null SPW tokens for an erased stream: [batch,K,context_dim]."""
@@ -142,12 +243,22 @@ class TASCM(ModelMixin, ConfigMixin):
         'latents': [B,K,code_dim] (before quantisation)}.
         """
         z = self.latents(x)
+        if self.config.quantizer == "fsq":
+            bounded = self._fsq_bound(z)
+            digits = bounded + (bounded.round() - bounded).detach()
+            idx = (digits.detach().round() * self.fsq_radix).sum(-1).round().to(torch.int64)
+            return {
+                "context": self._context(self._fsq_values(digits)),
+                "indices": idx,
+                "vq_loss": z.new_zeros(()),
+                "latents": z,
+            }
         idx = self.quantize(z)
         zq = self.codebook[idx]
         vq_loss = F.mse_loss(zq, z.detach()) + self.config.commitment * F.mse_loss(z, zq.detach())
         zq_st = z + (zq - z).detach()
         return {
-            "context": self.to_context(zq_st),
+            "context": self._context(zq_st),
             "indices": idx,
             "vq_loss": vq_loss,
             "latents": z,

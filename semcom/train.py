@@ -4,21 +4,28 @@ Stage 1 trains everything the decoder stands on, in parts (each resumable):
   ``captioner``  the transmitter's ShapesCaptioner (per-cell attribute cross-entropy);
   ``hci``        the learned HCI codec (rate + λ·distortion, a random quality per step);
   ``vae``        the AutoencoderKL on random crops (L1 + a small KL term);
-  ``decoder``    UNet + ControlNet + text encoder with the ε-prediction loss on VAE
-                 latents, guided by caption tokens (+ TASCM's null tokens) and the decoded
-                 HCI; captions and HCIs are dropped at random so the decoder learns the
-                 unconditional branch of classifier-free guidance and the erasure fallback.
-Stage 2 freezes the decoder and trains TASCM through it: ε-loss + VQ loss + an optional
-  task loss (a linear head on the SPW embeddings predicting the scene's attributes; the
-  head is discarded after training).
+  ``spw``        TASCM on its own with the task loss on its *quantised* tokens (an
+                 attention head reads every cell's attributes back from the 8 SPWs; the
+                 head is discarded after training), so the SPWs carry the scene before the
+                 decoder learns to read them;
+  ``decoder``    UNet + ControlNet + text encoder with the denoising loss (v-prediction,
+                 Min-SNR-γ, weighted towards object pixels, EMA weights) on VAE latents,
+                 guided by caption tokens + SPW tokens and the decoded HCI; caption, SPWs
+                 and HCI are dropped independently so the decoder learns every subset (the
+                 erasure fallback and the unconditional branch of classifier-free guidance).
+Stage 2 freezes the decoder and fine-tunes TASCM through it: denoising loss + quantiser
+  loss + the task loss of ``spw``.
 Stage 3 fine-tunes TASCM, the ControlNet and the UNet's cross-attention layers jointly at
   a low learning rate with the same losses.
 
 Every part renders its own training scenes from the ``train`` split (deterministic from
 the seed), checkpoints into ``work`` every ``checkpoint_every`` steps, resumes from the
-last checkpoint, logs to ``work/stage<N>.log`` and writes its trained component into the
-model directory ``out`` (default: the shipped ``semcom/presets/weights/tiny``), recording
-steps, losses and minutes in ``out/training.json``.
+last checkpoint, stops at its step count or its time budget (whichever comes first; the
+learning rate anneals over whichever is nearer), logs to ``work/stage<N>.log`` and writes
+its trained component into the model directory ``out`` (default: the shipped
+``semcom/presets/weights/tiny``), recording steps, losses, minutes and its measured gates
+in ``out/training.json``. :func:`run_all` runs every stage in order: ``semcom train``
+without ``--stage``.
 """
 
 from __future__ import annotations
@@ -51,10 +58,14 @@ from semcom.metrics.semantic import PER_CELL, probe_loss, probe_targets
 from semcom.streams.hci import downsample, upsample
 
 STAGE_PARTS: dict[int, tuple[str, ...]] = {
-    1: ("captioner", "hci", "vae", "decoder"),
+    1: ("captioner", "hci", "vae", "spw", "decoder"),
     2: ("tascm",),
-    3: ("joint",),
+    3: ("joint", "sampling"),
 }
+#: Sampling settings ``sampling`` chooses from on validation scenes: (DDIM steps, guidance
+#: scale). Each decodes a 128×128 image in ≤ 1 s on one CPU thread with the tiny
+#: architecture (guidance > 1 doubles the batch, hence half the steps).
+SAMPLING_CANDIDATES: tuple[tuple[int, float], ...] = ((10, 1.0), (5, 2.0), (5, 3.0))
 
 
 @dataclass
@@ -62,7 +73,7 @@ class TrainConfig:
     """Training settings (every field is a key of the ``--config`` YAML)."""
 
     seed: int = 0
-    threads: int = 1
+    threads: int = 2
     train_scenes: int = 6000
     checkpoint_every: int = 100
     log_every: int = 25
@@ -72,38 +83,59 @@ class TrainConfig:
     captioner_steps: int = 1500
     captioner_batch: int = 32
     captioner_lr: float = 2e-3
+    captioner_minutes: float = 12.0
     # HCI codec: loss = bits/pixel + lambda · 255² · MSE on the downsampled image
     hci_steps: int = 5000
     hci_batch: int = 32
     hci_lr: float = 1e-3
     hci_lambda: float = 0.05
     hci_factors: tuple[int, ...] = (4, 8)
+    hci_minutes: float = 14.0
     # autoencoder (on random crops; it is fully convolutional)
-    vae_steps: int = 1200
+    vae_steps: int = 5000
     vae_batch: int = 16
-    vae_crop: int = 64
+    vae_crop: int = 48
     vae_lr: float = 1e-3
-    vae_kl: float = 1e-5
+    vae_kl: float = 1e-6
     vae_mode: bool = True
+    vae_minutes: float = 30.0
+    # TASCM alone: task loss on the quantised SPWs
+    spw_steps: int = 6000
+    spw_batch: int = 32
+    spw_lr: float = 1e-3
+    spw_minutes: float = 22.0
     # diffusion decoder
-    decoder_steps: int = 1800
+    decoder_steps: int = 8000
     decoder_batch: int = 16
     decoder_lr: float = 5e-4
+    decoder_minutes: float = 75.0
     warmup: int = 100
-    p_drop_caption: float = 0.1
-    p_drop_hci: float = 0.4
+    #: Each stream is dropped independently (every subset is seen, all three dropped is
+    #: the unconditional branch of classifier-free guidance).
+    p_drop_caption: float = 0.3
+    p_drop_hci: float = 0.5
+    p_drop_spw: float = 0.3
     p_canonical: float = 0.5
+    #: Loss weight of a latent pixel fully covered by an object (background: 1).
+    object_weight: float = 4.0
+    ema_decay: float = 0.999
+    #: bf16 autocast for the diffusion model's forward and backward passes (weights and
+    #: optimiser stay float32); ~20 % faster on this CPU.
+    bf16: bool = True
     # stage 2: TASCM through the frozen decoder
-    tascm_steps: int = 300
+    tascm_steps: int = 400
     tascm_batch: int = 16
-    tascm_lr: float = 1e-3
-    task_weight: float = 0.5
-    p_drop_spw: float = 0.1
-    stage2_p_drop_caption: float = 0.3
+    tascm_lr: float = 2e-4
+    tascm_minutes: float = 8.0
+    task_weight: float = 1.0
+    stage2_p_drop_caption: float = 0.5
     # stage 3: joint fine-tuning
-    joint_steps: int = 150
+    joint_steps: int = 400
     joint_batch: int = 16
     joint_lr: float = 5e-5
+    joint_minutes: float = 8.0
+    #: Validation scenes decoded (10 steps) for the decoder's gates in training.json.
+    gate_scenes: int = 48
     grad_clip: float = 1.0
 
     @classmethod
@@ -142,32 +174,38 @@ class TrainConfig:
             v = getattr(cfg, f.name)
             if (f.name.endswith(("_steps", "_batch")) or f.name == "train_scenes") and v < 1:
                 raise SemcomError(f"{where}: {f.name} must be at least 1.")
+            if f.name.endswith("_minutes") and not v > 0:
+                raise SemcomError(f"{where}: {f.name} must be a positive number of minutes.")
         return cfg
 
 
 # -- data -------------------------------------------------------------------------------
 @dataclass
 class Pool:
-    """Rendered training scenes: images uint8 [N,3,128,128], targets int64 [N,9,4]."""
+    """Rendered training scenes: images uint8 [N,3,128,128], targets int64 [N,9,4],
+    object masks bool [N,1,128,128] (truth: training weights only)."""
 
     images: torch.Tensor
     targets: torch.Tensor
     captions: list[str]
     canonical: list[str]
+    masks: torch.Tensor
 
 
 def render_pool(n: int, seed: int) -> Pool:
     """The first ``n`` scenes of training set ``seed``."""
     data = ShapesWorld("train", n=n, seed=seed)
     images = torch.empty((n, 3, 128, 128), dtype=torch.uint8)
+    masks = torch.empty((n, 1, 128, 128), dtype=torch.bool)
     scenes, captions, canonical = [], [], []
     for i in range(n):
         item = data[i]
         images[i] = (item.image * 255).round().to(torch.uint8)
+        masks[i, 0] = item.labels >= 0
         scenes.append(item.objects)
         captions.append(item.caption)
         canonical.append(canonical_caption(item.objects))
-    return Pool(images, probe_targets(scenes), captions, canonical)
+    return Pool(images, probe_targets(scenes), captions, canonical, masks)
 
 
 def batches(n: int, batch: int, seed: int, start: int) -> Iterator[tuple[int, torch.Tensor]]:
@@ -200,8 +238,15 @@ class Trainer:
         n: int,
         loss_fn: Callable[[int, torch.Tensor, torch.Generator], dict[str, torch.Tensor]],
         resume: bool = True,
+        minutes: float = float("inf"),
+        after_step: Callable[[int], None] | None = None,
     ) -> dict[str, float]:
-        """Train for ``steps``; loss_fn(step, indices, generator) returns {'loss': …, …}."""
+        """Train for ``steps`` or ``minutes`` of training time, whichever ends first.
+
+        loss_fn(step, indices, generator) returns {'loss': …, …}; after_step(step) runs
+        after each optimiser step (e.g. an EMA update). The learning rate follows a
+        warm-up and a cosine over the larger of the step and the time fraction.
+        """
         from tqdm import tqdm
 
         cfg = self.cfg
@@ -215,12 +260,16 @@ class Trainer:
         running: dict[str, float] = dict(extra.get("running", {}))
         seconds = float(extra.get("seconds", 0.0))
         t_last = time.time()
+        budget = 60.0 * minutes
         bar = tqdm(total=steps, initial=start, desc=name, unit="step", mininterval=5)
+        done = start
         for step, idx in batches(n, batch, cfg.seed, start):
-            if step >= steps:
+            elapsed = seconds + time.time() - t_last
+            if step >= steps or elapsed >= budget:
                 break
             warm = min(1.0, (step + 1) / cfg.warmup)
-            cos = 0.5 * (1 + math.cos(math.pi * step / steps))
+            progress = min(1.0, max(step / steps, elapsed / budget))
+            cos = 0.5 * (1 + math.cos(math.pi * progress))
             for g in opt.param_groups:
                 g["lr"] = lr * warm * max(cos, 0.05)
             gen = torch.Generator().manual_seed(cfg.seed * 7_919 + step * 104_729 + len(name))
@@ -230,6 +279,8 @@ class Trainer:
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
+            if after_step is not None:
+                after_step(step)
             for k, v in out.items():
                 val = float(v.detach())
                 running[k] = val if k not in running else 0.98 * running[k] + 0.02 * val
@@ -241,16 +292,26 @@ class Trainer:
                 t_last = now
                 text = " ".join(f"{k} {v:.4f}" for k, v in running.items())
                 self.log(f"{name}: step {done}/{steps} {text} ({seconds / 60:.1f} min)")
-            if done % cfg.checkpoint_every == 0 or done == steps:
+            out_of_time = seconds + time.time() - t_last >= budget
+            if done % cfg.checkpoint_every == 0 or done == steps or out_of_time:
                 seconds += time.time() - t_last
                 t_last = time.time()
                 save_checkpoint(
                     self.work, name, modules, opt, done, {"running": running, "seconds": seconds}
                 )
         bar.close()
+        seconds += time.time() - t_last
         for m in modules.values():
             m.eval()
-        return {"steps": steps, "minutes": round(seconds / 60, 1), **running}
+        stopped = "steps" if done >= steps else "time"
+        self.log(f"{name}: stopped by its {stopped} budget at step {done}/{steps}")
+        return {
+            "steps": done,
+            "max_steps": steps,
+            "stopped_by": stopped,
+            "minutes": round(seconds / 60, 1),
+            **running,
+        }
 
 
 # -- the model directory ---------------------------------------------------------------
@@ -264,12 +325,20 @@ def load_model(out: Path) -> MTGC:
 
 
 def record(out: Path, stage: int, part: str, report: dict, cfg: TrainConfig) -> None:
-    """Add one part's report to out/training.json."""
+    """Add one part's report to out/training.json (under a lock: parts run side by side)."""
+    import fcntl
+
     path = out / "training.json"
-    data = json.loads(path.read_text()) if path.is_file() else {"parts": {}}
-    data["parts"][part] = {"stage": stage, **report}
-    data["config"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()}
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    with (out / ".training.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(path.read_text()) if path.is_file() else {"parts": {}}
+        data["parts"][part] = {"stage": stage, **report}
+        cfg_dict = asdict(cfg)
+        cfg_dict.pop("threads")  # a lane's thread count, not a setting of the recipe
+        data["config"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg_dict.items()}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.replace(path)
 
 
 def _context(codec: MTGC, texts: list[str], spw: torch.Tensor | None, grad: bool) -> torch.Tensor:
@@ -280,6 +349,11 @@ def _context(codec: MTGC, texts: list[str], spw: torch.Tensor | None, grad: bool
     if spw is None:
         spw = codec.tascm.null(len(texts)).detach()
     return torch.cat([tokens, spw], dim=1)
+
+
+def _autocast(cfg: TrainConfig):
+    """bf16 autocast on the CPU when ``cfg.bf16`` (a no-op context otherwise)."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16)
 
 
 def _captions(pool: Pool, idx: torch.Tensor, gen: torch.Generator, p_canon: float, p_drop: float):
@@ -338,15 +412,88 @@ def encode_latents(codec: MTGC, images: torch.Tensor, batch: int = 32) -> torch.
 
 
 class TaskHead(nn.Module):
-    """SPW embeddings [B,K,D] → per-cell attribute logits [B,9,PER_CELL] (training only)."""
+    """SPW embeddings [B,K,D] → per-cell attribute logits [B,9,PER_CELL] (training only).
 
-    def __init__(self, k: int, d: int) -> None:
+    Nine learned cell queries attend to the K tokens (as the decoder's spatial queries
+    do through cross-attention), so the SPWs learn a code that attention can read.
+    """
+
+    def __init__(self, d: int, heads: int = 4) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(1), nn.Linear(k * d, 256), nn.SiLU())
-        self.out = nn.Linear(256, len(CELLS) * PER_CELL)
+        self.cells = nn.Parameter(0.02 * torch.randn(len(CELLS), d))
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.norm = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, PER_CELL))
 
     def forward(self, spw: torch.Tensor) -> torch.Tensor:
-        return self.out(self.net(spw)).view(-1, len(CELLS), PER_CELL)
+        q = self.cells.unsqueeze(0).expand(spw.shape[0], -1, -1)
+        h = self.norm(q + self.attn(q, spw, spw, need_weights=False)[0])
+        return self.mlp(h)
+
+
+class EMA:
+    """Exponential moving averages of modules' parameters (the weights that ship).
+
+    ``modules`` holds the averaged copies (named ``ema_<name>``) so checkpoints carry them;
+    the decay ramps up as min(decay, (1 + step) / (10 + step)).
+    """
+
+    def __init__(self, live: dict[str, nn.Module], decay: float) -> None:
+        import copy
+
+        self.decay = decay
+        self.modules = {f"ema_{k}": copy.deepcopy(m).requires_grad_(False) for k, m in live.items()}
+        self._pairs = [
+            (list(self.modules[f"ema_{k}"].parameters()), list(m.parameters()))
+            for k, m in live.items()
+        ]
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for shadow, live in self._pairs:
+            torch._foreach_lerp_(shadow, [p.detach() for p in live], 1 - d)
+
+    @torch.no_grad()
+    def copy_to(self, live: dict[str, nn.Module]) -> None:
+        for k, m in live.items():
+            m.load_state_dict(self.modules[f"ema_{k}"].state_dict())
+
+
+def init_from_captioner(codec: MTGC) -> bool:
+    """Start TASCM's CNN from the trained captioner's convolutions where the layers match.
+
+    Both sit at the transmitter and read the same image; the captioner (trained first, on
+    the same attribute loss) has learnt to see the shapes, which TASCM's task loss then
+    adapts. Returns whether the weights were copied.
+    """
+    cnn, cap = codec.tascm.cnn, getattr(codec.captioner, "body", None)
+    if cnn is None or cap is None:
+        return False
+    ours = [m for m in cnn if isinstance(m, (nn.Conv2d, nn.GroupNorm))]
+    theirs = [m for m in cap if isinstance(m, (nn.Conv2d, nn.GroupNorm))]
+    pairs = list(zip(ours, theirs, strict=False))
+    if len(theirs) > len(ours) or any(
+        type(a) is not type(b) or a.weight.shape != b.weight.shape for a, b in pairs
+    ):
+        return False
+    with torch.no_grad():
+        for a, b in pairs:
+            a.load_state_dict(b.state_dict())
+    return True
+
+
+def object_weights(masks: torch.Tensor, scale: int, weight: float) -> torch.Tensor:
+    """Object masks bool [N,1,H,W] → loss weights [N,1,H/s,W/s] (1 + (w−1)·coverage).
+
+    Normalised to mean 1 per image so the loss keeps its scale.
+    """
+    chunks = []
+    for i in range(0, len(masks), 512):
+        cover = F.avg_pool2d(masks[i : i + 512].float(), scale) if scale > 1 else masks[i : i + 512]
+        w = 1 + (weight - 1) * cover.float()
+        chunks.append(w / w.mean(dim=(1, 2, 3), keepdim=True))
+    return torch.cat(chunks)
 
 
 # -- the parts ---------------------------------------------------------------------------
@@ -384,6 +531,7 @@ def train_part(
             n,
             loss_fn,
             resume,
+            cfg.captioner_minutes,
         )
         report.update(_captioner_accuracy(cap, cfg.seed, cfg.report_scenes))
         cap.save_pretrained(out / "captioner")
@@ -410,7 +558,16 @@ def train_part(
         params = [p for n_, p in hci.named_parameters() if n_ not in aux_params]
         params += [p for n_, p in hci.named_parameters() if n_ in aux_params]
         report = trainer.run(
-            part, {"hci": hci}, params, cfg.hci_lr, cfg.hci_steps, cfg.hci_batch, n, loss_fn, resume
+            part,
+            {"hci": hci},
+            params,
+            cfg.hci_lr,
+            cfg.hci_steps,
+            cfg.hci_batch,
+            n,
+            loss_fn,
+            resume,
+            cfg.hci_minutes,
         )
         hci.update()
         report.update(_hci_rates(codec, cfg.seed, cfg.report_scenes))
@@ -437,8 +594,9 @@ def train_part(
             # only slows training (the diffusion model encodes with the mode too).
             rec = vae.decode(post.mode() if cfg.vae_mode else post.sample(generator=gen)).sample
             l1 = (rec - x).abs().mean()
+            mse = ((rec - x) ** 2).mean()
             kl = post.kl().mean()  # summed over the latent's elements
-            return {"loss": l1 + cfg.vae_kl * kl, "l1": l1, "kl": kl}
+            return {"loss": l1 + 4 * mse + cfg.vae_kl * kl, "l1": l1, "mse": mse, "kl": kl}
 
         report = trainer.run(
             part,
@@ -450,44 +608,97 @@ def train_part(
             n,
             loss_fn,
             resume,
+            cfg.vae_minutes,
         )
         # Scale latents to unit variance, as Stable Diffusion's 0.18215 does for its VAE.
         vae.register_to_config(scaling_factor=1.0)
         z = encode_latents(codec, pool.images[:256])
         vae.register_to_config(scaling_factor=float(1.0 / z.std()))
         report["scaling_factor"] = float(vae.config.scaling_factor)
-        report.update(_vae_psnr(codec, cfg.seed, cfg.report_scenes))
+        report.update(_vae_gates(codec, cfg.seed, cfg.report_scenes))
         vae.save_pretrained(out / "vae")
+
+    elif part == "spw":
+        tascm = codec.tascm
+        head = TaskHead(tascm.config.context_dim)
+        if not (resume and has_checkpoint(work, part)):
+            log(f"spw: CNN starts from the captioner's: {init_from_captioner(codec)}")
+
+        def loss_fn(step, idx, gen):
+            res = tascm(pool.images[idx].float() / 255)
+            task = probe_loss(head(res["context"]), pool.targets[idx])
+            return {"loss": task + res["vq_loss"], "task": task}
+
+        report = trainer.run(
+            part,
+            {"tascm": tascm, "head": head},
+            [*tascm.parameters(), *head.parameters()],
+            cfg.spw_lr,
+            cfg.spw_steps,
+            cfg.spw_batch,
+            n,
+            loss_fn,
+            resume,
+            cfg.spw_minutes,
+        )
+        report.update(_tascm_task_accuracy(tascm, head, cfg.seed, cfg.report_scenes))
+        report["gate_task_f1_0.97"] = report["val_task_f1"] >= 0.97
+        tascm.save_pretrained(out / "tascm")
 
     elif part == "decoder":
         mg = codec.mgdd
         text = codec.text_encoder.model
         latents = cached_latents(codec, pool, work, log)
+        weights = object_weights(pool.masks, mg.vae_scale, cfg.object_weight)
+        with torch.no_grad():
+            spw_all = torch.cat(
+                [
+                    codec.tascm.embed(codec.tascm.indices(pool.images[i : i + 256].float() / 255))
+                    for i in range(0, n, 256)
+                ]
+            )
 
         def loss_fn(step, idx, gen):
             images = pool.images[idx].float() / 255
             texts = _captions(pool, idx, gen, cfg.p_canonical, cfg.p_drop_caption)
             hci = _hci(codec, images, gen, cfg.hci_factors)
             present = torch.rand(len(idx), generator=gen) >= cfg.p_drop_hci
-            ctx = _context(codec, texts, None, grad=True)
-            eps = mg.training_loss(images, ctx, hci, present, gen, latents=latents[idx])
-            return {"loss": eps}
+            drop = (torch.rand(len(idx), generator=gen) < cfg.p_drop_spw).view(-1, 1, 1)
+            spw = torch.where(drop, codec.tascm.null(len(idx)), spw_all[idx]).detach()
+            with _autocast(cfg):
+                ctx = _context(codec, texts, spw, grad=True)
+                loss = mg.training_loss(
+                    images, ctx, hci, present, gen, latents=latents[idx], pixel_weights=weights[idx]
+                )
+            return {"loss": loss.float()}
 
         modules = {"unet": mg.unet, "controlnet": mg.controlnet, "text": text}
-        params = [p for m in modules.values() for p in m.parameters()]
+        ema = EMA(modules, cfg.ema_decay)
         report = trainer.run(
             part,
-            modules,
-            params,
+            {**modules, **ema.modules},
+            [p for m in modules.values() for p in m.parameters()],
             cfg.decoder_lr,
             cfg.decoder_steps,
             cfg.decoder_batch,
             n,
             loss_fn,
             resume,
+            cfg.decoder_minutes,
+            after_step=ema.update,
         )
+        ema.copy_to(modules)
         mg.save_pretrained(out)
         text.save_pretrained(out / "text_encoder")
+        codec.text_encoder.tokenizer.save_pretrained(out / "tokenizer")  # type: ignore[attr-defined]
+        report.update(decoder_gates(codec, cfg.seed, cfg.gate_scenes))
+
+    elif part == "sampling":
+        report = choose_sampling(codec, cfg.seed, cfg.gate_scenes, log)
+        codec.mgdd.config.num_inference_steps = int(report["num_inference_steps"])
+        codec.mgdd.config.guidance_scale = float(report["guidance_scale"])
+        codec.config.hci_lowpass = int(report["hci_lowpass"])
+        codec.save_pretrained(out)
 
     elif part in ("tascm", "joint"):
         report = _train_tascm(part, codec, pool, cfg, trainer, resume, log)
@@ -505,11 +716,15 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
     tascm, mg = codec.tascm, codec.mgdd
     n = cfg.train_scenes
     joint = part == "joint"
-    head = TaskHead(tascm.config.num_queries, tascm.config.context_dim)
-    if joint and has_checkpoint(trainer.work, "tascm"):
-        load_module_weights(trainer.work, "tascm", "head", head)
+    head = TaskHead(tascm.config.context_dim)
+    for earlier in ("tascm", "spw") if joint else ("spw",):
+        if has_checkpoint(trainer.work, earlier):
+            load_module_weights(trainer.work, earlier, "head", head)
+            break
+    vq = tascm.config.quantizer == "vq"
     latents = cached_latents(codec, pool, trainer.work, log)
-    if not joint and not (resume and has_checkpoint(trainer.work, part)):
+    weights = object_weights(pool.masks, mg.vae_scale, cfg.object_weight)
+    if vq and not joint and not (resume and has_checkpoint(trainer.work, part)):
         _init_codebook(tascm, pool, cfg.seed)
     usage = torch.zeros(tascm.config.codebook_size)
     window: dict[str, int] = {}
@@ -526,6 +741,10 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
         params += cross + list(mg.controlnet.parameters())
         modules.update({"unet": mg.unet, "controlnet": mg.controlnet})
     p_drop_caption = cfg.stage2_p_drop_caption
+    steps = cfg.joint_steps if joint else cfg.tascm_steps
+    batch = cfg.joint_batch if joint else cfg.tascm_batch
+    lr = cfg.joint_lr if joint else cfg.tascm_lr
+    minutes = cfg.joint_minutes if joint else cfg.tascm_minutes
 
     def loss_fn(step, idx, gen):
         images = pool.images[idx].float() / 255
@@ -537,12 +756,19 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
         spw = res["context"]
         drop = (torch.rand(len(idx), generator=gen) < cfg.p_drop_spw).view(-1, 1, 1)
         spw = torch.where(drop, tascm.null(len(idx)), spw)
-        ctx = _context(codec, texts, spw, grad=False)
-        eps = mg.training_loss(images, ctx, hci, present, gen, latents=latents[idx])
+        with _autocast(cfg):
+            ctx = _context(codec, texts, spw, grad=False)
+            eps = mg.training_loss(
+                images, ctx, hci, present, gen, latents=latents[idx], pixel_weights=weights[idx]
+            ).float()
         task = probe_loss(head(res["context"]), pool.targets[idx])
+        # The window is counted before a restart, and none runs on the last step (its codes
+        # would never be seen by the head); FSQ has no codebook to restart.
         if (step + 1) % 100 == 0:
             window["codes_used"] = int((usage > 0).sum())
-            _restart_dead_codes(tascm, usage, res, gen)
+            if vq and step + 1 < steps:
+                _restart_dead_codes(tascm, usage, res, gen)
+            usage.zero_()
         return {
             "loss": eps + res["vq_loss"] + cfg.task_weight * task,
             "eps": eps,
@@ -550,11 +776,8 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
             "task": task,
         }
 
-    steps = cfg.joint_steps if joint else cfg.tascm_steps
-    batch = cfg.joint_batch if joint else cfg.tascm_batch
-    lr = cfg.joint_lr if joint else cfg.tascm_lr
-    report = trainer.run(part, modules, params, lr, steps, batch, n, loss_fn, resume)
-    # Distinct codes picked in the last 100-step window (before its dead-code restart).
+    report = trainer.run(part, modules, params, lr, steps, batch, n, loss_fn, resume, minutes)
+    # Distinct codes picked over the last window of steps (at most 100).
     report["codes_used_last_window"] = window.get("codes_used", int((usage > 0).sum()))
     report.update(_tascm_task_accuracy(tascm, head, cfg.seed, cfg.report_scenes))
     return report
@@ -615,12 +838,80 @@ def _hci_rates(codec: MTGC, seed: int, n: int) -> dict[str, float]:
     return out
 
 
-def _vae_psnr(codec: MTGC, seed: int, n: int) -> dict[str, float]:
-    images, _ = _val_pool(seed, min(n, 64))
+def _semantic(images: torch.Tensor, scenes: list) -> dict[str, float]:
+    """The probe's reading of images [B,3,H,W] against their scenes: F1, accuracies."""
+    from semcom.metrics.semantic import semantic_metrics
+
+    s, _ = semantic_metrics(images, scenes)
+    acc = (s.shape_accuracy + s.colour_accuracy + s.size_accuracy + s.position_accuracy) / 4
+    return {
+        "f1": round(s.f1, 4),
+        "semantic_accuracy": round(acc, 4),
+        "shape_accuracy": round(s.shape_accuracy, 4),
+        "colour_accuracy": round(s.colour_accuracy, 4),
+        "hallucination_rate": round(s.hallucination_rate, 4),
+    }
+
+
+#: Solid colours the autoencoder must keep (sRGB 0–255): black, white, mid-grey and the
+#: named colours' primaries.
+SOLID_COLOURS = (
+    (0, 0, 0),
+    (255, 255, 255),
+    (128, 128, 128),
+    (220, 30, 30),
+    (30, 170, 50),
+    (30, 60, 220),
+    (240, 220, 20),
+    (20, 210, 220),
+)
+
+
+def _vae_gates(codec: MTGC, seed: int, n: int) -> dict[str, float | bool]:
+    """Autoencoder gates: round-trip PSNR, the probe on round trips, solid colours."""
+    images, scenes = _val_pool(seed, n)
+    mg = codec.mgdd
     with torch.no_grad():
-        rec = codec.mgdd.decode_latents(codec.mgdd.encode_latents(images))
-    psnr = -10 * torch.log10(((rec - images) ** 2).mean((1, 2, 3))).mean()
-    return {"val_psnr": round(float(psnr), 2)}
+        rec = torch.cat(
+            [mg.decode_latents(mg.encode_latents(images[i : i + 32])) for i in range(0, n, 32)]
+        )
+        solid = torch.tensor(SOLID_COLOURS, dtype=torch.float32).view(-1, 3, 1, 1) / 255
+        solid = solid.expand(-1, 3, 64, 64)
+        solid_rec = mg.decode_latents(mg.encode_latents(solid))
+    psnr = float((-10 * torch.log10(((rec - images) ** 2).mean((1, 2, 3)))).mean())
+    colour_err = float((solid_rec.mean((2, 3)) - solid[:, :, 0, 0]).abs().max() * 255)
+    sem = _semantic(rec, scenes)
+    return {
+        "val_psnr": round(psnr, 2),
+        "val_probe_accuracy": sem["semantic_accuracy"],
+        "val_probe_f1": sem["f1"],
+        "solid_colour_max_error_255": round(colour_err, 2),
+        "gate_psnr_30db": psnr >= 30,
+        "gate_probe_0.97": sem["semantic_accuracy"] >= 0.97,
+        "gate_solid_5": colour_err <= 5,
+    }
+
+
+def decoder_gates(codec: MTGC, seed: int, n: int, steps: int = 10) -> dict[str, float]:
+    """Decode ``n`` validation scenes from every stream and from each alone; the probe's
+    F1 and semantic accuracy of each (the decoder's gates in training.json)."""
+    images, scenes = _val_pool(seed, n)
+    sent = []
+    for i in range(0, n, 16):
+        sent += codec.encode(images[i : i + 16], target_bpp=0.05)
+    out: dict[str, float] = {"gate_scenes": n, "gate_steps": steps}
+    for name, keep in (
+        ("full", ("caption", "hci", "spw")),
+        ("caption", ("caption",)),
+        ("spw", ("spw",)),
+        ("hci", ("hci",)),
+    ):
+        streams = [bs.without(*[s for s in bs.streams if s not in keep]) for bs in sent]
+        rec = torch.cat([codec.decode(streams[i : i + 16], steps=steps) for i in range(0, n, 16)])
+        for k, v in _semantic(rec, scenes).items():
+            if k in ("f1", "semantic_accuracy", "shape_accuracy"):
+                out[f"val_{name}_{k}"] = v
+    return out
 
 
 def _tascm_task_accuracy(tascm, head: TaskHead, seed: int, n: int) -> dict[str, float]:
@@ -632,6 +923,49 @@ def _tascm_task_accuracy(tascm, head: TaskHead, seed: int, n: int) -> dict[str, 
         logits = head(tascm.embed(tascm.indices(images)))
     s = semantic_scores(scenes, decode_logits(logits))
     return {"val_task_f1": round(s.f1, 4)}
+
+
+def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, float]:
+    """Pick (steps, guidance, hci_lowpass) by the full codec's object F1 on ``n``
+    validation scenes (ties: the earlier candidate); every candidate's scores go into the
+    report. ``hci_lowpass`` is tried off and at the HCI's factor."""
+    images, scenes = _val_pool(seed, n)
+    sent = []
+    for i in range(0, n, 16):
+        sent += codec.encode(images[i : i + 16], target_bpp=0.05)
+    factor = codec.config.hci_factor
+    lowpass_before = codec.config.hci_lowpass
+    report: dict[str, float] = {"scenes": n}
+    best: tuple[float, int, float, int] | None = None
+    try:
+        for steps, scale in SAMPLING_CANDIDATES:
+            for lowpass in (0, factor):
+                codec.config.hci_lowpass = lowpass
+                rec = torch.cat(
+                    [
+                        codec.decode(sent[i : i + 16], steps=steps, guidance_scale=scale)
+                        for i in range(0, n, 16)
+                    ]
+                )
+                sem = _semantic(rec, scenes)
+                key = f"s{steps}_g{scale:g}_lp{lowpass}"
+                report[f"{key}_f1"] = sem["f1"]
+                report[f"{key}_semantic_accuracy"] = sem["semantic_accuracy"]
+                log(f"sampling: {key} F1 {sem['f1']} semantic accuracy {sem['semantic_accuracy']}")
+                if best is None or sem["f1"] > best[0]:
+                    best = (sem["f1"], steps, scale, lowpass)
+    finally:
+        codec.config.hci_lowpass = lowpass_before
+    assert best is not None
+    report.update(
+        {
+            "val_f1": best[0],
+            "num_inference_steps": best[1],
+            "guidance_scale": best[2],
+            "hci_lowpass": best[3],
+        }
+    )
+    return report
 
 
 def run_stage(
@@ -667,4 +1001,68 @@ def run_stage(
             reports[part] = train_part(part, cfg, out, work, resume, log)
     finally:
         log_file.close()
+    return reports
+
+
+#: How :func:`run_all` spreads stage 1 over two processes of one thread each (each lane
+#: runs its parts in order); the decoder and stages 2 and 3 then get every thread.
+STAGE1_LANES: tuple[tuple[str, ...], ...] = (("hci", "vae"), ("captioner", "spw"))
+
+
+def _lane(stage: int, cfg: TrainConfig, model: Path, work: Path, parts, resume: bool):
+    return run_stage(stage, cfg, model, work, parts, resume)
+
+
+def run_all(
+    cfg: TrainConfig, out: Path, work: Path, resume: bool = True, lanes: bool = True
+) -> dict[str, dict[str, float]]:
+    """Every part of every stage, from the untrained architecture (``semcom train``).
+
+    The model trains in ``work/model`` (a part recorded in its training.json is done and
+    is skipped on a resume); stage 1's small parts run in two one-thread processes
+    (:data:`STAGE1_LANES`) before the decoder; when all parts are done the model
+    replaces ``out`` as a whole, so a killed run never leaves half-trained weights there.
+    """
+    import shutil
+
+    from semcom.presets.tiny import build_tiny
+
+    model = work / "model"
+    if not resume and model.exists():
+        shutil.rmtree(model)
+    if not (model / "mtgc.json").is_file():
+        build_tiny().save_pretrained(model)
+    reports: dict[str, dict[str, float]] = {}
+
+    def todo(parts: tuple[str, ...]) -> tuple[str, ...]:
+        record_file = model / "training.json"
+        done = json.loads(record_file.read_text())["parts"] if record_file.is_file() else {}
+        return tuple(p for p in parts if p not in done)
+
+    lane_parts = [todo(lane) for lane in STAGE1_LANES] if lanes else []
+    if sum(bool(p) for p in lane_parts) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        one = cfg.updated({"threads": 1})
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(len(lane_parts), mp_context=ctx) as pool:
+            futures = [
+                pool.submit(_lane, 1, one, model, work, parts, resume)
+                for parts in lane_parts
+                if parts
+            ]
+            for f in futures:
+                reports.update(f.result())
+    for stage, parts in STAGE_PARTS.items():
+        left = todo(parts)
+        if left:
+            reports.update(run_stage(stage, cfg, model, work, left, resume))
+    staging = out.with_name(out.name + ".new")
+    if staging.exists():
+        shutil.rmtree(staging)
+    shutil.copytree(model, staging, ignore=shutil.ignore_patterns(".training.lock"))
+    if out.exists():
+        shutil.rmtree(out)
+    staging.replace(out)
     return reports

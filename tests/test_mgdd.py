@@ -125,3 +125,39 @@ def test_vae_tiling_decodes_large_latents_in_tiles() -> None:
         assert out.shape == (1, 3, 96, 96) and torch.isfinite(out).all()
     finally:
         base.vae.disable_tiling()
+
+
+def test_coordinate_planes_and_loss_weights() -> None:
+    """With coord_channels the UNet sees two extra planes; Min-SNR and pixel weights
+    change the loss, and a pixel weight of 1 everywhere changes nothing."""
+    import warnings
+
+    from semcom.presets.tiny import build_tiny
+    from tests._mtgc import small_config
+
+    cfg = small_config()
+    cfg.mgdd = MGDDConfig(num_inference_steps=2, guidance_scale=1.0, coord_channels=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mg = build_tiny(cfg).mgdd
+    assert mg.unet.config.in_channels == mg.latent_channels + 2
+    planes = mg.with_coords(torch.zeros(1, 4, 3, 5))
+    assert planes.shape == (1, 6, 3, 5)
+    assert torch.equal(planes[0, 4, :, 0], torch.tensor([-1.0, 0.0, 1.0]))
+    assert torch.equal(planes[0, 5, 0], torch.linspace(-1, 1, 5))
+    out = mg.generate(torch.randn(1, 5, 32), torch.zeros(1, 5, 32), None, None, [0], (64, 64))
+    assert out.shape == (1, 3, 64, 64)
+
+    images = torch.rand(2, 3, 64, 64)
+    ctx = torch.randn(2, 5, 32)
+
+    def loss(weights=None):
+        return mg.training_loss(
+            images, ctx, generator=torch.Generator().manual_seed(0), pixel_weights=weights
+        )
+
+    plain = loss()
+    torch.testing.assert_close(loss(torch.ones(2, 1, 8, 8)), plain)
+    assert not torch.equal(loss(torch.rand(2, 1, 8, 8) * 2), plain)
+    mg.config.min_snr_gamma = 5.0
+    assert not torch.equal(loss(), plain)

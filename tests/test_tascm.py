@@ -85,3 +85,54 @@ def test_spw_fuzz_raises_only_stream_errors() -> None:
         except StreamError:
             continue
         assert idx.shape == (8,) and int(idx.max()) < 1000
+
+
+@pytest.fixture(scope="module")
+def fsq() -> TASCM:
+    torch.manual_seed(1)
+    return TASCM(
+        cnn_channels=(8, 16),
+        feature_dim=32,
+        model_dim=32,
+        context_dim=24,
+        quantizer="fsq",
+        fsq_levels=(4, 4, 4, 4, 4),
+    )
+
+
+def test_fsq_codes_cover_the_codebook_and_round_trip(fsq: TASCM) -> None:
+    vectors = fsq.codebook_vectors  # every code's grid point, in index order
+    assert vectors.shape == (1024, 5) and float(vectors.abs().max()) == 1.0
+    assert len({tuple(v.tolist()) for v in vectors}) == 1024
+    # atanh of a grid point is a pre-quantisation vector that quantises back to its index
+    digits = (vectors + 1) * 1.5
+    z = torch.atanh(((digits / 1.5) - 1).clamp(-0.999, 0.999) / 1.0001)
+    assert torch.equal(fsq.quantize(z.unsqueeze(0)), torch.arange(1024).unsqueeze(0))
+
+
+def test_fsq_forward_matches_what_the_receiver_rebuilds(fsq: TASCM) -> None:
+    x = torch.rand(3, 3, 64, 64)
+    out = fsq(x)
+    idx = fsq.indices(x)
+    assert torch.equal(out["indices"], idx) and int(idx.max()) < 1024
+    # the straight-through context equals the receiver's embedding of the sent indices
+    torch.testing.assert_close(out["context"], fsq.embed(idx), rtol=1e-5, atol=1e-5)
+    out["context"].pow(2).mean().backward()
+    assert fsq.queries.grad is not None and fsq.queries.grad.abs().sum() > 0
+    fsq.zero_grad()
+
+
+def test_fsq_levels_must_multiply_to_the_codebook_size() -> None:
+    with pytest.raises(ValueError, match="multiply to codebook_size"):
+        TASCM(quantizer="fsq", fsq_levels=(4, 4, 4), codebook_size=1024)
+    with pytest.raises(ValueError, match="quantizer must be"):
+        TASCM(quantizer="lfq")
+
+
+def test_fsq_tascm_saves_and_loads(fsq: TASCM, tmp_path) -> None:
+    fsq.save_pretrained(tmp_path / "fsq")
+    again = TASCM.from_pretrained(tmp_path / "fsq", low_cpu_mem_usage=False)
+    x = torch.rand(2, 3, 64, 64)
+    assert torch.equal(again.indices(x), fsq.indices(x))
+    idx = fsq.indices(x)
+    assert torch.equal(again.embed(idx), fsq.embed(idx))

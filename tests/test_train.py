@@ -11,16 +11,20 @@ import torch
 from semcom.cli import main
 from semcom.codec import MTGC
 from semcom.errors import SemcomError
-from semcom.train import STAGE_PARTS, TrainConfig, train_part
+from semcom.train import STAGE_PARTS, TrainConfig, object_weights, run_all, train_part
 from tests._mtgc import single_thread, small_codec  # noqa: F401
 
 PARTS = [p for parts in STAGE_PARTS.values() for p in parts]
+#: Parts that train weights (``sampling`` chooses decoding settings).
+TRAINED = [p for p in PARTS if p != "sampling"]
 
 
 def _config(steps: int = 1) -> TrainConfig:
     values = {f"{p}_steps": steps for p in PARTS}
     values.update({f"{p}_batch": 2 for p in PARTS})
-    values.update(train_scenes=6, report_scenes=4, log_every=1, checkpoint_every=1, warmup=1)
+    values.update(
+        train_scenes=6, report_scenes=4, gate_scenes=2, log_every=1, checkpoint_every=1, warmup=1
+    )
     return TrainConfig().updated(values)
 
 
@@ -36,6 +40,7 @@ def _state(codec: MTGC, part: str) -> dict[str, torch.Tensor]:
         "captioner": codec.captioner,
         "hci": codec.hci.learned,
         "vae": codec.mgdd.vae,
+        "spw": codec.tascm,
         "decoder": codec.mgdd.unet,
         "tascm": codec.tascm,
         "joint": codec.mgdd.controlnet,
@@ -49,7 +54,7 @@ def _changed(before: dict, after: dict) -> bool:
     )
 
 
-@pytest.mark.parametrize("part", PARTS)
+@pytest.mark.parametrize("part", TRAINED)
 def test_one_step_of_each_part_updates_its_weights(model_dir: Path, tmp_path: Path, part: str):
     before = _state(MTGC.from_pretrained(model_dir), part)
     report = train_part(part, _config(), model_dir, tmp_path / "work", log=lambda m: None)
@@ -98,3 +103,91 @@ def test_cli_rejects_a_bad_stage_and_part(tmp_path: Path, capsys):
     assert main([*args, "--work", str(tmp_path / "w")]) == 2
     assert "stage 2 has the parts tascm; not vae" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_a_part_stops_on_its_time_budget(model_dir: Path, tmp_path: Path):
+    cfg = _config(1000).updated({"captioner_minutes": 1e-4})
+    report = train_part("captioner", cfg, model_dir, tmp_path / "w", log=lambda m: None)
+    assert report["stopped_by"] == "time" and report["steps"] < 1000
+    assert report["max_steps"] == 1000
+
+
+def test_object_weights_keep_the_loss_scale():
+    masks = torch.zeros(2, 1, 16, 16, dtype=torch.bool)
+    masks[0, :, :8, :8] = True
+    w = object_weights(masks, 4, 4.0)
+    assert w.shape == (2, 1, 4, 4)
+    torch.testing.assert_close(w.mean(dim=(1, 2, 3)), torch.ones(2))
+    assert float(w[0, 0, 0, 0]) == pytest.approx(4 * float(w[0, 0, 3, 3]))
+    assert torch.equal(w[1], torch.ones(1, 4, 4))
+
+
+def test_run_all_trains_every_part_from_scratch_then_replaces_out(tmp_path: Path, monkeypatch):
+    """`semcom train` without --stage: every part once, in WORK/model, then out replaced;
+    a second call resumes and skips the finished parts."""
+    import semcom.presets.tiny as tiny
+
+    monkeypatch.setattr(tiny, "build_tiny", lambda config=None: small_codec(0))
+    out = tmp_path / "shipped"
+    out.mkdir()
+    (out / "stale.txt").write_text("old weights")
+    logs = tmp_path / "work"
+    reports = run_all(_config(), out, logs)
+    assert sorted(reports) == sorted(PARTS)
+    record = json.loads((out / "training.json").read_text())["parts"]
+    assert sorted(record) == sorted(PARTS)
+    assert not (out / "stale.txt").exists() and (out / "mtgc.json").is_file()
+    assert "val_full_f1" in record["decoder"] and "val_task_f1" in record["spw"]
+    assert "gate_psnr_30db" in record["vae"]
+    MTGC.from_pretrained(out)
+    assert run_all(_config(), out, logs) == {}
+
+
+def test_tascm_cnn_starts_from_the_captioner_when_the_layers_match():
+    import warnings
+
+    from semcom.presets.tiny import build_tiny
+    from semcom.train import init_from_captioner
+    from tests._mtgc import small_config
+
+    cfg = small_config()
+    cfg.tascm_cnn = cfg.captioner_channels
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        codec = build_tiny(cfg)
+    assert init_from_captioner(codec)
+    first = codec.tascm.cnn[0]
+    assert torch.equal(first.weight, codec.captioner.body[0].weight)
+    cfg.tascm_cnn = (4, 4)  # other widths: nothing to copy
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert not init_from_captioner(build_tiny(cfg))
+
+
+def test_the_tiny_tokenizer_never_truncates_a_shapesworld_caption():
+    from semcom.data.shapes import ShapesWorld
+    from semcom.presets.tiny import TinyConfig
+    from semcom.streams.caption import tokenize
+
+    data = ShapesWorld("train", n=1500, seed=3)
+    longest = max(
+        len([t for t in tokenize(text.lower()) if t.strip()])
+        for i in range(len(data))
+        for text in (data[i].caption, data[i].canonical_caption)
+    )
+    assert longest + 2 <= TinyConfig().max_tokens  # <bos> and <eos>
+
+
+def test_sampling_picks_settings_on_validation_scenes_and_saves_them(model_dir: Path, tmp_path):
+    from semcom.train import SAMPLING_CANDIDATES
+
+    logs: list[str] = []
+    report = train_part("sampling", _config(), model_dir, tmp_path / "w", log=logs.append)
+    chosen = (report["num_inference_steps"], report["guidance_scale"])
+    assert chosen in SAMPLING_CANDIDATES and report["hci_lowpass"] in (0, 4)
+    scores = [report[k] for k in report if k.endswith("_f1") and k != "val_f1"]
+    assert len(scores) == 2 * len(SAMPLING_CANDIDATES) and report["val_f1"] == max(scores)
+    again = MTGC.from_pretrained(model_dir)
+    assert again.mgdd.config.num_inference_steps == chosen[0]
+    assert again.mgdd.config.guidance_scale == chosen[1]
+    assert again.config.hci_lowpass == report["hci_lowpass"]

@@ -15,11 +15,16 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
-    stage: int = typer.Option(
-        ..., "--stage", help="1 (decoder and its parts), 2 (TASCM), 3 (joint)."
+    stage: int | None = typer.Option(
+        None,
+        "--stage",
+        help="1 (decoder and its parts), 2 (TASCM), 3 (joint); default: every stage from "
+        "scratch in WORK/model, then replace --out.",
     ),
     part: list[str] = typer.Option(
-        [], "--part", help="Only these parts of the stage (stage 1: captioner, hci, vae, decoder)."
+        [],
+        "--part",
+        help="Only these parts of the stage (stage 1: captioner, hci, vae, spw, decoder).",
     ),
     config: Path | None = typer.Option(None, "--config", help="YAML of training settings."),
     out: Path | None = typer.Option(
@@ -27,14 +32,14 @@ def train(
     ),
     work: Path = typer.Option(Path("runs/train"), "--work", help="Checkpoints and logs."),
     steps: int | None = typer.Option(None, "--steps", help="Override every part's steps."),
-    threads: int | None = typer.Option(None, "--threads", help="torch threads (default 1)."),
+    threads: int | None = typer.Option(None, "--threads", help="torch threads (default 2)."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore checkpoints in --work."),
 ) -> None:
     """Train MTGC-tiny on ShapesWorld; each part checkpoints, resumes and logs to WORK."""
     from semcom.presets.tiny import WEIGHTS_DIR
-    from semcom.train import STAGE_PARTS, TrainConfig, run_stage
+    from semcom.train import STAGE_PARTS, TrainConfig, run_all, run_stage
 
-    if stage not in STAGE_PARTS:
+    if stage is not None and stage not in STAGE_PARTS:
         raise SemcomError(f"--stage must be 1, 2 or 3, not {stage}.")
     cfg = TrainConfig.from_yaml(config) if config is not None else TrainConfig()
     overrides: dict = {}
@@ -43,6 +48,11 @@ def train(
     if threads is not None:
         overrides["threads"] = threads
     cfg = cfg.updated(overrides, "the command line")
-    reports = run_stage(stage, cfg, out or WEIGHTS_DIR, work, tuple(part) or None, not fresh)
+    if stage is None:
+        if part:
+            raise SemcomError("--part needs --stage (the parts are named per stage).")
+        reports = run_all(cfg, out or WEIGHTS_DIR, work, not fresh)
+    else:
+        reports = run_stage(stage, cfg, out or WEIGHTS_DIR, work, tuple(part) or None, not fresh)
     for name, report in reports.items():
         typer.echo(f"{name}: " + ", ".join(f"{k} {v}" for k, v in report.items()))

@@ -196,13 +196,18 @@ def scene_seed(split: str, seed: int, index: int) -> int:
 
 @dataclass
 class ShapesItem:
-    """One scene: image [3,H,W] float32 in [0,1], its objects and two captions."""
+    """One scene: image [3,H,W] float32 in [0,1], its objects and two captions.
+
+    ``labels`` [H,W] int16: the index into ``objects`` seen at each pixel, -1 for
+    background (truth, for training weights and scoring only).
+    """
 
     image: torch.Tensor
     objects: list[ShapeObject]
     caption: str
     canonical_caption: str
     scene_seed: int = 0
+    labels: torch.Tensor | None = None
 
 
 class ShapesWorld:
@@ -244,10 +249,12 @@ class ShapesWorld:
         item_seed = scene_seed(self.split, self.seed, index)
         rng = np.random.default_rng(item_seed)
         scene = random_scene(rng, self.max_objects)
-        pixels = render_scene(scene, self.size, seed=int(rng.integers(2**31)))
+        pixels, labels = render_scene_labels(scene, self.size, seed=int(rng.integers(2**31)))
         image = torch.from_numpy(pixels).permute(2, 0, 1).float() / 255
         caption = caption_for(scene, rng)
-        return ShapesItem(image, scene, caption, canonical_caption(scene), item_seed)
+        return ShapesItem(
+            image, scene, caption, canonical_caption(scene), item_seed, torch.from_numpy(labels)
+        )
 
 
 def cell_of(obj: ShapeObject) -> str:

@@ -1,9 +1,12 @@
 """The ``tiny`` preset: 128×128 ShapesWorld scenes on 2 CPU cores.
 
-AutoencoderKL (32, 64, 128, 128; f = 8) → 16×16×4 latents; UNet2DConditionModel
-(64, 128, 128) with cross-attention in the two lower levels; a ControlNet made from the
-UNet whose conditioning embedding downsamples by 8; a 2-layer CLIPTextModel (width 128)
-over the caption vocabulary; TASCM on a small CNN; a FactorizedPrior HCI codec.
+AutoencoderKL (32, 64, 128; f = 4, GroupNorm over groups of several channels so colour
+survives) → 32×32×4 latents; UNet2DConditionModel (64, 128, 128) on the latents plus two
+coordinate planes, with cross-attention at 16² and 8²; v-prediction on a zero-terminal-SNR
+schedule with trailing timesteps; a ControlNet made from the UNet whose conditioning
+embedding downsamples by 4; a 2-layer CLIPTextModel (width 128) over the caption
+vocabulary with room for the longest caption; TASCM on a small CNN with finite scalar
+quantisation (9 SPWs of 9 bits, one per region of a 3×3 grid); a FactorizedPrior HCI codec.
 
 Trained weights live in ``semcom/presets/weights/tiny`` (a model directory). Until they
 are shipped, :func:`load_tiny` builds the same architecture from a fixed seed (so both
@@ -37,21 +40,32 @@ class TinyConfig:
 
     preset: str = "tiny"
     min_size: int = 64
-    vae_channels: tuple[int, ...] = (32, 64, 128, 128)
+    vae_channels: tuple[int, ...] = (32, 64, 128)
+    #: GroupNorm groups in the autoencoder: several channels per group (as SD does); one
+    #: channel per group normalises each channel per image and erases colour.
+    vae_norm_groups: int = 8
     latent_channels: int = 4
     unet_channels: tuple[int, ...] = (64, 128, 128)
     cross_attn_levels: tuple[bool, ...] = (False, True, True)
     attention_head_dim: int = 8
-    control_embedding: tuple[int, ...] = (16, 32, 64, 128)
+    control_embedding: tuple[int, ...] = (16, 32, 64)
     text_width: int = 128
     text_layers: int = 2
     text_heads: int = 4
-    max_tokens: int = 32
-    tascm_cnn: tuple[int, ...] = (32, 64, 128)
+    #: Token slots (with <bos>/<eos>): ShapesWorld's longest caption has 45 words.
+    max_tokens: int = 64
+    tascm_cnn: tuple[int, ...] = (32, 64, 128, 128)
     tascm_dim: int = 128
-    num_queries: int = 8
-    codebook_size: int = 1024
+    #: One SPW per cell of a 3×3 grid (query_grid 3), 9 bits each (FSQ levels 8·8·8).
+    num_queries: int = 9
+    query_grid: int = 3
+    codebook_size: int = 512
     code_dim: int = 32
+    quantizer: str = "fsq"
+    fsq_levels: tuple[int, ...] = (8, 8, 8)
+    prediction_type: str = "v_prediction"
+    zero_terminal_snr: bool = True
+    timestep_spacing: str = "trailing"
     hci_n: int = 64
     hci_m: int = 64
     hci_kind: str = "learned"
@@ -59,7 +73,11 @@ class TinyConfig:
     hci_quality: int = 8
     hci_lowpass: int = 8
     captioner_channels: tuple[int, ...] = (32, 64, 128, 128)
-    mgdd: MGDDConfig = field(default_factory=lambda: MGDDConfig(num_inference_steps=20))
+    mgdd: MGDDConfig = field(
+        default_factory=lambda: MGDDConfig(
+            num_inference_steps=10, coord_channels=True, min_snr_gamma=5.0
+        )
+    )
     seed: int = 0
 
 
@@ -85,13 +103,14 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
                 block_out_channels=c.vae_channels,
                 latent_channels=c.latent_channels,
                 layers_per_block=1,
-                norm_num_groups=min(32, c.vae_channels[0]),
+                norm_num_groups=min(c.vae_norm_groups, c.vae_channels[0]),
                 mid_block_add_attention=False,
             )
             in_ch = c.latent_channels
+        coords = 2 if c.mgdd.coord_channels else 0
         unet = UNet2DConditionModel(
-            sample_size=16,
-            in_channels=in_ch,
+            sample_size=128 // 2 ** (len(c.vae_channels) - 1) if c.vae_channels else 128,
+            in_channels=in_ch + coords,
             out_channels=in_ch,
             down_block_types=down,
             up_block_types=up,
@@ -116,7 +135,9 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
             beta_end=0.012,
             clip_sample=False,
             set_alpha_to_one=False,
-            prediction_type="epsilon",
+            prediction_type=c.prediction_type,
+            rescale_betas_zero_snr=c.zero_terminal_snr,
+            timestep_spacing=c.timestep_spacing,
         )
         tokenizer = WordTokenizer(default_model().vocab, max_length=c.max_tokens)
         text_model = CLIPTextModel(
@@ -141,6 +162,10 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
             codebook_size=c.codebook_size,
             code_dim=c.code_dim,
             context_dim=c.text_width,
+            quantizer=c.quantizer,
+            cnn_norm=True,
+            query_grid=c.query_grid,
+            fsq_levels=c.fsq_levels if c.quantizer == "fsq" else (),
         )
         learned = LearnedHCICodec(n=c.hci_n, m=c.hci_m)
         captioner = ShapesCaptioner(channels=c.captioner_channels).eval()
