@@ -82,6 +82,8 @@ class EvalConfig:
     bootstrap: int = 1000
     weights: str | None = None
     workers: int = 1
+    #: Override the model's ``hci_lowpass`` (None keeps the model's own setting).
+    hci_lowpass: int | None = None
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.codecs if c not in ALL_CODECS]
@@ -95,6 +97,8 @@ class EvalConfig:
             raise SemcomError("--match must be above, nearest or below.")
         if self.workers < 1:
             raise SemcomError("--workers must be at least 1.")
+        if self.hci_lowpass is not None and self.hci_lowpass < 0:
+            raise SemcomError("--hci-lowpass must be 0 (off) or a downsampling factor.")
 
 
 @dataclass
@@ -199,17 +203,25 @@ def run_conventional(name: str, images: torch.Tensor, targets: list[int], match:
 _WORKER_CODEC = None
 
 
-def _init_worker(weights: str | None, threads: int) -> None:
+def _load(weights: str | None, hci_lowpass: int | None):
+    """The tiny codec of ``weights``, with ``hci_lowpass`` overridden when given."""
+    from semcom.presets.tiny import load_tiny
+
+    codec = load_tiny(weights)
+    if hci_lowpass is not None:
+        codec.config.hci_lowpass = hci_lowpass
+    return codec
+
+
+def _init_worker(weights: str | None, threads: int, hci_lowpass: int | None = None) -> None:
     """Decoding worker: one thread, the model loaded once."""
     global _WORKER_CODEC
     import warnings
 
-    from semcom.presets.tiny import load_tiny
-
     torch.set_num_threads(max(1, threads))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _WORKER_CODEC = load_tiny(weights)
+        _WORKER_CODEC = _load(weights, hci_lowpass)
 
 
 def _decode_chunk(streams: list, steps: int | None) -> torch.Tensor:
@@ -223,7 +235,6 @@ def evaluate(
     from semcom.data.captions import canonical_caption
     from semcom.data.shapes import ShapesWorld
     from semcom.metrics.semantic import load_probe
-    from semcom.presets.tiny import load_tiny
 
     say = progress or (lambda msg: None)
     data = ShapesWorld("test", n=cfg.n, seed=cfg.seed)
@@ -232,7 +243,7 @@ def evaluate(
     truths = [it.objects for it in items]
     h, w = reference.shape[-2:]
     probe = load_probe()
-    codec = load_tiny(cfg.weights)
+    codec = _load(cfg.weights, cfg.hci_lowpass)
     results: dict[str, CodecResult] = {}
 
     t0 = time.time()
@@ -269,7 +280,7 @@ def evaluate(
             cfg.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(cfg.weights, torch.get_num_threads()),
+            initargs=(cfg.weights, torch.get_num_threads(), cfg.hci_lowpass),
         )
         for name, i in jobs:
             futures[(name, i)] = pool.submit(

@@ -89,3 +89,28 @@ def load_module_weights(work: Path, name: str, module_name: str, module: nn.Modu
     module.load_state_dict(
         {k[len(prefix) :]: v for k, v in weights.items() if k.startswith(prefix)}
     )
+
+
+#: Model-directory components whose weights ship in float16 (diffusers models: they load
+#: back as float32). The HCI codec (entropy-coder tables) and the transformers text
+#: encoder (which would load as float16) stay float32.
+HALF_COMPONENTS: tuple[str, ...] = ("unet", "controlnet", "vae", "tascm", "captioner")
+
+
+def store_half(model_dir: Path, components: tuple[str, ...] = HALF_COMPONENTS) -> int:
+    """Rewrite the float32 tensors of ``components`` in ``model_dir`` as float16.
+
+    Halves the shipped size; the models load as float32 with float16-rounded weights (the
+    same at both ends of a link, so bitstreams and decodes stay deterministic). Returns
+    the number of files rewritten.
+    """
+    done = 0
+    for name in components:
+        for path in sorted((model_dir / name).glob("*.safetensors")):
+            tensors = load_file(str(path))
+            half = {k: v.half() if v.dtype == torch.float32 else v for k, v in tensors.items()}
+            tmp = path.with_suffix(".tmp")
+            save_file(half, str(tmp), metadata={"format": "pt"})
+            tmp.replace(path)
+            done += 1
+    return done

@@ -128,3 +128,17 @@ def test_decoding_workers_give_the_same_images(tmp_path: Path):
     for name in ("mtgc", "mtgc-spw"):
         assert torch.equal(one[name].images, two[name].images)
         assert one[name].bits == two[name].bits
+
+
+def test_hci_lowpass_override_reaches_every_decoder(tmp_path: Path):
+    """--hci-lowpass 0 and 4 give different MTGC images, the same in a worker process."""
+    weights = tmp_path / "model"
+    small_codec(0).save_pretrained(weights)
+    base = dict(codecs=("mtgc",), n=2, batch=2, bootstrap=10, weights=str(weights))
+    _, off, _ = evaluate(EvalConfig(**base, hci_lowpass=0))
+    _, on, _ = evaluate(EvalConfig(**base, hci_lowpass=4))
+    _, on_worker, _ = evaluate(EvalConfig(**base, hci_lowpass=4, workers=2))
+    assert not torch.equal(off["mtgc"].images, on["mtgc"].images)
+    assert torch.equal(on["mtgc"].images, on_worker["mtgc"].images)
+    with pytest.raises(SemcomError, match="--hci-lowpass"):
+        EvalConfig(hci_lowpass=-1)

@@ -169,3 +169,15 @@ def test_tdl_sweep_is_reproducible_whatever_ran_before(tmp_path) -> None:
         run_sweep(cfg, tmp_path / "b", progress=False, after_group=interrupt)
     run_sweep(cfg, tmp_path / "b", resume=True, progress=False)
     assert rows(tmp_path / "a") == rows(tmp_path / "b")
+
+
+def test_every_shipped_sweep_config_loads():
+    """The configs under experiments/configs (the default and the README's figures) are valid."""
+    from pathlib import Path
+
+    folder = Path(__file__).parents[1] / "experiments" / "configs"
+    configs = sorted(folder.glob("*.yaml"))
+    assert {p.name for p in configs} >= {"default.yaml", "semantic_link.yaml"}
+    for path in configs:
+        cfg = load_config(path)
+        assert cfg.codecs, path

@@ -186,8 +186,38 @@ def test_sampling_picks_settings_on_validation_scenes_and_saves_them(model_dir: 
     chosen = (report["num_inference_steps"], report["guidance_scale"])
     assert chosen in SAMPLING_CANDIDATES and report["hci_lowpass"] in (0, 4)
     scores = [report[k] for k in report if k.endswith("_f1") and k != "val_f1"]
-    assert len(scores) == 2 * len(SAMPLING_CANDIDATES) and report["val_f1"] == max(scores)
+    assert len(scores) == 2 * len(SAMPLING_CANDIDATES)
+    # the chosen one is within the tie margin of the best F1, and the most accurate there
+    assert report["val_f1"] >= max(scores) - report["f1_tie_margin"]
+    accuracies = [
+        report[k.replace("_f1", "_semantic_accuracy")]
+        for k in report
+        if k.endswith("_f1")
+        and k != "val_f1"
+        and report[k] >= max(scores) - report["f1_tie_margin"]
+    ]
+    assert report["val_semantic_accuracy"] == max(accuracies)
     again = MTGC.from_pretrained(model_dir)
     assert again.mgdd.config.num_inference_steps == chosen[0]
     assert again.mgdd.config.guidance_scale == chosen[1]
     assert again.config.hci_lowpass == report["hci_lowpass"]
+
+
+def test_half_storage_loads_back_as_float32_with_the_same_decodes(tmp_path: Path):
+    from semcom.checkpoint import store_half
+
+    out = tmp_path / "model"
+    small_codec(0).save_pretrained(out)
+    before = MTGC.from_pretrained(out)
+    size = sum(p.stat().st_size for p in (out / "unet").glob("*.safetensors"))
+    assert store_half(out) >= 4
+    after = MTGC.from_pretrained(out)
+    assert sum(p.stat().st_size for p in (out / "unet").glob("*.safetensors")) < 0.6 * size
+    assert next(after.mgdd.unet.parameters()).dtype == torch.float32
+    w0 = next(before.mgdd.unet.parameters())
+    w1 = next(after.mgdd.unet.parameters())
+    assert torch.equal(w1, w0.half().float())
+    from tests._mtgc import scene_image
+
+    bs = after.encode(scene_image(0))[0]
+    assert torch.equal(after.decode(bs, steps=2), MTGC.from_pretrained(out).decode(bs, steps=2))

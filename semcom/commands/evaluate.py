@@ -28,6 +28,12 @@ def evaluate(
     ),
     steps: int | None = typer.Option(None, "--steps", help="Diffusion steps (preset default)."),
     weights: Path | None = typer.Option(None, "--weights", help="MTGC model directory."),
+    hci_lowpass: int | None = typer.Option(
+        None,
+        "--hci-lowpass",
+        help="Receiver's low-frequency swap from the HCI: 0 off, or a factor (default: the "
+        "model's).",
+    ),
     out: Path | None = typer.Option(
         None, "--out", help="Write results.json, table.md and reconstructions.png/pdf here."
     ),
@@ -71,6 +77,7 @@ def evaluate(
         steps=steps,
         weights=str(weights) if weights is not None else None,
         workers=workers,
+        hci_lowpass=hci_lowpass,
     )
     torch.set_num_threads(threads)
 
