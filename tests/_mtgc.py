@@ -43,6 +43,7 @@ def small_config(seed: int = 0, control_input: str = "pixels") -> TinyConfig:
         text_heads=2,
         max_tokens=24,
         tascm_cnn=(8, 16),
+        tascm_norm=False,
         tascm_dim=32,
         num_queries=8,
         query_grid=0,

@@ -152,6 +152,7 @@ def test_tascm_cnn_starts_from_the_captioner_when_the_layers_match():
 
     cfg = small_config()
     cfg.tascm_cnn = cfg.captioner_channels
+    cfg.tascm_norm = True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         codec = build_tiny(cfg)

@@ -55,6 +55,8 @@ class TinyConfig:
     #: Token slots (with <bos>/<eos>): ShapesWorld's longest caption has 45 words.
     max_tokens: int = 64
     tascm_cnn: tuple[int, ...] = (32, 64, 128, 128)
+    #: GroupNorm after each of TASCM's convolutions (as in the captioner it starts from).
+    tascm_norm: bool = True
     tascm_dim: int = 128
     #: One SPW per cell of a 3×3 grid (query_grid 3), 9 bits each (FSQ levels 8·8·8).
     num_queries: int = 9
@@ -163,7 +165,7 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
             code_dim=c.code_dim,
             context_dim=c.text_width,
             quantizer=c.quantizer,
-            cnn_norm=True,
+            cnn_norm=c.tascm_norm,
             query_grid=c.query_grid,
             fsq_levels=c.fsq_levels if c.quantizer == "fsq" else (),
         )
