@@ -20,8 +20,8 @@ TRAINED = [p for p in PARTS if p != "sampling"]
 
 
 def _config(steps: int = 1) -> TrainConfig:
-    values = {f"{p}_steps": steps for p in PARTS}
-    values.update({f"{p}_batch": 2 for p in PARTS})
+    values = {f"{p}_steps": steps for p in TRAINED}
+    values.update({f"{p}_batch": 2 for p in TRAINED})
     values.update(
         train_scenes=6, report_scenes=4, gate_scenes=2, log_every=1, checkpoint_every=1, warmup=1
     )
@@ -222,3 +222,14 @@ def test_half_storage_loads_back_as_float32_with_the_same_decodes(tmp_path: Path
 
     bs = after.encode(scene_image(0))[0]
     assert torch.equal(after.decode(bs, steps=2), MTGC.from_pretrained(out).decode(bs, steps=2))
+
+
+def test_cli_steps_override_applies_to_every_training_part(model_dir: Path, tmp_path: Path):
+    cfg = tmp_path / "small.yaml"
+    cfg.write_text("train_scenes: 6\nreport_scenes: 4\ncaptioner_batch: 2\nwarmup: 1\n")
+    args = ["train", "--stage", "1", "--part", "captioner", "--steps", "2", "--threads", "1"]
+    paths = ["--config", str(cfg), "--out", str(model_dir), "--work", str(tmp_path / "w")]
+    assert main([*args, *paths]) == 0
+    record = json.loads((model_dir / "training.json").read_text())
+    assert record["parts"]["captioner"]["steps"] == 2
+    assert record["config"]["decoder_steps"] == 2 and "sampling_steps" not in record["config"]

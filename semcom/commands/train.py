@@ -44,7 +44,15 @@ def train(
     cfg = TrainConfig.from_yaml(config) if config is not None else TrainConfig()
     overrides: dict = {}
     if steps is not None:
-        overrides.update({f"{p}_steps": steps for parts in STAGE_PARTS.values() for p in parts})
+        known = set(TrainConfig.__dataclass_fields__)
+        overrides.update(
+            {
+                f"{p}_steps": steps
+                for parts in STAGE_PARTS.values()
+                for p in parts
+                if f"{p}_steps" in known  # `sampling` trains nothing
+            }
+        )
     if threads is not None:
         overrides["threads"] = threads
     cfg = cfg.updated(overrides, "the command line")
