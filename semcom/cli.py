@@ -83,6 +83,34 @@ def expand_multi_value_options(args: list[str]) -> list[str]:
     return out
 
 
+def _click_exception_classes() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(usage errors, exits, aborts) of the click that typer runs on.
+
+    typer 0.24 and later run on their own copy of click (``typer._click``), whose
+    exceptions are not click's; older ones raise click's. Both are recognised.
+    """
+    import typer
+
+    usage: list[type] = []
+    exits: list[type] = [typer.Exit]
+    aborts: list[type] = [typer.Abort]
+    try:
+        from typer._click import exceptions as vendored
+
+        usage.append(vendored.UsageError)
+    except ImportError:
+        pass
+    try:
+        import click
+
+        usage.append(click.exceptions.UsageError)
+        exits.append(click.exceptions.Exit)
+        aborts.append(click.exceptions.Abort)
+    except ImportError:
+        pass
+    return tuple(usage), tuple(exits), tuple(aborts)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``semcom`` console script; returns the exit status."""
     args = expand_multi_value_options(list(sys.argv[1:] if argv is None else argv))
@@ -100,16 +128,15 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # click's usage errors and aborts
-        import click
-
-        if isinstance(err, click.exceptions.UsageError):
+        usage, exits, aborts = _click_exception_classes()
+        if isinstance(err, usage):
             if debug:
                 raise
-            err.show()
+            err.show()  # type: ignore[attr-defined]
             return 2
-        if isinstance(err, click.exceptions.Exit):
-            return err.exit_code
-        if isinstance(err, click.exceptions.Abort):
+        if isinstance(err, exits):
+            return err.exit_code  # type: ignore[attr-defined]
+        if isinstance(err, aborts):
             return 1
         raise
     return 0

@@ -133,3 +133,13 @@ def test_multi_value_options_are_split_for_click():
         "--mcs=mcs4",
         "--mcs=qpsk:1/2",
     ]
+
+
+def test_usage_errors_exit_2_without_traceback():
+    """Unknown options and commands: click's usage message, exit 2 (typer's vendored click
+    raises its own exception classes, not click's)."""
+    for args in (["link", "--no-such-option"], ["no-such-command"]):
+        cmd = [sys.executable, "-m", "semcom.cli", *args]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        assert done.returncode == 2, args
+        assert "Traceback" not in done.stderr and "No such" in done.stderr
