@@ -122,8 +122,7 @@ def _pooled(counts: Sequence[SemanticCounts]) -> dict[str, float]:
     for c in counts:
         total = total + c
     s = scores_from_counts(total)
-    acc = (s.shape_accuracy + s.colour_accuracy + s.size_accuracy + s.position_accuracy) / 4
-    return {"semantic_accuracy": acc, **s.as_dict()}
+    return {"semantic_accuracy": s.semantic_accuracy, **s.as_dict()}
 
 
 def summarize(result: CodecResult, pixels: int, bootstrap: int, seed: int) -> dict:
@@ -267,7 +266,7 @@ def evaluate(
     for name in variants:
         base = oracle if name == "mtgc-oracle-caption" else sent
         keep = MTGC_VARIANTS[name]
-        streams_of[name] = [bs.without(*[s for s in bs.streams if s not in keep]) for bs in base]
+        streams_of[name] = [bs.keeping(*keep) for bs in base]
     jobs = [(name, i) for name in variants for i in range(0, cfg.n, cfg.batch)]
     pool = None
     futures = {}

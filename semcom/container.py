@@ -108,6 +108,10 @@ class Bitstream:
         keep = {k: v for k, v in self.streams.items() if k not in names}
         return Bitstream(self.preset, self.fingerprint, self.height, self.width, keep)
 
+    def keeping(self, *names: str) -> Bitstream:
+        """A copy with only the named streams (the others erased)."""
+        return self.without(*[s for s in self.streams if s not in names])
+
     def with_received(self, received: Mapping[str, bytes | None]) -> Bitstream:
         """The receiver's view: this header with the streams the link delivered.
 

@@ -200,10 +200,9 @@ class MGDD:
         if gamma > 0:
             ac = self.scheduler.alphas_cumprod.to(self.device)[t].float()
             snr = (ac / (1 - ac).clamp_min(1e-8)).clamp_min(0.05)
-            weight = snr.clamp(max=gamma) / snr
-            if cfg.prediction_type == "v_prediction":
-                weight = snr.clamp(max=gamma) / (snr + 1)
-            per_image = per_image * weight
+            # the Min-SNR-γ weight of the ε loss; v's loss is (SNR + 1)× larger
+            v_pred = cfg.prediction_type == "v_prediction"
+            per_image = per_image * snr.clamp(max=gamma) / (snr + 1 if v_pred else snr)
         return per_image.mean()
 
     # -- sampling -----------------------------------------------------------------------

@@ -186,10 +186,9 @@ class TASCM(ModelMixin, ConfigMixin):
     @property
     def codebook_vectors(self) -> torch.Tensor:
         """Every code's vector, [codebook_size, code_dim] (the FSQ grid or the VQ codebook)."""
-        if self.config.quantizer == "vq":
-            return self.codebook
-        idx = torch.arange(self.config.codebook_size, device=self.fsq_radix.device)
-        return self._fsq_values(self._fsq_digits(idx))
+        return self.code_vectors(
+            torch.arange(self.config.codebook_size, device=self.to_context.weight.device)
+        )
 
     def _fsq_digits(self, indices: torch.Tensor) -> torch.Tensor:
         """Indices [...] → level digits [...,code_dim] (mixed radix, first level fastest)."""
@@ -246,10 +245,9 @@ class TASCM(ModelMixin, ConfigMixin):
         if self.config.quantizer == "fsq":
             bounded = self._fsq_bound(z)
             digits = bounded + (bounded.round() - bounded).detach()
-            idx = (digits.detach().round() * self.fsq_radix).sum(-1).round().to(torch.int64)
             return {
                 "context": self._context(self._fsq_values(digits)),
-                "indices": idx,
+                "indices": self.quantize(z.detach()),  # the transmitter's rule
                 "vq_loss": z.new_zeros(()),
                 "latents": z,
             }

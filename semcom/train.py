@@ -55,6 +55,7 @@ from semcom.codec import MTGC
 from semcom.data.captions import CELLS, canonical_caption
 from semcom.data.shapes import ShapesWorld
 from semcom.errors import SemcomError
+from semcom.metrics.pixel import psnr as pixel_psnr
 from semcom.metrics.semantic import PER_CELL, probe_loss, probe_targets
 from semcom.streams.hci import downsample, upsample
 
@@ -839,15 +840,22 @@ def _hci_rates(codec: MTGC, seed: int, n: int) -> dict[str, float]:
     return out
 
 
+def _encode_val(codec: MTGC, images: torch.Tensor) -> list:
+    """Validation scenes [N,3,H,W] → bitstreams at 0.05 bpp (encoded 16 at a time)."""
+    sent = []
+    for i in range(0, len(images), 16):
+        sent += codec.encode(images[i : i + 16], target_bpp=0.05)
+    return sent
+
+
 def _semantic(images: torch.Tensor, scenes: list) -> dict[str, float]:
     """The probe's reading of images [B,3,H,W] against their scenes: F1, accuracies."""
     from semcom.metrics.semantic import semantic_metrics
 
     s, _ = semantic_metrics(images, scenes)
-    acc = (s.shape_accuracy + s.colour_accuracy + s.size_accuracy + s.position_accuracy) / 4
     return {
         "f1": round(s.f1, 4),
-        "semantic_accuracy": round(acc, 4),
+        "semantic_accuracy": round(s.semantic_accuracy, 4),
         "shape_accuracy": round(s.shape_accuracy, 4),
         "colour_accuracy": round(s.colour_accuracy, 4),
         "hallucination_rate": round(s.hallucination_rate, 4),
@@ -879,7 +887,7 @@ def _vae_gates(codec: MTGC, seed: int, n: int) -> dict[str, float | bool]:
         solid = torch.tensor(SOLID_COLOURS, dtype=torch.float32).view(-1, 3, 1, 1) / 255
         solid = solid.expand(-1, 3, 64, 64)
         solid_rec = mg.decode_latents(mg.encode_latents(solid))
-    psnr = float((-10 * torch.log10(((rec - images) ** 2).mean((1, 2, 3)))).mean())
+    psnr = float(pixel_psnr(images, rec).mean())
     colour_err = float((solid_rec.mean((2, 3)) - solid[:, :, 0, 0]).abs().max() * 255)
     sem = _semantic(rec, scenes)
     return {
@@ -897,9 +905,7 @@ def decoder_gates(codec: MTGC, seed: int, n: int, steps: int = 10) -> dict[str, 
     """Decode ``n`` validation scenes from every stream and from each alone; the probe's
     F1 and semantic accuracy of each (the decoder's gates in training.json)."""
     images, scenes = _val_pool(seed, n)
-    sent = []
-    for i in range(0, n, 16):
-        sent += codec.encode(images[i : i + 16], target_bpp=0.05)
+    sent = _encode_val(codec, images)
     out: dict[str, float] = {"gate_scenes": n, "gate_steps": steps}
     for name, keep in (
         ("full", ("caption", "hci", "spw")),
@@ -907,8 +913,7 @@ def decoder_gates(codec: MTGC, seed: int, n: int, steps: int = 10) -> dict[str, 
         ("spw", ("spw",)),
         ("hci", ("hci",)),
     ):
-        streams = [bs.without(*[s for s in bs.streams if s not in keep]) for bs in sent]
-        rec = torch.cat([codec.decode(streams[i : i + 16], steps=steps) for i in range(0, n, 16)])
+        rec = codec.decode([bs.keeping(*keep) for bs in sent], steps=steps, max_batch=16)
         for k, v in _semantic(rec, scenes).items():
             if k in ("f1", "semantic_accuracy", "shape_accuracy"):
                 out[f"val_{name}_{k}"] = v
@@ -937,9 +942,7 @@ def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, floa
     """
     images, scenes = _val_pool(seed, n)
     objects = max(1, sum(len(s) for s in scenes))
-    sent = []
-    for i in range(0, n, 16):
-        sent += codec.encode(images[i : i + 16], target_bpp=0.05)
+    sent = _encode_val(codec, images)
     factor = codec.config.hci_factor
     lowpass_before = codec.config.hci_lowpass
     report: dict[str, float] = {"scenes": n, "objects": objects}
@@ -948,12 +951,7 @@ def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, floa
         for steps, scale in SAMPLING_CANDIDATES:
             for lowpass in (0, factor):
                 codec.config.hci_lowpass = lowpass
-                rec = torch.cat(
-                    [
-                        codec.decode(sent[i : i + 16], steps=steps, guidance_scale=scale)
-                        for i in range(0, n, 16)
-                    ]
-                )
+                rec = codec.decode(sent, steps=steps, guidance_scale=scale, max_batch=16)
                 sem = _semantic(rec, scenes)
                 key = f"s{steps}_g{scale:g}_lp{lowpass}"
                 report[f"{key}_f1"] = sem["f1"]
@@ -1020,10 +1018,6 @@ def run_stage(
 STAGE1_LANES: tuple[tuple[str, ...], ...] = (("hci", "vae"), ("captioner", "spw"))
 
 
-def _lane(stage: int, cfg: TrainConfig, model: Path, work: Path, parts, resume: bool):
-    return run_stage(stage, cfg, model, work, parts, resume)
-
-
 def run_all(
     cfg: TrainConfig, out: Path, work: Path, resume: bool = True, lanes: bool = True
 ) -> dict[str, dict[str, float]]:
@@ -1060,7 +1054,7 @@ def run_all(
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(len(lane_parts), mp_context=ctx) as pool:
             futures = [
-                pool.submit(_lane, 1, one, model, work, parts, resume)
+                pool.submit(run_stage, 1, one, model, work, parts, resume)
                 for parts in lane_parts
                 if parts
             ]

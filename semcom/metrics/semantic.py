@@ -237,6 +237,13 @@ class SemanticScores:
     hallucinations_per_image: float
     counts: SemanticCounts
 
+    @property
+    def semantic_accuracy(self) -> float:
+        """The mean of shape, colour, size and position accuracy over true objects."""
+        return (
+            self.shape_accuracy + self.colour_accuracy + self.size_accuracy + self.position_accuracy
+        ) / 4
+
     def as_dict(self) -> dict[str, float]:
         """The rates, by name (without the counts)."""
         out = asdict(self)
