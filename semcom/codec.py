@@ -6,7 +6,8 @@ Transmitter (sees the image only; a caption may be given explicitly):
   spw      :class:`TASCM` indices → :class:`SPWCoder` bytes
 Receiver (sees only what arrived; an absent stream becomes its null input):
   caption text → text encoder tokens (else the empty caption's tokens)
-  SPW indices → TASCM embeddings (else TASCM's null tokens)
+  SPW indices → TASCM embeddings (else TASCM's null tokens), and with a layout grid
+              their layout vectors, painted over their cells (else the null vectors)
   HCI image → ControlNet condition (else no ControlNet residual)
   → :class:`MGDD` samples the image.
 
@@ -115,6 +116,15 @@ class MTGC:
             raise SemcomError(
                 f"TASCM context_dim {tascm.config.context_dim} differs from the text "
                 f"encoder's width {text_encoder.dim}."
+            )
+        grid, channels = mgdd.config.layout_grid, mgdd.config.layout_channels
+        if channels and (
+            tascm.config.query_grid != grid or tascm.config.get("layout_dim", 0) != channels
+        ):
+            raise SemcomError(
+                f"the decoder paints {channels} layout channels on a {grid}×{grid} grid, but "
+                f"TASCM has query_grid {tascm.config.query_grid} and layout_dim "
+                f"{tascm.config.get('layout_dim', 0)}."
             )
         if tascm.config.image_encoder == "external" and image_encoder is None:
             raise SemcomError("this TASCM reads CLIP image features: add image_encoder/.")
@@ -410,6 +420,14 @@ class MTGC:
                 spw[i] = self.tascm.embed(d.spw.to(self.tascm.device).unsqueeze(0))[0].to(spw)
         context = torch.cat([caption_tokens, spw], dim=1)
         null_context = torch.cat([null_caption, self.tascm.null(b).to(caption_tokens)], dim=1)
+        layout = null_layout = None
+        if self.mgdd.config.layout_grid:
+            null_layout = self.tascm.null_layout(b).to(caption_tokens)
+            layout = null_layout.clone()
+            for i, d in enumerate(decoded):
+                if d.spw is not None:
+                    idx = d.spw.to(self.tascm.device).unsqueeze(0)
+                    layout[i] = self.tascm.layout(idx)[0].to(layout)
         m = self.mgdd.size_multiple
         hp, wp = math.ceil(h / m) * m, math.ceil(w / m) * m
         present = torch.tensor([d.hci is not None for d in decoded])
@@ -423,7 +441,16 @@ class MTGC:
                         img = F.pad(img, (0, wp - w, 0, hp - h), mode="replicate")
                     hci[i] = img[0]
         out = self.mgdd.generate(
-            context, null_context, hci, present, seeds, (hp, wp), steps, guidance_scale
+            context,
+            null_context,
+            hci,
+            present,
+            seeds,
+            (hp, wp),
+            steps,
+            guidance_scale,
+            layout=layout,
+            null_layout=null_layout,
         )
         if hci is not None and self.config.hci_lowpass > 0:
             out = torch.where(

@@ -7,6 +7,10 @@ residuals are added to the UNet's skip connections (visual path). Sampling is DD
 SPW tokens); the initial noise of each image comes from its own seed, so a decode is
 deterministic and does not depend on the batch it is in.
 
+With a layout grid (``MGDDConfig.layout_grid``), each SPW's layout vector is painted over
+its cell of a g×g grid as extra input planes of the UNet and ControlNet, a spatial path
+beside cross-attention (the SPW of cell k was computed from cell k of the image).
+
 Latent presets carry an ``AutoencoderKL``; without one the UNet works on pixels.
 """
 
@@ -35,6 +39,9 @@ class MGDDConfig:
     positional signal that lets cross-attention bind "top left" to a place (the UNet then
     has ``latent channels + 2`` input channels). ``min_snr_gamma`` > 0 weights the
     training loss per timestep by Min-SNR-γ (Hang et al. 2023); 0 leaves it unweighted.
+    ``layout_grid`` g > 0 with ``layout_channels`` D appends D planes on which the layout
+    vector of SPW k = g·row + col fills its grid cell (the UNet then has ``latent channels
+    + 2·coord + D`` input channels); every call then takes a layout [B, g², D].
     """
 
     num_inference_steps: int = 20
@@ -44,8 +51,12 @@ class MGDDConfig:
     vae_tiling: bool = False
     coord_channels: bool = False
     min_snr_gamma: float = 0.0
+    layout_grid: int = 0
+    layout_channels: int = 0
 
     def __post_init__(self) -> None:
+        if (self.layout_grid > 0) != (self.layout_channels > 0):
+            raise SemcomError("layout_grid and layout_channels are set together or not at all.")
         if self.control_input not in ("pixels", "latents"):
             raise SemcomError(f"control_input must be pixels or latents, not {self.control_input}.")
         if self.num_inference_steps < 1:
@@ -99,6 +110,33 @@ class MGDD:
         grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")).unsqueeze(0).expand(b, -1, -1, -1)
         return torch.cat([x, grid], dim=1)
 
+    def layout_planes(self, layout: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """Layout vectors [B,g²,D] → planes [B,D,h,w]: vector g·row + col fills its cell.
+
+        A pixel belongs to the cell its centre lies in (rows and columns split at
+        multiples of h/g and w/g).
+        """
+        g = self.config.layout_grid
+        b, k, d = layout.shape
+        if k != g * g or d != self.config.layout_channels:
+            raise SemcomError(
+                f"a layout of {k}×{d} does not fit grid {g} with {self.config.layout_channels} "
+                "channels."
+            )
+        rows = ((torch.arange(h, device=layout.device) + 0.5) * g / h).long().clamp(max=g - 1)
+        cols = ((torch.arange(w, device=layout.device) + 0.5) * g / w).long().clamp(max=g - 1)
+        cell = (rows[:, None] * g + cols[None, :]).flatten()  # [h·w]
+        return layout[:, cell, :].transpose(1, 2).reshape(b, d, h, w)
+
+    def model_input(self, x: torch.Tensor, layout: torch.Tensor | None) -> torch.Tensor:
+        """Noisy latents [B,C,h,w] → the UNet's input: + coordinate and layout planes."""
+        x = self.with_coords(x)
+        if not self.config.layout_grid:
+            return x
+        if layout is None:
+            raise SemcomError("this decoder has a layout grid: pass the SPW layout vectors.")
+        return torch.cat([x, self.layout_planes(layout.to(x), *x.shape[-2:])], dim=1)
+
     @property
     def device(self) -> torch.device:
         return next(self.unet.parameters()).device
@@ -146,6 +184,7 @@ class MGDD:
         generator: torch.Generator | None = None,
         latents: torch.Tensor | None = None,
         pixel_weights: torch.Tensor | None = None,
+        layout: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The denoising loss every training stage minimises (a scalar).
 
@@ -156,14 +195,15 @@ class MGDD:
         ControlNet residuals) is scored against ε, or against v for v-prediction
         schedulers, by mean squared error, weighted per latent pixel by ``pixel_weights``
         [B,1,h,w] (e.g. towards object pixels; mean 1 keeps the scale) and per image by
-        Min-SNR-γ when the config asks for it.
+        Min-SNR-γ when the config asks for it. ``layout``: [B,g²,D] SPW layout vectors
+        (with gradients if they train), required with a layout grid.
         """
         z = self.encode_latents(images) if latents is None else latents.to(self.device, self.dtype)
         b = z.shape[0]
         cfg = self.scheduler.config
         noise = torch.randn(z.shape, generator=generator, dtype=torch.float32).to(z)
         t = torch.randint(0, cfg.num_train_timesteps, (b,), generator=generator).to(self.device)
-        noisy = self.with_coords(self.scheduler.add_noise(z, noise, t))
+        noisy = self.model_input(self.scheduler.add_noise(z, noise, t), layout)
         ctx = context.to(self.device, self.dtype)
         down = mid = None
         if hci is not None and hci_present is not None and bool(hci_present.any()):
@@ -217,6 +257,8 @@ class MGDD:
         size: tuple[int, int],
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
+        layout: torch.Tensor | None = None,
+        null_layout: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Sample images.
 
@@ -224,7 +266,8 @@ class MGDD:
         hci: [B,3,H,W] in [0,1] full-size condition (any values where absent), or None
         when no image has one; hci_present: [B] bool, False → no ControlNet residual.
         seeds: one int per image. size: (H, W), multiples of :attr:`size_multiple`.
-        Returns [B,3,H,W] float32 in [0,1] on the CPU.
+        layout, null_layout: [B,g²,D] SPW layout vectors and those of the null context
+        (required with a layout grid). Returns [B,3,H,W] float32 in [0,1] on the CPU.
         """
         steps = num_inference_steps or self.config.num_inference_steps
         scale = self.config.guidance_scale if guidance_scale is None else guidance_scale
@@ -254,6 +297,13 @@ class MGDD:
         ctx = context.to(self.device, self.dtype)
         if cfg:
             ctx = torch.cat([null_context.to(self.device, self.dtype), ctx])
+        lay = None
+        if self.config.layout_grid:
+            if layout is None or null_layout is None:
+                raise SemcomError("this decoder has a layout grid: pass the SPW layout vectors.")
+            lay = layout.to(self.device, self.dtype)
+            if cfg:
+                lay = torch.cat([null_layout.to(self.device, self.dtype), lay])
         cond = mask = None
         if hci is not None and hci_present is not None and bool(hci_present.any()):
             cond = self.control_condition(hci)
@@ -263,7 +313,7 @@ class MGDD:
                 mask = torch.cat([mask, mask])
         for t in scheduler.timesteps:
             x = torch.cat([latents, latents]) if cfg else latents
-            x = self.with_coords(scheduler.scale_model_input(x, t))
+            x = self.model_input(scheduler.scale_model_input(x, t), lay)
             down = mid = None
             if cond is not None:
                 down, mid = self.controlnet(

@@ -9,6 +9,9 @@ al. 2023: each vector is a few bounded scalars rounded to fixed levels, whose pr
 the codebook size; no codebook to collapse, every code reachable). At the
 receiver the indices are looked up in the codebook and mapped linearly into the text
 embedding space: the Semantic Pseudo-Words (SPWs), appended to the caption tokens.
+With ``query_grid`` and ``layout_dim``, each SPW also has a *layout vector* (a small MLP
+of its code): the decoder paints it over the SPW's grid cell as extra input planes, so
+what an SPW says lands where it was seen (see :class:`SPWLayout`).
 
 "Task-aware" is how it is trained (through the diffusion decoder's denoising loss, plus
 an optional task loss), not a loss of its own: see PAPER.md.
@@ -36,13 +39,35 @@ def sincos_2d(h: int, w: int, dim: int, device: torch.device) -> torch.Tensor:
     return torch.cat([ys, xs], dim=2).reshape(h * w, 4 * quarter)
 
 
+class SPWLayout(nn.Module):
+    """Receiver: SPW codes → layout vectors, one per grid cell (the decoder's input planes).
+
+    ``forward(codes [B,K,code_dim]) -> [B,K,layout_dim]``; ``null(B)`` gives the learned
+    vectors of an erased SPW stream (they start at zero).
+    """
+
+    def __init__(self, code_dim: int, layout_dim: int, num_queries: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(
+            nn.Linear(code_dim, 4 * layout_dim), nn.GELU(), nn.Linear(4 * layout_dim, layout_dim)
+        )
+        self.null_vectors = nn.Parameter(torch.zeros(num_queries, layout_dim))
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.mlp(codes)
+
+    def null(self, batch: int) -> torch.Tensor:
+        return self.null_vectors.unsqueeze(0).expand(batch, -1, -1)
+
+
 class TASCM(ModelMixin, ConfigMixin):
     """Queries + multi-head attention + VQ.
 
     Transmitter: ``indices(x) -> [B,K] int64`` where x is images [B,3,H,W] in [0,1]
     (``image_encoder="cnn"``) or features [B,N,feature_dim] (``"external"``).
     Receiver: ``embed(indices) -> [B,K,context_dim]``; ``null(B)`` gives the learned
-    null tokens used when the SPW stream is erased.
+    null tokens used when the SPW stream is erased; with ``layout_dim`` > 0 (needs
+    ``query_grid``), ``layout(indices) -> [B,K,layout_dim]`` and ``null_layout(B)``.
     """
 
     @register_to_config
@@ -62,6 +87,7 @@ class TASCM(ModelMixin, ConfigMixin):
         fsq_levels: tuple[int, ...] = (),
         cnn_norm: bool = False,
         query_grid: int = 0,
+        layout_dim: int = 0,
     ) -> None:
         super().__init__()
         if image_encoder not in ("cnn", "external"):
@@ -80,6 +106,8 @@ class TASCM(ModelMixin, ConfigMixin):
                 f"query_grid {query_grid} needs the cnn image encoder and "
                 f"{query_grid}² queries, not {num_queries}"
             )
+        if layout_dim and not query_grid:
+            raise ValueError("layout_dim needs query_grid: a layout vector is painted on its cell")
         if image_encoder == "cnn":
             layers: list[nn.Module] = []
             c_in = 3
@@ -117,6 +145,7 @@ class TASCM(ModelMixin, ConfigMixin):
         if query_grid:
             # Which SPW a token is (its region) travels as its position, not in its bits.
             self.query_pos = nn.Parameter(0.02 * torch.randn(num_queries, context_dim))
+        self.layout_head = SPWLayout(code_dim, layout_dim, num_queries) if layout_dim else None
 
     @property
     def bits_per_index(self) -> int:
@@ -235,21 +264,36 @@ class TASCM(ModelMixin, ConfigMixin):
         """Null SPW tokens for an erased stream: [batch,K,context_dim]."""
         return self.null_tokens.unsqueeze(0).expand(batch, -1, -1)
 
+    def layout(self, indices: torch.Tensor) -> torch.Tensor:
+        """Receiver: indices [B,K] → layout vectors [B,K,layout_dim] (query k = cell k)."""
+        if self.layout_head is None:
+            raise ValueError("this TASCM has no layout head (layout_dim 0)")
+        return self.layout_head(self.code_vectors(indices))
+
+    def null_layout(self, batch: int) -> torch.Tensor:
+        """Layout vectors of an erased SPW stream: [batch,K,layout_dim]."""
+        if self.layout_head is None:
+            raise ValueError("this TASCM has no layout head (layout_dim 0)")
+        return self.layout_head.null(batch)
+
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Training pass: straight-through SPW embeddings, indices and the VQ loss.
 
         Returns {'context': [B,K,context_dim], 'indices': [B,K], 'vq_loss': scalar,
-        'latents': [B,K,code_dim] (before quantisation)}.
+        'latents': [B,K,code_dim] (before quantisation)}, and 'layout' [B,K,layout_dim]
+        with a layout head.
         """
         z = self.latents(x)
         if self.config.quantizer == "fsq":
             bounded = self._fsq_bound(z)
             digits = bounded + (bounded.round() - bounded).detach()
+            codes = self._fsq_values(digits)
             return {
-                "context": self._context(self._fsq_values(digits)),
+                "context": self._context(codes),
                 "indices": self.quantize(z.detach()),  # the transmitter's rule
                 "vq_loss": z.new_zeros(()),
                 "latents": z,
+                **self._layout_of(codes),
             }
         idx = self.quantize(z)
         zq = self.codebook[idx]
@@ -260,4 +304,8 @@ class TASCM(ModelMixin, ConfigMixin):
             "indices": idx,
             "vq_loss": vq_loss,
             "latents": z,
+            **self._layout_of(zq_st),
         }
+
+    def _layout_of(self, codes: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {} if self.layout_head is None else {"layout": self.layout_head(codes)}

@@ -353,6 +353,13 @@ def _context(codec: MTGC, texts: list[str], spw: torch.Tensor | None, grad: bool
     return torch.cat([tokens, spw], dim=1)
 
 
+def _layout(codec: MTGC, layout: torch.Tensor | None, drop: torch.Tensor) -> torch.Tensor | None:
+    """SPW layout vectors [B,K,D] with the dropped images' (drop [B,1,1]) set to the null."""
+    if layout is None:
+        return None
+    return torch.where(drop, codec.tascm.null_layout(layout.shape[0]).to(layout), layout)
+
+
 def _autocast(cfg: TrainConfig):
     """bf16 autocast on the CPU when ``cfg.bf16`` (a no-op context otherwise)."""
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16)
@@ -652,13 +659,12 @@ def train_part(
         text = codec.text_encoder.model
         latents = cached_latents(codec, pool, work, log)
         weights = object_weights(pool.masks, mg.vae_scale, cfg.object_weight)
+        tascm = codec.tascm
         with torch.no_grad():
-            spw_all = torch.cat(
-                [
-                    codec.tascm.embed(codec.tascm.indices(pool.images[i : i + 256].float() / 255))
-                    for i in range(0, n, 256)
-                ]
+            idx_all = torch.cat(
+                [tascm.indices(pool.images[i : i + 256].float() / 255) for i in range(0, n, 256)]
             )
+            spw_all = tascm.embed(idx_all)
 
         def loss_fn(step, idx, gen):
             images = pool.images[idx].float() / 255
@@ -666,15 +672,27 @@ def train_part(
             hci = _hci(codec, images, gen, cfg.hci_factors)
             present = torch.rand(len(idx), generator=gen) >= cfg.p_drop_hci
             drop = (torch.rand(len(idx), generator=gen) < cfg.p_drop_spw).view(-1, 1, 1)
-            spw = torch.where(drop, codec.tascm.null(len(idx)), spw_all[idx]).detach()
+            spw = torch.where(drop, tascm.null(len(idx)), spw_all[idx]).detach()
             with _autocast(cfg):
                 ctx = _context(codec, texts, spw, grad=True)
+                layout = _layout(
+                    codec, tascm.layout(idx_all[idx]) if mg.config.layout_grid else None, drop
+                )
                 loss = mg.training_loss(
-                    images, ctx, hci, present, gen, latents=latents[idx], pixel_weights=weights[idx]
+                    images,
+                    ctx,
+                    hci,
+                    present,
+                    gen,
+                    latents=latents[idx],
+                    pixel_weights=weights[idx],
+                    layout=layout,
                 )
             return {"loss": loss.float()}
 
         modules = {"unet": mg.unet, "controlnet": mg.controlnet, "text": text}
+        if tascm.layout_head is not None:  # the receiver's layout vectors learn with the UNet
+            modules["layout"] = tascm.layout_head
         ema = EMA(modules, cfg.ema_decay)
         report = trainer.run(
             part,
@@ -691,6 +709,8 @@ def train_part(
         )
         ema.copy_to(modules)
         mg.save_pretrained(out)
+        if "layout" in modules:
+            tascm.save_pretrained(out / "tascm")
         text.save_pretrained(out / "text_encoder")
         codec.text_encoder.tokenizer.save_pretrained(out / "tokenizer")  # type: ignore[attr-defined]
         report.update(decoder_gates(codec, cfg.seed, cfg.gate_scenes))
@@ -761,7 +781,14 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
         with _autocast(cfg):
             ctx = _context(codec, texts, spw, grad=False)
             eps = mg.training_loss(
-                images, ctx, hci, present, gen, latents=latents[idx], pixel_weights=weights[idx]
+                images,
+                ctx,
+                hci,
+                present,
+                gen,
+                latents=latents[idx],
+                pixel_weights=weights[idx],
+                layout=_layout(codec, res.get("layout"), drop),
             ).float()
         task = probe_loss(head(res["context"]), pool.targets[idx])
         # The window is counted before a restart, and none runs on the last step (its codes

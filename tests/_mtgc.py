@@ -29,8 +29,12 @@ def single_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-def small_config(seed: int = 0, control_input: str = "pixels") -> TinyConfig:
-    """A tiny-style config shrunk so a decode step takes milliseconds (64×64 images)."""
+def small_config(seed: int = 0, control_input: str = "pixels", layout: bool = False) -> TinyConfig:
+    """A tiny-style config shrunk so a decode step takes milliseconds (64×64 images).
+
+    layout: SPWs on a 2×2 grid with 4-channel layout planes (as the shipped preset's 3×3).
+    """
+    grid = 2 if layout else 0
     return TinyConfig(
         min_size=32,
         vae_channels=(8, 8, 8, 8),
@@ -45,8 +49,9 @@ def small_config(seed: int = 0, control_input: str = "pixels") -> TinyConfig:
         tascm_cnn=(8, 16),
         tascm_norm=False,
         tascm_dim=32,
-        num_queries=8,
-        query_grid=0,
+        num_queries=4 if layout else 8,
+        query_grid=grid,
+        layout_dim=2 * grid,
         codebook_size=1024,
         code_dim=8,
         quantizer="vq",
@@ -54,27 +59,37 @@ def small_config(seed: int = 0, control_input: str = "pixels") -> TinyConfig:
         hci_m=16,
         hci_factor=4,
         captioner_channels=(8, 8),
-        mgdd=MGDDConfig(num_inference_steps=2, guidance_scale=2.0, control_input=control_input),
+        mgdd=MGDDConfig(
+            num_inference_steps=2,
+            guidance_scale=2.0,
+            control_input=control_input,
+            layout_grid=grid,
+            layout_channels=2 * grid,
+        ),
         seed=seed,
     )
 
 
 @lru_cache(maxsize=4)
-def small_codec(seed: int = 0, control_input: str = "pixels") -> MTGC:
+def small_codec(seed: int = 0, control_input: str = "pixels", layout: bool = False) -> MTGC:
     """A cached small codec; treat it as read-only.
 
     A fresh ControlNet's output convolutions are zero (so training starts from the
-    UNet); here they get small random values, as after training, so that the visual
-    path has an effect to test.
+    UNet), and so are the UNet's weights on the layout planes; here they get small random
+    values, as after training, so that the visual and layout paths have an effect to test.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        codec = build_tiny(small_config(seed, control_input))
+        codec = build_tiny(small_config(seed, control_input, layout))
     g = torch.Generator().manual_seed(seed)
     cn = codec.mgdd.controlnet
     with torch.no_grad():
         for conv in [*cn.controlnet_down_blocks, cn.controlnet_mid_block]:
             conv.weight.copy_(0.1 * torch.randn(conv.weight.shape, generator=g))
+        if layout:
+            w = codec.mgdd.unet.conv_in.weight
+            d = codec.mgdd.config.layout_channels
+            w[:, -d:] = 0.3 * torch.randn(w[:, -d:].shape, generator=g)
     return codec
 
 

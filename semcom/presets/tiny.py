@@ -2,7 +2,8 @@
 
 AutoencoderKL (32, 64, 128; f = 4, GroupNorm over groups of several channels so colour
 survives) → 32×32×4 latents; UNet2DConditionModel (64, 128, 128) on the latents plus two
-coordinate planes, with cross-attention at 16² and 8²; v-prediction on a zero-terminal-SNR
+coordinate planes and 16 planes on which each SPW's layout vector fills its grid cell, with
+cross-attention at 16² and 8²; v-prediction on a zero-terminal-SNR
 schedule with trailing timesteps; a ControlNet made from the UNet whose conditioning
 embedding downsamples by 4; a 2-layer CLIPTextModel (width 128) over the caption
 vocabulary with room for the longest caption; TASCM on a small CNN with finite scalar
@@ -65,6 +66,9 @@ class TinyConfig:
     code_dim: int = 32
     quantizer: str = "fsq"
     fsq_levels: tuple[int, ...] = (8, 8, 8)
+    #: Channels of each SPW's layout vector, painted over its grid cell as UNet input
+    #: planes (0: SPWs reach the decoder through cross-attention only).
+    layout_dim: int = 16
     prediction_type: str = "v_prediction"
     zero_terminal_snr: bool = True
     timestep_spacing: str = "trailing"
@@ -77,7 +81,11 @@ class TinyConfig:
     captioner_channels: tuple[int, ...] = (32, 64, 128, 128)
     mgdd: MGDDConfig = field(
         default_factory=lambda: MGDDConfig(
-            num_inference_steps=10, coord_channels=True, min_snr_gamma=5.0
+            num_inference_steps=10,
+            coord_channels=True,
+            min_snr_gamma=5.0,
+            layout_grid=3,
+            layout_channels=16,
         )
     )
     seed: int = 0
@@ -110,9 +118,13 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
             )
             in_ch = c.latent_channels
         coords = 2 if c.mgdd.coord_channels else 0
+        if c.mgdd.layout_channels != c.layout_dim or (
+            c.layout_dim and c.mgdd.layout_grid != c.query_grid
+        ):
+            raise ValueError("mgdd.layout_channels/layout_grid must match layout_dim/query_grid")
         unet = UNet2DConditionModel(
             sample_size=128 // 2 ** (len(c.vae_channels) - 1) if c.vae_channels else 128,
-            in_channels=in_ch + coords,
+            in_channels=in_ch + coords + c.layout_dim,
             out_channels=in_ch,
             down_block_types=down,
             up_block_types=up,
@@ -122,6 +134,9 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
             attention_head_dim=c.attention_head_dim,
             norm_num_groups=min(32, c.unet_channels[0]),
         )
+        if c.layout_dim:
+            with torch.no_grad():  # layout planes start silent, as a ControlNet's convs do
+                unet.conv_in.weight[:, in_ch + coords :].zero_()
         if c.mgdd.control_input == "latents":
             cond_channels, embed = in_ch, (c.control_embedding[-1],)
         else:
@@ -168,6 +183,7 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
             cnn_norm=c.tascm_norm,
             query_grid=c.query_grid,
             fsq_levels=c.fsq_levels if c.quantizer == "fsq" else (),
+            layout_dim=c.layout_dim,
         )
         learned = LearnedHCICodec(n=c.hci_n, m=c.hci_m)
         captioner = ShapesCaptioner(channels=c.captioner_channels).eval()
