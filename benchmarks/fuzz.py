@@ -53,7 +53,7 @@ TARGETS: dict[str, tuple[float, str]] = {
     "spw": (0.04, "SPWCoder.decode"),
     "mtgc-streams": (0.14, "Bitstream.from_bytes + MTGC.decode_streams, tiny preset"),
     "mtgc-decode": (0.02, "Bitstream.from_bytes + MTGC.decode(steps=1), tiny preset"),
-    "receiver": (0.04, "experiments.transmission mtgc_received / baseline_received + decode"),
+    "receiver": (0.04, "experiments.transmission delivered + the codecs' receivers"),
     "jpeg": (0.04, "ConventionalCodec('jpeg').decode (libjpeg via imagecodecs)"),
     "webp": (0.04, "ConventionalCodec('webp').decode (libwebp)"),
     "jpeg2000": (0.04, "ConventionalCodec('jpeg2000').decode (OpenJPEG)"),
@@ -258,24 +258,19 @@ class Decoders:
 
     def _receive(self, data: bytes) -> None:
         """``data`` = selector byte + delivered streams (see :func:`pack_delivered`)."""
-        from experiments.transmission import (
-            IMAGE_STREAM,
-            MTGCImage,
-            baseline_received,
-            mtgc_received,
-        )
+        from experiments.transmission import delivered as delivered_streams
+        from semcom.codecs.conventional import IMAGE_STREAM
 
-        which, delivered = unpack_delivered(data)
+        which, sent = unpack_delivered(data)
         if which == 0:
-            prepared = MTGCImage(b"", b"", [], SIZE, SIZE, self.header)
-            bs = mtgc_received(prepared, _Delivered(delivered))
+            bs = self.header.with_received(delivered_streams(_Delivered(sent)))
             out = self.codec.decode_streams(bs)
             if out.hci is not None:
                 _check_image(out.hci, (1, 3, SIZE, SIZE))
             return
         name = BASELINES[(which - 1) % len(BASELINES)]
-        payload = baseline_received(_Delivered({IMAGE_STREAM: delivered.get("caption")}))
-        img = self.baselines[name].decode(payload, SIZE, SIZE, fallback="mean")
+        got = delivered_streams(_Delivered({IMAGE_STREAM: sent.get("caption")}))
+        img = self.baselines[name].decode(got.get(IMAGE_STREAM), SIZE, SIZE, fallback="mean")
         _check_image(img, (3, SIZE, SIZE))
 
 

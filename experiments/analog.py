@@ -1,4 +1,5 @@
-"""Deep JSCC through one link: the analog path of ``semcom sweep`` and ``semcom transmit``.
+"""Analog codecs (Deep JSCC) through one link: the analog path of ``semcom sweep`` and
+``semcom transmit`` for any :class:`semcom.protocol.AnalogCodec`.
 
 No coding and no mapping: the encoder's complex symbols go straight through the link's
 channel model (:func:`channels.analog.send_rows`) with the same ``no = 10^(-snr/10)``,
@@ -65,8 +66,8 @@ class AnalogBatch:
         }
 
 
-def send_deepjscc(
-    model,
+def send_analog(
+    codec,
     link: Link,
     images: torch.Tensor,
     snr_db: float,
@@ -77,17 +78,17 @@ def send_deepjscc(
     generator per image (``seeds``), decode; ``budget`` in complex channel uses."""
     snr = check_snr(snr_db)
     _, _, height, width = images.shape
-    n = min(data_symbols(link.channel, budget), model.max_symbols(height, width))
+    n = min(data_symbols(link.channel, budget), codec.max_symbols(height, width))
     if n < 1:
         raise SemcomError(
             f"a budget of {budget} channel uses leaves no data symbol on {link.channel.name}; "
             "raise the budget."
         )
     with torch.no_grad():
-        x = model.encode(images, snr, n)
+        x = codec.encode(images, snr, n)
         y, no_eff = send_rows(link.channel, x, snr, list(seeds), SEED_STREAM)
         eff = -10 * torch.log10(no_eff.float().mean(dim=1).clamp_min(1e-12))
-        recon = model.decode(y, eff, height, width).clamp(0, 1)
+        recon = codec.decode(y, eff, height, width).clamp(0, 1)
     return AnalogBatch(
         images=recon,
         received=y,

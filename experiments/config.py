@@ -43,8 +43,8 @@ _TOP_KEYS = (
     "save_images",
 )
 _DATASET_KEYS = ("name", "split", "n", "size", "seed")
-_CODEC_KEYS = ("name", "mcs", "protection", "steps", "preset")
-_MTGC_STREAMS = ("caption", "spw", "hci")
+#: Keys of a codec entry that every codec takes; the rest are the codec's own options.
+_SPEC_KEYS = ("name", "mcs", "protection")
 
 
 @dataclass(frozen=True)
@@ -60,20 +60,41 @@ class DatasetSpec:
 
 @dataclass(frozen=True)
 class CodecSpec:
-    """One codec of a sweep. ``mcs``: the baseline's protection (MTGC: the HCI's, unless
-    ``protection`` names it); ``protection``: MTGC per-stream MCS; ``steps``: MTGC DDIM
-    steps (None: the preset's); ``preset``: the MTGC preset."""
+    """One codec of a sweep: a registered codec (:mod:`semcom.registry`) and its settings.
+
+    ``mcs``: the protection of the codec's adaptive streams; ``protection``: per-stream MCS
+    (wins over ``mcs``); ``steps`` and ``preset``: MTGC's DDIM steps (None: the preset's)
+    and preset; ``options``: any other options the codec takes (a plug-in's), as sorted
+    (key, value) pairs.
+    """
 
     name: str
     mcs: str = "adaptive"
     protection: tuple[tuple[str, str], ...] = ()
     steps: int | None = None
     preset: str = "tiny"
+    options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def label(self) -> str:
         """A unique, readable name: ``webp`` or ``webp@mcs9``."""
         return self.name if self.mcs == "adaptive" else f"{self.name}@{self.mcs}"
+
+    def codec_options(self) -> dict[str, Any]:
+        """The options the codec is built with (only those it declares)."""
+        from semcom.registry import codec_class
+
+        declared = codec_class(self.name).option_names
+        legacy = {"steps": self.steps, "preset": self.preset}
+        return {**{k: v for k, v in legacy.items() if k in declared}, **dict(self.options)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready; ``options`` only when there are any (so configs written before
+        plug-in options existed keep their hash)."""
+        d = asdict(self)
+        if not self.options:
+            d.pop("options")
+        return d
 
 
 @dataclass(frozen=True)
@@ -92,7 +113,9 @@ class SweepConfig:
     save_images: int = 2
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["codecs"] = [c.to_dict() for c in self.codecs]
+        return d
 
     def hash(self) -> str:
         """16 hex digits of SHA-256 over the canonical JSON of the config."""
@@ -163,33 +186,42 @@ def _check_mcs(text: Any, where: str) -> str:
 
 
 def _codec(entry: Any, i: int) -> CodecSpec:
-    from semcom.baselines import ANALOG_NAMES, BASELINE_NAMES
+    from semcom.registry import codec_class, codec_names
 
     where = f"codecs[{i}]"
-    d = {"name": entry} if isinstance(entry, str) else _check_keys(entry, _CODEC_KEYS, where)
+    if isinstance(entry, str):
+        d: dict = {"name": entry}
+    elif isinstance(entry, dict):
+        d = dict(entry)
+    else:
+        raise _fail(where, f"must be a codec name or a mapping, not {type(entry).__name__}")
     name = d.get("name")
-    names = ("mtgc", *BASELINE_NAMES, *ANALOG_NAMES)
-    if name not in names:
-        raise _fail(f"{where}.name", f"{name!r} is not a codec; choose from {', '.join(names)}")
+    if not isinstance(name, str) or name not in codec_names():
+        raise _fail(
+            f"{where}.name", f"{name!r} is not a codec; choose from {', '.join(codec_names())}"
+        )
+    try:
+        cls = codec_class(name)
+    except SemcomError as err:
+        raise _fail(f"{where}.name", str(err).rstrip(".")) from err
     mcs = _check_mcs(d.get("mcs", "adaptive"), f"{where}.mcs")
-    if name in ANALOG_NAMES and mcs != "adaptive":
-        raise _fail(f"{where}.mcs", f"{name} sends analog symbols and takes no MCS")
+    if cls.kind == "analog" and (mcs != "adaptive" or "protection" in d):
+        key = "mcs" if mcs != "adaptive" else "protection"
+        raise _fail(f"{where}.{key}", f"{name} sends analog symbols and takes no MCS")
     protection: tuple[tuple[str, str], ...] = ()
-    if ("protection" in d or "steps" in d or "preset" in d) and name != "mtgc":
-        key = next(k for k in ("protection", "steps", "preset") if k in d)
-        raise _fail(f"{where}.{key}", f"applies to mtgc only, not {name}")
     if "protection" in d:
-        prot = _check_keys(d["protection"], _MTGC_STREAMS, f"{where}.protection")
+        prot = _check_keys(d["protection"], tuple(cls.streams), f"{where}.protection")
         protection = tuple(
             sorted((k, _check_mcs(v, f"{where}.protection.{k}")) for k, v in prot.items())
         )
-    steps = d.get("steps")
-    if steps is not None:
-        steps = _int(steps, f"{where}.steps", 1)
-    preset = d.get("preset", "tiny")
-    if preset not in ("tiny", "sd21"):
-        raise _fail(f"{where}.preset", f"{preset!r} is not a preset; choose tiny or sd21")
-    return CodecSpec(name, mcs, protection, steps, preset)
+    given = {k: v for k, v in d.items() if k not in _SPEC_KEYS}
+    try:
+        checked = dict(cls.check_options(given))
+    except ValueError as err:
+        raise _fail(where, str(err).rstrip(".")) from err
+    steps = checked.pop("steps", None)
+    preset = checked.pop("preset", "tiny")
+    return CodecSpec(name, mcs, protection, steps, preset, tuple(sorted(checked.items())))
 
 
 def parse_config(data: Any) -> SweepConfig:

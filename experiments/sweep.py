@@ -19,9 +19,12 @@ either way this process is the store's one writer, each group is written in one
 transaction, and a group's rows do not depend on where or after what it ran, so both
 executors, and a resumed sweep, give the same rows (:meth:`Store.digest`).
 
-Deep JSCC (``deepjscc``, :mod:`experiments.analog`) is analog: its images are encoded,
-sent and decoded as one batch per group, its one stream (``analog``) is never erased, and
-its received symbols are never the same twice, so the decode cache only counts its calls.
+Codecs come from the registry (:mod:`semcom.registry`); nothing here names one. A digital
+codec is encoded once per image (its streams and their options), planned by
+:func:`experiments.transmission.plan` and decoded through the cache. An analog codec
+(Deep JSCC, :mod:`experiments.analog`) is encoded, sent and decoded as one batch per
+group, its one stream is never erased, and its received symbols are never the same twice,
+so the decode cache only counts its calls.
 """
 
 from __future__ import annotations
@@ -37,22 +40,15 @@ from pathlib import Path
 
 import torch
 
-from experiments.analog import send_deepjscc
+from experiments.analog import send_analog
 from experiments.config import CodecSpec, SweepConfig
 from experiments.scoring import score, semantic_status
 from experiments.store import Store
 from experiments.transmission import (
-    DEFAULT_PROTECTION,
-    IMAGE_STREAM,
-    MTGC_NAME,
-    MTGC_PRIORITY,
-    baseline_received,
     budget_uses,
+    delivered,
     make_link,
-    mtgc_received,
-    plan_baseline,
-    plan_mtgc,
-    prepare_mtgc,
+    plan,
     send_plans,
     stream_report,
 )
@@ -210,36 +206,31 @@ class GroupRunner:
         self.config, self.weights = config, weights
         self.refs, self.truths = sweep_images(config)
         self.mtgc_codec = mtgc_codec
-        self.jscc = None
-        self.prepared: dict[tuple[str, int], object] = {}
+        self.codecs: dict[tuple, object] = {}
+        self.prepared: dict[tuple, object] = {}
         self.cache = DecodeCache()
         self.timer = Timer()
 
-    def _models(self, spec: CodecSpec) -> None:
-        from semcom.baselines import ANALOG_NAMES
-
-        if spec.name == MTGC_NAME and self.mtgc_codec is None:
-            self.mtgc_codec = _load_mtgc(self.config, self.weights)
-        if spec.name in ANALOG_NAMES and self.jscc is None:
-            from semcom.baselines.deepjscc import load
-
-            self.jscc = load()
+    def codec(self, spec: CodecSpec):
+        """The codec of ``spec`` (built once per name and options)."""
+        key = codec_key(spec)
+        if key not in self.codecs:
+            self.codecs[key] = make_spec_codec(spec, self.weights, self.mtgc_codec)
+        return self.codecs[key]
 
     def run(self, group: Group) -> GroupResult:
         """Plan, send, decode and score one group; returns its rows and PNGs."""
-        from semcom.baselines import ANALOG_NAMES
-
         config, spec, todo, refs = self.config, group.spec, group.todo, self.refs
         calls, seconds = Counter(self.cache.calls), Counter(self.timer.seconds)
-        self._models(spec)
+        codec = self.codec(spec)
         _, height, width = refs.shape[1:]
         budget = budget_uses(group.budget_cpp, height, width)
         link = make_link(group.channel)
-        if spec.name in ANALOG_NAMES:
+        if codec.kind == "analog":
             plans, reports, keys, recons, successes = _analog(
                 config,
                 spec,
-                self.jscc,
+                codec,
                 link,
                 group.snr_db,
                 budget,
@@ -252,17 +243,15 @@ class GroupRunner:
             plans, reports, keys, recons, successes = _digital(
                 config,
                 spec,
+                codec,
                 link,
                 group.snr_db,
                 budget,
                 todo,
                 refs,
                 self.prepared,
-                self.mtgc_codec,
                 self.cache,
                 self.timer,
-                height,
-                width,
             )
         t0 = time.perf_counter()
         idx = [i for i, _ in todo]
@@ -358,15 +347,20 @@ def run_sweep(
             "semantic": semantic_status(),
         }
         if mtgc_codec is None:
-            ident = weights_identity(config, weights)
-            stored = store.get_meta("mtgc_weights")
-            if before and stored is not None and ident != stored:
+            idents = codecs_identity(config, weights)
+            stored = store.get_meta("codec_weights")
+            # a store written before every codec's weights were recorded holds MTGC's alone
+            legacy = store.get_meta("mtgc_weights")
+            was = json.loads(stored) if stored else ({"mtgc": legacy} if legacy else {})
+            changed = sorted(k for k in was if idents.get(k) != was[k])
+            if before and changed:
                 raise SemcomError(
-                    f"{store.dir} holds results made with other MTGC weights ({stored}, now "
-                    f"{ident}); resume with those weights or write to another --out folder."
+                    f"{store.dir} holds results made with other {', '.join(changed)} weights "
+                    f"({was[changed[0]]}, now {idents.get(changed[0])}); resume with those "
+                    "weights or write to another --out folder."
                 )
-            if ident is not None:
-                meta["mtgc_weights"] = ident
+            if idents:
+                meta["codec_weights"] = json.dumps(idents, sort_keys=True)
         store.set_meta(meta)
         groups = plan_groups(config, store.done_keys(h))
         refs, _ = sweep_images(config)
@@ -429,7 +423,7 @@ def run_sweep(
 def _analog(
     config: SweepConfig,
     spec: CodecSpec,
-    model,
+    codec,
     link,
     snr: float,
     budget: int,
@@ -438,11 +432,11 @@ def _analog(
     cache: DecodeCache,
     timer: Timer,
 ) -> tuple[list, list, list, list, list]:
-    """One group of Deep JSCC points, as one batch through the analog link; returns what
-    :func:`_digital` returns (every point a success)."""
+    """One group of an analog codec's points, as one batch through the analog link; returns
+    what :func:`_digital` returns (every point a success)."""
     t0 = time.perf_counter()
     seeds = [link_seed(config.seed, i, t) for i, t in todo]
-    sent = send_deepjscc(model, link, refs[[i for i, _ in todo]], snr, budget, seeds)
+    sent = send_analog(codec, link, refs[[i for i, _ in todo]], snr, budget, seeds)
     cache.calls[spec.label] += len(todo)
     cache.lookups[spec.label] += len(todo)
     timer.add("codec", t0)
@@ -459,76 +453,50 @@ def _analog(
 def _digital(
     config: SweepConfig,
     spec: CodecSpec,
+    codec,
     link,
     snr: float,
     budget: int,
     todo: Sequence[tuple[int, int]],
     refs: torch.Tensor,
     prepared: dict,
-    mtgc_codec,
     cache: DecodeCache,
     timer: Timer,
-    height: int,
-    width: int,
 ) -> tuple[list, list, list, list, list]:
-    """One group of MTGC or digital-baseline points: plan, send, decode (through the
-    cache); returns (plans, stream reports, receiver keys, reconstructions, successes)."""
-    from semcom.baselines import get_codec, operating_points
-
+    """One group of a digital codec's points: encode (once per image), plan, send, decode
+    (through the cache); returns (plans, stream reports, receiver keys, reconstructions,
+    successes)."""
     t0 = time.perf_counter()
     for i in {i for i, _ in todo}:
-        key = (spec.name, i)
+        key = (codec_key(spec), i)
         if key not in prepared:
-            prepared[key] = (
-                prepare_mtgc(mtgc_codec, refs[i])
-                if spec.name == MTGC_NAME
-                else operating_points(refs[i], spec.name)
-            )
+            prepared[key] = codec.encode(refs[i])
     timer.add("codec", t0)
-    if spec.name == MTGC_NAME:
-        prot = {**DEFAULT_PROTECTION, "hci": spec.mcs, **dict(spec.protection)}
-        plans = [plan_mtgc(link, prepared[(spec.name, i)], snr, budget, prot) for i, _ in todo]
-    else:
-        plans = [
-            plan_baseline(link, prepared[(spec.name, i)], snr, budget, spec.mcs) for i, _ in todo
-        ]
+    encoded = [prepared[(codec_key(spec), i)] for i, _ in todo]
+    plans = [plan(link, enc, snr, budget, dict(spec.protection), spec.mcs) for enc in encoded]
     t0 = time.perf_counter()
     seeds = [link_seed(config.seed, i, t) for i, t in todo]
     txs = send_plans(link, plans, snr, seeds)
     timer.add("link", t0)
     t0 = time.perf_counter()
-    names = MTGC_PRIORITY if spec.name == MTGC_NAME else (IMAGE_STREAM,)
     recons, keys, successes = [], [], []
-    for (i, _), plan, tx in zip(todo, plans, txs, strict=True):
-        if spec.name == MTGC_NAME:
-            bs = mtgc_received(prepared[(spec.name, i)], tx)
-            key, img = cache.get(
-                spec.label,
-                bs.to_bytes(),
-                config.decode_seed,
-                spec.steps,
-                lambda bs=bs, spec=spec: mtgc_codec.decode(
-                    bs, steps=spec.steps, seed=config.decode_seed
-                )[0].clamp(0, 1),
-            )
-            ok = bool(plan.payloads) and set(bs.streams) == set(plan.payloads)
-        else:
-            data = baseline_received(tx)
-            key, img = cache.get(
-                spec.label,
-                b"\x00" if data is None else b"\x01" + data,
-                0,
-                None,
-                lambda data=data, spec=spec: get_codec(spec.name).decode(
-                    data, height, width, fallback="mean"
-                ),
-            )
-            ok = data is not None
+    for enc, p, tx in zip(encoded, plans, txs, strict=True):
+        got = delivered(tx)
+        key, img = cache.get(
+            spec.label,
+            codec.received_key(enc.header, got),
+            config.decode_seed,
+            spec.steps,
+            lambda enc=enc, got=got: codec.decode(enc.header, got, config.decode_seed).clamp(0, 1),
+        )
         recons.append(img)
         keys.append(key)
-        successes.append(ok)
+        successes.append(bool(p.payloads) and set(got) == set(p.payloads))
     timer.add("codec", t0)
-    reports = [stream_report(plan, tx, names) for plan, tx in zip(plans, txs, strict=True)]
+    reports = [
+        stream_report(p, tx, enc.stream_names)
+        for enc, p, tx in zip(encoded, plans, txs, strict=True)
+    ]
     return plans, reports, keys, recons, successes
 
 
@@ -549,10 +517,10 @@ def _rows(
 ) -> list[dict]:
     """The store rows of one group of points (``reports``: each point's stream report)."""
     rows = []
-    for (i, t), plan, report, key, ok, fig in zip(
+    for (i, t), point, report, key, ok, fig in zip(
         todo, plans, reports, keys, successes, figures, strict=True
     ):
-        bits = sum(8 * len(p) for p in plan.payloads.values())
+        bits = sum(8 * len(p) for p in point.payloads.values())
         rows.append(
             {
                 "config_hash": config.hash(),
@@ -564,13 +532,13 @@ def _rows(
                 "trial": t,
                 "seed": link_seed(config.seed, i, t),
                 "budget_uses": budget,
-                "channel_uses": plan.total_uses,
+                "channel_uses": point.total_uses,
                 "payload_bits": bits,
                 "bpp": bits / pixels,
                 "success": ok,
-                "not_sent": plan.not_sent,
+                "not_sent": point.not_sent,
                 "streams": report,
-                "detail": plan.detail,
+                "detail": point.detail,
                 "received_key": key,
                 **fig,
             }
@@ -578,45 +546,36 @@ def _rows(
     return rows
 
 
+def codec_key(spec: CodecSpec) -> tuple:
+    """What a codec instance depends on: its name and options (not its protection)."""
+    return (spec.name, tuple(sorted(spec.codec_options().items(), key=lambda kv: kv[0])))
+
+
+def make_spec_codec(spec: CodecSpec, weights: str | Path | None = None, model=None):
+    """The codec of ``spec`` from the registry; ``weights`` and ``model`` (a loaded MTGC,
+    tests) reach the codecs that take them."""
+    from semcom.registry import make_codec
+
+    return make_codec(spec.name, spec.codec_options(), weights=weights, model=model)
+
+
 def _mtgc_preset(config: SweepConfig) -> str | None:
     """The one MTGC preset of the sweep (None: no MTGC entry)."""
-    presets = {c.preset for c in config.codecs if c.name == MTGC_NAME}
+    presets = {c.preset for c in config.codecs if "preset" in c.codec_options()}
     if len(presets) > 1:
         raise SemcomError("a sweep runs one MTGC preset; give every mtgc entry the same preset.")
     return presets.pop() if presets else None
 
 
-def _load_mtgc(config: SweepConfig, weights: str | Path | None = None):
-    import warnings
-
-    from semcom.presets import load_codec
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return load_codec(_mtgc_preset(config), weights)
-
-
-def weights_identity(config: SweepConfig, weights: str | Path | None) -> str | None:
-    """SHA-256 (16 hex digits) over the MTGC weights folder's files (names and bytes):
-    a resumed sweep must decode with the weights that made its stored rows. None when
-    the sweep has no MTGC entry or the preset ships no folder."""
-    from semcom.presets.tiny import WEIGHTS_DIR
-
-    preset = _mtgc_preset(config)
-    if preset is None:
-        return None
-    folder = Path(weights) if weights is not None else WEIGHTS_DIR if preset == "tiny" else None
-    if folder is None or not folder.is_dir():
-        return None
-    sha = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if path.suffix not in (".json", ".safetensors", ".txt", ".model"):
-            continue
-        sha.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        with open(path, "rb") as f:
-            for chunk in iter(lambda f=f: f.read(1 << 22), b""):
-                sha.update(chunk)
-    return sha.hexdigest()[:16]
+def codecs_identity(config: SweepConfig, weights: str | Path | None) -> dict[str, str]:
+    """{codec name: weights identity} of the sweep's codecs that have weights (the store
+    keeps it: a resumed sweep must decode with the weights that made its rows)."""
+    out = {}
+    for spec in config.codecs:
+        ident = make_spec_codec(spec, weights).identity
+        if ident is not None:
+            out[spec.name] = ident
+    return out
 
 
 class _Progress:

@@ -1,11 +1,11 @@
-"""One image through one link: MTGC (three streams, unequal protection) or a baseline codec.
+"""One image through one link, for any codec of the registry (:mod:`semcom.registry`).
 
-Transmitter side (sees the image only): the codec's payloads are fitted to the budget at
-the MCS each stream uses, then sent with :meth:`channels.Link.transmit_many`.
-Receiver side (sees only what the link delivered): MTGC decodes whatever arrived (an
-erased or unsent stream is absent and the decoder falls back); a baseline decodes its one
-stream, or, when the CRC failed or nothing fitted, shows the mean (mid-grey) image and the
-point counts as a failure.
+Transmitter side (sees the image only): a digital codec's streams
+(:class:`semcom.protocol.Encoded`) are fitted to the budget by :func:`plan`, the same rule
+for every codec (priority order, the first option that fits), then sent with
+:meth:`channels.Link.transmit_many`. Receiver side (sees only what the link delivered and
+the codec's header): the codec decodes whatever arrived; an erased or unsent stream is
+absent. An analog codec's symbols go through :mod:`experiments.analog`.
 
 Budgets are complex channel uses per image; ``budget_cpp`` is channel uses per pixel.
 Channel uses are counted exactly as the link counts them (transport-block padding, CRC,
@@ -24,15 +24,7 @@ from channels.coding import tb_layout, transport_block_size
 from channels.link import Link, Transmission
 from channels.mcs import MCS
 from semcom.errors import SemcomError
-
-#: Names of the codecs this module sends; every other name is a conventional baseline.
-MTGC_NAME = "mtgc"
-#: Stream name of a baseline's single payload on the link.
-IMAGE_STREAM = "image"
-#: MTGC stream order: what is kept first when the budget is short.
-MTGC_PRIORITY = ("caption", "spw", "hci")
-#: Default MTGC protection: semantics robust, HCI adaptive.
-DEFAULT_PROTECTION: dict[str, str] = {"caption": "qpsk:1/3", "spw": "qpsk:1/3", "hci": "adaptive"}
+from semcom.protocol import Encoded
 
 
 def make_link(channel: str) -> Link:
@@ -88,35 +80,7 @@ def max_payload_bits(link: Link, mcs: MCS, uses: int) -> int:
     return 8 * lo
 
 
-# -- MTGC ------------------------------------------------------------------------------------
-@dataclass
-class MTGCImage:
-    """What the MTGC transmitter prepared for one image: its fixed streams and the HCI
-    payloads it can choose from (largest first)."""
-
-    caption: bytes
-    spw: bytes
-    hci_options: list[bytes]
-    height: int
-    width: int
-    header: object  # the Bitstream of the default encoding (preset, fingerprint, size)
-
-
-def prepare_mtgc(codec, image: torch.Tensor, caption: str | None = None) -> MTGCImage:
-    """Encode ``image`` [3,H,W] in [0,1] once and every distinct HCI payload (largest first;
-    at equal size the codec's preferred, finer setting)."""
-    img = image.unsqueeze(0) if image.dim() == 3 else image
-    bs = codec.encode(img, captions=[caption])[0]
-    seen: dict[bytes, tuple[int, int, int]] = {}
-    for s in codec.hci_candidates():
-        payload = codec.hci.encode(img, s)[0]
-        key = (len(payload), -s.factor, s.quality)
-        if payload not in seen or key > seen[payload]:
-            seen[payload] = key
-    options = sorted(seen, key=lambda p: seen[p], reverse=True)
-    return MTGCImage(bs.streams["caption"], bs.streams["spw"], options, bs.height, bs.width, bs)
-
-
+# -- the planner ----------------------------------------------------------------------------
 @dataclass
 class Plan:
     """The transmitter's decision for one point: payloads to send and what was left out."""
@@ -133,89 +97,44 @@ class Plan:
         return sum(self.uses.values())
 
 
-def resolve_protection(
-    link: Link, protection: Mapping[str, str | MCS] | str | MCS, names: Sequence[str], snr_db: float
-) -> dict[str, tuple[MCS, bool]]:
-    """Each stream's MCS at ``snr_db`` and whether it was chosen adaptively (``adaptive``
-    picks the table's best MCS for the SNR)."""
-    out = {}
-    for name in names:
-        prot = protection.get(name, "adaptive") if isinstance(protection, Mapping) else protection
-        out[name] = link.resolve(prot, snr_db)
-    return out
-
-
-def plan_mtgc(
+def plan(
     link: Link,
-    prepared: MTGCImage,
+    encoded: Encoded,
     snr_db: float,
     budget: int,
     protection: Mapping[str, str | MCS] | None = None,
+    mcs: str | MCS = "adaptive",
 ) -> Plan:
-    """Fit MTGC's streams into ``budget`` channel uses.
+    """Fit a digital codec's streams into ``budget`` channel uses (the rule for every codec).
 
-    Caption, then SPWs, then HCI (:data:`MTGC_PRIORITY`) each take their channel uses at
-    their own MCS; a stream that does not fit what is left is not sent (the receiver falls
-    back as for an erasure). HCI takes the largest payload that fits.
+    The streams are taken in their priority order; each sends the first of its options (in
+    the codec's order of preference) whose channel uses at its MCS fit what is left, and a
+    stream none of whose options fits is not sent (the receiver treats it as erased). A
+    stream's MCS is ``protection[name]``, else ``mcs`` if the stream's default is
+    ``adaptive``, else its default; ``adaptive`` is the link's best MCS for ``snr_db``.
+    The chosen options' details are the plan's.
     """
-    prot = {**DEFAULT_PROTECTION, **dict(protection or {})}
-    mcs = resolve_protection(link, prot, MTGC_PRIORITY, snr_db)
+    prot = dict(protection or {})
     left = budget
-    plan = Plan({}, {}, {})
-    for name in MTGC_PRIORITY:
-        options = [getattr(prepared, name)] if name != "hci" else prepared.hci_options
-        for payload in options:
-            if not payload:
+    out = Plan({}, {}, {})
+    for stream in encoded.streams:
+        default = mcs if stream.protection == "adaptive" else stream.protection
+        mcs_i, adaptive = link.resolve(prot.get(stream.name, default), snr_db)
+        for option in stream.options:
+            if not option.payload:
                 continue
-            uses = stream_uses(link, 8 * len(payload), mcs[name][0])
+            uses = stream_uses(link, 8 * len(option.payload), mcs_i)
             if uses <= left:
-                plan.payloads[name], plan.protection[name], plan.uses[name] = (
-                    payload,
-                    mcs[name][0],
-                    uses,
-                )
-                plan.adaptive[name] = mcs[name][1]
+                out.payloads[stream.name] = option.payload
+                out.protection[stream.name] = mcs_i
+                out.uses[stream.name] = uses
+                out.adaptive[stream.name] = adaptive
+                out.detail.update(option.detail)
                 left -= uses
                 break
         else:
-            plan.not_sent.append(name)
-    return plan
-
-
-# -- conventional baselines -----------------------------------------------------------------
-def plan_baseline(
-    link: Link,
-    points: Sequence,
-    snr_db: float,
-    budget: int,
-    protection: str | MCS = "adaptive",
-) -> Plan:
-    """The best-PSNR operating point (``points`` from
-    :func:`semcom.baselines.operating_points`) whose stream fits ``budget`` channel uses at
-    the MCS ``protection`` gives at ``snr_db``; nothing is sent when none fits."""
-    from semcom.baselines import fit_bits
-
-    mcs, adaptive = link.resolve(protection, snr_db)
-    max_bits = max_payload_bits(link, mcs, budget)
-    detail: dict[str, object] = {"max_bits": max_bits}
-    variant = (
-        fit_bits(None, max_bits, points[0].codec, points=points, allow_none=True)
-        if max_bits
-        else None
-    )
-    if variant is None:
-        return Plan({}, {}, {}, not_sent=[IMAGE_STREAM], detail=detail)
-    uses = stream_uses(link, variant.bits, mcs)
-    if uses > budget:  # cannot happen: max_payload_bits is exact
-        raise AssertionError(f"{variant.bits} bits need {uses} > {budget} channel uses")
-    detail.update(factor=variant.factor, quality=variant.quality, sender_psnr=variant.psnr)
-    return Plan(
-        {IMAGE_STREAM: variant.data},
-        {IMAGE_STREAM: mcs},
-        {IMAGE_STREAM: uses},
-        adaptive={IMAGE_STREAM: adaptive},
-        detail=detail,
-    )
+            out.not_sent.append(stream.name)
+    return out
 
 
 # -- the link -------------------------------------------------------------------------------
@@ -272,17 +191,11 @@ def stream_report(plan: Plan, tx: Transmission | None, names: Sequence[str]) -> 
     return report
 
 
-def mtgc_received(prepared: MTGCImage, tx: Transmission | None):
-    """The receiver's bitstream: the header and only the streams the link delivered."""
-    received = tx.received() if tx is not None else {}
-    return prepared.header.with_received(received)  # type: ignore[attr-defined]
-
-
-def baseline_received(tx: Transmission | None) -> bytes | None:
-    """The delivered baseline stream, or ``None`` (erased or not sent)."""
+def delivered(tx: Transmission | None) -> dict[str, bytes]:
+    """The streams the link delivered (CRC passed); nothing for an unsent plan."""
     if tx is None:
-        return None
-    return tx.received().get(IMAGE_STREAM)
+        return {}
+    return {k: bytes(v) for k, v in tx.received().items() if v is not None}
 
 
 # -- one image, end to end ------------------------------------------------------------------
@@ -321,72 +234,67 @@ class Outcome:
 def transmit_image(
     image: torch.Tensor,
     *,
-    codec: str,
+    codec: str | object,
     link: Link,
     snr_db: float,
     budget_cpp: float,
     mcs: str = "adaptive",
     protection: Mapping[str, str] | None = None,
     seed: int = 0,
-    mtgc_codec=None,
-    steps: int | None = None,
+    options: Mapping[str, object] | None = None,
+    model: object | None = None,
+    weights: str | None = None,
     decode_seed: int = 0,
     truth: Sequence[object] | None = None,
 ) -> Outcome:
-    """Send ``image`` [3,H,W] in [0,1] with ``codec`` (``mtgc`` or a baseline name).
+    """Send ``image`` [3,H,W] in [0,1] with ``codec`` (a registered name or a codec).
 
-    ``mcs`` is the baseline's protection, and MTGC's HCI protection unless ``protection``
-    names one; ``mtgc_codec`` is the loaded MTGC codec (needed for ``mtgc``). ``deepjscc``
-    is analog (:mod:`experiments.analog`): no MCS, one stream, always a success.
+    ``mcs`` protects the codec's adaptive streams and ``protection`` names streams one by
+    one (see :func:`plan`); ``options`` are the codec's own (e.g. MTGC's
+    ``steps``); ``model``/``weights`` reach codecs with weights. An analog codec takes no
+    MCS: one stream, never erased, always a success.
     """
     from experiments.scoring import score
-    from semcom.baselines import ANALOG_NAMES, BASELINE_NAMES, get_codec, operating_points
+    from semcom.registry import make_codec
 
+    if isinstance(codec, str):
+        codec = make_codec(codec, options, model=model, weights=weights)
     _, h, w = image.shape
     budget = budget_uses(budget_cpp, h, w)
-    if codec == MTGC_NAME:
-        if mtgc_codec is None:
-            raise SemcomError("transmitting with mtgc needs a loaded MTGC codec.")
-        prepared = prepare_mtgc(mtgc_codec, image)
-        prot = {**DEFAULT_PROTECTION, "hci": mcs, **dict(protection or {})}
-        plan = plan_mtgc(link, prepared, snr_db, budget, prot)
-        tx = send_plans(link, [plan], snr_db, [seed])[0]
-        received = mtgc_received(prepared, tx)
-        recon = mtgc_codec.decode(received, steps=steps, seed=decode_seed)[0].clamp(0, 1)
-        streams = stream_report(plan, tx, MTGC_PRIORITY)
-        success = bool(plan.payloads) and set(received.streams) == set(plan.payloads)
-    elif codec in BASELINE_NAMES:
-        points = operating_points(image, codec)
-        plan = plan_baseline(link, points, snr_db, budget, mcs)
-        tx = send_plans(link, [plan], snr_db, [seed])[0]
-        data = baseline_received(tx)
-        recon = get_codec(codec).decode(data, h, w, fallback="mean")
-        streams = stream_report(plan, tx, (IMAGE_STREAM,))
-        success = data is not None
-    elif codec in ANALOG_NAMES:
-        from experiments.analog import send_deepjscc
-        from semcom.baselines.deepjscc import load
+    if codec.kind == "analog":
+        from experiments.analog import send_analog
 
-        if mcs != "adaptive":
-            raise SemcomError("deepjscc sends analog symbols; it takes no --mcs.")
-        sent = send_deepjscc(load(), link, image.unsqueeze(0), snr_db, budget, [seed])
-        plan, recon, success, streams = sent.plan(0), sent.images[0], True, sent.report(0)
+        if mcs != "adaptive" or protection:
+            raise SemcomError(f"{codec.name} sends analog symbols; it takes no --mcs.")
+        sent = send_analog(codec, link, image.unsqueeze(0), snr_db, budget, [seed])
+        chosen, recon, success, streams = sent.plan(0), sent.images[0], True, sent.report(0)
     else:
-        choices = ", ".join((*BASELINE_NAMES, *ANALOG_NAMES))
-        raise SemcomError(f"unknown codec {codec!r}; choose {MTGC_NAME} or one of {choices}.")
+        encoded = codec.encode(image)
+        unknown = set(protection or {}) - set(encoded.stream_names)
+        if unknown:
+            raise SemcomError(
+                f"{codec.name} has no stream {sorted(unknown)[0]!r}; its streams are "
+                f"{', '.join(encoded.stream_names)}."
+            )
+        chosen = plan(link, encoded, snr_db, budget, protection, mcs)
+        tx = send_plans(link, [chosen], snr_db, [seed])[0]
+        got = delivered(tx)
+        recon = codec.decode(encoded.header, got, decode_seed).clamp(0, 1)
+        streams = stream_report(chosen, tx, encoded.stream_names)
+        success = bool(chosen.payloads) and set(got) == set(chosen.payloads)
     figures = score(image.unsqueeze(0), recon.unsqueeze(0), [truth] if truth is not None else None)[
         0
     ]
     return Outcome(
-        codec=codec,
+        codec=codec.name,
         channel=link.channel.name,
         snr_db=float(snr_db),
         budget_cpp=float(budget_cpp),
         budget_uses=budget,
-        channel_uses=plan.total_uses,
+        channel_uses=chosen.total_uses,
         success=success,
         streams=streams,
         figures=figures,
-        detail={"not_sent": plan.not_sent, **plan.detail},
+        detail={"not_sent": chosen.not_sent, **chosen.detail},
         image=recon,
     )

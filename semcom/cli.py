@@ -23,7 +23,7 @@ app = typer.Typer(
 )
 
 #: Modules under semcom.commands, each with a ``register(app)`` function.
-COMMAND_MODULES = ("link", "codec", "transmit", "sweep", "train", "evaluate")
+COMMAND_MODULES = ("link", "codec", "transmit", "sweep", "train", "evaluate", "listing")
 
 
 @app.callback()

@@ -94,7 +94,7 @@ def test_rerun_without_resume_and_other_config_are_refused(tmp_path) -> None:
         ({"snr": [1]}, "unknown key 'snr'"),
         ({"codecs": ["bpg"]}, "codecs[0].name"),
         ({"codecs": [{"name": "webp", "mcs": "qam7:1/2"}]}, "codecs[0].mcs"),
-        ({"codecs": [{"name": "webp", "steps": 3}]}, "mtgc only"),
+        ({"codecs": [{"name": "webp", "steps": 3}]}, "not an option of webp"),
         ({"codecs": [{"name": "mtgc", "protection": {"image": "mcs2"}}]}, "unknown key 'image'"),
         ({"channels": ["mars"]}, "'mars' is not a channel"),
         ({"snr_db": ["high"]}, "snr_db"),

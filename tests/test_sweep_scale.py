@@ -320,8 +320,29 @@ def test_resume_with_other_mtgc_weights_is_refused(tmp_path, capsys) -> None:
     config = weights / "mtgc.json"
     config.write_text(config.read_text() + "\n")  # other bytes: other weights
     code, _, err = run_cli([*args, "--resume"], capsys)
-    assert code == 2 and "other MTGC weights" in err
+    assert code == 2 and "other mtgc weights" in err
     code, _, err = run_cli(
         ["sweep", str(path), "--out", str(tmp_path / "x"), "--weights", "nope"], capsys
     )
     assert code == 2 and "is not a folder" in err and not (tmp_path / "x").exists()
+
+
+def test_resume_with_other_compressai_weights_is_refused(tmp_path, monkeypatch) -> None:
+    """Every codec with weights records their identity, not only MTGC: a compressai sweep
+    resumed after its codec's weights changed is refused."""
+    import shutil
+
+    from experiments.config import parse_config
+    from experiments.sweep import run_sweep
+    from semcom.baselines import learned
+    from semcom.errors import SemcomError
+
+    hci = tmp_path / "hci"
+    shutil.copytree(learned.weights_dir(), hci)
+    monkeypatch.setattr(learned, "weights_dir", lambda: hci)
+    cfg = {**SMALL, "dataset": {"split": "test", "n": 1, "size": 64, "seed": 0}}
+    cfg = parse_config({**cfg, "codecs": ["compressai"], "channels": ["awgn"], "snr_db": [12]})
+    run_sweep(cfg, tmp_path / "out", progress=False)
+    (hci / "config.json").write_text((hci / "config.json").read_text() + "\n")
+    with pytest.raises(SemcomError, match="other compressai weights"):
+        run_sweep(cfg, tmp_path / "out", resume=True, progress=False)

@@ -9,15 +9,12 @@ import torch
 
 from channels.link import Link
 from channels.mcs import parse_mcs
-from experiments.transmission import (
-    IMAGE_STREAM,
-    max_payload_bits,
-    plan_baseline,
-    stream_uses,
-    transmit_image,
-)
+from experiments.transmission import max_payload_bits, plan, stream_uses, transmit_image
 from semcom.baselines import FALLBACK_GREY, operating_points
+from semcom.codecs.conventional import IMAGE_STREAM
 from semcom.data.shapes import ShapesWorld
+from semcom.protocol import Encoded, Option, Stream
+from semcom.registry import make_codec
 from tests._mtgc import scene_image, single_thread, small_codec  # noqa: F401
 from tests.conftest import run_cli
 
@@ -52,16 +49,45 @@ def test_max_payload_bits_is_zero_when_nothing_fits() -> None:
 def test_baseline_plan_takes_the_best_point_that_fits(scene) -> None:
     link = Link("awgn")
     points = operating_points(scene, "webp")
-    plan = plan_baseline(link, points, 10.0, 600, "qpsk:1/2")
-    assert plan.total_uses <= 600
-    bits = 8 * len(plan.payloads[IMAGE_STREAM])
-    fitting = [v for v in points if v.bits <= plan.detail["max_bits"]]
-    assert bits == min(fitting, key=lambda v: (-v.psnr, v.bits)).bits
+    encoded = make_codec("webp").encode(scene)
+    chosen = plan(link, encoded, 10.0, 600, {IMAGE_STREAM: "qpsk:1/2"})
+    assert chosen.total_uses <= 600
+    bits = 8 * len(chosen.payloads[IMAGE_STREAM])
+    max_bits = max_payload_bits(link, parse_mcs("qpsk:1/2"), 600)
+    best = min((v for v in points if v.bits <= max_bits), key=lambda v: (-v.psnr, v.bits))
+    assert bits == best.bits and chosen.detail["sender_psnr"] == best.psnr
 
 
 def test_baseline_sends_nothing_when_no_point_fits(scene) -> None:
-    plan = plan_baseline(Link("awgn"), operating_points(scene, "jpeg"), 10.0, 50, "qpsk:1/3")
-    assert plan.payloads == {} and plan.not_sent == [IMAGE_STREAM]
+    encoded = make_codec("jpeg").encode(scene)
+    chosen = plan(Link("awgn"), encoded, 10.0, 50, {IMAGE_STREAM: "qpsk:1/3"})
+    assert chosen.payloads == {} and chosen.not_sent == [IMAGE_STREAM]
+
+
+def test_the_planner_keeps_priority_order_and_takes_the_first_option_that_fits() -> None:
+    """Streams in order; each sends its first fitting option; an option that does not fit
+    is skipped for a smaller one, and a stream with none left is not sent."""
+    link = Link("awgn")
+    big, small = Option(bytes(400), {"which": "big"}), Option(bytes(40), {"which": "small"})
+    encoded = Encoded(
+        b"",
+        (
+            Stream("first", (Option(bytes(20)),), "qpsk:1/3"),
+            Stream("second", (big, small), "qpsk:1/3"),
+            Stream("third", (Option(bytes(300)),), "qpsk:1/3"),
+        ),
+        8,
+        8,
+    )
+    mcs = parse_mcs("qpsk:1/3")
+    need = stream_uses(link, 160, mcs) + stream_uses(link, 320, mcs)
+    chosen = plan(link, encoded, 10.0, need, {})
+    assert list(chosen.payloads) == ["first", "second"] and chosen.not_sent == ["third"]
+    assert chosen.payloads["second"] == small.payload and chosen.detail == {"which": "small"}
+    assert chosen.total_uses == need
+    # a tighter budget drops the later streams first
+    tight = plan(link, encoded, 10.0, stream_uses(link, 160, mcs), {})
+    assert list(tight.payloads) == ["first"] and tight.not_sent == ["second", "third"]
 
 
 def test_baseline_delivered_at_high_snr_matches_the_sender(scene) -> None:
@@ -87,7 +113,7 @@ def test_mtgc_streams_get_their_own_protection(scene) -> None:
         link=Link("awgn"),
         snr_db=15,
         budget_cpp=1.0,
-        mtgc_codec=small_codec(),
+        model=small_codec(),
     )
     assert out.streams["caption"]["mcs"] == "QPSK 1/3" and out.streams["spw"]["mcs"] == "QPSK 1/3"
     assert out.streams["hci"]["adaptive"] and out.streams["hci"]["mcs"] != "QPSK 1/3"
@@ -102,7 +128,7 @@ def test_mtgc_erased_hci_falls_back(scene) -> None:
         snr_db=2,
         budget_cpp=1.0,
         mcs="qam64:0.8",
-        mtgc_codec=small_codec(),
+        model=small_codec(),
     )
     assert out.streams["caption"]["crc_ok"] and out.streams["spw"]["crc_ok"]
     assert out.streams["hci"]["sent"] and not out.streams["hci"]["crc_ok"]
@@ -116,7 +142,7 @@ def test_mtgc_short_budget_drops_hci_first(scene) -> None:
         link=Link("awgn"),
         snr_db=10,
         budget_cpp=0.07,
-        mtgc_codec=small_codec(),
+        model=small_codec(),
     )
     assert out.streams["caption"]["sent"] and out.streams["spw"]["sent"]
     assert not out.streams["hci"]["sent"] and out.detail["not_sent"] == ["hci"]

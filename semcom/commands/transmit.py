@@ -1,4 +1,4 @@
-"""``semcom transmit``: one image through one simulated link, with MTGC or a baseline codec."""
+"""``semcom transmit``: one image through one simulated link, with any registered codec."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def transmit(
     codec: str = typer.Option(
         "mtgc",
         "--codec",
-        help="mtgc, jpeg, webp, jpeg2000, avif, jpegxl, compressai or deepjscc (analog).",
+        help="A registered codec (`semcom list codecs`): mtgc, jpeg, webp, jpeg2000, avif, "
+        "jpegxl, compressai, deepjscc (analog) or a plug-in's.",
     ),
     channel: str = typer.Option("awgn", "--channel", help="awgn, rayleigh, tdl-a, tdl-b or tdl-c."),
     snr_db: float = typer.Option(..., "--snr-db", help="Es/N0 in dB (average over fading)."),
@@ -34,8 +35,13 @@ def transmit(
     mcs: str = typer.Option(
         "adaptive",
         "--mcs",
-        help="Protection of the baseline's stream (MTGC: of the HCI stream): 'adaptive', "
-        "a table index 'mcsN' or 'modulation:rate'.",
+        help="Protection of the codec's adaptive streams (MTGC: the HCI; a baseline: its "
+        "one stream): 'adaptive', a table index 'mcsN' or 'modulation:rate'.",
+    ),
+    protect: list[str] = typer.Option(
+        [],
+        "--protect",
+        help="STREAM=MCS, repeatable: one stream's protection (e.g. hci=mcs9).",
     ),
     protect_caption: str = typer.Option("qpsk:1/3", help="MTGC caption protection."),
     protect_spw: str = typer.Option("qpsk:1/3", help="MTGC SPW protection."),
@@ -47,6 +53,8 @@ def transmit(
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Send IMAGE through one link and write what the receiver reconstructs."""
+    import warnings
+
     import torch
 
     from experiments.transmission import make_link, transmit_image
@@ -60,29 +68,38 @@ def transmit(
     if steps is not None and steps < 1:
         raise SemcomError("--steps must be at least 1.")
     img = load_image(image)
-    mtgc = None
-    if codec == "mtgc":
-        import warnings
+    from semcom.registry import codec_class, make_codec
 
-        from semcom.presets import load_codec
-
-        torch.set_num_threads(1)  # the tiny models are far faster on one thread
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mtgc = load_codec(preset, weights)
-    elif codec == "deepjscc":
-        torch.set_num_threads(1)  # a small convolutional model: one thread is fastest
+    streams = codec_class(codec).streams
+    protection = {
+        k: v
+        for k, v in (("caption", protect_caption), ("spw", protect_spw))
+        if k in streams  # MTGC's own flags; other codecs have no such streams
+    }
+    for item in protect:
+        name, sep, value = item.partition("=")
+        if not sep or name not in streams:
+            raise SemcomError(
+                f"--protect {item!r} must be STREAM=MCS with a stream of {codec}: "
+                f"{', '.join(streams)}."
+            )
+        protection[name] = value
+    options = {"steps": steps, "preset": preset} if codec_class(codec).name == "mtgc" else {}
+    torch.set_num_threads(1)  # the tiny models are far faster on one thread
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        chosen = make_codec(codec, options, weights=weights)
+    if chosen.kind == "analog":
+        protection = {}
     out = transmit_image(
         img,
-        codec=codec,
+        codec=chosen,
         link=make_link(channel),
         snr_db=snr_db,
         budget_cpp=budget_cpp,
         mcs=mcs,
-        protection={"caption": protect_caption, "spw": protect_spw},
+        protection=protection,
         seed=seed,
-        mtgc_codec=mtgc,
-        steps=steps,
         decode_seed=decode_seed,
     )
     tmp = output.with_name(f".{output.stem}.tmp{output.suffix}")

@@ -1,0 +1,54 @@
+"""Deep JSCC as an :class:`~semcom.protocol.AnalogCodec` (the shipped ADJSCC-style model)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from semcom.codecs.identity import folder_identity
+from semcom.codecs.options import check_keys
+
+
+class DeepJSCCCodec:
+    """Images ↔ complex channel symbols with the shipped Deep JSCC model."""
+
+    kind: ClassVar[str] = "analog"
+    name: ClassVar[str] = "deepjscc"
+    streams: ClassVar[tuple[str, ...]] = ("analog",)
+    option_names: ClassVar[tuple[str, ...]] = ()
+    summary: ClassVar[str] = "analog Deep JSCC (ADJSCC-style, SNR-adaptive)"
+
+    def __init__(self) -> None:
+        self._model = None
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        return check_keys(options, cls.option_names, cls.name)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], **_: Any) -> DeepJSCCCodec:
+        cls.check_options(options)
+        return cls()
+
+    @property
+    def model(self):
+        if self._model is None:
+            from semcom.baselines.deepjscc import load
+
+            self._model = load()
+        return self._model
+
+    @property
+    def identity(self) -> str | None:
+        from semcom.baselines.deepjscc import WEIGHTS_DIR
+
+        return folder_identity(WEIGHTS_DIR)
+
+    def max_symbols(self, height: int, width: int) -> int:
+        return self.model.max_symbols(height, width)
+
+    def encode(self, images, snr_db: float, symbols: int):
+        return self.model.encode(images, snr_db, symbols)
+
+    def decode(self, received, effective_snr_db, height: int, width: int):
+        return self.model.decode(received, effective_snr_db, height, width)

@@ -1,0 +1,101 @@
+"""A third-party codec, installed through entry points, in a sweep, a plot and `semcom
+list codecs`, with no edit to semcom: the plug-in (tests/plugins/semcom_toy.py) is made
+visible as an installed distribution (a .dist-info folder with its entry points)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from semcom import registry
+from tests.conftest import run_cli
+
+PLUGINS = Path(__file__).parent / "plugins"
+
+
+@pytest.fixture
+def toy_installed(tmp_path, monkeypatch):
+    info = tmp_path / "semcom_toy-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: semcom-toy\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[semcom.codecs]\ntoy = semcom_toy:ToyCodec\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    registry.refresh()
+    yield
+    sys.modules.pop("semcom_toy", None)
+    monkeypatch.undo()
+    registry.refresh()
+
+
+def test_the_plugin_is_listed(toy_installed, capsys) -> None:
+    import json
+
+    assert "toy" in registry.codec_names()
+    code, out, _ = run_cli(["list", "codecs", "--json"], capsys)
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and rows["toy"]["streams"] == ["coarse", "fine"]
+    assert rows["toy"]["source"] == "semcom_toy:ToyCodec" and rows["webp"]["kind"] == "digital"
+
+
+def test_the_plugin_runs_in_a_sweep_and_a_plot(toy_installed, tmp_path) -> None:
+    from experiments.config import parse_config
+    from experiments.plots import plot_all
+    from experiments.store import Store
+    from experiments.sweep import run_sweep
+
+    cfg = parse_config(
+        {
+            "name": "toy",
+            "dataset": {"split": "test", "n": 2, "size": 64},
+            "codecs": [{"name": "toy", "levels": 64}, "webp"],
+            "channels": ["awgn"],
+            "snr_db": [-6, 20],
+            "budget_cpp": [0.16, 0.21, 0.5],
+        }
+    )
+    assert cfg.codecs[0].options == (("levels", 64),)
+    report = run_sweep(cfg, tmp_path / "s", progress=False)
+    assert report.points_by_codec == {"toy": 12, "webp": 12}
+    import json
+
+    store = Store(tmp_path / "s")
+    df = store.frame()
+    store.close()
+    toy = df[(df["codec"] == "toy") & (df["image"] == 0)].set_index(["snr_db", "budget_cpp"])
+    # At 20 dB the coarse stream takes 612 channel uses at QPSK 1/3 and the fine one 283
+    # (8 bits) or 214 (6 bits) at the adaptive MCS. 0.16 cpp = 655 uses: coarse only.
+    short = toy.loc[(20.0, 0.16)]
+    assert short["coarse_sent"] and json.loads(short["not_sent"]) == ["fine"]
+    assert short["coarse_mcs"] == "QPSK 1/3" and short["coarse_crc_ok"]
+    # 0.21 cpp = 860 uses: the fine stream's second option (6 bits) fits what is left
+    mid = toy.loc[(20.0, 0.21)]
+    assert mid["success"] and json.loads(mid["detail"]) == {"fine_bits": 6}
+    assert mid["channel_uses"] == 612 + 214
+    # 0.5 cpp at 20 dB: both arrive, the fine stream with its 8-bit option, and the image is
+    # the 8×8 block means (PSNR well above the coarse-only one)
+    full = toy.loc[(20.0, 0.5)]
+    assert full["success"] and json.loads(full["detail"]) == {"fine_bits": 8}
+    assert full["payload_bits"] == 8 * (48 + 192) and full["psnr"] > short["psnr"]
+    paths = plot_all(tmp_path / "s", tmp_path / "figs")
+    assert any(p.name == "vs_snr_awgn.png" for p in paths)
+
+
+def test_the_plugin_validates_its_own_options(toy_installed) -> None:
+    from experiments.config import parse_config
+    from semcom.errors import SemcomError
+
+    base = {"channels": ["awgn"], "snr_db": [0], "budget_cpp": [0.1]}
+    with pytest.raises(SemcomError, match="levels must be an integer"):
+        parse_config({**base, "codecs": [{"name": "toy", "levels": 1000}]})
+    with pytest.raises(SemcomError, match="unknown key 'hci'"):
+        parse_config({**base, "codecs": [{"name": "toy", "protection": {"hci": "mcs3"}}]})
+
+
+def test_an_uninstalled_codec_is_a_clear_error() -> None:
+    from semcom.errors import SemcomError
+
+    with pytest.raises(SemcomError, match="unknown codec 'toy'"):
+        registry.make_codec("toy")
