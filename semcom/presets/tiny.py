@@ -2,8 +2,8 @@
 
 AutoencoderKL (32, 64, 128; f = 4, GroupNorm over groups of several channels so colour
 survives) → 32×32×4 latents; UNet2DConditionModel (64, 128, 128) on the latents plus two
-coordinate planes and 16 planes on which each SPW's layout vector fills its grid cell, with
-cross-attention at 16² and 8²; v-prediction on a zero-terminal-SNR
+coordinate planes (optionally also planes on which each SPW's layout vector fills its grid
+cell: ``layout_dim``), with cross-attention at 16² and 8²; v-prediction on a zero-terminal-SNR
 schedule with trailing timesteps; a ControlNet made from the UNet whose conditioning
 embedding downsamples by 4; a 2-layer CLIPTextModel (width 128) over the caption
 vocabulary with room for the longest caption; TASCM on a small CNN with finite scalar
@@ -67,8 +67,11 @@ class TinyConfig:
     quantizer: str = "fsq"
     fsq_levels: tuple[int, ...] = (8, 8, 8)
     #: Channels of each SPW's layout vector, painted over its grid cell as UNet input
-    #: planes (0: SPWs reach the decoder through cross-attention only).
-    layout_dim: int = 16
+    #: planes (0: SPWs reach the decoder through cross-attention only; set it with
+    #: ``mgdd.layout_grid = query_grid`` and ``mgdd.layout_channels`` equal to it). Off in
+    #: the shipped model: with 16 channels the 60-minute decoder read the SPWs better but
+    #: lost semantic accuracy overall (docs/training.md).
+    layout_dim: int = 0
     prediction_type: str = "v_prediction"
     zero_terminal_snr: bool = True
     timestep_spacing: str = "trailing"
@@ -81,11 +84,7 @@ class TinyConfig:
     captioner_channels: tuple[int, ...] = (32, 64, 128, 128)
     mgdd: MGDDConfig = field(
         default_factory=lambda: MGDDConfig(
-            num_inference_steps=10,
-            coord_channels=True,
-            min_snr_gamma=5.0,
-            layout_grid=3,
-            layout_channels=16,
+            num_inference_steps=10, coord_channels=True, min_snr_gamma=5.0
         )
     )
     seed: int = 0
