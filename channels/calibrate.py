@@ -15,7 +15,7 @@ import math
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         "channel_options": "defaults of channels.models (rayleigh: one fade per code block; "
         "tdl: 300 ns delay spread, 3 m/s, 3.5 GHz, 30 kHz, 72 subcarriers, LS + LMMSE)",
         "command": "python -m channels.calibrate " + " ".join(argv or sys.argv[1:]),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
     }
     for name in args.channels:
         link = Link(name, max_iter=args.max_iter)
