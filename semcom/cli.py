@@ -38,9 +38,23 @@ def _register_commands() -> None:
         import_module(f"semcom.commands.{name}").register(app)
 
 
+#: compressai is installed with ``--no-deps`` after the project (../shared/DEPENDENCIES.md),
+#: so a plain ``pip install`` of semcom lacks it; this is the version the recipe pins.
+COMPRESSAI_VERSION = "1.2.8"
+
+
 def check_environment() -> None:
-    """Refuse to run on the TensorFlow-based Sionna 1.x that a careless install picks."""
+    """Refuse to run on the TensorFlow-based Sionna 1.x that a careless install picks, or
+    without compressai (the HCI codec), which the install recipe adds separately."""
     from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version("compressai")
+    except PackageNotFoundError as err:
+        raise SemcomError(
+            "compressai is not installed; run `make install` (or `pip install --no-deps "
+            f"compressai=={COMPRESSAI_VERSION}`) in this environment."
+        ) from err
 
     try:
         sionna_version = version("sionna-no-rt")
