@@ -41,8 +41,16 @@ def refresh() -> None:
 
 
 def codec_names() -> tuple[str, ...]:
-    """Names of the installed codecs, sorted."""
-    return tuple(sorted(_codec_entry_points()))
+    """Names of the installed codecs, sorted; SemcomError when there are none (semcom's
+    own entry points missing: an install that did not register them)."""
+    names = tuple(sorted(_codec_entry_points()))
+    if not names:
+        raise SemcomError(
+            "no codecs are registered (the semcom.codecs entry points are missing); "
+            "reinstall semcom with `make install` (or `pip install -e .`), and remove a stale "
+            "semcom.egg-info folder beside pyproject.toml if there is one."
+        )
+    return names
 
 
 @cache

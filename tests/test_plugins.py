@@ -99,3 +99,13 @@ def test_an_uninstalled_codec_is_a_clear_error() -> None:
 
     with pytest.raises(SemcomError, match="unknown codec 'toy'"):
         registry.make_codec("toy")
+
+
+def test_no_registered_codecs_says_how_to_repair(monkeypatch) -> None:
+    """An install whose entry points are missing (e.g. shadowed by a stale egg-info) gets
+    one sentence saying what to do, not an empty list of choices."""
+    from semcom.errors import SemcomError
+
+    monkeypatch.setattr(registry, "_codec_entry_points", lambda: {})
+    with pytest.raises(SemcomError, match="reinstall semcom"):
+        registry.codec_names()
