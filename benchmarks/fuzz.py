@@ -468,9 +468,9 @@ def _container_parts(data: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
 
 
 def _varint(n: int) -> bytes:
-    from semcom.container import _varint
+    from semcom.formats import encode_varint
 
-    return _varint(n)
+    return encode_varint(n)
 
 
 def _assemble(head: bytes, sections: list[tuple[int, bytes]]) -> bytes:

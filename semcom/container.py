@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from semcom.errors import SemcomError
+from semcom.formats import encode_varint
 
 MAGIC = b"MTGC"
 FORMAT_VERSION = 1
@@ -42,18 +43,6 @@ _PRESET_RE = re.compile(r"[a-z0-9_.\-]{1,32}")
 
 class BitstreamError(SemcomError):
     """A .mtgc file or byte string that is truncated, corrupted or foreign."""
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 @dataclass
@@ -137,7 +126,7 @@ class Bitstream:
         for n in present:
             payload = bytes(self.streams[n])
             out.append(STREAM_TYPES[n])
-            out += _varint(len(payload)) + payload
+            out += encode_varint(len(payload)) + payload
         out += struct.pack(">I", zlib.crc32(out))
         return bytes(out)
 

@@ -7,6 +7,7 @@ import torch
 from _mtgc import scene_image, single_thread  # noqa: F401 (fixture)
 from fuzz import mutations
 
+from semcom.formats import encode_varint as varint
 from semcom.streams import StreamError
 from semcom.streams.hci import (
     MAX_BYTES_PER_SYMBOL,
@@ -14,7 +15,6 @@ from semcom.streams.hci import (
     HCISetting,
     LearnedHCICodec,
     downsample,
-    varint,
 )
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from semcom.errors import SemcomError
-from semcom.streams.hci import varint
+from semcom.formats import encode_varint as varint
 
 NAME = "compressai"
 QUALITIES: tuple[int, ...] = tuple(range(16))

@@ -24,6 +24,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from semcom.formats import encode_varint, read_varint
 from semcom.streams import StreamError
 
 KINDS: tuple[str, ...] = ("learned", "webp", "jpeg")
@@ -82,24 +83,12 @@ def upsample(small: torch.Tensor, height: int, width: int) -> torch.Tensor:
     )
 
 
-def varint(n: int) -> bytes:
-    """n ≥ 0 as an unsigned LEB128 varint."""
-    out = bytearray()
-    while True:
-        out.append((n & 0x7F) | (0x80 if n >> 7 else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
-
-
 def _read_varint(data: bytes) -> tuple[int, int]:
     """(value, bytes used) of a LEB128 varint of at most 4 bytes at the start of data."""
-    value = 0
-    for i in range(min(4, len(data))):
-        value |= (data[i] & 0x7F) << (7 * i)
-        if not data[i] & 0x80:
-            return value, i + 1
-    raise StreamError("the HCI stream is corrupted (bad hyperprior length).")
+    try:
+        return read_varint(data, 4)
+    except ValueError as err:
+        raise StreamError("the HCI stream is corrupted (bad hyperprior length).") from err
 
 
 class LearnedHCICodec(nn.Module, ConfigMixin):
@@ -174,7 +163,7 @@ class LearnedHCICodec(nn.Module, ConfigMixin):
         indexes = self.net.gaussian_conditional.build_indexes(self.net.h_s(z_hat))
         y_strings = self.net.gaussian_conditional.compress(y, indexes)
         return [
-            varint(len(zs)) + bytes(zs) + bytes(ys)
+            encode_varint(len(zs)) + bytes(zs) + bytes(ys)
             for zs, ys in zip(z_strings, y_strings, strict=True)
         ]
 
@@ -326,8 +315,8 @@ class HCICodec:
 def _decode_classical(kind: str, body: bytes, h: int, w: int) -> torch.Tensor:
     import imagecodecs
 
-    from semcom.baselines.headers import jpeg_size, webp_size
     from semcom.errors import SemcomError
+    from semcom.formats import jpeg_size, webp_size
 
     # The size the header declares is checked first: libjpeg and libwebp allocate and
     # fill the declared image before anything else fails (a corrupted JPEG frame header
