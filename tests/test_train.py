@@ -233,3 +233,17 @@ def test_cli_steps_override_applies_to_every_training_part(model_dir: Path, tmp_
     record = json.loads((model_dir / "training.json").read_text())
     assert record["parts"]["captioner"]["steps"] == 2
     assert record["config"]["decoder_steps"] == 2 and "sampling_steps" not in record["config"]
+
+
+def test_train_writes_the_shipped_folder_only_from_a_source_checkout(monkeypatch, tmp_path):
+    """From a source checkout (pyproject.toml beside the package) the default --out is the
+    shipped weights' folder; from an installed package it is runs/tiny-model."""
+    import semcom
+    from semcom.commands import train as command
+    from semcom.presets.tiny import WEIGHTS_DIR
+
+    assert command.default_out() == WEIGHTS_DIR  # this test runs in the checkout
+    installed = tmp_path / "site-packages" / "semcom"
+    installed.mkdir(parents=True)
+    monkeypatch.setattr(semcom, "__file__", str(installed / "__init__.py"))
+    assert command.default_out() == command.INSTALLED_OUT

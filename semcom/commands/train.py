@@ -28,7 +28,10 @@ def train(
     ),
     config: Path | None = typer.Option(None, "--config", help="YAML of training settings."),
     out: Path | None = typer.Option(
-        None, "--out", help="Model directory to update (default: the shipped tiny weights)."
+        None,
+        "--out",
+        help="Model directory to update (default: the shipped tiny weights in a source "
+        "checkout, else runs/tiny-model: an installed package is never written to).",
     ),
     work: Path = typer.Option(Path("runs/train"), "--work", help="Checkpoints and logs."),
     steps: int | None = typer.Option(None, "--steps", help="Override every part's steps."),
@@ -36,7 +39,6 @@ def train(
     fresh: bool = typer.Option(False, "--fresh", help="Ignore checkpoints in --work."),
 ) -> None:
     """Train MTGC-tiny on ShapesWorld; each part checkpoints, resumes and logs to WORK."""
-    from semcom.presets.tiny import WEIGHTS_DIR
     from semcom.train import STAGE_PARTS, TrainConfig, run_all, run_stage
 
     if stage is not None and stage not in STAGE_PARTS:
@@ -56,11 +58,29 @@ def train(
     if threads is not None:
         overrides["threads"] = threads
     cfg = cfg.updated(overrides, "the command line")
+    if out is None:
+        out = default_out()
+        typer.echo(f"training into {out}", err=True)
     if stage is None:
         if part:
             raise SemcomError("--part needs --stage (the parts are named per stage).")
-        reports = run_all(cfg, out or WEIGHTS_DIR, work, not fresh)
+        reports = run_all(cfg, out, work, not fresh)
     else:
-        reports = run_stage(stage, cfg, out or WEIGHTS_DIR, work, tuple(part) or None, not fresh)
+        reports = run_stage(stage, cfg, out, work, tuple(part) or None, not fresh)
     for name, report in reports.items():
         typer.echo(f"{name}: " + ", ".join(f"{k} {v}" for k, v in report.items()))
+
+
+#: Where ``semcom train`` writes when semcom is an installed package, not a source checkout.
+INSTALLED_OUT = Path("runs/tiny-model")
+
+
+def default_out() -> Path:
+    """The shipped tiny weights' folder when semcom runs from a source checkout (a
+    pyproject.toml beside the package: that is how the shipped weights are made), else
+    :data:`INSTALLED_OUT`, so that training never writes into an installed package."""
+    import semcom
+    from semcom.presets.tiny import WEIGHTS_DIR
+
+    source = Path(semcom.__file__).resolve().parents[1]
+    return WEIGHTS_DIR if (source / "pyproject.toml").is_file() else INSTALLED_OUT
