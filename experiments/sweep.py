@@ -467,12 +467,12 @@ def _digital(
     (through the cache); returns (plans, stream reports, receiver keys, reconstructions,
     successes)."""
     t0 = time.perf_counter()
+    ckey = codec_key(spec)
     for i in {i for i, _ in todo}:
-        key = (codec_key(spec), i)
-        if key not in prepared:
-            prepared[key] = codec.encode(refs[i])
+        if (ckey, i) not in prepared:
+            prepared[(ckey, i)] = codec.encode(refs[i])
     timer.add("codec", t0)
-    encoded = [prepared[(codec_key(spec), i)] for i, _ in todo]
+    encoded = [prepared[(ckey, i)] for i, _ in todo]
     plans = [plan(link, enc, snr, budget, dict(spec.protection), spec.mcs) for enc in encoded]
     t0 = time.perf_counter()
     seeds = [link_seed(config.seed, i, t) for i, t in todo]
@@ -491,7 +491,7 @@ def _digital(
         )
         recons.append(img)
         keys.append(key)
-        successes.append(bool(p.payloads) and set(got) == set(p.payloads))
+        successes.append(p.arrived(got))
     timer.add("codec", t0)
     reports = [
         stream_report(p, tx, enc.stream_names)

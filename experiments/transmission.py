@@ -96,6 +96,10 @@ class Plan:
     def total_uses(self) -> int:
         return sum(self.uses.values())
 
+    def arrived(self, delivered: Mapping[str, bytes]) -> bool:
+        """Whether the point succeeded: something was sent and every sent stream arrived."""
+        return bool(self.payloads) and set(delivered) == set(self.payloads)
+
 
 def plan(
     link: Link,
@@ -281,7 +285,7 @@ def transmit_image(
         got = delivered(tx)
         recon = codec.decode(encoded.header, got, decode_seed).clamp(0, 1)
         streams = stream_report(chosen, tx, encoded.stream_names)
-        success = bool(chosen.payloads) and set(got) == set(chosen.payloads)
+        success = chosen.arrived(got)
     figures = score(image.unsqueeze(0), recon.unsqueeze(0), [truth] if truth is not None else None)[
         0
     ]

@@ -415,19 +415,18 @@ class MTGC:
         caption_tokens = self.text_encoder(texts)
         null_caption = self.text_encoder([""] * b)
         spw = self.tascm.null(b).clone().to(caption_tokens)
-        for i, d in enumerate(decoded):
-            if d.spw is not None:
-                spw[i] = self.tascm.embed(d.spw.to(self.tascm.device).unsqueeze(0))[0].to(spw)
-        context = torch.cat([caption_tokens, spw], dim=1)
-        null_context = torch.cat([null_caption, self.tascm.null(b).to(caption_tokens)], dim=1)
         layout = null_layout = None
         if self.mgdd.config.layout_grid:
             null_layout = self.tascm.null_layout(b).to(caption_tokens)
             layout = null_layout.clone()
-            for i, d in enumerate(decoded):
-                if d.spw is not None:
-                    idx = d.spw.to(self.tascm.device).unsqueeze(0)
+        for i, d in enumerate(decoded):
+            if d.spw is not None:
+                idx = d.spw.to(self.tascm.device).unsqueeze(0)
+                spw[i] = self.tascm.embed(idx)[0].to(spw)
+                if layout is not None:
                     layout[i] = self.tascm.layout(idx)[0].to(layout)
+        context = torch.cat([caption_tokens, spw], dim=1)
+        null_context = torch.cat([null_caption, self.tascm.null(b).to(caption_tokens)], dim=1)
         m = self.mgdd.size_multiple
         hp, wp = math.ceil(h / m) * m, math.ceil(w / m) * m
         present = torch.tensor([d.hci is not None for d in decoded])

@@ -11,17 +11,17 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from semcom.codecs.identity import folder_identity
-from semcom.codecs.options import check_keys
+from semcom.codecs.options import OptionlessCodec
 from semcom.protocol import Encoded, Option, Stream
 
 #: The stream name of a one-stream codec.
 IMAGE_STREAM = "image"
 
 
-class ConventionalCodec:
+class ConventionalCodec(OptionlessCodec):
     """One ``image`` stream of ``name`` (a :mod:`semcom.baselines` codec)."""
 
     kind: ClassVar[str] = "digital"
@@ -29,15 +29,6 @@ class ConventionalCodec:
     streams: ClassVar[tuple[str, ...]] = (IMAGE_STREAM,)
     option_names: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
-
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
-        return check_keys(options, cls.option_names, cls.name)
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any], **_: Any) -> ConventionalCodec:
-        cls.check_options(options)
-        return cls()
 
     @property
     def identity(self) -> str | None:

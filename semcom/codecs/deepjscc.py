@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from semcom.codecs.identity import folder_identity
-from semcom.codecs.options import check_keys
+from semcom.codecs.options import OptionlessCodec
 
 
-class DeepJSCCCodec:
+class DeepJSCCCodec(OptionlessCodec):
     """Images ↔ complex channel symbols with the shipped Deep JSCC model."""
 
     kind: ClassVar[str] = "analog"
@@ -20,15 +19,6 @@ class DeepJSCCCodec:
 
     def __init__(self) -> None:
         self._model = None
-
-    @classmethod
-    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
-        return check_keys(options, cls.option_names, cls.name)
-
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any], **_: Any) -> DeepJSCCCodec:
-        cls.check_options(options)
-        return cls()
 
     @property
     def model(self):

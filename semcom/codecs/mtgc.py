@@ -43,6 +43,7 @@ class MTGCCodec:
     ) -> None:
         self.steps, self.preset, self.weights = steps, preset, weights
         self._model = model
+        self._handed_in = model is not None
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -76,7 +77,7 @@ class MTGCCodec:
     @property
     def identity(self) -> str | None:
         """The weights folder's hash (None for a model handed in, or no folder)."""
-        if self._model is not None and self.weights is None:
+        if self._handed_in and self.weights is None:
             return None
         if self.weights is not None:
             return folder_identity(self.weights)

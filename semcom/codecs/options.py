@@ -15,6 +15,23 @@ def check_keys(options: Mapping[str, Any], allowed: tuple[str, ...], codec: str)
     return dict(options)
 
 
+class OptionlessCodec:
+    """``check_options`` / ``from_options`` of a codec that takes no options: any option
+    is refused by name, and the codec is built without arguments."""
+
+    name: str = ""
+    option_names: tuple[str, ...] = ()
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
+        return check_keys(options, cls.option_names, cls.name)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], **_: Any):
+        cls.check_options(options)
+        return cls()
+
+
 def positive_int(value: Any, name: str) -> int:
     """``value`` if it is an integer ≥ 1, else ValueError naming the option."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -70,7 +70,8 @@ def transmit(
     img = load_image(image)
     from semcom.registry import codec_class, make_codec
 
-    streams = codec_class(codec).streams
+    cls = codec_class(codec)
+    streams = cls.streams
     protection = {
         k: v
         for k, v in (("caption", protect_caption), ("spw", protect_spw))
@@ -84,7 +85,8 @@ def transmit(
                 f"{', '.join(streams)}."
             )
         protection[name] = value
-    options = {"steps": steps, "preset": preset} if codec_class(codec).name == "mtgc" else {}
+    flags = {"steps": steps, "preset": preset}  # offered to the codecs that declare them
+    options = {k: v for k, v in flags.items() if k in cls.option_names}
     torch.set_num_threads(1)  # the tiny models are far faster on one thread
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

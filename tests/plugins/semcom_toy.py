@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 
-from semcom.protocol import Encoded, Option, Stream
+from semcom.protocol import Encoded, Option, Stream, received_key
 
 
 def _grid(image: torch.Tensor, n: int) -> torch.Tensor:
@@ -111,5 +111,4 @@ class ToyCodec:
         return F.interpolate(grid.unsqueeze(0), size=(h, w), mode="nearest")[0]
 
     def received_key(self, header: bytes, received: Mapping[str, bytes]) -> bytes:
-        parts = [header] + [k.encode() + b"=" + v for k, v in sorted(received.items())]
-        return b"\0".join(parts)
+        return received_key(header, received)
