@@ -212,7 +212,8 @@ class Link:
         if isinstance(protection, MCS):
             return protection, False
         if isinstance(protection, str) and protection.strip().lower() == "adaptive":
-            return select_mcs(snr_db, self.channel.name, self.margin_db), True
+            calibrated = getattr(self.channel, "thresholds_from", None) or self.channel.name
+            return select_mcs(snr_db, calibrated, self.margin_db), True
         if isinstance(protection, str):
             return parse_mcs(protection), False
         raise LinkError(

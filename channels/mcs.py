@@ -136,8 +136,9 @@ def threshold_db(mcs: MCS, channel: str) -> float:
     table = load_thresholds()["thresholds"]
     if channel not in table:
         raise LinkError(
-            f"no calibrated MCS thresholds for channel {channel!r}; "
-            f"calibrated channels are {', '.join(sorted(table))}."
+            f"no calibrated MCS thresholds for channel {channel!r} (calibrated: "
+            f"{', '.join(sorted(table))}); give its streams a fixed MCS such as qpsk:1/3, or "
+            "set the channel's thresholds_from to a calibrated channel it resembles."
         )
     try:
         return float(table[channel][str(mcs.index)])

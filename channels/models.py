@@ -61,6 +61,9 @@ class ChannelModel(Block):
 
     #: The name used in MCS threshold tables, configs and the command line.
     name: str = "channel"
+    #: A calibrated channel whose MCS thresholds adaptive selection uses for this one
+    #: (None: this channel's own ``name``; see channels/calibrate.py).
+    thresholds_from: str | None = None
 
     def __init__(self, precision: str | None = None, device: str | None = None) -> None:
         super().__init__(precision=precision, device=device)
@@ -296,22 +299,28 @@ def qpsk_pilots(shape: torch.Size | tuple[int, ...], frame_key: int) -> torch.Te
     return torch.complex(1 - 2 * bits[..., 0], 1 - 2 * bits[..., 1]) / math.sqrt(2)
 
 
-#: Channel names accepted by :func:`make_channel`.
-CHANNEL_NAMES = ("awgn", "rayleigh", "tdl-a", "tdl-b", "tdl-c")
+def tdl_a(device: str | None = None, **options) -> TDLChannel:
+    """3GPP TR 38.901 TDL-A (NLOS) over OFDM: LS estimation and LMMSE equalisation."""
+    return TDLChannel("A", device=device, **options)
+
+
+def tdl_b(device: str | None = None, **options) -> TDLChannel:
+    """3GPP TR 38.901 TDL-B (NLOS) over OFDM: LS estimation and LMMSE equalisation."""
+    return TDLChannel("B", device=device, **options)
+
+
+def tdl_c(device: str | None = None, **options) -> TDLChannel:
+    """3GPP TR 38.901 TDL-C (NLOS) over OFDM: LS estimation and LMMSE equalisation."""
+    return TDLChannel("C", device=device, **options)
+
+
+for _factory in (tdl_a, tdl_b, tdl_c):
+    _factory.options_of = TDLChannel  # type: ignore[attr-defined]  # its options, for listing
 
 
 def make_channel(name: str, *, device: str | None = None, **options) -> ChannelModel:
-    """Build a channel model by name (``awgn``, ``rayleigh``, ``tdl-a|b|c``) with its options."""
-    key = name.lower()
-    try:
-        if key == "awgn":
-            if options:
-                raise LinkError(f"the AWGN channel takes no options, got {sorted(options)}.")
-            return AWGNChannel(device=device)
-        if key == "rayleigh":
-            return RayleighBlockFading(device=device, **options)
-        if key in ("tdl-a", "tdl-b", "tdl-c"):
-            return TDLChannel(key[-1], device=device, **options)
-    except TypeError as err:
-        raise LinkError(f"bad option for channel {name!r}: {err}.") from err
-    raise LinkError(f"unknown channel {name!r}; choose one of {', '.join(CHANNEL_NAMES)}.")
+    """Build a registered channel model by name (``awgn``, ``rayleigh``, ``tdl-a|b|c`` or a
+    plug-in's, see :mod:`channels.registry`) with its options."""
+    from channels.registry import make_channel as build
+
+    return build(name, device=device, **options)

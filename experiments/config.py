@@ -8,7 +8,7 @@ Every error names the key and says what is accepted, in one sentence (a
     codecs:
       - mtgc                       # or {name: mtgc, steps: 10, protection: {hci: mcs9}}
       - {name: webp, mcs: adaptive}
-    channels: [awgn, rayleigh, tdl-a]
+    channels: [awgn, rayleigh, tdl-a]  # or {name: rayleigh, label: fast, coherence: 1}
     snr_db: [-4, 0, 4, 8, 12, 16, 20]
     budget_cpp: [0.03, 0.1, 0.3]
     trials: 1
@@ -98,13 +98,34 @@ class CodecSpec:
 
 
 @dataclass(frozen=True)
+class ChannelSpec:
+    """One channel of a sweep: a registered channel model (:mod:`channels.registry`), its
+    options as sorted (key, value) pairs, and the label its rows carry."""
+
+    name: str
+    options: tuple[tuple[str, Any], ...] = ()
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
+
+    def to_dict(self) -> str | dict[str, Any]:
+        """The bare name when there are no options and no own label (so configs written
+        before channel options existed keep their hash), else a mapping."""
+        if not self.options and self.label == self.name:
+            return self.name
+        return {"name": self.name, "label": self.label, **dict(self.options)}
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     """A validated sweep: every combination of codec, channel, SNR, budget, image, trial."""
 
     name: str
     dataset: DatasetSpec
     codecs: tuple[CodecSpec, ...]
-    channels: tuple[str, ...]
+    channels: tuple[ChannelSpec, ...]
     snr_db: tuple[float, ...]
     budget_cpp: tuple[float, ...]
     trials: int = 1
@@ -115,6 +136,7 @@ class SweepConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["codecs"] = [c.to_dict() for c in self.codecs]
+        d["channels"] = [c.to_dict() for c in self.channels]
         return d
 
     def hash(self) -> str:
@@ -224,10 +246,39 @@ def _codec(entry: Any, i: int) -> CodecSpec:
     return CodecSpec(name, mcs, protection, steps, preset, tuple(sorted(checked.items())))
 
 
+def _channel(entry: Any, index: int) -> ChannelSpec:
+    """A channel entry: a registered name, or a mapping {name, label?, **options}; the
+    options are checked by building the channel once (on the CPU)."""
+    from channels.errors import LinkError
+    from channels.registry import channel_names, make_channel
+
+    where = f"channels[{index}]"
+    if isinstance(entry, str):
+        entry = {"name": entry}
+    if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+        raise _fail(where, "must be a channel name or a mapping with a name")
+    name = entry["name"].lower()
+    try:
+        known = channel_names()
+    except LinkError as err:
+        raise _fail(where, str(err).rstrip(".")) from err
+    if name not in known:
+        raise _fail(where, f"{entry['name']!r} is not a channel; choose from {', '.join(known)}")
+    label = entry.get("label", "")
+    if label and (not isinstance(label, str) or not SAFE_NAME.match(label)):
+        raise _fail(f"{where}.label", f"must be a plain name, not {label!r}")
+    options = {k: v for k, v in entry.items() if k not in ("name", "label")}
+    if options and not label:
+        raise _fail(where, "has options: give it a label (the name its rows and curves carry)")
+    try:
+        make_channel(name, **options)
+    except LinkError as err:
+        raise _fail(where, str(err).rstrip(".")) from err
+    return ChannelSpec(name, tuple(sorted(options.items())), label or name)
+
+
 def parse_config(data: Any) -> SweepConfig:
     """Validate a parsed YAML document (a mapping) into a :class:`SweepConfig`."""
-    from channels.models import CHANNEL_NAMES
-
     d = _check_keys(data, _TOP_KEYS, "file")
     for key in ("codecs", "channels", "snr_db", "budget_cpp"):
         if key not in d:
@@ -252,15 +303,14 @@ def parse_config(data: Any) -> SweepConfig:
     dup = next((x for x in labels if labels.count(x) > 1), None)
     if dup:
         raise _fail("codecs", f"lists {dup} twice")
-    channels = d["channels"] if isinstance(d["channels"], list) else [d["channels"]]
-    if not channels:
+    entries = d["channels"] if isinstance(d["channels"], list) else [d["channels"]]
+    if not entries:
         raise _fail("channels", "needs at least one channel")
-    for ch in channels:
-        if ch not in CHANNEL_NAMES:
-            names = ", ".join(CHANNEL_NAMES)
-            raise _fail("channels", f"{ch!r} is not a channel; choose from {names}")
-    if len(set(channels)) != len(channels):
-        raise _fail("channels", "lists a channel twice")
+    channels = tuple(_channel(c, i) for i, c in enumerate(entries))
+    labels = [c.label for c in channels]
+    dup = next((x for x in labels if labels.count(x) > 1), None)
+    if dup:
+        raise _fail("channels", f"lists {dup} twice (give one of them another label)")
     name = d.get("name", "sweep")
     if not isinstance(name, str) or not SAFE_NAME.match(name):
         raise _fail(
@@ -270,7 +320,7 @@ def parse_config(data: Any) -> SweepConfig:
         name=name,
         dataset=dataset,
         codecs=codecs,
-        channels=tuple(channels),
+        channels=channels,
         snr_db=_number_list(d["snr_db"], "snr_db"),
         budget_cpp=_number_list(d["budget_cpp"], "budget_cpp", positive=True),
         trials=_int(d.get("trials", 1), "trials", 1),

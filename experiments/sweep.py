@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 
 from experiments.analog import send_analog
-from experiments.config import CodecSpec, SweepConfig
+from experiments.config import ChannelSpec, CodecSpec, SweepConfig
 from experiments.scoring import score, semantic_status
 from experiments.store import Store
 from experiments.transmission import (
@@ -141,7 +141,7 @@ class Group:
     """One unit of work: a codec at one channel, SNR and budget, for ``todo`` = the
     (image, trial) pairs not yet stored. Runs as one batch through the link."""
 
-    channel: str
+    channel: ChannelSpec
     spec: CodecSpec
     snr_db: float
     budget_cpp: float
@@ -170,7 +170,7 @@ def plan_groups(config: SweepConfig, done: set[tuple]) -> list[Group]:
                     todo = tuple(
                         (i, t)
                         for i, t in units
-                        if (i, spec.label, channel, snr, budget_cpp, t) not in done
+                        if (i, spec.label, channel.label, snr, budget_cpp, t) not in done
                     )
                     if todo:
                         groups.append(Group(channel, spec, snr, budget_cpp, todo))
@@ -225,7 +225,7 @@ class GroupRunner:
         codec = self.codec(spec)
         _, height, width = refs.shape[1:]
         budget = budget_uses(group.budget_cpp, height, width)
-        link = make_link(group.channel)
+        link = make_link(group.channel.name, dict(group.channel.options))
         if codec.kind == "analog":
             plans, reports, keys, recons, successes = _analog(
                 config,
@@ -261,7 +261,7 @@ class GroupRunner:
         rows = _rows(
             config,
             spec,
-            group.channel,
+            group.channel.label,
             group.snr_db,
             group.budget_cpp,
             budget,
@@ -275,7 +275,7 @@ class GroupRunner:
         )
         h = config.hash()
         pngs = [
-            (h, i, spec.label, group.channel, group.snr_db, group.budget_cpp, _png(img))
+            (h, i, spec.label, group.channel.label, group.snr_db, group.budget_cpp, _png(img))
             for (i, t), img in zip(todo, recons, strict=True)
             if t == 0 and i < config.save_images
         ]

@@ -27,15 +27,15 @@ from semcom.errors import SemcomError
 from semcom.protocol import Encoded
 
 
-def make_link(channel: str) -> Link:
-    """A fresh :class:`Link` for ``channel``.
+def make_link(channel: str, options: dict | None = None) -> Link:
+    """A fresh :class:`Link` for registered channel ``channel`` with its ``options``.
 
     Every random draw of a transmission comes from the per-stream generators of
     :meth:`Link.transmit`, seeded by the point, and the TDL pilots are a fixed sequence
     (channels/models.py), so a link's results do not depend on what the process drew
     before.
     """
-    return Link(channel)
+    return Link(channel, channel_options=options)
 
 
 def budget_uses(budget_cpp: float, height: int, width: int) -> int:

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from semcom.container import STREAMS, Bitstream, BitstreamError
 from semcom.errors import SemcomError
 from semcom.mgdd import MGDD
+from semcom.sketch import SceneSketch
 from semcom.streams import StreamError
 from semcom.streams.caption import CaptionCoder
 from semcom.streams.hci import FACTORS, KINDS, N_QUALITIES, HCICodec, HCISetting, LearnedHCICodec
@@ -102,6 +103,7 @@ class MTGC:
         captioner: object | None = None,
         image_encoder: torch.nn.Module | None = None,
         caption_coder: CaptionCoder | None = None,
+        sketch: SceneSketch | None = None,
     ) -> None:
         self.config = config
         self.hci = hci
@@ -111,6 +113,9 @@ class MTGC:
         self.captioner = captioner
         self.image_encoder = image_encoder.eval() if image_encoder is not None else None
         self.caption_coder = caption_coder or CaptionCoder()
+        self.sketch = sketch.eval() if sketch is not None else None
+        if mgdd.config.guide_channels and sketch is None:
+            raise SemcomError("this decoder reads a scene sketch: the model needs sketch/.")
         self.spw = SPWCoder(tascm.config.num_queries, tascm.config.codebook_size)
         if tascm.config.context_dim != text_encoder.dim:
             raise SemcomError(
@@ -169,6 +174,8 @@ class MTGC:
                 m.to(device) if dtype is None else m.to(device=device, dtype=dtype)
         if isinstance(self.captioner, torch.nn.Module):
             self.captioner.to(device)
+        if self.sketch is not None:
+            self.sketch.to(device)
         return self
 
     # -- transmitter --------------------------------------------------------------------
@@ -439,6 +446,9 @@ class MTGC:
                     if (hp, wp) != (h, w):
                         img = F.pad(img, (0, wp - w, 0, hp - h), mode="replicate")
                     hci[i] = img[0]
+        guide = null_guide = None
+        if self.mgdd.config.guide_channels:
+            guide, null_guide = self._guides(decoded, hci, present, (hp, wp))
         out = self.mgdd.generate(
             context,
             null_context,
@@ -450,12 +460,49 @@ class MTGC:
             guidance_scale,
             layout=layout,
             null_layout=null_layout,
+            guide=guide,
+            null_guide=null_guide,
         )
         if hci is not None and self.config.hci_lowpass > 0:
             out = torch.where(
                 present.view(b, 1, 1, 1), lowpass_from(out, hci, self.config.hci_lowpass), out
             )
         return out[..., :h, :w]
+
+    def _guides(
+        self,
+        decoded: list[DecodedStreams],
+        hci: torch.Tensor | None,
+        present: torch.Tensor,
+        size: tuple[int, int],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Guide planes of the streams and of the null context, [B,C+1,h,w] each.
+
+        The sketch of what the caption and SPWs say (their readers' mean logits; a cell
+        nobody described stays empty) is composited over the HCI where it arrived and
+        over mid-grey elsewhere; the null context's guide is that background alone.
+        """
+        assert self.sketch is not None
+        sk = self.sketch
+        b = len(decoded)
+        background = torch.full((b, 3, *size), 0.5)
+        if hci is not None:
+            background = torch.where(present.view(b, 1, 1, 1), hci, background)
+        has_spw = torch.tensor([d.spw is not None for d in decoded])
+        has_caption = torch.tensor([d.caption is not None for d in decoded])
+        with torch.no_grad():
+            spw = cap = None
+            if bool(has_spw.any()):
+                blank = torch.zeros(self.tascm.config.num_queries, dtype=torch.int64)
+                idx = torch.stack([blank if d.spw is None else d.spw.cpu() for d in decoded])
+                spw = sk.read_spw(self.tascm.embed(idx.to(self.tascm.device)).to(sk.dtype))
+            if bool(has_caption.any()):
+                ids = self.text_encoder.tokenizer([d.caption or "" for d in decoded])
+                cap = sk.read_caption(ids)
+            image, cover = sk.guide_image(spw, has_spw, cap, has_caption, background)
+            guide = self.mgdd.guide_planes(image, cover)
+            null_guide = self.mgdd.guide_planes(background, torch.zeros_like(cover))
+        return guide, null_guide
 
     # -- persistence --------------------------------------------------------------------
     def save_pretrained(self, path: str | Path) -> None:
@@ -473,6 +520,8 @@ class MTGC:
             self.image_encoder.save_pretrained(path / "image_encoder")
         if self.captioner is not None and hasattr(self.captioner, "save_pretrained"):
             self.captioner.save_pretrained(path / "captioner")
+        if self.sketch is not None:
+            self.sketch.save_pretrained(path / "sketch")
 
     @classmethod
     def from_pretrained(
@@ -539,6 +588,11 @@ class MTGC:
             )
             image_encoder.to(device, dtype)
         captioner = _load_captioner(path / "captioner", device)
+        sketch = None
+        if (path / "sketch").is_dir():
+            sketch = SceneSketch.from_pretrained(
+                path / "sketch", low_cpu_mem_usage=False, use_safetensors=True
+            ).to(device)
         return cls(
             config,
             HCICodec(learned, config.hci_setting),
@@ -547,6 +601,7 @@ class MTGC:
             mgdd,
             captioner=captioner,
             image_encoder=image_encoder,
+            sketch=sketch,
         )
 
 

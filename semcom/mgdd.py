@@ -11,6 +11,11 @@ With a layout grid (``MGDDConfig.layout_grid``), each SPW's layout vector is pai
 its cell of a g×g grid as extra input planes of the UNet and ControlNet, a spatial path
 beside cross-attention (the SPW of cell k was computed from cell k of the image).
 
+With guide channels (``MGDDConfig.guide_channels``), the scene sketch the semantic streams
+paint (:mod:`semcom.sketch`, composited over the HCI or mid-grey) enters as further input
+planes: its autoencoder latents and its coverage, so the UNet sees where each described
+object is and what it looks like.
+
 Latent presets carry an ``AutoencoderKL``; without one the UNet works on pixels.
 """
 
@@ -21,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, UNet2DConditionModel
 
 from semcom.errors import SemcomError
@@ -42,6 +48,8 @@ class MGDDConfig:
     ``layout_grid`` g > 0 with ``layout_channels`` D appends D planes on which the layout
     vector of SPW k = g·row + col fills its grid cell (the UNet then has ``latent channels
     + 2·coord + D`` input channels); every call then takes a layout [B, g², D].
+    ``guide_channels`` > 0 (latent channels + 1) appends the planes of a guide image
+    (:meth:`MGDD.guide_planes`); every call then takes them.
     """
 
     num_inference_steps: int = 20
@@ -53,6 +61,7 @@ class MGDDConfig:
     min_snr_gamma: float = 0.0
     layout_grid: int = 0
     layout_channels: int = 0
+    guide_channels: int = 0
 
     def __post_init__(self) -> None:
         if (self.layout_grid > 0) != (self.layout_channels > 0):
@@ -128,14 +137,31 @@ class MGDD:
         cell = (rows[:, None] * g + cols[None, :]).flatten()  # [h·w]
         return layout[:, cell, :].transpose(1, 2).reshape(b, d, h, w)
 
-    def model_input(self, x: torch.Tensor, layout: torch.Tensor | None) -> torch.Tensor:
-        """Noisy latents [B,C,h,w] → the UNet's input: + coordinate and layout planes."""
+    def model_input(
+        self, x: torch.Tensor, layout: torch.Tensor | None, guide: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Noisy latents [B,C,h,w] → the UNet's input: + coordinate, layout, guide planes."""
         x = self.with_coords(x)
-        if not self.config.layout_grid:
-            return x
-        if layout is None:
-            raise SemcomError("this decoder has a layout grid: pass the SPW layout vectors.")
-        return torch.cat([x, self.layout_planes(layout.to(x), *x.shape[-2:])], dim=1)
+        if self.config.layout_grid:
+            if layout is None:
+                raise SemcomError("this decoder has a layout grid: pass the SPW layout vectors.")
+            x = torch.cat([x, self.layout_planes(layout.to(x), *x.shape[-2:])], dim=1)
+        if self.config.guide_channels:
+            if guide is None or guide.shape[1] != self.config.guide_channels:
+                raise SemcomError(
+                    f"this decoder reads {self.config.guide_channels} guide planes: pass "
+                    "guide_planes() of the scene sketch."
+                )
+            x = torch.cat([x, guide.to(x)], dim=1)
+        return x
+
+    def guide_planes(self, image: torch.Tensor, cover: torch.Tensor) -> torch.Tensor:
+        """Guide image [B,3,H,W] in [0,1] and its sketch coverage [B,1,H,W] → planes
+        [B,C+1,h,w]: the image's latents and the coverage averaged over each latent pixel."""
+        z = self.encode_latents(image)
+        s = self.vae_scale
+        c = F.avg_pool2d(cover.to(z), s) if s > 1 else cover.to(z)
+        return torch.cat([z, c], dim=1)
 
     @property
     def device(self) -> torch.device:
@@ -185,6 +211,7 @@ class MGDD:
         latents: torch.Tensor | None = None,
         pixel_weights: torch.Tensor | None = None,
         layout: torch.Tensor | None = None,
+        guide: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The denoising loss every training stage minimises (a scalar).
 
@@ -196,14 +223,15 @@ class MGDD:
         schedulers, by mean squared error, weighted per latent pixel by ``pixel_weights``
         [B,1,h,w] (e.g. towards object pixels; mean 1 keeps the scale) and per image by
         Min-SNR-γ when the config asks for it. ``layout``: [B,g²,D] SPW layout vectors
-        (with gradients if they train), required with a layout grid.
+        (with gradients if they train), required with a layout grid; ``guide``
+        [B,C+1,h,w] the guide planes, required with guide channels.
         """
         z = self.encode_latents(images) if latents is None else latents.to(self.device, self.dtype)
         b = z.shape[0]
         cfg = self.scheduler.config
         noise = torch.randn(z.shape, generator=generator, dtype=torch.float32).to(z)
         t = torch.randint(0, cfg.num_train_timesteps, (b,), generator=generator).to(self.device)
-        noisy = self.model_input(self.scheduler.add_noise(z, noise, t), layout)
+        noisy = self.model_input(self.scheduler.add_noise(z, noise, t), layout, guide)
         ctx = context.to(self.device, self.dtype)
         down = mid = None
         if hci is not None and hci_present is not None and bool(hci_present.any()):
@@ -259,6 +287,8 @@ class MGDD:
         guidance_scale: float | None = None,
         layout: torch.Tensor | None = None,
         null_layout: torch.Tensor | None = None,
+        guide: torch.Tensor | None = None,
+        null_guide: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Sample images.
 
@@ -267,7 +297,9 @@ class MGDD:
         when no image has one; hci_present: [B] bool, False → no ControlNet residual.
         seeds: one int per image. size: (H, W), multiples of :attr:`size_multiple`.
         layout, null_layout: [B,g²,D] SPW layout vectors and those of the null context
-        (required with a layout grid). Returns [B,3,H,W] float32 in [0,1] on the CPU.
+        (required with a layout grid). guide, null_guide: [B,C+1,h,w] guide planes of
+        the streams and of the null context (required with guide channels). Returns
+        [B,3,H,W] float32 in [0,1] on the CPU.
         """
         steps = num_inference_steps or self.config.num_inference_steps
         scale = self.config.guidance_scale if guidance_scale is None else guidance_scale
@@ -304,6 +336,13 @@ class MGDD:
             lay = layout.to(self.device, self.dtype)
             if cfg:
                 lay = torch.cat([null_layout.to(self.device, self.dtype), lay])
+        gd = None
+        if self.config.guide_channels:
+            if guide is None or null_guide is None:
+                raise SemcomError("this decoder reads guide planes: pass guide and null_guide.")
+            gd = guide.to(self.device, self.dtype)
+            if cfg:
+                gd = torch.cat([null_guide.to(self.device, self.dtype), gd])
         cond = mask = None
         if hci is not None and hci_present is not None and bool(hci_present.any()):
             cond = self.control_condition(hci)
@@ -313,7 +352,7 @@ class MGDD:
                 mask = torch.cat([mask, mask])
         for t in scheduler.timesteps:
             x = torch.cat([latents, latents]) if cfg else latents
-            x = self.model_input(scheduler.scale_model_input(x, t), lay)
+            x = self.model_input(scheduler.scale_model_input(x, t), lay, gd)
             down = mid = None
             if cond is not None:
                 down, mid = self.controlnet(

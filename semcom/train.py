@@ -57,10 +57,11 @@ from semcom.data.shapes import ShapesWorld
 from semcom.errors import SemcomError
 from semcom.metrics.pixel import psnr as pixel_psnr
 from semcom.metrics.semantic import PER_CELL, probe_loss, probe_targets
+from semcom.sketch import CellReader
 from semcom.streams.hci import downsample, upsample
 
 STAGE_PARTS: dict[int, tuple[str, ...]] = {
-    1: ("captioner", "hci", "vae", "spw", "decoder"),
+    1: ("captioner", "hci", "vae", "spw", "sketch", "decoder"),
     2: ("tascm",),
     3: ("joint", "sampling"),
 }
@@ -106,6 +107,11 @@ class TrainConfig:
     spw_batch: int = 32
     spw_lr: float = 1e-3
     spw_minutes: float = 22.0
+    # scene sketch: the caption reader (task loss) and the painter (truth masks, colours)
+    sketch_steps: int = 3000
+    sketch_batch: int = 32
+    sketch_lr: float = 2e-3
+    sketch_minutes: float = 8.0
     # diffusion decoder
     decoder_steps: int = 8000
     decoder_batch: int = 16
@@ -360,6 +366,31 @@ def _layout(codec: MTGC, layout: torch.Tensor | None, drop: torch.Tensor) -> tor
     return torch.where(drop, codec.tascm.null_layout(layout.shape[0]).to(layout), layout)
 
 
+def _guide(
+    codec: MTGC,
+    texts: list[str],
+    spw: torch.Tensor,
+    spw_present: torch.Tensor,
+    hci: torch.Tensor,
+    hci_present: torch.Tensor,
+) -> torch.Tensor | None:
+    """The decoder's guide planes for a training batch (None without a scene sketch), as
+    the receiver builds them: the sketch of the present caption (non-empty ``texts``) and
+    SPW tokens [B,K,D] (``spw_present`` [B]) over the HCI where present, else grey."""
+    sk = codec.sketch
+    if sk is None or not codec.mgdd.config.guide_channels:
+        return None
+    b = len(texts)
+    background = torch.where(hci_present.view(b, 1, 1, 1), hci, torch.full_like(hci, 0.5))
+    with torch.no_grad():
+        cap = sk.read_caption(codec.text_encoder.tokenizer(texts))
+        has_caption = torch.tensor([bool(t) for t in texts])
+        image, cover = sk.guide_image(
+            sk.read_spw(spw.float()), spw_present, cap, has_caption, background
+        )
+        return codec.mgdd.guide_planes(image, cover).float()
+
+
 def _autocast(cfg: TrainConfig):
     """bf16 autocast on the CPU when ``cfg.bf16`` (a no-op context otherwise)."""
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16)
@@ -394,7 +425,8 @@ def cached_latents(codec: MTGC, pool: Pool, work: Path, log: Callable[[str], Non
     """:func:`encode_latents` of the pool, cached in ``work`` per VAE weights and pool."""
     from safetensors.torch import load_file, save_file
 
-    crc = 0
+    # the scaling factor is config, not state: it is part of what the latents depend on
+    crc = zlib.crc32(repr(float(codec.mgdd.vae.config.scaling_factor)).encode())
     for key, tensor in sorted(codec.mgdd.vae.state_dict().items()):
         crc = zlib.crc32(key.encode(), crc)
         crc = zlib.crc32(tensor.detach().contiguous().view(torch.uint8).numpy().tobytes(), crc)
@@ -420,24 +452,23 @@ def encode_latents(codec: MTGC, images: torch.Tensor, batch: int = 32) -> torch.
     return torch.cat(chunks)
 
 
-class TaskHead(nn.Module):
+class TaskHead(CellReader):
     """SPW embeddings [B,K,D] → per-cell attribute logits [B,9,PER_CELL] (training only).
 
     Nine learned cell queries attend to the K tokens (as the decoder's spatial queries
-    do through cross-attention), so the SPWs learn a code that attention can read.
+    do through cross-attention), so the SPWs learn a code that attention can read. A
+    model with a scene sketch trains the sketch's SPW reader in its place.
     """
 
     def __init__(self, d: int, heads: int = 4) -> None:
-        super().__init__()
-        self.cells = nn.Parameter(0.02 * torch.randn(len(CELLS), d))
-        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
-        self.norm = nn.LayerNorm(d)
-        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, PER_CELL))
+        super().__init__(d, PER_CELL, len(CELLS), heads)
 
-    def forward(self, spw: torch.Tensor) -> torch.Tensor:
-        q = self.cells.unsqueeze(0).expand(spw.shape[0], -1, -1)
-        h = self.norm(q + self.attn(q, spw, spw, need_weights=False)[0])
-        return self.mlp(h)
+
+def task_head(codec: MTGC) -> CellReader:
+    """The SPW reader TASCM's task loss trains: the sketch's, else a fresh TaskHead."""
+    if codec.sketch is not None:
+        return codec.sketch.spw_reader
+    return TaskHead(codec.tascm.config.context_dim)
 
 
 class EMA:
@@ -629,7 +660,7 @@ def train_part(
 
     elif part == "spw":
         tascm = codec.tascm
-        head = TaskHead(tascm.config.context_dim)
+        head = task_head(codec)
         if not (resume and has_checkpoint(work, part)):
             log(f"spw: CNN starts from the captioner's: {init_from_captioner(codec)}")
 
@@ -653,6 +684,37 @@ def train_part(
         report.update(_tascm_task_accuracy(tascm, head, cfg.seed, cfg.report_scenes))
         report["gate_task_f1_0.97"] = report["val_task_f1"] >= 0.97
         tascm.save_pretrained(out / "tascm")
+        if codec.sketch is not None:
+            codec.sketch.save_pretrained(out / "sketch")
+
+    elif part == "sketch":
+        sk = codec.sketch
+        if sk is None:
+            raise SemcomError("this model has no scene sketch to train (TinyConfig.sketch).")
+        tokenizer = codec.text_encoder.tokenizer
+        params = [*sk.caption_reader.parameters(), sk.templates, sk.fills]
+
+        def loss_fn(step, idx, gen):
+            texts = _captions(pool, idx, gen, cfg.p_canonical, 0.0)
+            task = probe_loss(sk.read_caption(tokenizer(texts)), pool.targets[idx])
+            images = pool.images[idx].float() / 255
+            paint = sk.paint_loss(pool.targets[idx], images, pool.masks[idx])
+            return {**paint, "loss": task + paint["loss"], "caption_task": task}
+
+        report = trainer.run(
+            part,
+            {"sketch": sk},
+            params,
+            cfg.sketch_lr,
+            cfg.sketch_steps,
+            cfg.sketch_batch,
+            n,
+            loss_fn,
+            resume,
+            cfg.sketch_minutes,
+        )
+        report.update(sketch_gates(codec, cfg.seed, cfg.report_scenes))
+        sk.save_pretrained(out / "sketch")
 
     elif part == "decoder":
         mg = codec.mgdd
@@ -673,6 +735,7 @@ def train_part(
             present = torch.rand(len(idx), generator=gen) >= cfg.p_drop_hci
             drop = (torch.rand(len(idx), generator=gen) < cfg.p_drop_spw).view(-1, 1, 1)
             spw = torch.where(drop, tascm.null(len(idx)), spw_all[idx]).detach()
+            guide = _guide(codec, texts, spw_all[idx], ~drop.flatten(), hci, present)
             with _autocast(cfg):
                 ctx = _context(codec, texts, spw, grad=True)
                 layout = _layout(
@@ -687,6 +750,7 @@ def train_part(
                     latents=latents[idx],
                     pixel_weights=weights[idx],
                     layout=layout,
+                    guide=guide,
                 )
             return {"loss": loss.float()}
 
@@ -725,6 +789,8 @@ def train_part(
     elif part in ("tascm", "joint"):
         report = _train_tascm(part, codec, pool, cfg, trainer, resume, log)
         codec.tascm.save_pretrained(out / "tascm")
+        if codec.sketch is not None:  # its SPW reader trained as the task head
+            codec.sketch.save_pretrained(out / "sketch")
         if part == "joint":
             codec.mgdd.save_pretrained(out)
     else:
@@ -738,8 +804,9 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
     tascm, mg = codec.tascm, codec.mgdd
     n = cfg.train_scenes
     joint = part == "joint"
-    head = TaskHead(tascm.config.context_dim)
-    for earlier in ("tascm", "spw") if joint else ("spw",):
+    head = task_head(codec)
+    # a sketch's reader was saved with the model; a standalone head lives in checkpoints
+    for earlier in () if codec.sketch is not None else ("tascm", "spw") if joint else ("spw",):
         if has_checkpoint(trainer.work, earlier):
             load_module_weights(trainer.work, earlier, "head", head)
             break
@@ -777,6 +844,7 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
         usage.index_add_(0, res["indices"].flatten(), torch.ones(res["indices"].numel()))
         spw = res["context"]
         drop = (torch.rand(len(idx), generator=gen) < cfg.p_drop_spw).view(-1, 1, 1)
+        guide = _guide(codec, texts, spw.detach(), ~drop.flatten(), hci, present)
         spw = torch.where(drop, tascm.null(len(idx)), spw)
         with _autocast(cfg):
             ctx = _context(codec, texts, spw, grad=False)
@@ -789,6 +857,7 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
                 latents=latents[idx],
                 pixel_weights=weights[idx],
                 layout=_layout(codec, res.get("layout"), drop),
+                guide=guide,
             ).float()
         task = probe_loss(head(res["context"]), pool.targets[idx])
         # The window is counted before a restart, and none runs on the last step (its codes
@@ -947,6 +1016,41 @@ def decoder_gates(codec: MTGC, seed: int, n: int, steps: int = 10) -> dict[str, 
     return out
 
 
+def sketch_gates(codec: MTGC, seed: int, n: int) -> dict[str, float]:
+    """How well the sketch carries the scene on validation scenes: the caption reader's
+    and SPW reader's F1, and the probe's reading of sketches (over grey) painted from the
+    truth, from the SPWs alone and from the caption alone."""
+    from semcom.metrics.semantic import decode_logits, semantic_scores
+
+    sk = codec.sketch
+    assert sk is not None
+    data = ShapesWorld("val", n=n, seed=seed)
+    items = [data[i] for i in range(n)]
+    images = torch.stack([it.image for it in items])
+    scenes = [it.objects for it in items]
+    grey = torch.full_like(images, 0.5)
+    yes = torch.ones(n, dtype=torch.bool)
+    out: dict[str, float] = {}
+    with torch.no_grad():
+        spw = sk.read_spw(codec.tascm.embed(codec.tascm.indices(images)))
+        cap = sk.read_caption(codec.text_encoder.tokenizer([it.caption for it in items]))
+        for name, logits in (("spw", spw), ("caption", cap)):
+            f1 = semantic_scores(scenes, decode_logits(logits)).f1
+            out[f"val_{name}_reader_f1"] = round(f1, 4)
+        truth = sk.paint(sk.target_beliefs(probe_targets(scenes)), images.shape[-2:])
+        painted = {"truth": sk.composite(*truth, grey)}
+        painted["spw"] = sk.guide_image(spw, yes, None, ~yes, grey)[0]
+        painted["caption"] = sk.guide_image(None, ~yes, cap, yes, grey)[0]
+    for name, img in painted.items():
+        sem = _semantic(img, scenes)
+        out[f"val_sketch_{name}_semantic_accuracy"] = sem["semantic_accuracy"]
+        out[f"val_sketch_{name}_shape_accuracy"] = sem["shape_accuracy"]
+        out[f"val_sketch_{name}_f1"] = sem["f1"]
+    out["gate_caption_reader_f1_0.97"] = out["val_caption_reader_f1"] >= 0.97
+    out["gate_sketch_truth_0.95"] = out["val_sketch_truth_semantic_accuracy"] >= 0.95
+    return out
+
+
 def _tascm_task_accuracy(tascm, head: TaskHead, seed: int, n: int) -> dict[str, float]:
     """How much of the scene the quantised SPWs carry: the task head's val F1."""
     from semcom.metrics.semantic import decode_logits, semantic_scores
@@ -1042,7 +1146,7 @@ def run_stage(
 
 #: How :func:`run_all` spreads stage 1 over two processes of one thread each (each lane
 #: runs its parts in order); the decoder and stages 2 and 3 then get every thread.
-STAGE1_LANES: tuple[tuple[str, ...], ...] = (("hci", "vae"), ("captioner", "spw"))
+STAGE1_LANES: tuple[tuple[str, ...], ...] = (("hci", "vae"), ("captioner", "spw", "sketch"))
 
 
 def run_all(

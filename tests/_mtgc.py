@@ -29,10 +29,13 @@ def single_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-def small_config(seed: int = 0, control_input: str = "pixels", layout: bool = False) -> TinyConfig:
+def small_config(
+    seed: int = 0, control_input: str = "pixels", layout: bool = False, sketch: bool | None = None
+) -> TinyConfig:
     """A tiny-style config shrunk so a decode step takes milliseconds (64×64 images).
 
     layout: SPWs on a 2×2 grid with 4-channel layout planes (as the shipped preset's 3×3).
+    sketch: the scene sketch's guide planes (default: on without layout planes).
     """
     grid = 2 if layout else 0
     return TinyConfig(
@@ -59,6 +62,7 @@ def small_config(seed: int = 0, control_input: str = "pixels", layout: bool = Fa
         hci_m=16,
         hci_factor=4,
         captioner_channels=(8, 8),
+        sketch=not layout if sketch is None else sketch,
         mgdd=MGDDConfig(
             num_inference_steps=2,
             guidance_scale=2.0,
@@ -75,8 +79,9 @@ def small_codec(seed: int = 0, control_input: str = "pixels", layout: bool = Fal
     """A cached small codec; treat it as read-only.
 
     A fresh ControlNet's output convolutions are zero (so training starts from the
-    UNet), and so are the UNet's weights on the layout planes; here they get small random
-    values, as after training, so that the visual and layout paths have an effect to test.
+    UNet), and so are the UNet's weights on the layout and sketch planes; here they get
+    small random values, as after training, so that the visual, layout and sketch paths
+    have an effect to test.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -86,9 +91,9 @@ def small_codec(seed: int = 0, control_input: str = "pixels", layout: bool = Fal
     with torch.no_grad():
         for conv in [*cn.controlnet_down_blocks, cn.controlnet_mid_block]:
             conv.weight.copy_(0.1 * torch.randn(conv.weight.shape, generator=g))
-        if layout:
-            w = codec.mgdd.unet.conv_in.weight
-            d = codec.mgdd.config.layout_channels
+        w = codec.mgdd.unet.conv_in.weight
+        d = codec.mgdd.config.layout_channels + codec.mgdd.config.guide_channels
+        if d:
             w[:, -d:] = 0.3 * torch.randn(w[:, -d:].shape, generator=g)
     return codec
 

@@ -135,7 +135,7 @@ def test_coordinate_planes_and_loss_weights() -> None:
     from semcom.presets.tiny import build_tiny
     from tests._mtgc import small_config
 
-    cfg = small_config()
+    cfg = small_config(sketch=False)
     cfg.mgdd = MGDDConfig(num_inference_steps=2, guidance_scale=1.0, coord_channels=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

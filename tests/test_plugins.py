@@ -1,6 +1,7 @@
-"""A third-party codec, installed through entry points, in a sweep, a plot and `semcom
-list codecs`, with no edit to semcom: the plug-in (tests/plugins/semcom_toy.py) is made
-visible as an installed distribution (a .dist-info folder with its entry points)."""
+"""A third-party codec and channel, installed through entry points, in a sweep, a plot and
+`semcom list codecs|channels`, with no edit to semcom: the plug-in
+(tests/plugins/semcom_toy.py) is made visible as an installed distribution (a .dist-info
+folder with its entry points)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from channels import registry as channel_registry
 from semcom import registry
 from tests.conftest import run_cli
 
@@ -20,14 +22,19 @@ def toy_installed(tmp_path, monkeypatch):
     info = tmp_path / "semcom_toy-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: semcom-toy\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[semcom.codecs]\ntoy = semcom_toy:ToyCodec\n")
+    (info / "entry_points.txt").write_text(
+        "[semcom.codecs]\ntoy = semcom_toy:ToyCodec\n\n"
+        "[semcom.channels]\ntoy-phase = semcom_toy:ToyChannel\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.syspath_prepend(str(PLUGINS))
     registry.refresh()
+    channel_registry.refresh()
     yield
     sys.modules.pop("semcom_toy", None)
     monkeypatch.undo()
     registry.refresh()
+    channel_registry.refresh()
 
 
 def test_the_plugin_is_listed(toy_installed, capsys) -> None:
@@ -109,3 +116,61 @@ def test_no_registered_codecs_says_how_to_repair(monkeypatch) -> None:
     monkeypatch.setattr(registry, "_codec_entry_points", lambda: {})
     with pytest.raises(SemcomError, match="reinstall semcom"):
         registry.codec_names()
+
+
+def test_the_plugin_channel_is_listed_and_runs_with_its_options(toy_installed, tmp_path, capsys):
+    """The toy channel (a fixed phase rotation, AWGN thresholds) under two labels with
+    different options beside AWGN: the same noise draws, so after its ideal equalisation
+    every row equals AWGN's; a bad option is one sentence from the channel itself."""
+    import json
+
+    from experiments.config import parse_config
+    from experiments.plots import plot_all
+    from experiments.store import Store
+    from experiments.sweep import run_sweep
+    from semcom.errors import SemcomError
+
+    code, out, _ = run_cli(["list", "channels", "--json"], capsys)
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and rows["toy-phase"]["options"] == ["phase_deg"]
+    assert rows["toy-phase"]["thresholds"] == "from awgn"
+    assert rows["rayleigh"]["options"] == ["coherence"]
+    assert rows["tdl-a"]["thresholds"] == "calibrated"
+
+    cfg = parse_config(
+        {
+            "name": "toych",
+            "dataset": {"split": "test", "n": 2, "size": 64},
+            "codecs": ["toy"],
+            "channels": [
+                "awgn",
+                {"name": "toy-phase", "label": "phase30"},
+                {"name": "toy-phase", "label": "phase90", "phase_deg": 90},
+            ],
+            "snr_db": [0, 20],
+            "budget_cpp": [0.5],
+        }
+    )
+    assert cfg.channels[2].options == (("phase_deg", 90),)
+    assert cfg.to_dict()["channels"][0] == "awgn"  # option-less entries keep old hashes
+    run_sweep(cfg, tmp_path / "s", progress=False)
+    store = Store(tmp_path / "s")
+    df = store.frame()
+    store.close()
+    assert sorted(set(df["channel"])) == ["awgn", "phase30", "phase90"]
+    cols = ["image", "snr_db", "success", "payload_bits", "channel_uses"]
+    by = {c: df[df["channel"] == c].sort_values(["image", "snr_db"])[cols].to_numpy().tolist()
+          for c in ("awgn", "phase30", "phase90")}  # fmt: skip
+    assert by["phase30"] == by["awgn"] and by["phase90"] == by["awgn"]
+    paths = plot_all(tmp_path / "s", tmp_path / "figs")
+    assert any(p.name == "vs_snr_phase90.png" for p in paths)
+
+    base = {"codecs": ["toy"], "snr_db": [0], "budget_cpp": [0.1]}
+    with pytest.raises(SemcomError, match="phase_deg must be a number"):
+        parse_config({**base, "channels": [{"name": "toy-phase", "label": "x", "phase_deg": 999}]})
+    with pytest.raises(SemcomError, match="give it a label"):
+        parse_config({**base, "channels": [{"name": "toy-phase", "phase_deg": 10}]})
+    with pytest.raises(SemcomError, match="lists awgn twice"):
+        parse_config({**base, "channels": ["awgn", "awgn"]})
+    with pytest.raises(SemcomError, match="bad option for channel 'rayleigh'"):
+        parse_config({**base, "channels": [{"name": "rayleigh", "label": "r", "fade": 1}]})

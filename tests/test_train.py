@@ -41,6 +41,7 @@ def _state(codec: MTGC, part: str) -> dict[str, torch.Tensor]:
         "hci": codec.hci.learned,
         "vae": codec.mgdd.vae,
         "spw": codec.tascm,
+        "sketch": codec.sketch,
         "decoder": codec.mgdd.unet,
         "tascm": codec.tascm,
         "joint": codec.mgdd.controlnet,
@@ -247,3 +248,21 @@ def test_train_writes_the_shipped_folder_only_from_a_source_checkout(monkeypatch
     installed.mkdir(parents=True)
     monkeypatch.setattr(semcom, "__file__", str(installed / "__init__.py"))
     assert command.default_out() == command.INSTALLED_OUT
+
+
+def test_spw_trains_the_sketch_reader_and_sketch_records_its_gates(model_dir: Path, tmp_path: Path):
+    """With a scene sketch, TASCM's task head is the sketch's SPW reader (saved with the
+    model); the sketch part trains the caption reader and painter and records its gates."""
+
+    def reader() -> dict[str, torch.Tensor]:
+        sk = MTGC.from_pretrained(model_dir).sketch
+        assert sk is not None
+        return {k: v.clone() for k, v in sk.spw_reader.state_dict().items()}
+
+    before = reader()
+    train_part("spw", _config(), model_dir, tmp_path / "work", log=lambda m: None)
+    assert _changed(before, reader())
+    report = train_part("sketch", _config(), model_dir, tmp_path / "work", log=lambda m: None)
+    for key in ("val_caption_reader_f1", "val_spw_reader_f1", "val_sketch_truth_f1"):
+        assert 0.0 <= report[key] <= 1.0
+    assert isinstance(report["gate_caption_reader_f1_0.97"], bool)

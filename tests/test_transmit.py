@@ -163,6 +163,8 @@ def test_cli_transmit_writes_the_image_and_json(tmp_path, capsys) -> None:
             "webp",
             "--channel",
             "rayleigh",
+            "--channel-option",
+            "coherence=1",
             "--snr-db",
             "12",
             "--budget-cpp",
@@ -185,6 +187,9 @@ def test_cli_transmit_writes_the_image_and_json(tmp_path, capsys) -> None:
         (["--budget-cpp", "-1"], "budget"),
         (["--mcs", "qam7:1/2"], "modulation"),
         (["--channel", "mars"], "mars"),
+        (["--channel", "rayleigh", "--channel-option", "coherence=0"], "coherence must be"),
+        (["--channel-option", "coherence"], "KEY=VALUE"),
+        (["--channel-option", "fade=2"], "bad option for channel 'awgn'"),
     ],
 )
 def test_cli_transmit_bad_values_are_one_sentence(tmp_path, capsys, args, needle) -> None:

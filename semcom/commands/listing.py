@@ -1,4 +1,4 @@
-"""``semcom list codecs``: what is installed (built-ins and plug-ins alike)."""
+"""``semcom list codecs|channels``: what is installed (built-ins and plug-ins alike)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import typer
 from semcom.errors import SemcomError
 
 #: What ``semcom list`` can show.
-WHAT = ("codecs",)
+WHAT = ("codecs", "channels")
 
 
 def register(app: typer.Typer) -> None:
@@ -16,17 +16,24 @@ def register(app: typer.Typer) -> None:
 
 
 def list_installed(
-    what: str = typer.Argument("codecs", help="What to list: codecs."),
+    what: str = typer.Argument("codecs", help="What to list: codecs or channels."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """List the installed codecs: name, kind, streams, options and where each comes from."""
-    import json
+    """List the installed codecs or channels: name, options, what each is, where from."""
+    if what not in WHAT:
+        raise SemcomError(f"semcom list shows {', '.join(WHAT)}, not {what!r}.")
+    if what == "channels":
+        header = ("channel", "options", "MCS thresholds", "summary", "from")
+        _print(_channel_rows(), header, as_json)
+        return
+    _print(_codec_rows(), ("codec", "kind", "streams", "options", "summary", "from"), as_json)
+
+
+def _codec_rows() -> list[dict]:
     from importlib.metadata import entry_points
 
     from semcom.registry import CODECS_GROUP, codec_class, codec_names
 
-    if what not in WHAT:
-        raise SemcomError(f"semcom list shows {', '.join(WHAT)}, not {what!r}.")
     sources = {ep.name: ep.value for ep in entry_points(group=CODECS_GROUP)}
     rows = []
     for name in codec_names():
@@ -47,22 +54,76 @@ def list_installed(
                 "source": sources[name],
             }
         )
+    return rows
+
+
+def _channel_options(factory: object) -> list[str]:
+    """Keyword options of a channel factory (its ``options_of`` class's, if it names one)."""
+    import inspect
+
+    target = getattr(factory, "options_of", factory)
+    skip = {"self", "device", "precision", "model"}
+    return [
+        p.name
+        for p in inspect.signature(target).parameters.values()  # type: ignore[arg-type]
+        if p.name not in skip and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+    ]
+
+
+def _channel_rows() -> list[dict]:
+    from importlib.metadata import entry_points
+
+    from channels.errors import LinkError
+    from channels.mcs import load_thresholds
+    from channels.registry import CHANNELS_GROUP, channel_factory, channel_names, channel_summary
+
+    sources = {ep.name: ep.value for ep in entry_points(group=CHANNELS_GROUP)}
+    calibrated = load_thresholds()["thresholds"]
+    rows = []
+    try:
+        names = channel_names()
+    except LinkError as err:
+        raise SemcomError(str(err)) from err
+    for name in names:
+        try:
+            factory = channel_factory(name)
+        except LinkError as err:
+            rows.append({"name": name, "error": str(err), "source": sources[name]})
+            continue
+        own = getattr(factory, "thresholds_from", None) or name
+        mcs = "calibrated" if own == name else f"from {own}"
+        rows.append(
+            {
+                "name": name,
+                "options": _channel_options(factory),
+                "thresholds": mcs if own in calibrated else "none (fixed MCS only)",
+                "summary": channel_summary(name),
+                "source": sources[name],
+            }
+        )
+    return rows
+
+
+def _print(rows: list[dict], header: tuple[str, ...], as_json: bool) -> None:
+    """Rows as JSON or as a table with ``header`` (rows' keys in the same order)."""
+    import json
+    import sys
+
     if as_json:
         typer.echo(json.dumps(rows, indent=1))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("codec", "kind", "streams", "options", "summary", "from")
+    table = Table(*header)
     for r in rows:
-        table.add_row(
-            r["name"],
-            r["kind"],
-            ", ".join(r.get("streams", [])),
-            ", ".join(r.get("options", [])),
-            r.get("summary") or r.get("error", ""),
-            r["source"],
-        )
-    import sys
-
+        cells = []
+        for key in r:
+            if key in ("error",):
+                continue
+            v = r[key]
+            cells.append(", ".join(v) if isinstance(v, list) else str(v))
+        if "error" in r:
+            cells = [r["name"], "broken", *[""] * (len(header) - 4), r["error"], r["source"]]
+        table.add_row(*cells)
     Console(width=None if sys.stdout.isatty() else 160).print(table)

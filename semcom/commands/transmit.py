@@ -18,6 +18,22 @@ def register(app: typer.Typer) -> None:
     app.command("transmit")(transmit)
 
 
+def _channel_options(items: list[str]) -> dict:
+    """``KEY=VALUE`` strings → options, each value read as a YAML scalar (1, 0.5, true)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise SemcomError(f"--channel-option {item!r} must be KEY=VALUE, e.g. coherence=1.")
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise SemcomError(f"--channel-option {item!r}: the value is not a scalar.") from err
+    return out
+
+
 def transmit(
     image: Path = typer.Argument(..., help="Image file to send (PNG, JPEG, WebP, ...)."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the received image."),
@@ -27,7 +43,18 @@ def transmit(
         help="A registered codec (`semcom list codecs`): mtgc, jpeg, webp, jpeg2000, avif, "
         "jpegxl, compressai, deepjscc (analog) or a plug-in's.",
     ),
-    channel: str = typer.Option("awgn", "--channel", help="awgn, rayleigh, tdl-a, tdl-b or tdl-c."),
+    channel: str = typer.Option(
+        "awgn",
+        "--channel",
+        help="A registered channel (`semcom list channels`): awgn, rayleigh, tdl-a, tdl-b, "
+        "tdl-c or a plug-in's.",
+    ),
+    channel_option: list[str] = typer.Option(
+        [],
+        "--channel-option",
+        help="KEY=VALUE, repeatable: an option of the channel (e.g. coherence=1 for "
+        "rayleigh, perfect_csi=true for tdl-a); values are read as YAML scalars.",
+    ),
     snr_db: float = typer.Option(..., "--snr-db", help="Es/N0 in dB (average over fading)."),
     budget_cpp: float = typer.Option(
         ..., "--budget-cpp", help="Bandwidth budget in complex channel uses per pixel."
@@ -96,7 +123,7 @@ def transmit(
     out = transmit_image(
         img,
         codec=chosen,
-        link=make_link(channel),
+        link=make_link(channel, _channel_options(channel_option)),
         snr_db=snr_db,
         budget_cpp=budget_cpp,
         mcs=mcs,

@@ -4,10 +4,12 @@ AutoencoderKL (32, 64, 128; f = 4, GroupNorm over groups of several channels so 
 survives) → 32×32×4 latents; UNet2DConditionModel (64, 128, 128) on the latents plus two
 coordinate planes (optionally also planes on which each SPW's layout vector fills its grid
 cell: ``layout_dim``), with cross-attention at 16² and 8²; v-prediction on a zero-terminal-SNR
-schedule with trailing timesteps; a ControlNet made from the UNet whose conditioning
-embedding downsamples by 4; a 2-layer CLIPTextModel (width 128) over the caption
-vocabulary with room for the longest caption; TASCM on a small CNN with finite scalar
-quantisation (9 SPWs of 9 bits, one per region of a 3×3 grid); a FactorizedPrior HCI codec.
+schedule with trailing timesteps; a scene sketch (per-cell readers of the caption and the
+SPWs, painted and composited over the HCI) as further UNet input planes; a ControlNet
+made from the UNet whose conditioning embedding downsamples by 4; a 2-layer
+CLIPTextModel (width 128) over the caption vocabulary with room for the longest caption;
+TASCM on a small CNN with finite scalar quantisation (9 SPWs of 9 bits, one per region
+of a 3×3 grid); a FactorizedPrior HCI codec.
 
 Trained weights live in ``semcom/presets/weights/tiny`` (a model directory). Until they
 are shipped, :func:`load_tiny` builds the same architecture from a fixed seed (so both
@@ -17,7 +19,7 @@ ends agree bit for bit) and warns that it is untrained.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -27,6 +29,7 @@ from transformers import CLIPTextConfig, CLIPTextModel
 from semcom.captioner import ShapesCaptioner
 from semcom.codec import MTGC, CodecConfig
 from semcom.mgdd import MGDD, MGDDConfig
+from semcom.sketch import SceneSketch
 from semcom.streams.caption import default_model
 from semcom.streams.hci import HCICodec, LearnedHCICodec
 from semcom.tascm import TASCM
@@ -72,6 +75,14 @@ class TinyConfig:
     #: the shipped model: with 16 channels the 60-minute decoder read the SPWs better but
     #: lost semantic accuracy overall (docs/training.md).
     layout_dim: int = 0
+    #: A scene sketch (semcom/sketch.py): the caption's and SPWs' per-cell readings,
+    #: painted and composited over the HCI (or grey), enter the UNet and ControlNet as
+    #: its latents plus a coverage plane.
+    sketch: bool = True
+    #: Cells per side of the sketch (ShapesWorld's 3×3 grid of object places).
+    sketch_grid: int = 3
+    #: Side (pixels) of a cell's sketch template on the 128-pixel canvas.
+    sketch_window: int = 64
     prediction_type: str = "v_prediction"
     zero_terminal_snr: bool = True
     timestep_spacing: str = "trailing"
@@ -117,13 +128,17 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
             )
             in_ch = c.latent_channels
         coords = 2 if c.mgdd.coord_channels else 0
+        guide = c.latent_channels + 1 if c.sketch and c.vae_channels else 0
+        if c.sketch and not c.vae_channels:
+            raise ValueError("the scene sketch enters through the autoencoder: keep vae_channels")
+        mgdd_config = replace(c.mgdd, guide_channels=guide)
         if c.mgdd.layout_channels != c.layout_dim or (
             c.layout_dim and c.mgdd.layout_grid != c.query_grid
         ):
             raise ValueError("mgdd.layout_channels/layout_grid must match layout_dim/query_grid")
         unet = UNet2DConditionModel(
             sample_size=128 // 2 ** (len(c.vae_channels) - 1) if c.vae_channels else 128,
-            in_channels=in_ch + coords + c.layout_dim,
+            in_channels=in_ch + coords + c.layout_dim + guide,
             out_channels=in_ch,
             down_block_types=down,
             up_block_types=up,
@@ -133,8 +148,8 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
             attention_head_dim=c.attention_head_dim,
             norm_num_groups=min(32, c.unet_channels[0]),
         )
-        if c.layout_dim:
-            with torch.no_grad():  # layout planes start silent, as a ControlNet's convs do
+        if c.layout_dim or guide:
+            with torch.no_grad():  # extra planes start silent, as a ControlNet's convs do
                 unet.conv_in.weight[:, in_ch + coords :].zero_()
         if c.mgdd.control_input == "latents":
             cond_channels, embed = in_ch, (c.control_embedding[-1],)
@@ -186,6 +201,17 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
         )
         learned = LearnedHCICodec(n=c.hci_n, m=c.hci_m)
         captioner = ShapesCaptioner(channels=c.captioner_channels).eval()
+        sketch = None
+        if c.sketch:
+            sketch = SceneSketch(
+                grid=c.sketch_grid,
+                context_dim=c.text_width,
+                vocab_size=len(tokenizer),
+                max_tokens=c.max_tokens,
+                width=c.text_width,
+                heads=c.text_heads,
+                window=c.sketch_window,
+            )
     finally:
         torch.random.set_rng_state(gen_state)
     codec_config = CodecConfig(
@@ -202,8 +228,9 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
         HCICodec(learned, codec_config.hci_setting),
         tascm,
         TextEncoder(tokenizer, text_model),
-        MGDD(unet, controlnet, scheduler, vae, c.mgdd),
+        MGDD(unet, controlnet, scheduler, vae, mgdd_config),
         captioner=captioner,
+        sketch=sketch,
     )
 
 

@@ -1,5 +1,6 @@
-"""A third-party codec for semcom, written as a plug-in would be: it imports only
-semcom.protocol, and is found through the ``semcom.codecs`` entry-point group.
+"""A third-party codec and channel for semcom, written as a plug-in would be: it imports
+only semcom.protocol and channels.models, and is found through the ``semcom.codecs`` and
+``semcom.channels`` entry-point groups.
 
 ``toy``: two streams. ``coarse`` (the 4×4 block means of the image, 48 bytes, robust by
 default) and ``fine`` (8×8 block means, 192 bytes, with a 6-bit option of 144 bytes when
@@ -10,12 +11,15 @@ the fine stream's 8-bit option (default 256).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 
+from channels.errors import LinkError
+from channels.models import ChannelModel
 from semcom.protocol import Encoded, Option, Stream, received_key
 
 
@@ -112,3 +116,25 @@ class ToyCodec:
 
     def received_key(self, header: bytes, received: Mapping[str, bytes]) -> bytes:
         return received_key(header, received)
+
+
+class ToyChannel(ChannelModel):
+    """A fixed phase rotation with AWGN, equalised by a receiver that knows the phase.
+
+    Option ``phase_deg``: the rotation in degrees (default 30). It behaves as AWGN after
+    equalisation, so adaptive MCS selection borrows AWGN's calibrated thresholds.
+    """
+
+    name = "toy-phase"
+    thresholds_from = "awgn"
+
+    def __init__(self, phase_deg: float = 30.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(phase_deg, (int, float)) or not -180 <= phase_deg <= 180:
+            raise LinkError(f"phase_deg must be a number in [-180, 180], got {phase_deg!r}.")
+        self.phase_deg = float(phase_deg)
+
+    def call(self, x, no, *, generator, block_symbols=None):
+        rot = torch.polar(torch.tensor(1.0), torch.tensor(math.radians(self.phase_deg)))
+        y = self.add_noise(x * rot.to(x.dtype), no, generator)
+        return y / rot.to(y.dtype), torch.full(y.shape, no, dtype=self.dtype, device=y.device)

@@ -1,0 +1,250 @@
+"""Scene sketch: what the caption and the SPWs say is where, painted for the decoder.
+
+The receiver reads each semantic stream into per-cell attribute beliefs and paints them:
+
+- ``read_spw``: SPW embeddings [B,K,D] → per-cell logits [B,G²,P]: G² learned cell queries
+  attend to the SPW tokens (the same reader is TASCM's task head in training, so the codes
+  TASCM learns are the ones this reader understands);
+- ``read_caption``: caption token ids [B,L] → per-cell logits [B,G²,P] (word embeddings,
+  a small bidirectional transformer, then the same cell-query readout);
+- ``paint``: per-cell beliefs → an RGB sketch and its coverage α, both [B,·,H,W]. Each
+  cell's window holds a learned α template per (shape, size) pair and a learned fill per
+  colour, mixed by the beliefs, so an uncertain cell paints a faint blend and an empty
+  cell paints nothing; windows are composited over each other by their α.
+
+Per-cell logits follow ``groups``: one presence logit, then one block of scores per
+categorical attribute (ShapesWorld: 6 shapes, 8 colours, 2 sizes). The first group is
+the one templates depend on jointly with the last (shape × size); fills depend on the
+second (colour). The sketch is a spatial path for the semantic streams: the diffusion
+decoder sees it (through the autoencoder) beside the noisy latents and draws the image.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.modeling_utils import ModelMixin
+from torch import nn
+
+
+class CellReader(nn.Module):
+    """Tokens [B,L,D] → per-cell logits [B,cells,out]: learned cell queries attend to them.
+
+    ``key_padding_mask`` [B,L] bool marks tokens to ignore (True = padding).
+    """
+
+    def __init__(self, d: int, out: int, cells: int = 9, heads: int = 4) -> None:
+        super().__init__()
+        self.cells = nn.Parameter(0.02 * torch.randn(cells, d))
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.norm = nn.LayerNorm(d)
+        self.mlp = nn.Sequential(nn.Linear(d, 2 * d), nn.GELU(), nn.Linear(2 * d, out))
+
+    def forward(
+        self, tokens: torch.Tensor, key_padding_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        q = self.cells.unsqueeze(0).expand(tokens.shape[0], -1, -1).to(tokens.dtype)
+        att = self.attn(q, tokens, tokens, key_padding_mask=key_padding_mask, need_weights=False)
+        return self.mlp(self.norm(q + att[0]))
+
+
+class CaptionReader(nn.Module):
+    """Caption ids [B,L] (0 = padding) → per-cell logits [B,cells,out]."""
+
+    def __init__(
+        self, vocab_size: int, max_tokens: int, width: int, layers: int, heads: int, out: int,
+        cells: int,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, width, padding_idx=0)
+        self.position = nn.Parameter(0.02 * torch.randn(max_tokens, width))
+        layer = nn.TransformerEncoderLayer(
+            width, heads, 2 * width, dropout=0.0, batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.readout = CellReader(width, out, cells, heads)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        pad = ids == 0
+        pad[:, 0] = False  # an empty caption still has its <bos> to attend to
+        x = self.embed(ids) + self.position[: ids.shape[1]]
+        x = self.encoder(x, src_key_padding_mask=pad)
+        return self.readout(x, key_padding_mask=pad)
+
+
+#: Templates and fills are stored as logits / this gain, so that an optimiser step of the
+#: readers' learning rate moves them by a useful amount (a template pixel from 0 to ±5
+#: in a few hundred steps rather than thousands).
+PAINT_GAIN = 30.0
+
+
+class SceneSketch(ModelMixin, ConfigMixin):
+    """Readers of the semantic streams and the painter of their per-cell beliefs.
+
+    ``grid`` G: cells per side (cell k = G·row + col). ``groups``: sizes of the
+    categorical attributes after the presence logit, (shapes, colours, sizes); templates
+    are indexed by (first, last) and fills by the second. ``context_dim``: width of the
+    SPW tokens. ``vocab_size``/``max_tokens``: the caption tokenizer's. ``canvas``: the
+    image side (pixels) the templates are drawn for, ``window``: a template's side
+    (pixels; larger than a cell so large objects may reach into their neighbours).
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        grid: int = 3,
+        groups: tuple[int, ...] = (6, 8, 2),
+        context_dim: int = 128,
+        vocab_size: int = 64,
+        max_tokens: int = 64,
+        width: int = 128,
+        layers: int = 2,
+        heads: int = 4,
+        canvas: int = 128,
+        window: int = 64,
+    ) -> None:
+        super().__init__()
+        if len(groups) != 3:
+            raise ValueError("groups must be (shapes, colours, sizes)")
+        if window % 2 or window > canvas:
+            raise ValueError("window must be even and at most the canvas side")
+        cells, out = grid * grid, 1 + sum(groups)
+        self.spw_reader = CellReader(context_dim, out, cells, heads)
+        self.caption_reader = CaptionReader(
+            vocab_size, max_tokens, width, layers, heads, out, cells
+        )
+        n_shape, n_colour, n_size = groups
+        self.templates = nn.Parameter(torch.zeros(n_shape * n_size, window, window))
+        self.fills = nn.Parameter(torch.zeros(n_colour, 3))
+
+    # -- reading ------------------------------------------------------------------------
+    @property
+    def per_cell(self) -> int:
+        """Logits per cell: presence + every group."""
+        return 1 + sum(self.config.groups)
+
+    def read_spw(self, tokens: torch.Tensor) -> torch.Tensor:
+        """SPW embeddings [B,K,context_dim] → logits [B,G²,per_cell]."""
+        return self.spw_reader(tokens)
+
+    def read_caption(self, ids: torch.Tensor) -> torch.Tensor:
+        """Caption ids [B,L] (L ≤ max_tokens, 0 = padding) → logits [B,G²,per_cell]."""
+        return self.caption_reader(ids.to(self.device))
+
+    @staticmethod
+    def fuse(*logits: torch.Tensor | None) -> torch.Tensor | None:
+        """The mean of the readers' logits that are present (None when none is)."""
+        present = [x for x in logits if x is not None]
+        if not present:
+            return None
+        return torch.stack(present).mean(0)
+
+    def guide_image(
+        self,
+        spw_logits: torch.Tensor | None,
+        spw_present: torch.Tensor,
+        caption_logits: torch.Tensor | None,
+        caption_present: torch.Tensor,
+        background: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The sketch of what arrived, over ``background`` [B,3,H,W] in [0,1].
+
+        Per image, the mean of the logits of the readers whose stream is present
+        (``*_present`` [B] bool; logits [B,G²,P] or None when no image has that stream);
+        an image with neither paints nothing. Returns (image [B,3,H,W], coverage
+        [B,1,H,W]), on the background's device.
+        """
+        b = background.shape[0]
+        total = torch.zeros(b, self.config.grid**2, self.per_cell, device=self.device)
+        count = torch.zeros(b, 1, 1, device=self.device)
+        for logits, present in ((spw_logits, spw_present), (caption_logits, caption_present)):
+            if logits is not None:
+                m = present.to(self.device, torch.float32).view(b, 1, 1)
+                total = total + m * logits.to(self.device, torch.float32)
+                count = count + m
+        rgb, cover = self.paint(self.beliefs(total / count.clamp_min(1)), background.shape[-2:])
+        cover = cover * (count > 0).to(cover).view(b, 1, 1, 1)
+        rgb, cover = rgb.to(background), cover.to(background)
+        return self.composite(rgb, cover, background), cover
+
+    def beliefs(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits [B,G²,P] → probabilities [B,G²,P]: σ(presence), softmax per group."""
+        parts, start = [torch.sigmoid(logits[..., :1])], 1
+        for size in self.config.groups:
+            parts.append(torch.softmax(logits[..., start : start + size], dim=-1))
+            start += size
+        return torch.cat(parts, dim=-1)
+
+    def target_beliefs(self, targets: torch.Tensor) -> torch.Tensor:
+        """Truth [B,G²,4] int (present, shape, colour, size; -100 where empty) → one-hot
+        beliefs [B,G²,P] (training the painter on what a perfect reader would say)."""
+        parts = [targets[..., :1].float()]
+        for k, size in enumerate(self.config.groups, start=1):
+            parts.append(F.one_hot(targets[..., k].clamp(min=0), size).float())
+        return torch.cat(parts, dim=-1)
+
+    # -- painting -----------------------------------------------------------------------
+    def paint(
+        self, beliefs: torch.Tensor, size: tuple[int, int] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Beliefs [B,G²,P] → (RGB [B,3,H,W] in [0,1], coverage α [B,1,H,W] in [0,1]).
+
+        Drawn on the ``canvas``² grid and resized to ``size`` (H, W) if that differs.
+        Where several windows overlap, colours mix in proportion to their α and the
+        coverage is 1 − Π(1 − α_k).
+        """
+        g = self.config.grid
+        n_shape, n_colour, n_size = self.config.groups
+        b, k, _ = beliefs.shape
+        dtype = self.templates.dtype
+        beliefs = beliefs.to(self.device, dtype)
+        present = beliefs[..., 0]
+        shape = beliefs[..., 1 : 1 + n_shape]
+        colour = beliefs[..., 1 + n_shape : 1 + n_shape + n_colour]
+        size_p = beliefs[..., 1 + n_shape + n_colour :]
+        joint = (shape.unsqueeze(-1) * size_p.unsqueeze(-2)).flatten(-2)  # [B,K,S·Z]
+        alpha = torch.einsum("bkj,jhw->bkhw", joint, torch.sigmoid(PAINT_GAIN * self.templates))
+        alpha = alpha * present[..., None, None]  # [B,K,w,w]
+        fill = colour @ torch.sigmoid(PAINT_GAIN * self.fills)  # [B,K,3]
+
+        side, win = self.config.canvas, self.config.window
+        half = win // 2
+        pad = side + win  # canvas with a margin of half a window on each side
+        coverage = torch.zeros(b, pad, pad, device=self.device, dtype=dtype)
+        log_clear = torch.zeros(b, pad, pad, device=self.device, dtype=dtype)
+        paint = torch.zeros(b, 3, pad, pad, device=self.device, dtype=dtype)
+        for cell in range(k):
+            row, col = divmod(cell, g)
+            cy = round((row + 0.5) * side / g)
+            cx = round((col + 0.5) * side / g)
+            a = alpha[:, cell]
+            ys, xs = slice(cy, cy + win), slice(cx, cx + win)  # margin half cancels −half
+            coverage[:, ys, xs] = coverage[:, ys, xs] + a
+            log_clear[:, ys, xs] = log_clear[:, ys, xs] + torch.log1p(-a.clamp(max=1 - 1e-6))
+            tint = a.unsqueeze(1) * fill[:, cell, :, None, None]
+            paint[:, :, ys, xs] = paint[:, :, ys, xs] + tint
+        inner = slice(half, half + side)
+        rgb = paint[:, :, inner, inner] / coverage[:, None, inner, inner].clamp_min(1e-6)
+        cover = (1 - torch.exp(log_clear[:, inner, inner])).unsqueeze(1)
+        rgb = rgb.clamp(0, 1)
+        if size is not None and tuple(size) != (side, side):
+            rgb = F.interpolate(rgb, size=size, mode="bilinear", align_corners=False)
+            cover = F.interpolate(cover, size=size, mode="bilinear", align_corners=False)
+        return rgb, cover
+
+    @staticmethod
+    def composite(rgb: torch.Tensor, cover: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+        """The sketch over ``background`` [B,3,H,W] in [0,1] → [B,3,H,W]."""
+        return cover * rgb + (1 - cover) * background.to(rgb)
+
+    def paint_loss(
+        self, targets: torch.Tensor, images: torch.Tensor, masks: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """The painter's training loss on truth: coverage BCE against the object masks
+        [B,1,H,W] bool and L1 of the fill on object pixels of ``images`` [B,3,H,W]."""
+        rgb, cover = self.paint(self.target_beliefs(targets), images.shape[-2:])
+        m = masks.to(cover)
+        bce = F.binary_cross_entropy(cover.clamp(1e-5, 1 - 1e-5), m)
+        l1 = ((rgb - images.to(rgb)).abs() * m).sum() / (3 * m.sum()).clamp_min(1.0)
+        return {"loss": bce + l1, "coverage_bce": bce, "fill_l1": l1}

@@ -1,0 +1,142 @@
+"""Scene sketch: readers of the caption and SPWs, the painter, and its path into MGDD."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from _mtgc import scene_image, single_thread, small_codec  # noqa: F401 (fixture)
+
+from semcom.codec import MTGC
+from semcom.errors import SemcomError
+from semcom.sketch import SceneSketch
+
+P = 1 + 6 + 8 + 2
+
+
+@pytest.fixture(scope="module")
+def sketch() -> SceneSketch:
+    torch.manual_seed(0)
+    return SceneSketch(context_dim=16, vocab_size=20, max_tokens=12, width=16, heads=2).eval()
+
+
+def _one_object(cell: int, shape: int, colour: int, size: int, cells: int = 9) -> torch.Tensor:
+    t = torch.full((1, cells, 4), -100, dtype=torch.int64)
+    t[..., 0] = 0
+    t[0, cell] = torch.tensor([1, shape, colour, size])
+    return t
+
+
+def test_target_beliefs_are_one_hot_per_group(sketch: SceneSketch) -> None:
+    b = sketch.target_beliefs(_one_object(4, 2, 5, 1))
+    assert b.shape == (1, 9, P)
+    assert b[0, 4].tolist() == [1] + [0, 0, 1, 0, 0, 0] + [0] * 5 + [1, 0, 0] + [0, 1]
+    assert b[0, 0, 0] == 0  # empty cells are absent
+
+
+def test_an_empty_scene_paints_nothing(sketch: SceneSketch) -> None:
+    beliefs = sketch.target_beliefs(torch.tensor([[[0, -100, -100, -100]] * 9]))
+    with torch.no_grad():
+        rgb, cover = sketch.paint(beliefs)
+    assert rgb.shape == (1, 3, 128, 128) and cover.shape == (1, 1, 128, 128)
+    assert float(cover.abs().max()) == 0.0
+
+
+def test_an_object_paints_its_template_over_its_own_cell_in_its_fill() -> None:
+    sk = SceneSketch(context_dim=16, vocab_size=20, max_tokens=12, width=16, heads=2)
+    with torch.no_grad():
+        sk.templates.fill_(-1.0)  # σ(−30): nothing
+        sk.templates[2 * 2 + 1, 16:48, 16:48] = 1.0  # (shape 2, large): a 32-pixel square
+        sk.fills.zero_()
+        sk.fills[5] = torch.tensor([1.0, -1.0, 1.0])  # colour 5: magenta
+    rgb, cover = sk.paint(sk.target_beliefs(_one_object(4, 2, 5, 1)))  # centre cell
+    # the window (64 px) is centred on the cell centre (64, 64): the square spans 48..80
+    inside = cover[0, 0, 48:80, 48:80]
+    assert float(inside.min()) > 0.999
+    outside = cover[0, 0].clone()
+    outside[48:80, 48:80] = 0
+    assert float(outside.max()) < 1e-6
+    torch.testing.assert_close(rgb[0, :, 64, 64], torch.tensor([1.0, 0.0, 1.0]), atol=1e-6, rtol=0)
+    # another size of the same shape has no template here: nothing is painted
+    _, none = sk.paint(sk.target_beliefs(_one_object(4, 2, 5, 0)))
+    assert float(none.max()) < 1e-6
+
+
+def test_composite_and_guide_image_follow_what_arrived(sketch: SceneSketch) -> None:
+    background = torch.rand(3, 3, 64, 64)
+    spw = torch.randn(3, 9, P)
+    cap = torch.randn(3, 9, P)
+    spw_in = torch.tensor([True, False, False])
+    cap_in = torch.tensor([True, True, False])
+    image, cover = sketch.guide_image(spw, spw_in, cap, cap_in, background)
+    assert image.shape == (3, 3, 64, 64) and cover.shape == (3, 1, 64, 64)
+    # neither stream: the background untouched
+    assert torch.equal(image[2], background[2]) and float(cover[2].max()) == 0.0
+    # both: the mean of the logits; caption only: the caption's
+    for i, logits in ((0, (spw[0] + cap[0]) / 2), (1, cap[1])):
+        rgb, c = sketch.paint(sketch.beliefs(logits[None]), (64, 64))
+        torch.testing.assert_close(cover[i], c[0])
+        torch.testing.assert_close(image[i], sketch.composite(rgb, c, background[i : i + 1])[0])
+
+
+def test_readers_shapes_and_padding_is_ignored(sketch: SceneSketch) -> None:
+    ids = torch.tensor([[1, 5, 6, 7, 2, 0, 0, 0, 0, 0, 0, 0]])
+    full = sketch.read_caption(ids)
+    assert full.shape == (1, 9, P)
+    torch.testing.assert_close(sketch.read_caption(ids[:, :6]), full)
+    assert torch.isfinite(sketch.read_caption(torch.tensor([[1, 2] + [0] * 10]))).all()
+    assert sketch.read_spw(torch.randn(2, 9, 16)).shape == (2, 9, P)
+
+
+def test_save_and_load_keep_the_sketch(sketch: SceneSketch, tmp_path: Path) -> None:
+    sketch.save_pretrained(tmp_path / "sk")
+    again = SceneSketch.from_pretrained(tmp_path / "sk", low_cpu_mem_usage=False)
+    ids = torch.tensor([[1, 5, 6, 2] + [0] * 8])
+    torch.testing.assert_close(again.read_caption(ids), sketch.read_caption(ids))
+    b = sketch.beliefs(torch.randn(1, 9, P))
+    torch.testing.assert_close(again.paint(b)[1], sketch.paint(b)[1])
+
+
+def test_the_decoder_requires_its_guide_planes() -> None:
+    mg = small_codec().mgdd
+    g = mg.config.guide_channels
+    assert g == mg.latent_channels + 1
+    x = torch.zeros(1, mg.latent_channels, 4, 4)
+    with pytest.raises(SemcomError, match="guide planes"):
+        mg.model_input(x, None)
+    planes = mg.guide_planes(torch.rand(1, 3, 64, 64), torch.rand(1, 1, 64, 64))
+    assert planes.shape == (1, g, 8, 8)
+    assert mg.model_input(torch.zeros(1, mg.latent_channels, 8, 8), None, planes).shape[1] == (
+        mg.unet.config.in_channels
+    )
+
+
+def test_the_semantic_streams_steer_the_decode_through_the_sketch() -> None:
+    """The sketch path changes a caption-only decode (and the decode stays deterministic);
+    a model directory keeps it."""
+    codec = small_codec()
+    bs = codec.encode(scene_image(1))[0]
+    only = bs.keeping("caption")
+    a = codec.decode([only], steps=2)
+    assert torch.equal(a, codec.decode([only], steps=2))
+    sketch = codec.sketch
+    assert sketch is not None
+    saved = sketch.fills.detach().clone()
+    try:
+        with torch.no_grad():
+            sketch.fills.add_(1.0)  # other colours in the sketch → another decode
+        assert not torch.equal(a, codec.decode([only], steps=2))
+    finally:
+        with torch.no_grad():
+            sketch.fills.copy_(saved)
+
+
+def test_a_model_with_guide_planes_needs_its_sketch(tmp_path: Path) -> None:
+    small_codec().save_pretrained(tmp_path / "m")
+    assert MTGC.from_pretrained(tmp_path / "m").sketch is not None
+    import shutil
+
+    shutil.rmtree(tmp_path / "m" / "sketch")
+    with pytest.raises(SemcomError, match="sketch"):
+        MTGC.from_pretrained(tmp_path / "m")
