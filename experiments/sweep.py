@@ -42,6 +42,7 @@ import torch
 
 from experiments.analog import send_analog
 from experiments.config import ChannelSpec, CodecSpec, SweepConfig
+from experiments.executors import check_executor, make_executor
 from experiments.scoring import score, semantic_status
 from experiments.store import Store
 from experiments.transmission import (
@@ -53,8 +54,6 @@ from experiments.transmission import (
     stream_report,
 )
 from semcom.errors import SemcomError
-
-EXECUTORS = ("local", "ray")
 
 
 def link_seed(seed: int, image: int, trial: int) -> int:
@@ -316,8 +315,7 @@ def run_sweep(
     """
     import json
 
-    if executor not in EXECUTORS:
-        raise SemcomError(f"--executor {executor} is not known; choose {' or '.join(EXECUTORS)}.")
+    check_executor(executor, address)
     preset = _mtgc_preset(config)
     if weights is not None and preset is None:
         raise SemcomError("--weights applies to MTGC, and this config has no mtgc codec.")
@@ -325,17 +323,13 @@ def run_sweep(
         raise SemcomError(f"--weights {weights} is not a folder.")
     if preset == "sd21" and weights is None and mtgc_codec is None:
         raise SemcomError("the sd21 preset loads local weights: pass --weights DIR.")
-    if executor == "ray":
-        from experiments.ray_executor import RayExecutor
-
-        RayExecutor.check(address)
     store = Store(out)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     calls: Counter = Counter()
     seconds: Counter = Counter()
     written: Counter = Counter()
     bar = None
-    ray_session = None
+    session = None
     before = 0
     try:
         store.lock()
@@ -371,8 +365,7 @@ def run_sweep(
                 for i in range(min(config.save_images, config.dataset.n))
             ],
         )
-        if executor == "ray":
-            ray_session = RayExecutor(address, workers)
+        session = make_executor(executor, address, workers)
         bar = _Progress(config.num_points, before, progress)
         n_groups = 0
 
@@ -390,19 +383,14 @@ def run_sweep(
             if after_group is not None:
                 after_group(n_groups)
 
-        if ray_session is not None:
-            ray_session.run(config, groups, write, mtgc_codec, threads, weights)
-        else:
-            runner = GroupRunner(config, mtgc_codec, weights=weights)
-            for group in groups:
-                write(runner.run(group))
+        session.run(config, groups, write, mtgc_codec, threads, weights)
         if store.count(h) == config.num_points:
             store.canonicalize()  # complete: the same bytes however it was computed
     finally:
         if bar is not None:
             bar.close()
-        if ray_session is not None:
-            ray_session.close()
+        if session is not None:
+            session.close()
         finished = datetime.now(UTC).isoformat(timespec="seconds")
         total = sum(written.values())
         if total:

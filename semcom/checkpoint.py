@@ -94,7 +94,7 @@ def load_module_weights(work: Path, name: str, module_name: str, module: nn.Modu
 #: Model-directory components whose weights ship in float16 (diffusers models: they load
 #: back as float32). The HCI codec (entropy-coder tables) and the transformers text
 #: encoder (which would load as float16) stay float32.
-HALF_COMPONENTS: tuple[str, ...] = ("unet", "controlnet", "vae", "tascm", "captioner")
+HALF_COMPONENTS: tuple[str, ...] = ("unet", "controlnet", "vae", "tascm", "captioner", "sketch")
 
 
 def store_half(model_dir: Path, components: tuple[str, ...] = HALF_COMPONENTS) -> int:
