@@ -13,7 +13,11 @@ Codecs (names accepted by ``--codec``):
   (quality × downsampling factor) matched to that image's full-MTGC rate: ``match``
   "above" takes the smallest rate at or above it (the codec gets at least MTGC's bits),
   "nearest" the closest, "below" the largest at or below it. The real bpp is reported,
-  including where a codec cannot go that low.
+  including where a codec cannot go that low. "interpolate" runs both "below" and
+  "above" and reports every figure linearly interpolated in bpp to MTGC's mean rate (the
+  codec's score *at* MTGC's rate along its rate-quality curve; intervals bootstrap the
+  interpolated statistic); where the codec cannot go as low as MTGC the figures are those
+  of its lowest points, and the row's note says so.
 - ``compressai``: the shipped learned HCI codec (compressai FactorizedPrior, trained with
   MTGC-tiny) alone as an image codec (:mod:`semcom.baselines.learned`), matched the same
   way.
@@ -68,6 +72,10 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
 )
 
 
+#: Rate-matching rules of the baselines (``--match``).
+MATCHES = ("above", "nearest", "below", "interpolate")
+
+
 @dataclass
 class EvalConfig:
     """What to evaluate: codecs, scenes (test split), target rate, decoding settings."""
@@ -93,8 +101,8 @@ class EvalConfig:
             raise SemcomError("--n must be at least 1.")
         if not self.target_bpp > 0:
             raise SemcomError("--target-bpp must be positive.")
-        if self.match not in ("above", "nearest", "below"):
-            raise SemcomError("--match must be above, nearest or below.")
+        if self.match not in MATCHES:
+            raise SemcomError(f"--match must be {', '.join(MATCHES)}.")
         if self.workers < 1:
             raise SemcomError("--workers must be at least 1.")
         if self.hci_lowpass is not None and self.hci_lowpass < 0:
@@ -162,6 +170,89 @@ def summarize(result: CodecResult, pixels: int, bootstrap: int, seed: int) -> di
         "note": result.note,
         "stream_bits": result.stream_bits,
     }
+
+
+def summarize_interpolated(
+    below: CodecResult,
+    above: CodecResult,
+    target_bits: Sequence[int],
+    pixels: int,
+    bootstrap: int,
+    seed: int,
+) -> dict:
+    """One codec's figures interpolated linearly in bpp to the mean of ``target_bits``.
+
+    ``below``/``above``: the codec matched below and above each image's target. For images
+    drawn with replacement (the same draw for both sides and the targets), every pooled
+    figure f is f_below + t·(f_above − f_below) with t = (target − bpp_below) /
+    (bpp_above − bpp_below), clamped to [0, 1] (no extrapolation); the point estimate
+    uses every image, the 95 % interval the percentiles of the draws.
+    """
+    n = len(below.bits)
+    targets = np.asarray(target_bits, dtype=float) / pixels
+    every = np.arange(n)
+    sides = [_side_stats(r, every, pixels) for r in (below, above)]
+    clamped = False
+
+    def stats(idx: np.ndarray) -> dict[str, float]:
+        nonlocal clamped
+        lo, hi = (_side_stats(r, idx, pixels) for r in (below, above))
+        goal = float(targets[idx].mean())
+        span = hi["bpp"] - lo["bpp"]
+        t = 0.0 if span <= 0 else (goal - lo["bpp"]) / span
+        if not 0.0 <= t <= 1.0:
+            clamped = True
+            t = min(max(t, 0.0), 1.0)
+        out = {k: lo[k] + t * (hi[k] - lo[k]) for k in lo}
+        out["bpp"] = lo["bpp"] + t * span
+        return out
+
+    point = stats(every)
+    point_clamped = clamped
+    rng = np.random.default_rng(seed)
+    samples = [stats(rng.integers(0, n, n)) for _ in range(bootstrap)]
+    ci = {
+        k: [
+            float(np.percentile([s[k] for s in samples], 2.5)) if samples else point[k],
+            float(np.percentile([s[k] for s in samples], 97.5)) if samples else point[k],
+        ]
+        for k in point
+    }
+    note = (
+        f"interpolated to MTGC's rate between {sides[0]['bpp']:.4f} and {sides[1]['bpp']:.4f} bpp"
+    )
+    if point_clamped:
+        note = (
+            f"cannot reach MTGC's rate ({sides[0]['bpp']:.4f}–{sides[1]['bpp']:.4f} bpp): "
+            "figures at its nearest points"
+        )
+    return {
+        "codec": above.name,
+        "n": n,
+        **point,
+        "ci95": ci,
+        "bpp_max": float(np.asarray(above.bits).max() / pixels),
+        "bpp_min": float(np.asarray(below.bits).min() / pixels),
+        "seconds": round(below.seconds + above.seconds, 1),
+        "note": note,
+        "stream_bits": {},
+        "interpolated_from": {"below": _public(sides[0]), "above": _public(sides[1])},
+    }
+
+
+def _side_stats(result: CodecResult, idx: np.ndarray, pixels: int) -> dict[str, float]:
+    out = _pooled([result.counts[i] for i in idx])
+    out.update(
+        bpp=float(np.asarray(result.bits, dtype=float)[idx].mean() / pixels),
+        psnr=float(np.asarray(result.psnr, dtype=float)[idx].mean()),
+        ms_ssim=float(np.asarray(result.ms_ssim, dtype=float)[idx].mean()),
+    )
+    return out
+
+
+def _public(summary: dict) -> dict:
+    """The headline figures of a summary (no intervals)."""
+    return {k: summary[k] for k, _, _ in COLUMNS}
 
 
 def _score(result: CodecResult, reference: torch.Tensor, truths: list, probe) -> None:
@@ -244,6 +335,7 @@ def evaluate(
     probe = load_probe()
     codec = _load(cfg.weights, cfg.hci_lowpass)
     results: dict[str, CodecResult] = {}
+    brackets: dict[str, tuple[CodecResult, CodecResult]] = {}
 
     t0 = time.time()
     sent = []
@@ -290,9 +382,18 @@ def evaluate(
             if name in MTGC_VARIANTS:
                 continue
             t1 = time.time()
-            recon, bits = run_conventional(name, reference, targets, cfg.match)
-            results[name] = CodecResult(name, recon, bits, seconds=time.time() - t1)
-            _score(results[name], reference, truths, probe)
+            if cfg.match == "interpolate":
+                sides = []
+                for side in ("below", "above"):
+                    recon, bits = run_conventional(name, reference, targets, side)
+                    sides.append(CodecResult(name, recon, bits, seconds=time.time() - t1))
+                    _score(sides[-1], reference, truths, probe)
+                brackets[name] = (sides[0], sides[1])
+                results[name] = sides[1]
+            else:
+                recon, bits = run_conventional(name, reference, targets, cfg.match)
+                results[name] = CodecResult(name, recon, bits, seconds=time.time() - t1)
+                _score(results[name], reference, truths, probe)
             say(f"{name}: {time.time() - t1:.0f} s")
         for name in variants:
             chunks = []
@@ -322,7 +423,12 @@ def evaluate(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    summaries = [summarize(results[c], h * w, cfg.bootstrap, cfg.seed) for c in cfg.codecs]
+    summaries = [
+        summarize_interpolated(*brackets[c], targets, h * w, cfg.bootstrap, cfg.seed)
+        if c in brackets
+        else summarize(results[c], h * w, cfg.bootstrap, cfg.seed)
+        for c in cfg.codecs
+    ]
     return summaries, results, reference
 
 

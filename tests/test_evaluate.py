@@ -16,6 +16,7 @@ from experiments.evaluate import (
     evaluate,
     format_markdown,
     summarize,
+    summarize_interpolated,
 )
 from semcom.cli import main
 from semcom.data.captions import ShapeObject
@@ -53,6 +54,29 @@ def test_summary_pools_counts_and_brackets_the_estimate():
         lo, hi = s["ci95"][key]
         assert lo <= s[key] <= hi
     assert s["ci95"]["psnr"] == [pytest.approx(20.0), pytest.approx(30.0)]
+
+
+def test_interpolation_mixes_the_two_sides_at_mtgcs_rate():
+    """Below: 64 bits/image, every object wrong; above: 192 bits, every object right;
+    MTGC at 96 bits: a quarter of the way, so accuracy 0.25 and PSNR 22.5; a target below
+    the codec's lowest rate is not extrapolated and says so."""
+    wrong = ShapeObject(shape=1, colour=1, size=1, cell=0)
+    below = CodecResult("webp", torch.zeros(2, 3, 8, 8), [64, 64])
+    below.counts = [count_scene([A], [wrong])] * 2
+    below.psnr, below.ms_ssim = [20.0, 20.0], [0.4, 0.4]
+    above = CodecResult("webp", torch.zeros(2, 3, 8, 8), [192, 192])
+    above.counts = [count_scene([A], [A])] * 2
+    above.psnr, above.ms_ssim = [30.0, 30.0], [0.8, 0.8]
+    s = summarize_interpolated(below, above, [96, 96], pixels=64, bootstrap=50, seed=0)
+    assert s["bpp"] == pytest.approx(1.5)
+    assert s["psnr"] == pytest.approx(22.5) and s["ms_ssim"] == pytest.approx(0.5)
+    # below's object agrees on the cell alone: no admissible pair, A is missed (accuracy 0)
+    assert s["semantic_accuracy"] == pytest.approx(0.25)
+    assert s["f1"] == pytest.approx(0.25)
+    assert "interpolated" in s["note"] and s["interpolated_from"]["above"]["bpp"] == 3.0
+    low = summarize_interpolated(below, above, [32, 32], pixels=64, bootstrap=10, seed=0)
+    assert low["bpp"] == pytest.approx(1.0) and "cannot reach" in low["note"]
+    assert low["psnr"] == pytest.approx(20.0)
 
 
 def _summary(name: str, bpp: float, acc: float, hall: float) -> dict:
