@@ -1,14 +1,16 @@
 """The ``semcom`` command line (typer).
 
-Each command group lives in its own module under :mod:`semcom.commands` and registers
-itself on :data:`app`. Errors a user can trigger are :data:`semcom.errors.USER_ERRORS`:
-they print one sentence and exit with status 2; ``--debug`` shows the traceback instead.
+Each command group lives in its own module (under :mod:`semcom.commands`, or
+:mod:`experiments.commands` for those that run experiments) with a ``register(app)``
+function, found through the ``semcom.commands`` entry-point group, so the semcom package
+never imports experiments and a plug-in may add commands. Errors a user can trigger are
+:data:`semcom.errors.USER_ERRORS`: they print one sentence and exit with status 2;
+``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import sys
-from importlib import import_module
 
 import typer
 
@@ -22,8 +24,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-#: Modules under semcom.commands, each with a ``register(app)`` function.
-COMMAND_MODULES = ("link", "codec", "transmit", "sweep", "train", "evaluate", "listing")
+#: The entry-point group of command groups: name → a ``register(app)`` function.
+COMMANDS_GROUP = "semcom.commands"
+#: The order of semcom's own command groups in ``--help`` (plug-ins' follow, by name).
+COMMAND_ORDER = ("link", "codec", "transmit", "sweep", "train", "evaluate", "list")
 
 
 @app.callback()
@@ -34,8 +38,18 @@ def _root(
 
 
 def _register_commands() -> None:
-    for name in COMMAND_MODULES:
-        import_module(f"semcom.commands.{name}").register(app)
+    from importlib.metadata import entry_points
+
+    eps = {ep.name: ep for ep in entry_points(group=COMMANDS_GROUP)}
+    if not eps:
+        raise SemcomError(
+            "no semcom commands are registered (the semcom.commands entry points are "
+            "missing); reinstall semcom with `make install` (or `pip install -e .`), and "
+            "remove a stale semcom.egg-info folder beside pyproject.toml if there is one."
+        )
+    rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+    for name in sorted(eps, key=lambda n: (rank.get(n, len(rank)), n)):
+        eps[name].load()(app)
 
 
 #: compressai is installed with ``--no-deps`` after the project (../shared/DEPENDENCIES.md),
