@@ -1,4 +1,4 @@
-"""``semcom train``: the three training stages of the tiny preset (see semcom/train.py)."""
+"""``semcom train``: the three training stages of the tiny preset (see the semcom.train package)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""One module per training part, each with ``train(ctx) -> report``."""
