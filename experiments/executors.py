@@ -1,6 +1,6 @@
 """Sweep executors: who runs a sweep's groups. One protocol, two implementations.
 
-An executor takes the planned groups and hands each :class:`~experiments.sweep.GroupResult`
+An executor takes the planned groups and hands each :class:`~experiments.groups.GroupResult`
 to ``write`` in the calling process (the store's one writer), in any order: a group's rows
 depend on the group alone. ``local`` runs them here, one after another; ``ray`` runs them
 on Ray actors (:mod:`experiments.ray_executor`). :func:`make_executor` builds one by name.
@@ -16,7 +16,7 @@ from semcom.errors import SemcomError
 
 if TYPE_CHECKING:
     from experiments.config import SweepConfig
-    from experiments.sweep import Group, GroupResult
+    from experiments.groups import Group, GroupResult
 
 #: Executor names ``semcom sweep --executor`` accepts.
 EXECUTORS = ("local", "ray")
@@ -39,7 +39,7 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """Every group in this process, in order, on one :class:`~experiments.sweep.GroupRunner`
+    """Every group in this process, in order, on one :class:`~experiments.runner.GroupRunner`
     (models load once; ``threads`` is left as the caller set it)."""
 
     def run(
@@ -51,7 +51,7 @@ class LocalExecutor:
         threads: int = 1,
         weights: str | Path | None = None,
     ) -> None:
-        from experiments.sweep import GroupRunner
+        from experiments.runner import GroupRunner
 
         if not groups:
             return

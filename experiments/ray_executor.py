@@ -1,6 +1,6 @@
 """The Ray executor: a sweep's groups as tasks on Ray actors, one writer.
 
-Each worker is an actor holding a :class:`~experiments.sweep.GroupRunner`, so the models
+Each worker is an actor holding a :class:`~experiments.runner.GroupRunner`, so the models
 load once per worker, not once per task, and it is handed groups of one codec while
 there are any (:class:`_Queue`), so its decode cache keeps paying. The driver keeps
 every worker busy with one group at a time (plus one queued, so a worker never waits for
@@ -21,7 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from experiments.config import SweepConfig
-from experiments.sweep import Group, GroupResult, GroupRunner
+from experiments.groups import Group, GroupResult
+from experiments.runner import GroupRunner
 from semcom.errors import SemcomError
 
 QUEUED_PER_WORKER = 2

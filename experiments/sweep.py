@@ -29,63 +29,35 @@ so the decode cache only counts its calls.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import torch
-
-from experiments.analog import send_analog
-from experiments.config import ChannelSpec, CodecSpec, SweepConfig
+from experiments.config import SweepConfig
 from experiments.executors import check_executor, make_executor
-from experiments.scoring import score, semantic_status
+from experiments.groups import Group, GroupResult, link_seed, plan_groups, sweep_images
+from experiments.runner import DecodeCache, GroupRunner, _png, codec_key, make_spec_codec
+from experiments.scoring import semantic_status
 from experiments.store import Store
-from experiments.transmission import (
-    budget_uses,
-    delivered,
-    make_link,
-    plan,
-    send_plans,
-    stream_report,
-)
 from semcom.errors import SemcomError
 
-
-def link_seed(seed: int, image: int, trial: int) -> int:
-    """The noise/fading seed of (image, trial): shared by codecs, channels, SNRs, budgets."""
-    return (seed * 1_000_003 + image * 1009 + trial) % (1 << 31)
-
-
-@dataclass
-class Timer:
-    """Seconds spent per stage (codec, link, metrics, store)."""
-
-    seconds: Counter = field(default_factory=Counter)
-
-    def add(self, stage: str, start: float) -> None:
-        self.seconds[stage] += time.perf_counter() - start
-
-
-class DecodeCache:
-    """Reconstructions keyed by (codec, SHA-256 of the receiver's input, seed, steps)."""
-
-    def __init__(self) -> None:
-        self.images: dict[tuple, torch.Tensor] = {}
-        self.calls: Counter = Counter()
-        self.lookups: Counter = Counter()
-
-    def get(self, codec: str, content: bytes, seed: int, steps: int | None, decode: Callable):
-        key = (codec, hashlib.sha256(content).hexdigest(), seed, steps)
-        self.lookups[codec] += 1
-        if key not in self.images:
-            self.calls[codec] += 1
-            self.images[key] = decode()
-        return key[1][:16], self.images[key]
+__all__ = [
+    "DecodeCache",
+    "Group",
+    "GroupResult",
+    "GroupRunner",
+    "SweepReport",
+    "codec_key",
+    "codecs_identity",
+    "link_seed",
+    "make_spec_codec",
+    "plan_groups",
+    "run_sweep",
+    "sweep_images",
+]
 
 
 @dataclass
@@ -106,16 +78,6 @@ class SweepReport:
         return sum(self.decoder_calls.values()) / max(1, self.points_written)
 
 
-def _png(image: torch.Tensor) -> bytes:
-    from PIL import Image
-
-    from semcom.imageio import to_uint8
-
-    buf = io.BytesIO()
-    Image.fromarray(to_uint8(image)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def check_store(store: Store, config: SweepConfig, resume: bool) -> int:
     """Refuse to mix configs in one folder or to rerun finished work without ``--resume``;
     returns the points already stored."""
@@ -133,158 +95,6 @@ def check_store(store: Store, config: SweepConfig, resume: bool) -> int:
             "continue it or choose another --out folder."
         )
     return done
-
-
-@dataclass(frozen=True)
-class Group:
-    """One unit of work: a codec at one channel, SNR and budget, for ``todo`` = the
-    (image, trial) pairs not yet stored. Runs as one batch through the link."""
-
-    channel: ChannelSpec
-    spec: CodecSpec
-    snr_db: float
-    budget_cpp: float
-    todo: tuple[tuple[int, int], ...]
-
-
-@dataclass
-class GroupResult:
-    """What one group produced: store rows, reconstruction PNGs, and the decoder calls and
-    seconds it cost (added to the run's totals by the writer)."""
-
-    rows: list[dict]
-    pngs: list[tuple]
-    calls: dict[str, int]
-    seconds: dict[str, float]
-
-
-def plan_groups(config: SweepConfig, done: set[tuple]) -> list[Group]:
-    """The groups still to run, in the sweep's order (channel, codec, SNR, budget)."""
-    units = [(i, t) for i in range(config.dataset.n) for t in range(config.trials)]
-    groups = []
-    for channel in config.channels:
-        for spec in config.codecs:
-            for snr in config.snr_db:
-                for budget_cpp in config.budget_cpp:
-                    todo = tuple(
-                        (i, t)
-                        for i, t in units
-                        if (i, spec.label, channel.label, snr, budget_cpp, t) not in done
-                    )
-                    if todo:
-                        groups.append(Group(channel, spec, snr, budget_cpp, todo))
-    return groups
-
-
-def sweep_images(config: SweepConfig) -> tuple[torch.Tensor, list]:
-    """The sweep's reference images [N,3,H,W] float32 in [0, 1] and their ground truth."""
-    from semcom.data.shapes import ShapesWorld
-
-    ds = config.dataset
-    items = [ShapesWorld(ds.split, ds.n, ds.size, ds.seed)[i] for i in range(ds.n)]
-    return torch.stack([it.image for it in items]), [it.objects for it in items]
-
-
-class GroupRunner:
-    """Runs groups in one process: holds the images, the models (loaded once, when first
-    needed), the prepared operating points and the decode cache.
-
-    The local executor keeps one; the Ray executor keeps one per worker (an actor).
-    A group's rows depend on the group alone, not on what the runner ran before.
-    """
-
-    def __init__(
-        self,
-        config: SweepConfig,
-        mtgc_codec=None,
-        threads: int | None = None,
-        weights: str | Path | None = None,
-    ):
-        if threads is not None:
-            torch.set_num_threads(threads)
-        self.config, self.weights = config, weights
-        self.refs, self.truths = sweep_images(config)
-        self.mtgc_codec = mtgc_codec
-        self.codecs: dict[tuple, object] = {}
-        self.prepared: dict[tuple, object] = {}
-        self.cache = DecodeCache()
-        self.timer = Timer()
-
-    def codec(self, spec: CodecSpec):
-        """The codec of ``spec`` (built once per name and options)."""
-        key = codec_key(spec)
-        if key not in self.codecs:
-            self.codecs[key] = make_spec_codec(spec, self.weights, self.mtgc_codec)
-        return self.codecs[key]
-
-    def run(self, group: Group) -> GroupResult:
-        """Plan, send, decode and score one group; returns its rows and PNGs."""
-        config, spec, todo, refs = self.config, group.spec, group.todo, self.refs
-        calls, seconds = Counter(self.cache.calls), Counter(self.timer.seconds)
-        codec = self.codec(spec)
-        _, height, width = refs.shape[1:]
-        budget = budget_uses(group.budget_cpp, height, width)
-        link = make_link(group.channel.name, dict(group.channel.options))
-        if codec.kind == "analog":
-            plans, reports, keys, recons, successes = _analog(
-                config,
-                spec,
-                codec,
-                link,
-                group.snr_db,
-                budget,
-                todo,
-                refs,
-                self.cache,
-                self.timer,
-            )
-        else:
-            plans, reports, keys, recons, successes = _digital(
-                config,
-                spec,
-                codec,
-                link,
-                group.snr_db,
-                budget,
-                todo,
-                refs,
-                self.prepared,
-                self.cache,
-                self.timer,
-            )
-        t0 = time.perf_counter()
-        idx = [i for i, _ in todo]
-        figures = score(refs[idx], torch.stack(recons), [self.truths[i] for i in idx])
-        self.timer.add("metrics", t0)
-        t0 = time.perf_counter()
-        rows = _rows(
-            config,
-            spec,
-            group.channel.label,
-            group.snr_db,
-            group.budget_cpp,
-            budget,
-            todo,
-            plans,
-            reports,
-            keys,
-            successes,
-            figures,
-            height * width,
-        )
-        h = config.hash()
-        pngs = [
-            (h, i, spec.label, group.channel.label, group.snr_db, group.budget_cpp, _png(img))
-            for (i, t), img in zip(todo, recons, strict=True)
-            if t == 0 and i < config.save_images
-        ]
-        self.timer.add("store", t0)
-        return GroupResult(
-            rows,
-            pngs,
-            dict(Counter(self.cache.calls) - calls),
-            dict(Counter(self.timer.seconds) - seconds),
-        )
 
 
 def run_sweep(
@@ -406,145 +216,6 @@ def run_sweep(
         seconds={k: round(v, 3) for k, v in seconds.items()},
         semantic=semantic_status(),
     )
-
-
-def _analog(
-    config: SweepConfig,
-    spec: CodecSpec,
-    codec,
-    link,
-    snr: float,
-    budget: int,
-    todo: Sequence[tuple[int, int]],
-    refs: torch.Tensor,
-    cache: DecodeCache,
-    timer: Timer,
-) -> tuple[list, list, list, list, list]:
-    """One group of an analog codec's points, as one batch through the analog link; returns
-    what :func:`_digital` returns (every point a success)."""
-    t0 = time.perf_counter()
-    seeds = [link_seed(config.seed, i, t) for i, t in todo]
-    sent = send_analog(codec, link, refs[[i for i, _ in todo]], snr, budget, seeds)
-    cache.calls[spec.label] += len(todo)
-    cache.lookups[spec.label] += len(todo)
-    timer.add("codec", t0)
-    points = range(len(todo))
-    return (
-        [sent.plan(b) for b in points],
-        [sent.report(b) for b in points],
-        [sent.key(b) for b in points],
-        list(sent.images),
-        [True] * len(todo),
-    )
-
-
-def _digital(
-    config: SweepConfig,
-    spec: CodecSpec,
-    codec,
-    link,
-    snr: float,
-    budget: int,
-    todo: Sequence[tuple[int, int]],
-    refs: torch.Tensor,
-    prepared: dict,
-    cache: DecodeCache,
-    timer: Timer,
-) -> tuple[list, list, list, list, list]:
-    """One group of a digital codec's points: encode (once per image), plan, send, decode
-    (through the cache); returns (plans, stream reports, receiver keys, reconstructions,
-    successes)."""
-    t0 = time.perf_counter()
-    ckey = codec_key(spec)
-    for i in {i for i, _ in todo}:
-        if (ckey, i) not in prepared:
-            prepared[(ckey, i)] = codec.encode(refs[i])
-    timer.add("codec", t0)
-    encoded = [prepared[(ckey, i)] for i, _ in todo]
-    plans = [plan(link, enc, snr, budget, dict(spec.protection), spec.mcs) for enc in encoded]
-    t0 = time.perf_counter()
-    seeds = [link_seed(config.seed, i, t) for i, t in todo]
-    txs = send_plans(link, plans, snr, seeds)
-    timer.add("link", t0)
-    t0 = time.perf_counter()
-    recons, keys, successes = [], [], []
-    for enc, p, tx in zip(encoded, plans, txs, strict=True):
-        got = delivered(tx)
-        key, img = cache.get(
-            spec.label,
-            codec.received_key(enc.header, got),
-            config.decode_seed,
-            spec.steps,
-            lambda enc=enc, got=got: codec.decode(enc.header, got, config.decode_seed).clamp(0, 1),
-        )
-        recons.append(img)
-        keys.append(key)
-        successes.append(p.arrived(got))
-    timer.add("codec", t0)
-    reports = [
-        stream_report(p, tx, enc.stream_names)
-        for enc, p, tx in zip(encoded, plans, txs, strict=True)
-    ]
-    return plans, reports, keys, recons, successes
-
-
-def _rows(
-    config: SweepConfig,
-    spec: CodecSpec,
-    channel: str,
-    snr: float,
-    budget_cpp: float,
-    budget: int,
-    todo: Sequence[tuple[int, int]],
-    plans: Sequence,
-    reports: Sequence[dict],
-    keys: Sequence[str],
-    successes: Sequence[bool],
-    figures: Sequence[dict],
-    pixels: int,
-) -> list[dict]:
-    """The store rows of one group of points (``reports``: each point's stream report)."""
-    rows = []
-    for (i, t), point, report, key, ok, fig in zip(
-        todo, plans, reports, keys, successes, figures, strict=True
-    ):
-        bits = sum(8 * len(p) for p in point.payloads.values())
-        rows.append(
-            {
-                "config_hash": config.hash(),
-                "image": i,
-                "codec": spec.label,
-                "channel": channel,
-                "snr_db": snr,
-                "budget_cpp": budget_cpp,
-                "trial": t,
-                "seed": link_seed(config.seed, i, t),
-                "budget_uses": budget,
-                "channel_uses": point.total_uses,
-                "payload_bits": bits,
-                "bpp": bits / pixels,
-                "success": ok,
-                "not_sent": point.not_sent,
-                "streams": report,
-                "detail": point.detail,
-                "received_key": key,
-                **fig,
-            }
-        )
-    return rows
-
-
-def codec_key(spec: CodecSpec) -> tuple:
-    """What a codec instance depends on: its name and options (not its protection)."""
-    return (spec.name, tuple(sorted(spec.codec_options().items(), key=lambda kv: kv[0])))
-
-
-def make_spec_codec(spec: CodecSpec, weights: str | Path | None = None, model=None):
-    """The codec of ``spec`` from the registry; ``weights`` and ``model`` (a loaded MTGC,
-    tests) reach the codecs that take them."""
-    from semcom.registry import make_codec
-
-    return make_codec(spec.name, spec.codec_options(), weights=weights, model=model)
 
 
 def _mtgc_preset(config: SweepConfig) -> str | None:
