@@ -199,10 +199,9 @@ def summarize_interpolated(
         lo, hi = (_side_stats(r, idx, pixels) for r in (below, above))
         goal = float(targets[idx].mean())
         span = hi["bpp"] - lo["bpp"]
-        t = 0.0 if span <= 0 else (goal - lo["bpp"]) / span
-        if not 0.0 <= t <= 1.0:
-            clamped = True
-            t = min(max(t, 0.0), 1.0)
+        if not lo["bpp"] - 1e-12 <= goal <= hi["bpp"] + 1e-12:
+            clamped = True  # the codec cannot reach the goal: no extrapolation
+        t = 0.0 if span <= 0 else min(max((goal - lo["bpp"]) / span, 0.0), 1.0)
         out = {k: lo[k] + t * (hi[k] - lo[k]) for k in lo}
         out["bpp"] = lo["bpp"] + t * span
         return out

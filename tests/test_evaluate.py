@@ -77,6 +77,9 @@ def test_interpolation_mixes_the_two_sides_at_mtgcs_rate():
     low = summarize_interpolated(below, above, [32, 32], pixels=64, bootstrap=10, seed=0)
     assert low["bpp"] == pytest.approx(1.0) and "cannot reach" in low["note"]
     assert low["psnr"] == pytest.approx(20.0)
+    # a codec whose lowest point is its only one (below = above) above the goal says so
+    same = summarize_interpolated(above, above, [96, 96], pixels=64, bootstrap=10, seed=0)
+    assert same["bpp"] == pytest.approx(3.0) and "cannot reach" in same["note"]
 
 
 def _summary(name: str, bpp: float, acc: float, hall: float) -> dict:
