@@ -99,7 +99,7 @@ def test_save_and_load_keep_the_sketch(sketch: SceneSketch, tmp_path: Path) -> N
 
 
 def test_the_decoder_requires_its_guide_planes() -> None:
-    mg = small_codec().mgdd
+    mg = small_codec(sketch=True).mgdd
     g = mg.config.guide_channels
     assert g == mg.latent_channels + 1
     x = torch.zeros(1, mg.latent_channels, 4, 4)
@@ -115,7 +115,7 @@ def test_the_decoder_requires_its_guide_planes() -> None:
 def test_the_semantic_streams_steer_the_decode_through_the_sketch() -> None:
     """The sketch path changes a caption-only decode (and the decode stays deterministic);
     a model directory keeps it."""
-    codec = small_codec()
+    codec = small_codec(sketch=True)
     bs = codec.encode(scene_image(1))[0]
     only = bs.keeping("caption")
     a = codec.decode([only], steps=2)
@@ -133,7 +133,7 @@ def test_the_semantic_streams_steer_the_decode_through_the_sketch() -> None:
 
 
 def test_a_model_with_guide_planes_needs_its_sketch(tmp_path: Path) -> None:
-    small_codec().save_pretrained(tmp_path / "m")
+    small_codec(sketch=True).save_pretrained(tmp_path / "m")
     assert MTGC.from_pretrained(tmp_path / "m").sketch is not None
     import shutil
 

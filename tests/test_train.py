@@ -31,7 +31,7 @@ def _config(steps: int = 1) -> TrainConfig:
 @pytest.fixture()
 def model_dir(tmp_path: Path) -> Path:
     out = tmp_path / "model"
-    small_codec(0).save_pretrained(out)
+    small_codec(0, sketch=True).save_pretrained(out)
     return out
 
 
@@ -71,7 +71,7 @@ def test_resume_continues_where_it_stopped(tmp_path: Path):
     """Two steps in one go equal one step, a stop, and a resumed second step."""
     straight, resumed = tmp_path / "a", tmp_path / "b"
     for out in (straight, resumed):
-        small_codec(0).save_pretrained(out)
+        small_codec(0, sketch=True).save_pretrained(out)
     train_part("captioner", _config(2), straight, tmp_path / "wa", log=lambda m: None)
     train_part("captioner", _config(1), resumed, tmp_path / "wb", log=lambda m: None)
     logs: list[str] = []
@@ -128,7 +128,7 @@ def test_run_all_trains_every_part_from_scratch_then_replaces_out(tmp_path: Path
     a second call resumes and skips the finished parts."""
     import semcom.presets.tiny as tiny
 
-    monkeypatch.setattr(tiny, "build_tiny", lambda config=None: small_codec(0))
+    monkeypatch.setattr(tiny, "build_tiny", lambda config=None: small_codec(0, sketch=True))
     out = tmp_path / "shipped"
     out.mkdir()
     (out / "stale.txt").write_text("old weights")
@@ -151,7 +151,7 @@ def test_tascm_cnn_starts_from_the_captioner_when_the_layers_match():
     from semcom.train import init_from_captioner
     from tests._mtgc import small_config
 
-    cfg = small_config()
+    cfg = small_config(sketch=True)
     cfg.tascm_cnn = cfg.captioner_channels
     cfg.tascm_norm = True
     with warnings.catch_warnings():
@@ -209,7 +209,7 @@ def test_half_storage_loads_back_as_float32_with_the_same_decodes(tmp_path: Path
     from semcom.checkpoint import store_half
 
     out = tmp_path / "model"
-    small_codec(0).save_pretrained(out)
+    small_codec(0, sketch=True).save_pretrained(out)
     before = MTGC.from_pretrained(out)
     size = sum(p.stat().st_size for p in (out / "unet").glob("*.safetensors"))
     assert store_half(out) >= 4
