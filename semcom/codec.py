@@ -448,7 +448,11 @@ class MTGC:
                     hci[i] = img[0]
         guide = null_guide = None
         if self.mgdd.config.guide_channels:
-            guide, null_guide = self._guides(decoded, hci, present, (hp, wp))
+            has_spw = torch.tensor([d.spw is not None for d in decoded])
+            captions = [d.caption for d in decoded]
+            guide, background = self.sketch_guide(captions, spw, has_spw, hci, present, (hp, wp))
+            with torch.no_grad():  # the null context: the background alone
+                null_guide = self.mgdd.guide_planes(background, torch.zeros(b, 1, hp, wp))
         out = self.mgdd.generate(
             context,
             null_context,
@@ -469,40 +473,37 @@ class MTGC:
             )
         return out[..., :h, :w]
 
-    def _guides(
+    def sketch_guide(
         self,
-        decoded: list[DecodedStreams],
+        captions: list[str | None],
+        spw: torch.Tensor,
+        has_spw: torch.Tensor,
         hci: torch.Tensor | None,
-        present: torch.Tensor,
+        hci_present: torch.Tensor,
         size: tuple[int, int],
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Guide planes of the streams and of the null context, [B,C+1,h,w] each.
+        """The decoder's guide planes [B,C+1,h,w] and the sketch's background [B,3,H,W].
 
-        The sketch of what the caption and SPWs say (their readers' mean logits; a cell
-        nobody described stays empty) is composited over the HCI where it arrived and
-        over mid-grey elsewhere; the null context's guide is that background alone.
+        The sketch of what the caption (None: absent) and the SPW tokens [B,K,D]
+        (``has_spw`` [B] bool) say is painted over the HCI [B,3,H,W] where it arrived
+        (``hci_present``) and over mid-grey elsewhere. The receiver and training both
+        build the guide here.
         """
-        assert self.sketch is not None
         sk = self.sketch
-        b = len(decoded)
+        if sk is None:
+            raise SemcomError("this model has no scene sketch.")
+        b = len(captions)
         background = torch.full((b, 3, *size), 0.5)
         if hci is not None:
-            background = torch.where(present.view(b, 1, 1, 1), hci, background)
-        has_spw = torch.tensor([d.spw is not None for d in decoded])
-        has_caption = torch.tensor([d.caption is not None for d in decoded])
+            background = torch.where(hci_present.view(b, 1, 1, 1), hci.float().cpu(), background)
+        has_caption = torch.tensor([c is not None for c in captions])
         with torch.no_grad():
-            spw = cap = None
-            if bool(has_spw.any()):
-                blank = torch.zeros(self.tascm.config.num_queries, dtype=torch.int64)
-                idx = torch.stack([blank if d.spw is None else d.spw.cpu() for d in decoded])
-                spw = sk.read_spw(self.tascm.embed(idx.to(self.tascm.device)).to(sk.dtype))
+            cap = None
             if bool(has_caption.any()):
-                ids = self.text_encoder.tokenizer([d.caption or "" for d in decoded])
-                cap = sk.read_caption(ids)
-            image, cover = sk.guide_image(spw, has_spw, cap, has_caption, background)
-            guide = self.mgdd.guide_planes(image, cover)
-            null_guide = self.mgdd.guide_planes(background, torch.zeros_like(cover))
-        return guide, null_guide
+                cap = sk.read_caption(self.text_encoder.tokenizer([c or "" for c in captions]))
+            read = sk.read_spw(spw.to(sk.device, sk.dtype)) if bool(has_spw.any()) else None
+            image, cover = sk.guide_image(read, has_spw, cap, has_caption, background)
+            return self.mgdd.guide_planes(image, cover), background
 
     # -- persistence --------------------------------------------------------------------
     def save_pretrained(self, path: str | Path) -> None:

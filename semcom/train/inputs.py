@@ -41,18 +41,13 @@ def _guide(
     """The decoder's guide planes for a training batch (None without a scene sketch), as
     the receiver builds them: the sketch of the present caption (non-empty ``texts``) and
     SPW tokens [B,K,D] (``spw_present`` [B]) over the HCI where present, else grey."""
-    sk = codec.sketch
-    if sk is None or not codec.mgdd.config.guide_channels:
+    if codec.sketch is None or not codec.mgdd.config.guide_channels:
         return None
-    b = len(texts)
-    background = torch.where(hci_present.view(b, 1, 1, 1), hci, torch.full_like(hci, 0.5))
-    with torch.no_grad():
-        cap = sk.read_caption(codec.text_encoder.tokenizer(texts))
-        has_caption = torch.tensor([bool(t) for t in texts])
-        image, cover = sk.guide_image(
-            sk.read_spw(spw.float()), spw_present, cap, has_caption, background
-        )
-        return codec.mgdd.guide_planes(image, cover).float()
+    captions = [t or None for t in texts]  # a dropped caption is an absent one
+    guide, _ = codec.sketch_guide(
+        captions, spw.float(), spw_present, hci, hci_present, tuple(hci.shape[-2:])
+    )
+    return guide.float()
 
 
 class TaskHead(CellReader):
