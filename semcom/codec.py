@@ -9,85 +9,53 @@ Receiver (sees only what arrived; an absent stream becomes its null input):
   SPW indices → TASCM embeddings (else TASCM's null tokens), and with a layout grid
               their layout vectors, painted over their cells (else the null vectors)
   HCI image → ControlNet condition (else no ControlNet residual)
-  → :class:`MGDD` samples the image.
+  caption + SPWs (+ HCI) → the scene sketch's guide planes (with a sketch)
+  → :class:`MGDD` samples the image (:mod:`semcom.receiver`).
 
-A model is a directory (``save_pretrained`` / ``from_pretrained``) laid out like a
-diffusers Stable Diffusion snapshot plus MTGC's own parts; see docs/codec.md.
+A model is a directory (``save_pretrained`` / ``from_pretrained``, :mod:`semcom.model_dir`)
+laid out like a diffusers Stable Diffusion snapshot plus MTGC's own parts; see
+docs/codec.md. Settings and constants live in :mod:`semcom.codec_config`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import warnings
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from semcom.codec_config import (
+    ARRIVAL_PATTERNS,
+    MAX_PIXELS,
+    MTGC_CONFIG,
+    CodecConfig,
+    DecodedStreams,
+)
 from semcom.container import STREAMS, Bitstream, BitstreamError
 from semcom.errors import SemcomError
 from semcom.mgdd import MGDD
+from semcom.receiver import generate, lowpass_from, sketch_guide
 from semcom.sketch import SceneSketch
 from semcom.streams import StreamError
 from semcom.streams.caption import CaptionCoder
-from semcom.streams.hci import FACTORS, KINDS, N_QUALITIES, HCICodec, HCISetting, LearnedHCICodec
+from semcom.streams.hci import FACTORS, N_QUALITIES, HCICodec, HCISetting
 from semcom.streams.spw import SPWCoder
 from semcom.tascm import TASCM
-from semcom.textenc import HFTokenizer, TextEncoder, WordTokenizer
+from semcom.textenc import TextEncoder
 
-MTGC_CONFIG = "mtgc.json"
-#: Largest image (height × width pixels) MTGC encodes or decodes, 2048 × 2048: the
-#: receiver's work and memory grow with the size a header declares, so a corrupted or
-#: forged header must not make it decode a gigapixel image.
-MAX_PIXELS = 1 << 22
-#: The seven non-empty subsets of streams, as tuples of names that arrive.
-ARRIVAL_PATTERNS: tuple[tuple[str, ...], ...] = tuple(
-    tuple(s for i, s in enumerate(STREAMS) if mask >> i & 1) for mask in range(1, 8)
-)
-
-
-@dataclass
-class CodecConfig:
-    """Codec settings stored in mtgc.json.
-
-    preset: name written into every bitstream. min_size: smallest image side accepted.
-    hci_kind/hci_factor/hci_quality: the default HCI operating point. seed: default
-    decoding seed. clip_mean/clip_std: pixel normalisation of an external image encoder.
-    hci_lowpass: when the HCI arrived, the receiver replaces the generated image's
-    low frequencies (area-downsampled by this factor and upsampled back) with the decoded
-    HCI's, so colours and layout follow what was sent while the diffusion model supplies
-    the detail; 0 disables it (ours, not in the paper; see docs/codec.md).
-    """
-
-    preset: str = "tiny"
-    min_size: int = 64
-    hci_kind: str = "learned"
-    hci_factor: int = 8
-    hci_quality: int = 8
-    seed: int = 0
-    hci_lowpass: int = 0
-    clip_mean: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
-    clip_std: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
-
-    @property
-    def hci_setting(self) -> HCISetting:
-        return HCISetting(self.hci_kind, self.hci_factor, self.hci_quality)
-
-
-@dataclass
-class DecodedStreams:
-    """What the receiver recovered from one bitstream (None = absent or undecodable).
-
-    caption: text; hci: [1,3,H,W] in [0,1]; spw: [K] int64 indices.
-    """
-
-    caption: str | None = None
-    hci: torch.Tensor | None = None
-    spw: torch.Tensor | None = None
-    failed: tuple[str, ...] = ()
+__all__ = [
+    "ARRIVAL_PATTERNS",
+    "MAX_PIXELS",
+    "MTGC",
+    "MTGC_CONFIG",
+    "CodecConfig",
+    "DecodedStreams",
+    "lowpass_from",
+]
 
 
 class MTGC:
@@ -370,11 +338,14 @@ class MTGC:
         guidance_scale: float | None = None,
         strict: bool = False,
         max_batch: int | None = None,
+        init_strength: float | None = None,
     ) -> torch.Tensor | list[torch.Tensor]:
         """Bitstream(s) → image(s) [B,3,H,W] float32 in [0,1] (a list if sizes differ).
 
         seed: one for all images or one per image (default: the preset's seed).
         max_batch: sample at most this many images at once (bounds memory).
+        init_strength: where sampling starts (:class:`~semcom.mgdd.MGDDConfig`; None: the
+        model's): 1 from noise, below 1 from the scene sketch.
         """
         if max_batch is not None and max_batch < 1:
             raise SemcomError("max_batch must be at least 1.")
@@ -399,79 +370,21 @@ class MTGC:
             step = max_batch or len(idx)
             chunks += [((h, w), idx[i : i + step]) for i in range(0, len(idx), step)]
         for (h, w), idx in chunks:
-            imgs = self._generate(
-                [decoded[i] for i in idx], h, w, [seeds[i] for i in idx], steps, guidance_scale
+            imgs = generate(
+                self,
+                [decoded[i] for i in idx],
+                h,
+                w,
+                [seeds[i] for i in idx],
+                steps,
+                guidance_scale,
+                init_strength,
             )
             for j, i in enumerate(idx):
                 results[i] = imgs[j : j + 1]
         if len(groups) == 1:
             return torch.cat(results)  # type: ignore[arg-type]
         return [r for r in results if r is not None]
-
-    def _generate(
-        self,
-        decoded: list[DecodedStreams],
-        h: int,
-        w: int,
-        seeds: list[int],
-        steps: int | None,
-        guidance_scale: float | None,
-    ) -> torch.Tensor:
-        b = len(decoded)
-        texts = [d.caption if d.caption is not None else "" for d in decoded]
-        caption_tokens = self.text_encoder(texts)
-        null_caption = self.text_encoder([""] * b)
-        spw = self.tascm.null(b).clone().to(caption_tokens)
-        layout = null_layout = None
-        if self.mgdd.config.layout_grid:
-            null_layout = self.tascm.null_layout(b).to(caption_tokens)
-            layout = null_layout.clone()
-        for i, d in enumerate(decoded):
-            if d.spw is not None:
-                idx = d.spw.to(self.tascm.device).unsqueeze(0)
-                spw[i] = self.tascm.embed(idx)[0].to(spw)
-                if layout is not None:
-                    layout[i] = self.tascm.layout(idx)[0].to(layout)
-        context = torch.cat([caption_tokens, spw], dim=1)
-        null_context = torch.cat([null_caption, self.tascm.null(b).to(caption_tokens)], dim=1)
-        m = self.mgdd.size_multiple
-        hp, wp = math.ceil(h / m) * m, math.ceil(w / m) * m
-        present = torch.tensor([d.hci is not None for d in decoded])
-        hci = None
-        if bool(present.any()):
-            hci = torch.zeros(b, 3, hp, wp)
-            for i, d in enumerate(decoded):
-                if d.hci is not None:
-                    img = d.hci.float().cpu()
-                    if (hp, wp) != (h, w):
-                        img = F.pad(img, (0, wp - w, 0, hp - h), mode="replicate")
-                    hci[i] = img[0]
-        guide = null_guide = None
-        if self.mgdd.config.guide_channels:
-            has_spw = torch.tensor([d.spw is not None for d in decoded])
-            captions = [d.caption for d in decoded]
-            guide, background = self.sketch_guide(captions, spw, has_spw, hci, present, (hp, wp))
-            with torch.no_grad():  # the null context: the background alone
-                null_guide = self.mgdd.guide_planes(background, torch.zeros(b, 1, hp, wp))
-        out = self.mgdd.generate(
-            context,
-            null_context,
-            hci,
-            present,
-            seeds,
-            (hp, wp),
-            steps,
-            guidance_scale,
-            layout=layout,
-            null_layout=null_layout,
-            guide=guide,
-            null_guide=null_guide,
-        )
-        if hci is not None and self.config.hci_lowpass > 0:
-            out = torch.where(
-                present.view(b, 1, 1, 1), lowpass_from(out, hci, self.config.hci_lowpass), out
-            )
-        return out[..., :h, :w]
 
     def sketch_guide(
         self,
@@ -482,166 +395,24 @@ class MTGC:
         hci_present: torch.Tensor,
         size: tuple[int, int],
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The decoder's guide planes [B,C+1,h,w] and the sketch's background [B,3,H,W].
-
-        The sketch of what the caption (None: absent) and the SPW tokens [B,K,D]
-        (``has_spw`` [B] bool) say is painted over the HCI [B,3,H,W] where it arrived
-        (``hci_present``) and over mid-grey elsewhere. The receiver and training both
-        build the guide here.
-        """
-        sk = self.sketch
-        if sk is None:
-            raise SemcomError("this model has no scene sketch.")
-        b = len(captions)
-        background = torch.full((b, 3, *size), 0.5)
-        if hci is not None:
-            background = torch.where(hci_present.view(b, 1, 1, 1), hci.float().cpu(), background)
-        has_caption = torch.tensor([c is not None for c in captions])
-        with torch.no_grad():
-            cap = None
-            if bool(has_caption.any()):
-                cap = sk.read_caption(self.text_encoder.tokenizer([c or "" for c in captions]))
-            read = sk.read_spw(spw.to(sk.device, sk.dtype)) if bool(has_spw.any()) else None
-            image, cover = sk.guide_image(read, has_spw, cap, has_caption, background)
-            return self.mgdd.guide_planes(image, cover), background
+        """The decoder's guide planes and the sketch's background: see
+        :func:`semcom.receiver.sketch_guide` (the receiver and training both build the
+        guide there)."""
+        return sketch_guide(self, captions, spw, has_spw, hci, hci_present, size)
 
     # -- persistence --------------------------------------------------------------------
     def save_pretrained(self, path: str | Path) -> None:
-        """Write the model directory (see docs/codec.md for the layout)."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        (path / MTGC_CONFIG).write_text(json.dumps(asdict(self.config), indent=2))
-        self.mgdd.save_pretrained(path)
-        self.text_encoder.model.save_pretrained(path / "text_encoder")
-        self.text_encoder.tokenizer.save_pretrained(path / "tokenizer")  # type: ignore[attr-defined]
-        self.tascm.save_pretrained(path / "tascm")
-        if self.hci.learned is not None:
-            self.hci.learned.save_pretrained(path / "hci")
-        if self.image_encoder is not None:
-            self.image_encoder.save_pretrained(path / "image_encoder")
-        if self.captioner is not None and hasattr(self.captioner, "save_pretrained"):
-            self.captioner.save_pretrained(path / "captioner")
-        if self.sketch is not None:
-            self.sketch.save_pretrained(path / "sketch")
+        """Write the model directory (:func:`semcom.model_dir.save_model`)."""
+        from semcom.model_dir import save_model
+
+        save_model(self, path)
 
     @classmethod
     def from_pretrained(
         cls, path: str | Path, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
     ) -> MTGC:
-        """Load a model directory; a missing part raises SemcomError naming it."""
-        path = Path(path)
-        required = ["unet", "controlnet", "scheduler", "text_encoder", "tokenizer", "tascm"]
-        if not path.is_dir():
-            raise SemcomError(f"the weights directory {path} does not exist.")
-        missing = [p for p in [MTGC_CONFIG, *required] if not (path / p).exists()]
-        if missing:
-            raise SemcomError(
-                f"{path} lacks {', '.join(missing)}; see docs/codec.md for the layout an "
-                "MTGC weights directory needs."
-            )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                return cls._load(path, device, dtype)
-            except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:
-                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                only = " (weights are read from .safetensors files only)"
-                hint = only if "safetensors" in first else ""
-                raise SemcomError(f"cannot load the MTGC weights in {path}: {first}{hint}") from err
+        """Load a model directory (:func:`semcom.model_dir.load_model`); a missing part
+        raises SemcomError naming it."""
+        from semcom.model_dir import load_model
 
-    @classmethod
-    def _load(cls, path: Path, device: str | torch.device, dtype: torch.dtype | None) -> MTGC:
-        from transformers import CLIPTextModel, CLIPVisionModel
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-
-        raw = json.loads((path / MTGC_CONFIG).read_text())
-        for key in ("clip_mean", "clip_std"):
-            if key in raw:
-                raw[key] = tuple(raw[key])
-        config = CodecConfig(**raw)
-        if config.hci_kind not in KINDS:
-            raise SemcomError(f"{path / MTGC_CONFIG}: unknown hci_kind {config.hci_kind!r}.")
-        mgdd = MGDD.from_pretrained(path).to(device, dtype)
-        text_model = CLIPTextModel.from_pretrained(
-            path / "text_encoder", local_files_only=True, use_safetensors=True
-        )
-        text_model.to(device, dtype)
-        if (path / "tokenizer" / "tokenizer.json").is_file() and _is_word_tokenizer(
-            path / "tokenizer"
-        ):
-            tokenizer = WordTokenizer.from_pretrained(path / "tokenizer")
-        else:
-            from transformers import CLIPTokenizer
-
-            tokenizer = HFTokenizer(
-                CLIPTokenizer.from_pretrained(path / "tokenizer", local_files_only=True)
-            )
-        tascm = TASCM.from_pretrained(
-            path / "tascm", low_cpu_mem_usage=False, use_safetensors=True
-        ).to(device)
-        learned = LearnedHCICodec.from_pretrained(path / "hci") if (path / "hci").is_dir() else None
-        image_encoder = None
-        if (path / "image_encoder").is_dir():
-            image_encoder = CLIPVisionModel.from_pretrained(
-                path / "image_encoder", local_files_only=True, use_safetensors=True
-            )
-            image_encoder.to(device, dtype)
-        captioner = _load_captioner(path / "captioner", device)
-        sketch = None
-        if (path / "sketch").is_dir():
-            sketch = SceneSketch.from_pretrained(
-                path / "sketch", low_cpu_mem_usage=False, use_safetensors=True
-            ).to(device)
-        return cls(
-            config,
-            HCICodec(learned, config.hci_setting),
-            tascm,
-            TextEncoder(tokenizer, text_model),
-            mgdd,
-            captioner=captioner,
-            image_encoder=image_encoder,
-            sketch=sketch,
-        )
-
-
-def lowpass_from(image: torch.Tensor, guide: torch.Tensor, factor: int) -> torch.Tensor:
-    """``image`` with its low frequencies taken from ``guide`` (both [B,3,H,W] in [0,1]).
-
-    low(x) = bicubic upsampling of the area-downsampled x (by ``factor``); the result is
-    image − low(image) + low(guide), clamped to [0,1].
-    """
-    from semcom.streams.hci import downsample
-
-    h, w = image.shape[-2:]
-
-    def low(x: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(
-            downsample(x.float(), factor), size=(h, w), mode="bicubic", align_corners=False
-        )
-
-    return (image.float() - low(image) + low(guide)).clamp(0, 1)
-
-
-def _is_word_tokenizer(path: Path) -> bool:
-    try:
-        data = json.loads((path / "tokenizer.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and isinstance(data.get("vocab"), list) and "max_length" in data
-
-
-def _load_captioner(path: Path, device: str | torch.device) -> object | None:
-    if not (path / "config.json").is_file():
-        return None
-    from semcom.captioner import HFCaptioner, ShapesCaptioner
-
-    cfg = json.loads((path / "config.json").read_text())
-    if cfg.get("_class_name") == "ShapesCaptioner":
-        return (
-            ShapesCaptioner.from_pretrained(path, low_cpu_mem_usage=False, use_safetensors=True)
-            .to(device)
-            .eval()
-        )
-    return HFCaptioner(path)
+        return load_model(path, device, dtype)

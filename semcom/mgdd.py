@@ -49,7 +49,11 @@ class MGDDConfig:
     vector of SPW k = g·row + col fills its grid cell (the UNet then has ``latent channels
     + 2·coord + D`` input channels); every call then takes a layout [B, g², D].
     ``guide_channels`` > 0 (latent channels + 1) appends the planes of a guide image
-    (:meth:`MGDD.guide_planes`); every call then takes them.
+    (:meth:`MGDD.guide_planes`); every call then takes them. ``init_strength`` s < 1
+    starts sampling from the guide image's latents noised to the timestep a fraction s
+    of the way into the schedule (SDEdit, Meng et al. 2022; diffusers' img2img
+    "strength") instead of from pure noise, and runs the remaining ≈ s × steps steps:
+    the sketch's shapes then survive sampling; 1 samples from noise as in the paper.
     """
 
     num_inference_steps: int = 20
@@ -62,6 +66,7 @@ class MGDDConfig:
     layout_grid: int = 0
     layout_channels: int = 0
     guide_channels: int = 0
+    init_strength: float = 1.0
 
     def __post_init__(self) -> None:
         if (self.layout_grid > 0) != (self.layout_channels > 0):
@@ -70,6 +75,8 @@ class MGDDConfig:
             raise SemcomError(f"control_input must be pixels or latents, not {self.control_input}.")
         if self.num_inference_steps < 1:
             raise SemcomError("the number of diffusion steps must be at least 1.")
+        if not 0.0 < self.init_strength <= 1.0:
+            raise SemcomError(f"init_strength must lie in (0, 1], not {self.init_strength}.")
 
 
 class MGDD:
@@ -289,6 +296,7 @@ class MGDD:
         null_layout: torch.Tensor | None = None,
         guide: torch.Tensor | None = None,
         null_guide: torch.Tensor | None = None,
+        init_strength: float | None = None,
     ) -> torch.Tensor:
         """Sample images.
 
@@ -298,11 +306,20 @@ class MGDD:
         seeds: one int per image. size: (H, W), multiples of :attr:`size_multiple`.
         layout, null_layout: [B,g²,D] SPW layout vectors and those of the null context
         (required with a layout grid). guide, null_guide: [B,C+1,h,w] guide planes of
-        the streams and of the null context (required with guide channels). Returns
-        [B,3,H,W] float32 in [0,1] on the CPU.
+        the streams and of the null context (required with guide channels).
+        init_strength: see :class:`MGDDConfig` (None: the config's); below 1 the guide's
+        latents are the starting point. Returns [B,3,H,W] float32 in [0,1] on the CPU.
         """
         steps = num_inference_steps or self.config.num_inference_steps
         scale = self.config.guidance_scale if guidance_scale is None else guidance_scale
+        strength = self.config.init_strength if init_strength is None else init_strength
+        if not 0.0 < strength <= 1.0:
+            raise SemcomError(f"init_strength must lie in (0, 1], not {strength}.")
+        if strength < 1.0 and not self.config.guide_channels:
+            raise SemcomError(
+                "init_strength below 1 starts from the scene sketch, and this decoder reads "
+                "no guide planes: use 1 (from noise) or a model with a sketch."
+            )
         b = context.shape[0]
         if len(seeds) != b:
             raise ValueError("one seed per image is required")
@@ -323,7 +340,16 @@ class MGDD:
         latents = torch.cat(noise).to(self.device, self.dtype)
         scheduler = DDIMScheduler.from_config(self.scheduler.config)
         scheduler.set_timesteps(steps, device=self.device)
-        latents = latents * scheduler.init_noise_sigma
+        timesteps = scheduler.timesteps
+        if strength < 1.0:
+            if guide is None:
+                raise SemcomError("this decoder reads guide planes: pass guide and null_guide.")
+            # SDEdit: the guide's latents noised to the first of the last ≈ s·steps steps
+            timesteps = timesteps[steps - max(1, round(steps * strength)) :]
+            start = guide[:, :channels].to(latents)
+            latents = scheduler.add_noise(start, latents, timesteps[:1].repeat(b))
+        else:
+            latents = latents * scheduler.init_noise_sigma
 
         cfg = scale != 1.0
         ctx = context.to(self.device, self.dtype)
@@ -350,7 +376,7 @@ class MGDD:
             if cfg:
                 cond = torch.cat([cond, cond])
                 mask = torch.cat([mask, mask])
-        for t in scheduler.timesteps:
+        for t in timesteps:
             x = torch.cat([latents, latents]) if cfg else latents
             x = self.model_input(scheduler.scale_model_input(x, t), lay, gd)
             down = mid = None

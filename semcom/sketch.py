@@ -88,6 +88,11 @@ class SceneSketch(ModelMixin, ConfigMixin):
     SPW tokens. ``vocab_size``/``max_tokens``: the caption tokenizer's. ``canvas``: the
     image side (pixels) the templates are drawn for, ``window``: a template's side
     (pixels; larger than a cell so large objects may reach into their neighbours).
+    ``halo`` r > 0: before the sketch is composited, the background within r canvas
+    pixels of a painted object is replaced by the background around it (see
+    :meth:`clear_halos`), so the blurred blob the HCI holds of the same object does not
+    round the sketch's corners; ``halo_blur``: side (canvas pixels, odd) of the box over
+    which that fill is averaged. 0 composites over the background as it is.
     """
 
     @register_to_config
@@ -103,12 +108,16 @@ class SceneSketch(ModelMixin, ConfigMixin):
         heads: int = 4,
         canvas: int = 128,
         window: int = 64,
+        halo: int = 0,
+        halo_blur: int = 33,
     ) -> None:
         super().__init__()
         if len(groups) != 3:
             raise ValueError("groups must be (shapes, colours, sizes)")
         if window % 2 or window > canvas:
             raise ValueError("window must be even and at most the canvas side")
+        if halo < 0 or halo_blur < 1 or halo_blur % 2 == 0:
+            raise ValueError("halo must be ≥ 0 and halo_blur odd and ≥ 1")
         cells, out = grid * grid, 1 + sum(groups)
         self.spw_reader = CellReader(context_dim, out, cells, heads)
         self.caption_reader = CaptionReader(
@@ -166,7 +175,28 @@ class SceneSketch(ModelMixin, ConfigMixin):
         rgb, cover = self.paint(self.beliefs(total / count.clamp_min(1)), background.shape[-2:])
         cover = cover * (count > 0).to(cover).view(b, 1, 1, 1)
         rgb, cover = rgb.to(background), cover.to(background)
+        if self.config.halo > 0:
+            background = self.clear_halos(background, cover)
         return self.composite(rgb, cover, background), cover
+
+    def clear_halos(self, background: torch.Tensor, cover: torch.Tensor) -> torch.Tensor:
+        """``background`` [B,3,H,W] with the pixels within ``halo`` of the sketch's
+        objects (coverage [B,1,H,W] above ½) filled by a normalised box average of the
+        background outside them (the image's mean outside them where the box holds too
+        little of it). Distances scale with H / ``canvas``.
+        """
+        scale = background.shape[-2] / self.config.canvas
+        r = max(1, round(self.config.halo * scale))
+        k = max(1, round(self.config.halo_blur * scale)) | 1
+        inside = F.max_pool2d((cover > 0.5).to(background), 2 * r + 1, 1, r)
+        keep = 1 - inside
+        num = F.avg_pool2d(background * keep, k, 1, k // 2, count_include_pad=False)
+        den = F.avg_pool2d(keep, k, 1, k // 2, count_include_pad=False)
+        kept = keep.sum((2, 3), keepdim=True)
+        mean = (background * keep).sum((2, 3), keepdim=True) / kept.clamp_min(1)
+        mean = torch.where(kept > 0, mean, background.mean((2, 3), keepdim=True))
+        fill = torch.where(den > 0.05, num / den.clamp_min(1e-6), mean)
+        return keep * background + inside * fill
 
     def beliefs(self, logits: torch.Tensor) -> torch.Tensor:
         """Logits [B,G²,P] → probabilities [B,G²,P]: σ(presence), softmax per group."""

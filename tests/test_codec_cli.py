@@ -249,6 +249,15 @@ def test_bad_output_suffix(png, weights, tmp_path, capsys) -> None:
     )
 
 
+def test_init_strength_needs_a_sketch_and_a_fraction(png, weights, tmp_path, capsys) -> None:
+    out = tmp_path / "x.mtgc"
+    _encode(png, out, weights, "--caption", "x")
+    args = ["decode", str(out), "-o", str(tmp_path / "y.png"), "--weights", str(weights)]
+    _fails([*args, "--init-strength", "1.5"], capsys, "--init-strength")
+    _fails([*args, "--init-strength", "0.5"], capsys, "guide planes")
+    assert not (tmp_path / "y.png").exists()
+
+
 def test_exif_orientation_is_applied(tmp_path) -> None:
     arr = np.zeros((40, 60, 3), dtype=np.uint8)
     img = Image.fromarray(arr)

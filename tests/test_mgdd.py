@@ -85,6 +85,15 @@ def test_invalid_sampling_settings_are_refused() -> None:
         MGDDConfig(control_input="edges")
     with pytest.raises(SemcomError):
         MGDDConfig(num_inference_steps=0)
+    for strength in (0.0, 1.5):
+        with pytest.raises(SemcomError, match="init_strength"):
+            MGDDConfig(init_strength=strength)
+
+
+def test_a_start_from_the_guide_needs_a_decoder_that_reads_one(mgdd: MGDD) -> None:
+    ctx, null, _ = _inputs(1)
+    with pytest.raises(SemcomError, match="guide planes"):
+        mgdd.generate(ctx, null, None, None, [0], (64, 64), 4, init_strength=0.5)
 
 
 def test_the_denoising_loss_trains_tascm_through_the_decoder() -> None:

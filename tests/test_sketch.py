@@ -132,6 +132,54 @@ def test_the_semantic_streams_steer_the_decode_through_the_sketch() -> None:
             sketch.fills.copy_(saved)
 
 
+def test_a_start_from_the_sketch_runs_the_last_steps_of_the_schedule() -> None:
+    """init_strength s < 1: the UNet runs on the last round(s·steps) timesteps of the
+    steps-step schedule; the decode is deterministic and differs from a start from noise."""
+    codec = small_codec(sketch=True)
+    mg = codec.mgdd
+    bs = codec.encode(scene_image(1))[0]
+    seen: list[int] = []
+    hook = mg.unet.register_forward_pre_hook(lambda m, args: seen.append(int(args[1])))
+    try:
+        full = codec.decode([bs], steps=10)
+        schedule, seen[:] = list(seen), []
+        mg.config.init_strength = 0.3
+        short = codec.decode([bs], steps=10)
+        assert torch.equal(short, codec.decode([bs], steps=10))
+    finally:
+        mg.config.init_strength = 1.0
+        hook.remove()
+    assert len(schedule) == 10 and seen[:3] == schedule[-3:] and len(seen) == 6
+    assert not torch.equal(full, short)
+
+
+def test_halos_around_sketched_objects_take_the_surrounding_background() -> None:
+    """The HCI's blurred blob of an object (radius 14 around a sketched disk of radius
+    10) is replaced by the background around it; pixels farther away keep theirs."""
+    sk = SceneSketch(context_dim=16, vocab_size=20, max_tokens=12, width=16, heads=2, halo=6)
+    yy, xx = torch.meshgrid(torch.arange(128.0), torch.arange(128.0), indexing="ij")
+    r = ((yy - 64) ** 2 + (xx - 64) ** 2).sqrt()
+    cover = (r <= 10).float().view(1, 1, 128, 128)
+    background = torch.full((1, 3, 128, 128), 0.3)
+    background[..., 60:68, 0:8] = 0.6  # a far detail that must survive
+    background = torch.where(r <= 14, torch.tensor(0.9), background)
+    cleared = sk.clear_halos(background, cover)
+    assert torch.allclose(cleared[..., r <= 16], torch.tensor(0.3), atol=1e-5)
+    far = r > 10 + 6 * 2**0.5 + 1  # the halo is a square dilation of the coverage
+    assert torch.equal(cleared[..., far], background[..., far])
+    assert torch.equal(sk.clear_halos(background, torch.zeros_like(cover)), background)
+    # without a halo the sketch is composited over the background as it is
+    plain = SceneSketch(context_dim=16, vocab_size=20, max_tokens=12, width=16, heads=2)
+    with pytest.raises(ValueError, match="halo"):
+        SceneSketch(halo=-1)
+    beliefs = torch.zeros(1, 9, P)
+    image, _ = plain.guide_image(
+        beliefs, torch.tensor([True]), None, torch.tensor([False]), background
+    )
+    expected = plain.composite(*plain.paint(plain.beliefs(beliefs)), background)
+    torch.testing.assert_close(image, expected)
+
+
 def test_a_model_with_guide_planes_needs_its_sketch(tmp_path: Path) -> None:
     small_codec(sketch=True).save_pretrained(tmp_path / "m")
     assert MTGC.from_pretrained(tmp_path / "m").sketch is not None

@@ -185,8 +185,9 @@ def test_sampling_picks_settings_on_validation_scenes_and_saves_them(model_dir: 
 
     logs: list[str] = []
     report = train_part("sampling", _config(), model_dir, tmp_path / "w", log=logs.append)
-    chosen = (report["num_inference_steps"], report["guidance_scale"])
+    chosen = (report["num_inference_steps"], report["guidance_scale"], report["init_strength"])
     assert chosen in SAMPLING_CANDIDATES and report["hci_lowpass"] in (0, 4)
+    assert any(s < 1 for _, _, s in SAMPLING_CANDIDATES)  # starts from the sketch are tried
     scores = [report[k] for k in report if k.endswith("_f1") and k != "val_f1"]
     assert len(scores) == 2 * len(SAMPLING_CANDIDATES)
     # the chosen one is within the tie margin of the best F1, and the most accurate there
@@ -202,6 +203,7 @@ def test_sampling_picks_settings_on_validation_scenes_and_saves_them(model_dir: 
     again = MTGC.from_pretrained(model_dir)
     assert again.mgdd.config.num_inference_steps == chosen[0]
     assert again.mgdd.config.guidance_scale == chosen[1]
+    assert again.mgdd.config.init_strength == chosen[2]
     assert again.config.hci_lowpass == report["hci_lowpass"]
 
 

@@ -109,6 +109,12 @@ def decode(
     steps: int | None = typer.Option(None, "--steps", help="DDIM steps (default: preset's)."),
     seed: int | None = typer.Option(None, "--seed", help="Sampling seed (default: preset's)."),
     guidance: float | None = typer.Option(None, "--guidance", help="Classifier-free scale."),
+    init_strength: float | None = typer.Option(
+        None,
+        "--init-strength",
+        help="1 samples from noise; below 1 starts from the scene sketch noised that far "
+        "into the schedule (default: the model's).",
+    ),
     weights: Path | None = typer.Option(None, "--weights", help="Model directory."),
     device: str = typer.Option("cpu", "--device", help="cpu, cuda or auto."),
     half: bool = typer.Option(False, "--half", help="Half precision (fp16 on GPU, bf16 on CPU)."),
@@ -120,6 +126,8 @@ def decode(
 
     if steps is not None and steps < 1:
         raise SemcomError("--steps must be at least 1.")
+    if init_strength is not None and not 0.0 < init_strength <= 1.0:
+        raise SemcomError("--init-strength must lie in (0, 1] (1 samples from noise).")
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"):
         raise SemcomError(f"{output} needs an image suffix such as .png.")
     _check_output(output)
@@ -131,7 +139,14 @@ def decode(
         codec = MTGC.from_pretrained(weights, device=dev, dtype=_dtype(half, dev))
     else:
         codec = load_codec(bs.preset, None, device=dev, dtype=_dtype(half, dev))
-    image = codec.decode(bs, steps=steps, seed=seed, guidance_scale=guidance, strict=True)
+    image = codec.decode(
+        bs,
+        steps=steps,
+        seed=seed,
+        guidance_scale=guidance,
+        strict=True,
+        init_strength=init_strength,
+    )
     save_image(image[0], output)
     typer.echo(f"wrote {output} ({bs.width}x{bs.height})")
 

@@ -15,9 +15,18 @@ STAGE_PARTS: dict[int, tuple[str, ...]] = {
     3: ("joint", "sampling"),
 }
 #: Sampling settings ``sampling`` chooses from on validation scenes: (DDIM steps, guidance
-#: scale). Each decodes a 128×128 image in ≤ 1 s on one CPU thread with the tiny
-#: architecture (guidance > 1 doubles the batch, hence half the steps).
-SAMPLING_CANDIDATES: tuple[tuple[int, float], ...] = ((10, 1.0), (5, 2.0), (5, 3.0))
+#: scale, init strength; see :class:`~semcom.mgdd.MGDDConfig`). Each decodes a 128×128
+#: image in ≤ 1 s on one CPU thread with the tiny architecture (guidance > 1 doubles the
+#: batch; strength s runs ≈ s × steps of them).
+SAMPLING_CANDIDATES: tuple[tuple[int, float, float], ...] = (
+    (10, 1.0, 1.0),
+    (5, 2.0, 1.0),
+    (5, 3.0, 1.0),
+    (10, 2.0, 0.5),
+    (10, 2.0, 0.3),
+    (10, 3.0, 0.3),
+    (10, 2.0, 0.2),
+)
 
 
 @dataclass

@@ -175,7 +175,7 @@ def _tascm_task_accuracy(tascm, head: TaskHead, seed: int, n: int) -> dict[str, 
 
 
 def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, float]:
-    """Pick (steps, guidance, hci_lowpass) on ``n`` validation scenes.
+    """Pick (steps, guidance, init strength, hci_lowpass) on ``n`` validation scenes.
 
     The strict metric first: candidates whose full-codec object F1 lies within 1.96
     binomial standard errors (over the true objects) of the best are tied, and the tie
@@ -188,21 +188,27 @@ def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, floa
     sent = _encode_val(codec, images)
     factor = codec.config.hci_factor
     lowpass_before = codec.config.hci_lowpass
+    strength_before = codec.mgdd.config.init_strength
+    guided = bool(codec.mgdd.config.guide_channels)
     report: dict[str, float] = {"scenes": n, "objects": objects}
-    tried: list[tuple[float, float, int, float, int]] = []
+    tried: list[tuple[float, float, int, float, float, int]] = []
     try:
-        for steps, scale in SAMPLING_CANDIDATES:
+        for steps, scale, strength in SAMPLING_CANDIDATES:
+            if strength < 1.0 and not guided:
+                continue  # a start from the sketch needs a decoder that reads one
+            codec.mgdd.config.init_strength = strength
             for lowpass in (0, factor):
                 codec.config.hci_lowpass = lowpass
                 rec = codec.decode(sent, steps=steps, guidance_scale=scale, max_batch=16)
                 sem = _semantic(rec, scenes)
-                key = f"s{steps}_g{scale:g}_lp{lowpass}"
+                key = f"s{steps}_g{scale:g}_i{strength:g}_lp{lowpass}"
                 report[f"{key}_f1"] = sem["f1"]
                 report[f"{key}_semantic_accuracy"] = sem["semantic_accuracy"]
                 log(f"sampling: {key} F1 {sem['f1']} semantic accuracy {sem['semantic_accuracy']}")
-                tried.append((sem["f1"], sem["semantic_accuracy"], steps, scale, lowpass))
+                tried.append((sem["f1"], sem["semantic_accuracy"], steps, scale, strength, lowpass))
     finally:
         codec.config.hci_lowpass = lowpass_before
+        codec.mgdd.config.init_strength = strength_before
     top = max(t[0] for t in tried)
     margin = 1.96 * math.sqrt(max(top * (1 - top), 1e-4) / objects)
     tied = [t for t in tried if t[0] >= top - margin]
@@ -214,7 +220,8 @@ def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, floa
             "val_semantic_accuracy": best[1],
             "num_inference_steps": best[2],
             "guidance_scale": best[3],
-            "hci_lowpass": best[4],
+            "init_strength": best[4],
+            "hci_lowpass": best[5],
         }
     )
     return report

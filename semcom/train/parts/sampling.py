@@ -15,6 +15,7 @@ def train(ctx: PartContext) -> dict[str, float]:
     report = choose_sampling(codec, cfg.seed, cfg.gate_scenes, log)
     codec.mgdd.config.num_inference_steps = int(report["num_inference_steps"])
     codec.mgdd.config.guidance_scale = float(report["guidance_scale"])
+    codec.mgdd.config.init_strength = float(report["init_strength"])
     codec.config.hci_lowpass = int(report["hci_lowpass"])
     codec.save_pretrained(out)
     return report
