@@ -11,10 +11,13 @@ Every error names the key and says what is accepted, in one sentence (a
     channels: [awgn, rayleigh, tdl-a]  # or {name: rayleigh, label: fast, coherence: 1}
     snr_db: [-4, 0, 4, 8, 12, 16, 20]
     budget_cpp: [0.03, 0.1, 0.3]
+    metrics: [pixel, semantic]     # the default; add lpips, dists or a plug-in's
     trials: 1
     seed: 0
 
-The config hash (:meth:`SweepConfig.hash`) covers everything that changes a result.
+The config hash (:meth:`SweepConfig.hash`) covers everything that changes a result,
+the metric set included (a config with the default metrics keeps the hash it had before
+metrics could be chosen).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ _TOP_KEYS = (
     "channels",
     "snr_db",
     "budget_cpp",
+    "metrics",
     "trials",
     "seed",
     "decode_seed",
@@ -132,11 +136,20 @@ class SweepConfig:
     seed: int = 0
     decode_seed: int = 0
     save_images: int = 2
+    metrics: tuple[str, ...] = ("pixel", "semantic")
 
     def to_dict(self) -> dict[str, Any]:
+        """The canonical form the hash is taken over (``metrics`` only when not the
+        default set, so older configs keep their hash)."""
+        from semcom.metrics.registry import DEFAULT_METRICS
+
         d = asdict(self)
         d["codecs"] = [c.to_dict() for c in self.codecs]
         d["channels"] = [c.to_dict() for c in self.channels]
+        if tuple(self.metrics) == DEFAULT_METRICS:
+            del d["metrics"]
+        else:
+            d["metrics"] = list(self.metrics)
         return d
 
     def hash(self) -> str:
@@ -317,6 +330,7 @@ def parse_config(data: Any) -> SweepConfig:
             "name", f"must be a plain name (letters, digits, _ . @ + -, no slashes), not {name!r}"
         )
     return SweepConfig(
+        metrics=_metrics(d.get("metrics")),
         name=name,
         dataset=dataset,
         codecs=codecs,
@@ -328,6 +342,21 @@ def parse_config(data: Any) -> SweepConfig:
         decode_seed=_int(d.get("decode_seed", 0), "decode_seed", 0),
         save_images=_int(d.get("save_images", 2), "save_images", 0),
     )
+
+
+def _metrics(value: Any) -> tuple[str, ...]:
+    """The ``metrics`` list: installed metric names, each once (default pixel, semantic)."""
+    from semcom.metrics.registry import DEFAULT_METRICS, check_metrics
+
+    if value is None:
+        return DEFAULT_METRICS
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise _fail("metrics", "must be a list of metric names (see `semcom list metrics`)")
+    try:
+        return check_metrics(names)
+    except SemcomError as err:
+        raise _fail("metrics", str(err).rstrip(".")) from err
 
 
 def load_config(path: str | Path) -> SweepConfig:

@@ -24,22 +24,52 @@ Codecs (names accepted by ``--codec``):
 
 Figures per codec: mean bpp, semantic accuracy (the mean of shape, colour, size and
 position accuracy over true objects), object F1, hallucination rate, PSNR and MS-SSIM,
-each with a 95 % bootstrap confidence interval over images (the pooled statistic
-recomputed on images drawn with replacement, percentile interval).
+and the mean of every field of the extra ``metrics`` (``--metric lpips`` …), each with a
+95 % bootstrap confidence interval over images (the pooled statistic recomputed on images
+drawn with replacement, percentile interval). Per-image figures come from
+:func:`experiments.scoring.score`, the sweep's scoring path; the semantic ones are pooled
+from the probe's per-image counts.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from experiments.eval_report import (
+    check_claim,
+    columns_of,
+    format_markdown,
+    format_table,
+    reconstruction_figure,
+)
+from experiments.eval_stats import COLUMNS, CodecResult, summarize, summarize_interpolated
 from semcom.baselines.conventional import CODEC_NAMES as CONVENTIONAL
 from semcom.errors import SemcomError
-from semcom.metrics.semantic import SemanticCounts, count_scene, scores_from_counts
+from semcom.metrics.semantic import count_scene
+
+__all__ = [
+    "ALL_CODECS",
+    "COLUMNS",
+    "DEFAULT_CODECS",
+    "MATCHES",
+    "MTGC_VARIANTS",
+    "CodecResult",
+    "EvalConfig",
+    "check_claim",
+    "columns_of",
+    "evaluate",
+    "format_markdown",
+    "format_table",
+    "reconstruction_figure",
+    "run_conventional",
+    "summarize",
+    "summarize_interpolated",
+]
 
 #: MTGC variants: codec name → the streams it sends.
 MTGC_VARIANTS: dict[str, tuple[str, ...]] = {
@@ -61,15 +91,6 @@ DEFAULT_CODECS: tuple[str, ...] = (
     "compressai",
 )
 ALL_CODECS: tuple[str, ...] = (*DEFAULT_CODECS, "mtgc-oracle-caption")
-#: Table columns: (key, heading, higher is better).
-COLUMNS: tuple[tuple[str, str, bool], ...] = (
-    ("bpp", "bpp", False),
-    ("semantic_accuracy", "sem. acc.", True),
-    ("f1", "object F1", True),
-    ("hallucination_rate", "halluc.", False),
-    ("psnr", "PSNR dB", True),
-    ("ms_ssim", "MS-SSIM", True),
-)
 
 
 #: Rate-matching rules of the baselines (``--match``).
@@ -92,6 +113,10 @@ class EvalConfig:
     workers: int = 1
     #: Override the model's ``hci_lowpass`` (None keeps the model's own setting).
     hci_lowpass: int | None = None
+    #: Override the decoder's ``init_strength`` (1: sample from noise; None: the model's).
+    init_strength: float | None = None
+    #: Metrics scored beside pixel and semantic ones (registered names, e.g. lpips).
+    metrics: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = [c for c in self.codecs if c not in ALL_CODECS]
@@ -107,160 +132,39 @@ class EvalConfig:
             raise SemcomError("--workers must be at least 1.")
         if self.hci_lowpass is not None and self.hci_lowpass < 0:
             raise SemcomError("--hci-lowpass must be 0 (off) or a downsampling factor.")
+        if self.init_strength is not None and not 0.0 < self.init_strength <= 1.0:
+            raise SemcomError("--init-strength must lie in (0, 1] (1 samples from noise).")
+        if self.metrics:
+            from experiments.scoring import check_available
+            from semcom.metrics.registry import check_metrics
+
+            extra = tuple(self.metrics)
+            if {"pixel", "semantic"} & set(extra):
+                raise SemcomError(
+                    "pixel and semantic figures are always scored; --metric adds others."
+                )
+            check_metrics(("pixel", *extra))
+            check_available(extra)
 
 
-@dataclass
-class CodecResult:
-    """One codec's reconstructions [N,3,H,W] and per-image figures."""
-
-    name: str
-    images: torch.Tensor
-    bits: list[int]
-    counts: list[SemanticCounts] = field(default_factory=list)
-    psnr: list[float] = field(default_factory=list)
-    ms_ssim: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-    note: str = ""
-    #: Mean payload bits per stream (MTGC variants only).
-    stream_bits: dict[str, float] = field(default_factory=dict)
-
-
-def _pooled(counts: Sequence[SemanticCounts]) -> dict[str, float]:
-    total = SemanticCounts()
-    for c in counts:
-        total = total + c
-    s = scores_from_counts(total)
-    return {"semantic_accuracy": s.semantic_accuracy, **s.as_dict()}
-
-
-def summarize(result: CodecResult, pixels: int, bootstrap: int, seed: int) -> dict:
-    """Point estimates and 95 % bootstrap intervals of every figure of one codec."""
-    n = len(result.bits)
-    bpp = np.asarray(result.bits, dtype=float) / pixels
-    psnr = np.asarray(result.psnr, dtype=float)
-    msssim = np.asarray(result.ms_ssim, dtype=float)
-
-    def stats(idx: np.ndarray) -> dict[str, float]:
-        out = _pooled([result.counts[i] for i in idx])
-        out.update(
-            bpp=float(bpp[idx].mean()),
-            psnr=float(psnr[idx].mean()),
-            ms_ssim=float(msssim[idx].mean()),
-        )
-        return out
-
-    point = stats(np.arange(n))
-    rng = np.random.default_rng(seed)
-    samples = [stats(rng.integers(0, n, n)) for _ in range(bootstrap)]
-    ci = {
-        k: [
-            float(np.percentile([s[k] for s in samples], 2.5)),
-            float(np.percentile([s[k] for s in samples], 97.5)),
-        ]
-        for k in point
-    }
-    return {
-        "codec": result.name,
-        "n": n,
-        **point,
-        "ci95": ci,
-        "bpp_max": float(bpp.max()),
-        "bpp_min": float(bpp.min()),
-        "seconds": round(result.seconds, 1),
-        "note": result.note,
-        "stream_bits": result.stream_bits,
-    }
-
-
-def summarize_interpolated(
-    below: CodecResult,
-    above: CodecResult,
-    target_bits: Sequence[int],
-    pixels: int,
-    bootstrap: int,
-    seed: int,
-) -> dict:
-    """One codec's figures interpolated linearly in bpp to the mean of ``target_bits``.
-
-    ``below``/``above``: the codec matched below and above each image's target. For images
-    drawn with replacement (the same draw for both sides and the targets), every pooled
-    figure f is f_below + t·(f_above − f_below) with t = (target − bpp_below) /
-    (bpp_above − bpp_below), clamped to [0, 1] (no extrapolation); the point estimate
-    uses every image, the 95 % interval the percentiles of the draws.
-    """
-    n = len(below.bits)
-    targets = np.asarray(target_bits, dtype=float) / pixels
-    every = np.arange(n)
-    sides = [_side_stats(r, every, pixels) for r in (below, above)]
-    clamped = False
-
-    def stats(idx: np.ndarray) -> dict[str, float]:
-        nonlocal clamped
-        lo, hi = (_side_stats(r, idx, pixels) for r in (below, above))
-        goal = float(targets[idx].mean())
-        span = hi["bpp"] - lo["bpp"]
-        if not lo["bpp"] - 1e-12 <= goal <= hi["bpp"] + 1e-12:
-            clamped = True  # the codec cannot reach the goal: no extrapolation
-        t = 0.0 if span <= 0 else min(max((goal - lo["bpp"]) / span, 0.0), 1.0)
-        out = {k: lo[k] + t * (hi[k] - lo[k]) for k in lo}
-        out["bpp"] = lo["bpp"] + t * span
-        return out
-
-    point = stats(every)
-    point_clamped = clamped
-    rng = np.random.default_rng(seed)
-    samples = [stats(rng.integers(0, n, n)) for _ in range(bootstrap)]
-    ci = {
-        k: [
-            float(np.percentile([s[k] for s in samples], 2.5)) if samples else point[k],
-            float(np.percentile([s[k] for s in samples], 97.5)) if samples else point[k],
-        ]
-        for k in point
-    }
-    note = (
-        f"interpolated to MTGC's rate between {sides[0]['bpp']:.4f} and {sides[1]['bpp']:.4f} bpp"
-    )
-    if point_clamped:
-        note = (
-            f"cannot reach MTGC's rate ({sides[0]['bpp']:.4f}–{sides[1]['bpp']:.4f} bpp): "
-            "figures at its nearest points"
-        )
-    return {
-        "codec": above.name,
-        "n": n,
-        **point,
-        "ci95": ci,
-        "bpp_max": float(np.asarray(above.bits).max() / pixels),
-        "bpp_min": float(np.asarray(below.bits).min() / pixels),
-        "seconds": round(below.seconds + above.seconds, 1),
-        "note": note,
-        "stream_bits": {},
-        "interpolated_from": {"below": _public(sides[0]), "above": _public(sides[1])},
-    }
-
-
-def _side_stats(result: CodecResult, idx: np.ndarray, pixels: int) -> dict[str, float]:
-    out = _pooled([result.counts[i] for i in idx])
-    out.update(
-        bpp=float(np.asarray(result.bits, dtype=float)[idx].mean() / pixels),
-        psnr=float(np.asarray(result.psnr, dtype=float)[idx].mean()),
-        ms_ssim=float(np.asarray(result.ms_ssim, dtype=float)[idx].mean()),
-    )
-    return out
-
-
-def _public(summary: dict) -> dict:
-    """The headline figures of a summary (no intervals)."""
-    return {k: summary[k] for k, _, _ in COLUMNS}
-
-
-def _score(result: CodecResult, reference: torch.Tensor, truths: list, probe) -> None:
-    from semcom.metrics.pixel import ms_ssim, psnr
+def _score(
+    result: CodecResult, reference: torch.Tensor, truths: list, probe, metrics: Sequence[str] = ()
+) -> None:
+    """Fill ``result``'s per-image figures: the probe's counts (pooled later) and, through
+    the sweep's :func:`~experiments.scoring.score`, PSNR, MS-SSIM and ``metrics``."""
+    from experiments.scoring import EXTRA, score
 
     reads = probe.read(result.images.float().clamp(0, 1))
     result.counts = [count_scene(t, r) for t, r in zip(truths, reads, strict=True)]
-    result.psnr = psnr(reference, result.images).tolist()
-    result.ms_ssim = ms_ssim(reference, result.images).tolist()
+    rows = score(reference, result.images, None, ("pixel", *metrics))
+    result.psnr = [float(r["psnr"]) for r in rows]  # type: ignore[arg-type]
+    result.ms_ssim = [float(r["ms_ssim"]) for r in rows]  # type: ignore[arg-type]
+    names = {k for r in rows for k in (r[EXTRA] or {})}
+    result.extra = {k: [_nan((r[EXTRA] or {}).get(k)) for r in rows] for k in sorted(names)}
+
+
+def _nan(value: object) -> float:
+    return float("nan") if value is None else float(value)  # type: ignore[arg-type]
 
 
 def _match(points: list[tuple[int, object]], target_bits: int, match: str):
@@ -292,17 +196,30 @@ def run_conventional(name: str, images: torch.Tensor, targets: list[int], match:
 _WORKER_CODEC = None
 
 
-def _load(weights: str | None, hci_lowpass: int | None):
-    """The tiny codec of ``weights``, with ``hci_lowpass`` overridden when given."""
+def _load(weights: str | None, hci_lowpass: int | None, init_strength: float | None = None):
+    """The tiny codec of ``weights``, with ``hci_lowpass`` and the decoder's
+    ``init_strength`` overridden when given."""
+    from semcom.errors import SemcomError
     from semcom.presets.tiny import load_tiny
 
     codec = load_tiny(weights)
     if hci_lowpass is not None:
         codec.config.hci_lowpass = hci_lowpass
+    if init_strength is not None:
+        if init_strength < 1.0 and not codec.mgdd.config.guide_channels:
+            raise SemcomError(
+                "--init-strength below 1 starts from the scene sketch, which this model lacks."
+            )
+        codec.mgdd.config.init_strength = init_strength
     return codec
 
 
-def _init_worker(weights: str | None, threads: int, hci_lowpass: int | None = None) -> None:
+def _init_worker(
+    weights: str | None,
+    threads: int,
+    hci_lowpass: int | None = None,
+    init_strength: float | None = None,
+) -> None:
     """Decoding worker: one thread, the model loaded once."""
     global _WORKER_CODEC
     import warnings
@@ -310,7 +227,7 @@ def _init_worker(weights: str | None, threads: int, hci_lowpass: int | None = No
     torch.set_num_threads(max(1, threads))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _WORKER_CODEC = _load(weights, hci_lowpass)
+        _WORKER_CODEC = _load(weights, hci_lowpass, init_strength)
 
 
 def _decode_chunk(streams: list, steps: int | None) -> torch.Tensor:
@@ -332,7 +249,7 @@ def evaluate(
     truths = [it.objects for it in items]
     h, w = reference.shape[-2:]
     probe = load_probe()
-    codec = _load(cfg.weights, cfg.hci_lowpass)
+    codec = _load(cfg.weights, cfg.hci_lowpass, cfg.init_strength)
     results: dict[str, CodecResult] = {}
     brackets: dict[str, tuple[CodecResult, CodecResult]] = {}
 
@@ -370,7 +287,7 @@ def evaluate(
             cfg.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(cfg.weights, torch.get_num_threads(), cfg.hci_lowpass),
+            initargs=(cfg.weights, torch.get_num_threads(), cfg.hci_lowpass, cfg.init_strength),
         )
         for name, i in jobs:
             futures[(name, i)] = pool.submit(
@@ -386,13 +303,13 @@ def evaluate(
                 for side in ("below", "above"):
                     recon, bits = run_conventional(name, reference, targets, side)
                     sides.append(CodecResult(name, recon, bits, seconds=time.time() - t1))
-                    _score(sides[-1], reference, truths, probe)
+                    _score(sides[-1], reference, truths, probe, cfg.metrics)
                 brackets[name] = (sides[0], sides[1])
                 results[name] = sides[1]
             else:
                 recon, bits = run_conventional(name, reference, targets, cfg.match)
                 results[name] = CodecResult(name, recon, bits, seconds=time.time() - t1)
-                _score(results[name], reference, truths, probe)
+                _score(results[name], reference, truths, probe, cfg.metrics)
             say(f"{name}: {time.time() - t1:.0f} s")
         for name in variants:
             chunks = []
@@ -416,7 +333,7 @@ def evaluate(
                 s: float(np.mean([bs.stream_bits().get(s, 0) for bs in streams_of[name]]))
                 for s in MTGC_VARIANTS[name]
             }
-            _score(result, reference, truths, probe)
+            _score(result, reference, truths, probe, cfg.metrics)
             results[name] = result
             say(f"{name}: decoded ({time.time() - t_mtgc:.0f} s since decoding began)")
     finally:
@@ -429,101 +346,3 @@ def evaluate(
         for c in cfg.codecs
     ]
     return summaries, results, reference
-
-
-def format_table(summaries: list[dict]) -> str:
-    """A plain-text table: one row per codec, figures with their 95 % intervals."""
-    head = ["codec", *[c[1] for c in COLUMNS]]
-    rows = []
-    for s in summaries:
-        row = [s["codec"]]
-        for key, _, _ in COLUMNS:
-            lo, hi = s["ci95"][key]
-            digits = 4 if key == "bpp" else (2 if key == "psnr" else 3)
-            row.append(f"{s[key]:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]")
-        rows.append(row)
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(head))]
-    lines.append("  ".join("-" * wd for wd in widths))
-    lines += ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)) for r in rows]
-    return "\n".join(lines)
-
-
-def format_markdown(summaries: list[dict]) -> str:
-    """The same table in Markdown (for the README)."""
-    head = "| codec | " + " | ".join(c[1] for c in COLUMNS) + " |"
-    sep = "|---" * (len(COLUMNS) + 1) + "|"
-    lines = [head, sep]
-    for s in summaries:
-        cells = []
-        for key, _, _ in COLUMNS:
-            lo, hi = s["ci95"][key]
-            digits = 4 if key == "bpp" else (2 if key == "psnr" else 3)
-            cells.append(f"{s[key]:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})")
-        lines.append(f"| {s['codec']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def reconstruction_figure(
-    results: dict[str, CodecResult],
-    reference: torch.Tensor,
-    summaries: list[dict],
-    path,
-    rows: int = 4,
-) -> list:
-    """Originals and each codec's reconstructions side by side (PNG and PDF)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from channels.plotting import save_png_pdf
-
-    names = [s["codec"] for s in summaries]
-    bpp = {s["codec"]: s["bpp"] for s in summaries}
-    rows = min(rows, reference.shape[0])
-    cols = len(names) + 1
-    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.15 * rows + 0.4), squeeze=False)
-    for r in range(rows):
-        panels = [("original", reference[r])] + [(n, results[n].images[r]) for n in names]
-        for c, (name, img) in enumerate(panels):
-            ax = axes[r][c]
-            ax.imshow(img.permute(1, 2, 0).clamp(0, 1).numpy())
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                label = name if name == "original" else f"{name}\n{bpp[name]:.3f} bpp"
-                ax.set_title(label, fontsize=6)
-    fig.tight_layout(pad=0.2)
-    return save_png_pdf(fig, path)
-
-
-def check_claim(summaries: list[dict]) -> list[str]:
-    """Where full MTGC does not beat a rival on semantic accuracy and hallucination rate.
-
-    Rivals: every conventional codec whose mean bpp is at least MTGC's, and every
-    ablation. Returns one sentence per failure (empty when the claim holds).
-    """
-    by = {s["codec"]: s for s in summaries}
-    if "mtgc" not in by:
-        return []
-    full = by["mtgc"]
-    out = []
-    for s in summaries:
-        name = s["codec"]
-        rival = name in CONVENTIONAL and s["bpp"] >= full["bpp"] - 1e-12
-        rival |= name in MTGC_VARIANTS and name not in ("mtgc", "mtgc-oracle-caption")
-        rival |= name == "compressai" and s["bpp"] >= full["bpp"] - 1e-12
-        if not rival:
-            continue
-        if not full["semantic_accuracy"] > s["semantic_accuracy"]:
-            out.append(
-                f"{name} has semantic accuracy {s['semantic_accuracy']:.3f} >= MTGC's "
-                f"{full['semantic_accuracy']:.3f}"
-            )
-        if not full["hallucination_rate"] < s["hallucination_rate"]:
-            out.append(
-                f"{name} has hallucination rate {s['hallucination_rate']:.3f} <= MTGC's "
-                f"{full['hallucination_rate']:.3f}"
-            )
-    return out

@@ -24,13 +24,24 @@ from experiments.paths import check_name, inside
 from experiments.store import Store
 from semcom.metrics.semantic import wilson_interval
 
-#: (column, axis label) of the fidelity panels; semantic ones only when present.
-PANELS = (
-    ("psnr", "PSNR (dB)"),
-    ("ms_ssim", "MS-SSIM"),
-    ("attribute_accuracy", "attribute accuracy"),
-    ("hallucination_rate", "hallucination rate"),
-)
+
+def panels_of(store: Store, df) -> list:
+    """The fields plotted for the sweep in ``store``: each ``panel`` field of the metrics
+    its config names (those of an uninstalled plug-in are left out) that ``df`` holds."""
+    import json
+
+    from semcom.errors import SemcomError
+    from semcom.metrics.registry import DEFAULT_METRICS, metric
+
+    text = store.get_meta("config")
+    names = json.loads(text).get("metrics", DEFAULT_METRICS) if text else DEFAULT_METRICS
+    fields = []
+    for name in names:
+        try:
+            fields += [f for f in metric(name).fields if f.panel]
+        except SemcomError:
+            continue
+    return [f for f in fields if f.name in df and df[f.name].notna().any()]
 
 
 def _style(i: int) -> dict:
@@ -72,7 +83,8 @@ def _pick(values, wanted: float | None, middle: bool) -> float:
     return best
 
 
-def _lines(ax, df, x: str, column: str, codecs: list[str]) -> None:
+def _lines(ax, df, x: str, field, codecs: list[str]) -> None:
+    column = field.name
     for i, codec in enumerate(codecs):
         g = df[df["codec"] == codec]
         xs, ms, lo, hi = [], [], [], []
@@ -85,22 +97,23 @@ def _lines(ax, df, x: str, column: str, codecs: list[str]) -> None:
                 hi.append(b)
         if not xs:
             continue
-        if column != "psnr":  # bounded figures: keep the band inside [0, 1]
-            lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
+        if field.low is not None or field.high is not None:  # keep the band in range
+            lo, hi = np.clip(lo, field.low, field.high), np.clip(hi, field.low, field.high)
         ax.plot(xs, ms, label=codec, **_style(i))
         ax.fill_between(xs, lo, hi, color="0.5", alpha=0.15, linewidth=0)
 
 
-def _figure(df, x: str, xlabel: str, title: str, path: Path, log_x: bool = False) -> list[Path]:
+def _figure(
+    df, panels: list, x: str, xlabel: str, title: str, path: Path, log_x: bool = False
+) -> list[Path]:
     import matplotlib.pyplot as plt
 
-    panels = [(c, lab) for c, lab in PANELS if c in df and df[c].notna().any()]
     codecs = list(dict.fromkeys(df["codec"]))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 2.7), squeeze=False)
-    for ax, (col, label) in zip(axes[0], panels, strict=True):
-        _lines(ax, df, x, col, codecs)
+    for ax, field in zip(axes[0], panels, strict=True):
+        _lines(ax, df, x, field, codecs)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(label)
+        ax.set_ylabel(field.label)
         if log_x:
             ticks = sorted(set(df[x]))
             ax.set_xscale("log")
@@ -206,12 +219,14 @@ def plot_all(
         out = Path(out)
         budget = _pick(df["budget_cpp"], budget_cpp, middle=True)
         snr = _pick(df["snr_db"], snr_db, middle=False)
+        panels = panels_of(store, df)
         paths: list[Path] = []
         for channel in dict.fromkeys(df["channel"]):
             d = df[df["channel"] == channel]
             name = check_name(channel.replace("-", "_"), "the stored channel")
             paths += _figure(
                 d[d["budget_cpp"] == budget],
+                panels,
                 "snr_db",
                 r"$E_s/N_0$ (dB)",
                 f"{channel.upper()}, budget {budget:g} cpp",
@@ -220,6 +235,7 @@ def plot_all(
             if d["budget_cpp"].nunique() > 1:
                 paths += _figure(
                     d[d["snr_db"] == snr],
+                    panels,
                     "budget_cpp",
                     "budget (channel uses per pixel)",
                     f"{channel.upper()}, {snr:g} dB",

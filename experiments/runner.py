@@ -136,7 +136,9 @@ class GroupRunner:
             )
         t0 = time.perf_counter()
         idx = [i for i, _ in todo]
-        figures = score(refs[idx], torch.stack(recons), [self.truths[i] for i in idx])
+        figures = score(
+            refs[idx], torch.stack(recons), [self.truths[i] for i in idx], config.metrics
+        )
         self.timer.add("metrics", t0)
         t0 = time.perf_counter()
         rows = _rows(

@@ -6,7 +6,10 @@ Tables:
   MTGC weights' identity).
 - ``results``: one row per (config hash, image, codec, channel, SNR, budget, trial) with
   every figure, the outcome and per-stream JSON (sent, bits, MCS, channel uses, CRC,
-  pre-FEC BER, iterations). The primary key makes a resumed sweep skip what is done.
+  pre-FEC BER, iterations). The primary key makes a resumed sweep skip what is done. The
+  default metrics' fields have columns of their own; any other metric's go into the JSON
+  column ``figures`` (:mod:`experiments.scoring`), so a new metric needs no migration.
+  A store written before that column existed gains it, empty, when opened.
 - ``images``: PNG reconstructions of the first ``save_images`` images at trial 0 (and
   the originals, codec ``original``), for the reconstruction grid.
 
@@ -36,7 +39,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from experiments.scoring import FIGURES
+from experiments.scoring import EXTRA, FIGURES
 from semcom.errors import SemcomError
 
 STORE_NAME = "results.sqlite"
@@ -57,6 +60,7 @@ VALUE_COLUMNS = (
     "detail",
     "received_key",
     *FIGURES,
+    EXTRA,
 )
 COLUMNS = KEY_COLUMNS + VALUE_COLUMNS
 
@@ -67,7 +71,7 @@ CREATE TABLE IF NOT EXISTS results (
     budget_cpp REAL, trial INTEGER,
     seed INTEGER, budget_uses INTEGER, channel_uses INTEGER, payload_bits INTEGER,
     bpp REAL, success INTEGER, not_sent TEXT, streams TEXT, detail TEXT, received_key TEXT,
-    {", ".join(f"{f} REAL" for f in FIGURES)},
+    {", ".join(f"{f} REAL" for f in FIGURES)}, {EXTRA} TEXT,
     PRIMARY KEY ({", ".join(KEY_COLUMNS)})
 );
 CREATE TABLE IF NOT EXISTS images (
@@ -94,8 +98,16 @@ class Store:
         try:
             self.db = sqlite3.connect(file)
             self.db.executescript(_SCHEMA)
+            self._add_extra_column()
         except sqlite3.DatabaseError as err:
             raise SemcomError(f"{file} is not a readable sweep store ({err}).") from err
+
+    def _add_extra_column(self) -> None:
+        """The one migration: stores from before metrics were data lack ``figures``."""
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(results)")}
+        if EXTRA not in columns:
+            with self.db:
+                self.db.execute(f"ALTER TABLE results ADD COLUMN {EXTRA} TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -256,16 +268,23 @@ class Store:
                     row[f"{name}_{k}"] = v
             flat.append(row)
         streams = pd.DataFrame(flat, index=df.index)
-        return pd.concat([df.drop(columns=["streams"]), streams], axis=1)
+        extra = pd.DataFrame(
+            [json.loads(x) if isinstance(x, str) else {} for x in df[EXTRA]], index=df.index
+        )
+        return pd.concat([df.drop(columns=["streams", EXTRA]), extra, streams], axis=1)
 
     def digest(self, config_hash: str | None = None) -> str:
         """SHA-256 (hex) of every result row and stored PNG of ``config_hash`` (default:
-        the latest config), in primary-key order; equal digests mean equal results."""
+        the latest config), in primary-key order; equal digests mean equal results. An
+        empty ``figures`` column is left out, so rows of the default metrics hash as they
+        did before the column existed."""
         h = config_hash or self.latest_hash()
         sha = hashlib.sha256()
         keys = ", ".join(KEY_COLUMNS)
         q = f"SELECT {', '.join(COLUMNS)} FROM results WHERE config_hash = ? ORDER BY {keys}"
         for row in self.db.execute(q, (h,)):
+            if row[-1] is None:
+                row = row[:-1]
             sha.update(json.dumps(row).encode())
             sha.update(b"\n")
         q = f"SELECT * FROM images WHERE config_hash = ? ORDER BY {', '.join(IMAGE_KEY_COLUMNS)}"

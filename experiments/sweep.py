@@ -40,7 +40,7 @@ from experiments.config import SweepConfig
 from experiments.executors import check_executor, make_executor
 from experiments.groups import Group, GroupResult, link_seed, plan_groups, sweep_images
 from experiments.runner import DecodeCache, GroupRunner, _png, codec_key, make_spec_codec
-from experiments.scoring import semantic_status
+from experiments.scoring import check_available, semantic_status
 from experiments.store import Store
 from semcom.errors import SemcomError
 
@@ -133,6 +133,7 @@ def run_sweep(
         raise SemcomError(f"--weights {weights} is not a folder.")
     if preset == "sd21" and weights is None and mtgc_codec is None:
         raise SemcomError("the sd21 preset loads local weights: pass --weights DIR.")
+    check_available(config.metrics)
     store = Store(out)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     calls: Counter = Counter()

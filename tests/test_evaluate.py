@@ -169,3 +169,23 @@ def test_hci_lowpass_override_reaches_every_decoder(tmp_path: Path):
     assert torch.equal(on["mtgc"].images, on_worker["mtgc"].images)
     with pytest.raises(SemcomError, match="--hci-lowpass"):
         EvalConfig(hci_lowpass=-1)
+
+
+def test_init_strength_override_reaches_every_decoder(tmp_path: Path):
+    """--init-strength 0.5 starts from the sketch (other images than from noise), the
+    same in a worker process; a model without a sketch refuses it clearly."""
+    weights = tmp_path / "model"
+    small_codec(0, sketch=True).save_pretrained(weights)
+    base = dict(codecs=("mtgc",), n=2, batch=2, bootstrap=10, weights=str(weights))
+    _, noise, _ = evaluate(EvalConfig(**base, init_strength=1.0))
+    _, half, _ = evaluate(EvalConfig(**base, init_strength=0.5))
+    _, half_worker, _ = evaluate(EvalConfig(**base, init_strength=0.5, workers=2))
+    assert not torch.equal(noise["mtgc"].images, half["mtgc"].images)
+    assert torch.equal(half["mtgc"].images, half_worker["mtgc"].images)
+    for bad in (0.0, 1.5):
+        with pytest.raises(SemcomError, match="--init-strength"):
+            EvalConfig(init_strength=bad)
+    plain = tmp_path / "plain"
+    small_codec(0).save_pretrained(plain)
+    with pytest.raises(SemcomError, match="scene sketch"):
+        evaluate(EvalConfig(**{**base, "weights": str(plain)}, init_strength=0.5))

@@ -37,6 +37,17 @@ def evaluate(
         help="Receiver's low-frequency swap from the HCI: 0 off, or a factor (default: the "
         "model's).",
     ),
+    init_strength: float | None = typer.Option(
+        None,
+        "--init-strength",
+        help="Where the decoder starts: 1 from noise, below 1 from the scene sketch noised "
+        "that far into the schedule (default: the model's).",
+    ),
+    metric: list[str] = typer.Option(
+        [],
+        "--metric",
+        help="Also score this metric (repeatable; `semcom list metrics`), e.g. lpips.",
+    ),
     out: Path | None = typer.Option(
         None, "--out", help="Write results.json, table.md and reconstructions.png/pdf here."
     ),
@@ -81,6 +92,8 @@ def evaluate(
         weights=str(weights) if weights is not None else None,
         workers=workers,
         hci_lowpass=hci_lowpass,
+        init_strength=init_strength,
+        metrics=tuple(metric),
     )
     torch.set_num_threads(threads)
 

@@ -1,4 +1,5 @@
-"""``semcom list codecs|channels``: what is installed (built-ins and plug-ins alike)."""
+"""``semcom list codecs|channels|metrics``: what is installed (built-ins and plug-ins
+alike)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import typer
 from semcom.errors import SemcomError
 
 #: What ``semcom list`` can show.
-WHAT = ("codecs", "channels")
+WHAT = ("codecs", "channels", "metrics")
 
 
 def register(app: typer.Typer) -> None:
@@ -16,12 +17,16 @@ def register(app: typer.Typer) -> None:
 
 
 def list_installed(
-    what: str = typer.Argument("codecs", help="What to list: codecs or channels."),
+    what: str = typer.Argument("codecs", help="What to list: codecs, channels or metrics."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """List the installed codecs or channels: name, options, what each is, where from."""
+    """List the installed codecs, channels or metrics: name, what each is, where from."""
     if what not in WHAT:
         raise SemcomError(f"semcom list shows {', '.join(WHAT)}, not {what!r}.")
+    if what == "metrics":
+        header = ("metric", "fields", "available", "summary", "from")
+        _print(_metric_rows(), header, as_json)
+        return
     if what == "channels":
         header = ("channel", "options", "MCS thresholds", "summary", "from")
         _print(_channel_rows(), header, as_json)
@@ -54,6 +59,30 @@ def _codec_rows() -> list[dict]:
                 "source": sources[name],
             }
         )
+    return rows
+
+
+def _metric_rows() -> list[dict]:
+    from semcom.metrics.registry import metric, metric_names, metric_source
+
+    rows = []
+    for name in metric_names():
+        try:
+            m = metric(name)
+        except SemcomError as err:
+            rows.append({"name": name, "error": str(err), "source": metric_source(name)})
+            continue
+        status = m.status()
+        row = {
+            "name": name,
+            "fields": [f.name for f in m.fields],
+            "available": "yes" if status == "ok" else "no (--json says why)",
+            "summary": m.summary,
+            "source": metric_source(name),
+        }
+        if status != "ok":
+            row["why"] = status
+        rows.append(row)
     return rows
 
 
@@ -119,7 +148,7 @@ def _print(rows: list[dict], header: tuple[str, ...], as_json: bool) -> None:
     for r in rows:
         cells = []
         for key in r:
-            if key in ("error",):
+            if key in ("error", "why"):
                 continue
             v = r[key]
             cells.append(", ".join(v) if isinstance(v, list) else str(v))

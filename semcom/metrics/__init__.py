@@ -1,32 +1,36 @@
 """Fidelity metrics: pixel (PSNR, MS-SSIM), perceptual (LPIPS, DISTS from local weights)
-and semantic (a probe reads ShapesWorld objects back; accuracy, F1, hallucinations)."""
+and semantic (a probe reads ShapesWorld objects back; accuracy, F1, hallucinations).
 
-from semcom.metrics.perceptual import PerceptualResult, dists, lpips, perceptual_metrics
-from semcom.metrics.pixel import ms_ssim, psnr
-from semcom.metrics.semantic import (
-    SemanticCounts,
-    SemanticProbe,
-    SemanticScores,
-    count_scene,
-    load_probe,
-    match_objects,
-    semantic_metrics,
-    semantic_scores,
-)
+The names below load their module on first use, so that the metric protocol and registry
+(:mod:`semcom.metrics.protocol`, :mod:`semcom.metrics.registry`) import without torch.
+"""
 
-__all__ = [
-    "PerceptualResult",
-    "SemanticCounts",
-    "SemanticProbe",
-    "SemanticScores",
-    "count_scene",
-    "dists",
-    "load_probe",
-    "lpips",
-    "match_objects",
-    "ms_ssim",
-    "perceptual_metrics",
-    "psnr",
-    "semantic_metrics",
-    "semantic_scores",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_LAZY = {
+    "PerceptualResult": "perceptual",
+    "dists": "perceptual",
+    "lpips": "perceptual",
+    "perceptual_metrics": "perceptual",
+    "ms_ssim": "pixel",
+    "psnr": "pixel",
+    "SemanticCounts": "semantic",
+    "SemanticProbe": "semantic",
+    "SemanticScores": "semantic",
+    "count_scene": "semantic",
+    "load_probe": "semantic",
+    "match_objects": "semantic",
+    "semantic_metrics": "semantic",
+    "semantic_scores": "semantic",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"semcom.metrics.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'semcom.metrics' has no attribute {name!r}")

@@ -1,6 +1,7 @@
-"""A third-party codec and channel for semcom, written as a plug-in would be: it imports
-only semcom.protocol and channels.models, and is found through the ``semcom.codecs`` and
-``semcom.channels`` entry-point groups.
+"""A third-party codec, channel and metric for semcom, written as a plug-in would be: it
+imports only semcom.protocol, semcom.metrics.protocol and channels.models, and is found
+through the ``semcom.codecs``, ``semcom.channels`` and ``semcom.metrics`` entry-point
+groups.
 
 ``toy``: two streams. ``coarse`` (the 4×4 block means of the image, 48 bytes, robust by
 default) and ``fine`` (8×8 block means, 192 bytes, with a 6-bit option of 144 bytes when
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 
 from channels.errors import LinkError
 from channels.models import ChannelModel
+from semcom.metrics.protocol import Field
 from semcom.protocol import Encoded, Option, Stream, received_key
 
 
@@ -138,3 +140,24 @@ class ToyChannel(ChannelModel):
         rot = torch.polar(torch.tensor(1.0), torch.tensor(math.radians(self.phase_deg)))
         y = self.add_noise(x * rot.to(x.dtype), no, generator)
         return y / rot.to(y.dtype), torch.full(y.shape, no, dtype=self.dtype, device=y.device)
+
+
+class ToyMetric:
+    """``mae``: the mean absolute pixel error (lower is better), and ``dark``: the share
+    of the reconstruction's pixels below 0.1 (a descriptive figure, not plotted)."""
+
+    name = "toy-mae"
+    summary = "mean absolute error and dark-pixel share"
+    fields = (
+        Field("mae", "mean abs. error", 0.0, 1.0, better="lower"),
+        Field("dark", "dark share", 0.0, 1.0, better="none", panel=False),
+    )
+    needs_truth = False
+
+    def status(self) -> str:
+        return "ok"
+
+    def score(self, reference, images, truths=None) -> list[dict]:
+        mae = (reference - images).abs().mean((1, 2, 3)).tolist()
+        dark = (images < 0.1).float().mean((1, 2, 3)).tolist()
+        return [{"mae": a, "dark": b} for a, b in zip(mae, dark, strict=True)]

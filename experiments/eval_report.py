@@ -1,0 +1,136 @@
+"""``semcom evaluate``'s output: the table (plain text and Markdown, a column per figure
+and per extra metric field), the reconstruction figure, and the check of MTGC's claim."""
+
+from __future__ import annotations
+
+import torch
+
+from experiments.eval_stats import COLUMNS, CodecResult
+
+
+def columns_of(summaries: list[dict]) -> list[tuple[str, str, bool]]:
+    """:data:`COLUMNS` and a column per extra metric field the summaries hold (label and
+    direction from the metric's :class:`~semcom.metrics.protocol.Field`)."""
+    from semcom.metrics.registry import fields_of, metric_names
+
+    known = {k for k, _, _ in COLUMNS}
+    held = [k for k in (summaries[0]["ci95"] if summaries else {}) if k in _extra_keys(summaries)]
+    if not held:
+        return list(COLUMNS)
+    fields = {f.name: f for f in fields_of(metric_names())}
+    extra = [
+        (
+            k,
+            fields[k].label if k in fields else k,
+            fields[k].better != "lower" if k in fields else True,
+        )
+        for k in held
+        if k not in known
+    ]
+    return [*COLUMNS, *extra]
+
+
+def _extra_keys(summaries: list[dict]) -> set[str]:
+    return {k for s in summaries for k in s.get("extra_fields", ())}
+
+
+def format_table(summaries: list[dict]) -> str:
+    """A plain-text table: one row per codec, figures with their 95 % intervals."""
+    columns = columns_of(summaries)
+    head = ["codec", *[c[1] for c in columns]]
+    rows = []
+    for s in summaries:
+        row = [s["codec"]]
+        for key, _, _ in columns:
+            lo, hi = s["ci95"][key]
+            digits = 4 if key == "bpp" else (2 if key == "psnr" else 3)
+            row.append(f"{s[key]:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]")
+        rows.append(row)
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(head))]
+    lines.append("  ".join("-" * wd for wd in widths))
+    lines += ["  ".join(c.ljust(widths[i]) for i, c in enumerate(r)) for r in rows]
+    return "\n".join(lines)
+
+
+def format_markdown(summaries: list[dict]) -> str:
+    """The same table in Markdown (for the README)."""
+    columns = columns_of(summaries)
+    head = "| codec | " + " | ".join(c[1] for c in columns) + " |"
+    sep = "|---" * (len(columns) + 1) + "|"
+    lines = [head, sep]
+    for s in summaries:
+        cells = []
+        for key, _, _ in columns:
+            lo, hi = s["ci95"][key]
+            digits = 4 if key == "bpp" else (2 if key == "psnr" else 3)
+            cells.append(f"{s[key]:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})")
+        lines.append(f"| {s['codec']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def reconstruction_figure(
+    results: dict[str, CodecResult],
+    reference: torch.Tensor,
+    summaries: list[dict],
+    path,
+    rows: int = 4,
+) -> list:
+    """Originals and each codec's reconstructions side by side (PNG and PDF)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from channels.plotting import save_png_pdf
+
+    names = [s["codec"] for s in summaries]
+    bpp = {s["codec"]: s["bpp"] for s in summaries}
+    rows = min(rows, reference.shape[0])
+    cols = len(names) + 1
+    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.15 * rows + 0.4), squeeze=False)
+    for r in range(rows):
+        panels = [("original", reference[r])] + [(n, results[n].images[r]) for n in names]
+        for c, (name, img) in enumerate(panels):
+            ax = axes[r][c]
+            ax.imshow(img.permute(1, 2, 0).clamp(0, 1).numpy())
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                label = name if name == "original" else f"{name}\n{bpp[name]:.3f} bpp"
+                ax.set_title(label, fontsize=6)
+    fig.tight_layout(pad=0.2)
+    return save_png_pdf(fig, path)
+
+
+def check_claim(summaries: list[dict]) -> list[str]:
+    """Where full MTGC does not beat a rival on semantic accuracy and hallucination rate.
+
+    Rivals: every conventional codec whose mean bpp is at least MTGC's, and every
+    ablation. Returns one sentence per failure (empty when the claim holds).
+    """
+    from experiments.evaluate import CONVENTIONAL, MTGC_VARIANTS
+
+    by = {s["codec"]: s for s in summaries}
+    if "mtgc" not in by:
+        return []
+    full = by["mtgc"]
+    out = []
+    for s in summaries:
+        name = s["codec"]
+        rival = name in CONVENTIONAL and s["bpp"] >= full["bpp"] - 1e-12
+        rival |= name in MTGC_VARIANTS and name not in ("mtgc", "mtgc-oracle-caption")
+        rival |= name == "compressai" and s["bpp"] >= full["bpp"] - 1e-12
+        if not rival:
+            continue
+        if not full["semantic_accuracy"] > s["semantic_accuracy"]:
+            out.append(
+                f"{name} has semantic accuracy {s['semantic_accuracy']:.3f} >= MTGC's "
+                f"{full['semantic_accuracy']:.3f}"
+            )
+        if not full["hallucination_rate"] < s["hallucination_rate"]:
+            out.append(
+                f"{name} has hallucination rate {s['hallucination_rate']:.3f} <= MTGC's "
+                f"{full['hallucination_rate']:.3f}"
+            )
+    return out

@@ -1,0 +1,138 @@
+"""semcom's own metrics, registered in the ``semcom.metrics`` entry-point group like a
+plug-in's (see :mod:`semcom.metrics.protocol`).
+
+- ``pixel``: PSNR and MS-SSIM against the original;
+- ``semantic``: the probe reads the ShapesWorld objects back (attribute accuracy, exact
+  recall, hallucination rate, and the counts they pool from); needs the scene's truth;
+- ``lpips``, ``dists``: perceptual distances from local weights
+  (:mod:`semcom.metrics.perceptual`), available where those weights are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from semcom.metrics.protocol import Field
+
+
+class PixelMetric:
+    """PSNR (dB) and MS-SSIM of each reconstruction against the original."""
+
+    name = "pixel"
+    summary = "PSNR (dB) and MS-SSIM against the original"
+    fields = (
+        Field("psnr", "PSNR (dB)", low=0.0),
+        Field("ms_ssim", "MS-SSIM", 0.0, 1.0),
+    )
+    needs_truth = False
+
+    def status(self) -> str:
+        return "ok"
+
+    def score(self, reference: Any, images: Any, truths: Any = None) -> list[dict]:
+        from semcom.metrics.pixel import ms_ssim, psnr
+
+        p = psnr(reference, images).tolist()
+        m = ms_ssim(reference, images).tolist()
+        return [{"psnr": a, "ms_ssim": b} for a, b in zip(p, m, strict=True)]
+
+
+@lru_cache(maxsize=1)
+def _probe() -> tuple[object | None, str]:
+    """The semantic probe, or None and the reason it is unavailable."""
+    try:
+        from semcom.metrics.semantic import load_probe
+
+        return load_probe(), "ok"
+    except Exception as err:  # noqa: BLE001 - missing weights raise SemcomError
+        return None, str(err)
+
+
+class SemanticMetric:
+    """The probe's reading of the ShapesWorld objects against the scene's truth."""
+
+    name = "semantic"
+    summary = "objects read back by the probe: attribute accuracy, exact recall, hallucinations"
+    fields = (
+        Field("attribute_accuracy", "attribute accuracy", 0.0, 1.0),
+        Field("exact_recall", "exact-object recall", 0.0, 1.0, panel=False),
+        Field("hallucination_rate", "hallucination rate", 0.0, 1.0, better="lower"),
+        Field("objects_true", "true objects", 0.0, better="none", panel=False),
+        Field("objects_read", "objects read", 0.0, better="none", panel=False),
+        Field("exact", "exact objects", 0.0, better="none", panel=False),
+        Field("hallucinated", "hallucinated objects", 0.0, better="none", panel=False),
+    )
+    needs_truth = True
+
+    def status(self) -> str:
+        return _probe()[1]
+
+    def score(
+        self, reference: Any, images: Any, truths: Sequence[Sequence[object]] | None
+    ) -> list[dict]:
+        """Per image, the fields (all None without truth or probe)."""
+        empty = dict.fromkeys(f.name for f in self.fields)
+        probe = _probe()[0]
+        if truths is None or probe is None:
+            return [dict(empty) for _ in range(len(images))]
+        from semcom.metrics.semantic import semantic_metrics
+
+        _, counts = semantic_metrics(images, truths, probe)  # type: ignore[arg-type]
+        rows = []
+        for c in counts:
+            attrs = c.shape_ok + c.colour_ok + c.size_ok + c.position_ok
+            rows.append(
+                {
+                    "attribute_accuracy": attrs / (4 * c.objects_true) if c.objects_true else 1.0,
+                    "exact_recall": c.exact / c.objects_true if c.objects_true else 1.0,
+                    "hallucination_rate": (
+                        c.hallucinated / c.objects_read if c.objects_read else 0.0
+                    ),
+                    "objects_true": c.objects_true,
+                    "objects_read": c.objects_read,
+                    "exact": c.exact,
+                    "hallucinated": c.hallucinated,
+                }
+            )
+        return rows
+
+
+class _Perceptual:
+    """A perceptual distance of :mod:`semcom.metrics.perceptual` (lower is better)."""
+
+    name = ""
+    summary = ""
+    fields: tuple[Field, ...] = ()
+    needs_truth = False
+
+    def status(self) -> str:
+        from semcom.metrics.perceptual import _hint, default_weights_dir, missing_files
+
+        root = default_weights_dir()
+        if missing_files(self.name, root):
+            return f"{self.name} needs its weights: {_hint(self.name, root)}."
+        return "ok"
+
+    def score(self, reference: Any, images: Any, truths: Any = None) -> list[dict]:
+        from semcom.metrics import perceptual
+
+        values = getattr(perceptual, self.name)(reference, images).tolist()
+        return [{self.name: v} for v in values]
+
+
+class LPIPSMetric(_Perceptual):
+    """LPIPS (AlexNet, v0.1) from local weights."""
+
+    name = "lpips"
+    summary = "LPIPS (AlexNet, v0.1), from local weights (docs/metrics.md)"
+    fields = (Field("lpips", "LPIPS", 0.0, 1.0, better="lower"),)
+
+
+class DISTSMetric(_Perceptual):
+    """DISTS from local weights."""
+
+    name = "dists"
+    summary = "DISTS, from local weights (docs/metrics.md)"
+    fields = (Field("dists", "DISTS", 0.0, 1.0, better="lower"),)
