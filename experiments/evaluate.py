@@ -21,6 +21,9 @@ Codecs (names accepted by ``--codec``):
 - ``compressai``: the shipped learned HCI codec (compressai FactorizedPrior, trained with
   MTGC-tiny) alone as an image codec (:mod:`semcom.baselines.learned`), matched the same
   way.
+- any other registered digital codec (a plug-in's, `semcom list codecs`): per image, the
+  plan the link's planner rule makes at MTGC's bits ("below"), or the smallest plan it can
+  make at or above them ("above"; :mod:`experiments.rate_match`), decoded with ``seed``.
 
 Figures per codec: mean bpp, semantic accuracy (the mean of shape, colour, size and
 position accuracy over true objects), object F1, hallucination rate, PSNR and MS-SSIM,
@@ -67,6 +70,7 @@ __all__ = [
     "format_table",
     "reconstruction_figure",
     "run_conventional",
+    "run_registered",
     "summarize",
     "summarize_interpolated",
 ]
@@ -119,9 +123,9 @@ class EvalConfig:
     metrics: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        unknown = [c for c in self.codecs if c not in ALL_CODECS]
-        if unknown:
-            raise SemcomError(f"unknown codec {unknown[0]!r}; choose from {', '.join(ALL_CODECS)}.")
+        for name in self.codecs:
+            if name not in ALL_CODECS:
+                _registered(name)
         if self.n < 1:
             raise SemcomError("--n must be at least 1.")
         if not self.target_bpp > 0:
@@ -176,6 +180,40 @@ def _match(points: list[tuple[int, object]], target_bits: int, match: str):
         return above[0] if above else points[-1]
     below = [p for p in points if p[0] <= target_bits]
     return below[-1] if below else points[0]
+
+
+def _registered(name: str):
+    """The registered digital codec ``name`` (a plug-in's or semcom's own) for evaluate."""
+    from semcom.registry import codec_class, make_codec
+
+    try:
+        cls = codec_class(name)
+    except SemcomError as err:
+        raise SemcomError(
+            f"unknown codec {name!r}; choose from {', '.join(ALL_CODECS)} or an installed "
+            "digital codec (`semcom list codecs`)."
+        ) from err
+    if cls.kind != "digital":
+        raise SemcomError(
+            f"{name} is an analog codec: it has no bit rate to match; compare it over the "
+            "link with `semcom sweep`."
+        )
+    return make_codec(name)
+
+
+def run_registered(name: str, images: torch.Tensor, targets: list[int], match: str, seed: int):
+    """A registered digital codec matched per image to ``targets`` (bits) by the planner's
+    rule on bits (:mod:`experiments.rate_match`); decoded with ``seed``."""
+    from experiments.rate_match import match_plan
+
+    codec = _registered(name)
+    recon, bits = [], []
+    for img, target in zip(images, targets, strict=True):
+        encoded = codec.encode(img)
+        chosen = match_plan(encoded, target, match)
+        recon.append(codec.decode(encoded.header, chosen.payloads, seed).float().clamp(0, 1))
+        bits.append(chosen.bits)
+    return torch.stack(recon), bits
 
 
 def run_conventional(name: str, images: torch.Tensor, targets: list[int], match: str):
@@ -293,6 +331,12 @@ def evaluate(
             futures[(name, i)] = pool.submit(
                 _decode_chunk, streams_of[name][i : i + cfg.batch], cfg.steps
             )
+
+    def run_baseline(name: str, images: torch.Tensor, targets: list[int], match: str):
+        if name in ALL_CODECS:
+            return run_conventional(name, images, targets, match)
+        return run_registered(name, images, targets, match, cfg.seed)
+
     try:
         for name in cfg.codecs:
             if name in MTGC_VARIANTS:
@@ -301,13 +345,13 @@ def evaluate(
             if cfg.match == "interpolate":
                 sides = []
                 for side in ("below", "above"):
-                    recon, bits = run_conventional(name, reference, targets, side)
+                    recon, bits = run_baseline(name, reference, targets, side)
                     sides.append(CodecResult(name, recon, bits, seconds=time.time() - t1))
                     _score(sides[-1], reference, truths, probe, cfg.metrics)
                 brackets[name] = (sides[0], sides[1])
                 results[name] = sides[1]
             else:
-                recon, bits = run_conventional(name, reference, targets, cfg.match)
+                recon, bits = run_baseline(name, reference, targets, cfg.match)
                 results[name] = CodecResult(name, recon, bits, seconds=time.time() - t1)
                 _score(results[name], reference, truths, probe, cfg.metrics)
             say(f"{name}: {time.time() - t1:.0f} s")

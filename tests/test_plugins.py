@@ -238,3 +238,22 @@ def test_the_plugin_metric_is_scored_stored_plotted_and_evaluated(toy_installed,
     assert "mean abs. error" in format_table(summaries)
     with pytest.raises(SemcomError, match="always scored"):
         EvalConfig(codecs=("webp",), metrics=("pixel",))
+
+
+def test_the_plugin_codec_runs_in_evaluate_at_mtgcs_rate(toy_installed) -> None:
+    """`semcom evaluate` matches a plug-in codec to MTGC's bits with the planner's rule on
+    bits: below the target only the coarse stream fits (48 bytes); the smallest plan above
+    it adds the fine stream's 6-bit option (144 bytes)."""
+    from experiments.evaluate import EvalConfig, evaluate
+    from semcom.errors import SemcomError
+
+    base = dict(codecs=("toy",), n=2, bootstrap=10)
+    below, results, _ = evaluate(EvalConfig(**base, match="below"))
+    assert results["toy"].bits == [8 * 48, 8 * 48]
+    above, results, _ = evaluate(EvalConfig(**base, match="above"))
+    assert results["toy"].bits == [8 * (48 + 144)] * 2
+    assert above[0]["psnr"] > below[0]["psnr"]
+    interpolated, _, _ = evaluate(EvalConfig(**base, match="interpolate"))
+    assert below[0]["bpp"] <= interpolated[0]["bpp"] <= above[0]["bpp"]
+    with pytest.raises(SemcomError, match="analog codec"):
+        EvalConfig(codecs=("deepjscc",))
