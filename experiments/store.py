@@ -9,7 +9,8 @@ Tables:
   pre-FEC BER, iterations). The primary key makes a resumed sweep skip what is done. The
   default metrics' fields have columns of their own; any other metric's go into the JSON
   column ``figures`` (:mod:`experiments.scoring`), so a new metric needs no migration.
-  A store written before that column existed gains it, empty, when opened.
+  A store written before that column existed gains it, empty, when a sweep opens it to
+  write; readers (plot, export) leave the file as it is.
 - ``images``: PNG reconstructions of the first ``save_images`` images at trial 0 (and
   the originals, codec ``original``), for the reconstruction grid.
 
@@ -98,14 +99,18 @@ class Store:
         try:
             self.db = sqlite3.connect(file)
             self.db.executescript(_SCHEMA)
-            self._add_extra_column()
+            if create:
+                self._add_extra_column()
         except sqlite3.DatabaseError as err:
             raise SemcomError(f"{file} is not a readable sweep store ({err}).") from err
 
+    def _columns(self) -> list[str]:
+        """The results table's columns, in table order."""
+        return [r[1] for r in self.db.execute("PRAGMA table_info(results)")]
+
     def _add_extra_column(self) -> None:
         """The one migration: stores from before metrics were data lack ``figures``."""
-        columns = {r[1] for r in self.db.execute("PRAGMA table_info(results)")}
-        if EXTRA not in columns:
+        if EXTRA not in self._columns():
             with self.db:
                 self.db.execute(f"ALTER TABLE results ADD COLUMN {EXTRA} TEXT")
 
@@ -268,10 +273,12 @@ class Store:
                     row[f"{name}_{k}"] = v
             flat.append(row)
         streams = pd.DataFrame(flat, index=df.index)
+        texts = df[EXTRA] if EXTRA in df else [None] * len(df)
         extra = pd.DataFrame(
-            [json.loads(x) if isinstance(x, str) else {} for x in df[EXTRA]], index=df.index
+            [json.loads(x) if isinstance(x, str) else {} for x in texts], index=df.index
         )
-        return pd.concat([df.drop(columns=["streams", EXTRA]), extra, streams], axis=1)
+        drop = ["streams", EXTRA] if EXTRA in df else ["streams"]
+        return pd.concat([df.drop(columns=drop), extra, streams], axis=1)
 
     def digest(self, config_hash: str | None = None) -> str:
         """SHA-256 (hex) of every result row and stored PNG of ``config_hash`` (default:
@@ -281,9 +288,11 @@ class Store:
         h = config_hash or self.latest_hash()
         sha = hashlib.sha256()
         keys = ", ".join(KEY_COLUMNS)
-        q = f"SELECT {', '.join(COLUMNS)} FROM results WHERE config_hash = ? ORDER BY {keys}"
+        have = set(self._columns())
+        cols = [c for c in COLUMNS if c in have]
+        q = f"SELECT {', '.join(cols)} FROM results WHERE config_hash = ? ORDER BY {keys}"
         for row in self.db.execute(q, (h,)):
-            if row[-1] is None:
+            if cols[-1] == EXTRA and row[-1] is None:
                 row = row[:-1]
             sha.update(json.dumps(row).encode())
             sha.update(b"\n")

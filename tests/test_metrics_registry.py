@@ -90,7 +90,13 @@ def test_an_old_store_opens_gains_the_column_and_keeps_its_digest(tmp_path: Path
     fresh.write(rows)
     fresh.set_meta({"config_hash": "h"})
     _old_store(tmp_path / "old", [tuple(r[c] for c in COLUMNS if c != EXTRA) for r in rows])
-    old = Store(tmp_path / "old", create=False)
+    before = (tmp_path / "old" / "results.sqlite").read_bytes()
+    reader = Store(tmp_path / "old", create=False)  # plot / export: the file stays as it is
+    assert reader.digest("h") == fresh.digest("h")
+    assert reader.frame("h")["psnr"].tolist() == [30.0, 31.5]
+    reader.close()
+    assert (tmp_path / "old" / "results.sqlite").read_bytes() == before
+    old = Store(tmp_path / "old")  # a sweep opening it to write adds the column
     assert old.digest("h") == fresh.digest("h")  # an empty figures column hashes as before
     assert old.frame("h")["psnr"].tolist() == [30.0, 31.5]
     # a new metric's figures go into the JSON column: no migration, and they change the digest
