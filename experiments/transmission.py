@@ -250,15 +250,18 @@ def transmit_image(
     weights: str | None = None,
     decode_seed: int = 0,
     truth: Sequence[object] | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> Outcome:
     """Send ``image`` [3,H,W] in [0,1] with ``codec`` (a registered name or a codec).
 
     ``mcs`` protects the codec's adaptive streams and ``protection`` names streams one by
     one (see :func:`plan`); ``options`` are the codec's own (e.g. MTGC's
     ``steps``); ``model``/``weights`` reach codecs with weights. An analog codec takes no
-    MCS: one stream, never erased, always a success.
+    MCS: one stream, never erased, always a success. ``metrics``: registered metric names
+    scored (default pixel and semantic; the others' fields go under ``figures``).
     """
     from experiments.scoring import score
+    from semcom.metrics.registry import DEFAULT_METRICS
     from semcom.registry import make_codec
 
     if isinstance(codec, str):
@@ -286,9 +289,12 @@ def transmit_image(
         recon = codec.decode(encoded.header, got, decode_seed).clamp(0, 1)
         streams = stream_report(chosen, tx, encoded.stream_names)
         success = chosen.arrived(got)
-    figures = score(image.unsqueeze(0), recon.unsqueeze(0), [truth] if truth is not None else None)[
-        0
-    ]
+    figures = score(
+        image.unsqueeze(0),
+        recon.unsqueeze(0),
+        [truth] if truth is not None else None,
+        tuple(metrics) if metrics else DEFAULT_METRICS,
+    )[0]
     return Outcome(
         codec=codec.name,
         channel=link.channel.name,

@@ -239,6 +239,16 @@ def test_the_plugin_metric_is_scored_stored_plotted_and_evaluated(toy_installed,
     with pytest.raises(SemcomError, match="always scored"):
         EvalConfig(codecs=("webp",), metrics=("pixel",))
 
+    from semcom.imageio import save_image
+
+    src = tmp_path / "in.png"
+    save_image(results["webp"].images[0], src)
+    args = ["transmit", str(src), "-o", str(tmp_path / "o.png"), "--codec", "webp"]
+    code, out, err = run_cli([*args, "--snr-db", "20", "--budget-cpp", "0.5", "--json",
+                              "--metric", "toy-mae"], capsys)  # fmt: skip
+    assert code == 0, err
+    assert set(json.loads(out)["figures"]["figures"]) == {"mae", "dark"}
+
 
 def test_the_plugin_codec_runs_in_evaluate_at_mtgcs_rate(toy_installed) -> None:
     """`semcom evaluate` matches a plug-in codec to MTGC's bits with the planner's rule on

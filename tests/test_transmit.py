@@ -190,6 +190,7 @@ def test_cli_transmit_writes_the_image_and_json(tmp_path, capsys) -> None:
         (["--channel", "rayleigh", "--channel-option", "coherence=0"], "coherence must be"),
         (["--channel-option", "coherence"], "KEY=VALUE"),
         (["--channel-option", "fade=2"], "bad option for channel 'awgn'"),
+        (["--metric", "nope"], "unknown metric 'nope'"),
     ],
 )
 def test_cli_transmit_bad_values_are_one_sentence(tmp_path, capsys, args, needle) -> None:
@@ -204,3 +205,16 @@ def test_cli_transmit_bad_values_are_one_sentence(tmp_path, capsys, args, needle
         ["transmit", str(src), "-o", str(tmp_path / "o.png"), "--snr-db", "5", *flat], capsys
     )
     assert code == 2 and needle in err and "Traceback" not in err
+
+
+def test_cli_transmit_refuses_a_metric_without_its_weights(tmp_path, capsys, monkeypatch) -> None:
+    from semcom.imageio import save_image
+
+    monkeypatch.setenv("SEMCOM_PERCEPTUAL_WEIGHTS", str(tmp_path / "none"))
+    src = tmp_path / "in.png"
+    save_image(scene_image(0)[0], src)
+    args = ["transmit", str(src), "-o", str(tmp_path / "o.png"), "--codec", "webp"]
+    args += ["--snr-db", "5", "--budget-cpp", "0.5", "--metric", "lpips"]
+    code, _, err = run_cli(args, capsys)
+    assert code == 2 and "lpips is not available here" in err and "Traceback" not in err
+    assert not (tmp_path / "o.png").exists()

@@ -77,6 +77,11 @@ def transmit(
     steps: int | None = typer.Option(None, "--steps", help="MTGC DDIM steps (preset default)."),
     preset: str = typer.Option("tiny", "--preset", help="MTGC backbone preset."),
     weights: Path | None = typer.Option(None, "--weights", help="MTGC model directory."),
+    metric: list[str] = typer.Option(
+        [],
+        "--metric",
+        help="Also score this metric (repeatable; `semcom list metrics`), e.g. lpips.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
 ) -> None:
     """Send IMAGE through one link and write what the receiver reconstructs."""
@@ -95,7 +100,12 @@ def transmit(
     if steps is not None and steps < 1:
         raise SemcomError("--steps must be at least 1.")
     img = load_image(image)
+    from experiments.scoring import check_available
+    from semcom.metrics.registry import DEFAULT_METRICS, check_metrics
     from semcom.registry import codec_class, make_codec
+
+    metrics = check_metrics((*DEFAULT_METRICS, *[m for m in metric if m not in DEFAULT_METRICS]))
+    check_available(metrics)
 
     cls = codec_class(codec)
     streams = cls.streams
@@ -130,6 +140,7 @@ def transmit(
         protection=protection,
         seed=seed,
         decode_seed=decode_seed,
+        metrics=metrics,
     )
     tmp = output.with_name(f".{output.stem}.tmp{output.suffix}")
     save_image(out.image, tmp)
@@ -171,6 +182,8 @@ def _print(report: dict) -> None:
         )
     else:
         line += " (semantic figures need ShapesWorld ground truth: see `semcom sweep`)"
+    for name, value in sorted((f.get("figures") or {}).items()):
+        line += f", {name} {value:.4f}" if isinstance(value, float) else f", {name} {value}"
     status = "delivered" if report["success"] else "FAILED (receiver fallback)"
     console.print(f"{status}; {line}", markup=False, highlight=False)
     console.print(f"wrote {report['output']}", markup=False, highlight=False)
