@@ -136,8 +136,10 @@ class EvalConfig:
             raise SemcomError("--workers must be at least 1.")
         if self.hci_lowpass is not None and self.hci_lowpass < 0:
             raise SemcomError("--hci-lowpass must be 0 (off) or a downsampling factor.")
-        if self.init_strength is not None and not 0.0 < self.init_strength <= 1.0:
-            raise SemcomError("--init-strength must lie in (0, 1] (1 samples from noise).")
+        if self.init_strength is not None:
+            from semcom.mgdd import check_strength
+
+            check_strength(self.init_strength, "--init-strength")
         if self.metrics:
             from experiments.scoring import check_available
             from semcom.metrics.registry import check_metrics

@@ -38,7 +38,7 @@ from semcom.codec_config import (
 from semcom.container import STREAMS, Bitstream, BitstreamError
 from semcom.errors import SemcomError
 from semcom.mgdd import MGDD
-from semcom.receiver import generate, lowpass_from, sketch_guide
+from semcom.receiver import generate, lowpass_from
 from semcom.sketch import SceneSketch
 from semcom.streams import StreamError
 from semcom.streams.caption import CaptionCoder
@@ -385,20 +385,6 @@ class MTGC:
         if len(groups) == 1:
             return torch.cat(results)  # type: ignore[arg-type]
         return [r for r in results if r is not None]
-
-    def sketch_guide(
-        self,
-        captions: list[str | None],
-        spw: torch.Tensor,
-        has_spw: torch.Tensor,
-        hci: torch.Tensor | None,
-        hci_present: torch.Tensor,
-        size: tuple[int, int],
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The decoder's guide planes and the sketch's background: see
-        :func:`semcom.receiver.sketch_guide` (the receiver and training both build the
-        guide there)."""
-        return sketch_guide(self, captions, spw, has_spw, hci, hci_present, size)
 
     # -- persistence --------------------------------------------------------------------
     def save_pretrained(self, path: str | Path) -> None:

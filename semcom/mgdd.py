@@ -32,6 +32,14 @@ from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, UNet2DCondi
 from semcom.errors import SemcomError
 
 
+def check_strength(value: float, name: str = "init_strength") -> float:
+    """``value`` if it is a valid ``init_strength`` (in (0, 1]; 1 samples from noise),
+    else SemcomError naming it as ``name`` (a config key or a command-line flag)."""
+    if not 0.0 < value <= 1.0:
+        raise SemcomError(f"{name} must lie in (0, 1] (1 samples from noise), not {value}.")
+    return value
+
+
 @dataclass
 class MGDDConfig:
     """Sampling settings.
@@ -75,8 +83,7 @@ class MGDDConfig:
             raise SemcomError(f"control_input must be pixels or latents, not {self.control_input}.")
         if self.num_inference_steps < 1:
             raise SemcomError("the number of diffusion steps must be at least 1.")
-        if not 0.0 < self.init_strength <= 1.0:
-            raise SemcomError(f"init_strength must lie in (0, 1], not {self.init_strength}.")
+        check_strength(self.init_strength)
 
 
 class MGDD:
@@ -313,8 +320,7 @@ class MGDD:
         steps = num_inference_steps or self.config.num_inference_steps
         scale = self.config.guidance_scale if guidance_scale is None else guidance_scale
         strength = self.config.init_strength if init_strength is None else init_strength
-        if not 0.0 < strength <= 1.0:
-            raise SemcomError(f"init_strength must lie in (0, 1], not {strength}.")
+        check_strength(strength)
         if strength < 1.0 and not self.config.guide_channels:
             raise SemcomError(
                 "init_strength below 1 starts from the scene sketch, and this decoder reads "

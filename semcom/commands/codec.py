@@ -126,8 +126,10 @@ def decode(
 
     if steps is not None and steps < 1:
         raise SemcomError("--steps must be at least 1.")
-    if init_strength is not None and not 0.0 < init_strength <= 1.0:
-        raise SemcomError("--init-strength must lie in (0, 1] (1 samples from noise).")
+    if init_strength is not None:
+        from semcom.mgdd import check_strength
+
+        check_strength(init_strength, "--init-strength")
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"):
         raise SemcomError(f"{output} needs an image suffix such as .png.")
     _check_output(output)

@@ -10,6 +10,7 @@ from torch import nn
 from semcom.codec import MTGC
 from semcom.data.captions import CELLS
 from semcom.metrics.semantic import PER_CELL
+from semcom.receiver import sketch_guide
 from semcom.sketch import CellReader
 
 
@@ -44,8 +45,8 @@ def _guide(
     if codec.sketch is None or not codec.mgdd.config.guide_channels:
         return None
     captions = [t or None for t in texts]  # a dropped caption is an absent one
-    guide, _ = codec.sketch_guide(
-        captions, spw.float(), spw_present, hci, hci_present, tuple(hci.shape[-2:])
+    guide, _ = sketch_guide(
+        codec, captions, spw.float(), spw_present, hci, hci_present, tuple(hci.shape[-2:])
     )
     return guide.float()
 
