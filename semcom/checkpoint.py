@@ -91,10 +91,22 @@ def load_module_weights(work: Path, name: str, module_name: str, module: nn.Modu
     )
 
 
-#: Model-directory components whose weights ship in float16 (diffusers models: they load
-#: back as float32). The HCI codec (entropy-coder tables) and the transformers text
-#: encoder (which would load as float16) stay float32.
-HALF_COMPONENTS: tuple[str, ...] = ("unet", "controlnet", "vae", "tascm", "captioner", "sketch")
+#: Model-directory components whose weights ship in float16; they load back as float32
+#: (the text encoder through ``dtype``), so both ends of a link hold the same
+#: float16-rounded weights.
+HALF_COMPONENTS: tuple[str, ...] = (
+    "unet",
+    "controlnet",
+    "vae",
+    "tascm",
+    "captioner",
+    "sketch",
+    "text_encoder",
+    "hci",
+)
+#: Tensors kept in float32 wherever they are: the HCI's entropy-coder parameters (its
+#: CDF tables are integers anyway; these few floats pick and offset them).
+KEEP_FLOAT32: tuple[str, ...] = ("entropy_bottleneck", "gaussian_conditional")
 
 
 def store_half(model_dir: Path, components: tuple[str, ...] = HALF_COMPONENTS) -> int:
@@ -108,9 +120,16 @@ def store_half(model_dir: Path, components: tuple[str, ...] = HALF_COMPONENTS) -
     for name in components:
         for path in sorted((model_dir / name).glob("*.safetensors")):
             tensors = load_file(str(path))
-            half = {k: v.half() if v.dtype == torch.float32 else v for k, v in tensors.items()}
+            half = {
+                k: v.half() if v.dtype == torch.float32 and not _keep(k) else v
+                for k, v in tensors.items()
+            }
             tmp = path.with_suffix(".tmp")
             save_file(half, str(tmp), metadata={"format": "pt"})
             tmp.replace(path)
             done += 1
     return done
+
+
+def _keep(key: str) -> bool:
+    return any(part in key.split(".") for part in KEEP_FLOAT32)

@@ -83,7 +83,10 @@ def _load(path: Path, device: str | torch.device, dtype: torch.dtype | None) -> 
         raise SemcomError(f"{path / MTGC_CONFIG}: unknown hci_kind {config.hci_kind!r}.")
     mgdd = MGDD.from_pretrained(path).to(device, dtype)
     text_model = CLIPTextModel.from_pretrained(
-        path / "text_encoder", local_files_only=True, use_safetensors=True
+        path / "text_encoder",
+        local_files_only=True,
+        use_safetensors=True,
+        dtype=dtype or torch.float32,
     )
     text_model.to(device, dtype)
     if (path / "tokenizer" / "tokenizer.json").is_file() and _is_word_tokenizer(path / "tokenizer"):

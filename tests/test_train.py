@@ -95,6 +95,25 @@ def test_config_errors_name_the_setting(tmp_path: Path):
     bad.write_text("decoder_lr: fast\n")
     with pytest.raises(SemcomError, match="decoder_lr must be like"):
         TrainConfig.from_yaml(bad)
+    with pytest.raises(SemcomError, match="vae_solid and vae_zoom are fractions"):
+        TrainConfig().updated({"vae_solid": 0.6, "vae_zoom": 0.6})
+
+
+def test_autoencoder_crops_mix_in_solid_colours_and_zoomed_crops():
+    from semcom.train.parts.vae import mix_crops
+
+    x = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    a = mix_crops(x, 0.25, 0.25, torch.Generator().manual_seed(1))
+    b = mix_crops(x, 0.25, 0.25, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)  # a step's batch is repeatable
+    # two solid colours in [-1, 1], two zoomed crops (smoother than the noise they came
+    # from), the rest untouched
+    flat = a[:2].flatten(2)
+    assert torch.equal(flat, flat[:, :, :1].expand_as(flat)) and a[:2].abs().max() <= 1
+    tv = lambda t: (t[..., 1:, :] - t[..., :-1, :]).abs().mean()  # noqa: E731
+    assert tv(a[2:4]) < 0.6 * tv(x[2:4])
+    assert torch.equal(a[4:], x[4:])
+    assert torch.equal(mix_crops(x, 0.0, 0.0, torch.Generator()), x)
 
 
 def test_cli_rejects_a_bad_stage_and_part(tmp_path: Path, capsys):
@@ -218,6 +237,7 @@ def test_half_storage_loads_back_as_float32_with_the_same_decodes(tmp_path: Path
     after = MTGC.from_pretrained(out)
     assert sum(p.stat().st_size for p in (out / "unet").glob("*.safetensors")) < 0.6 * size
     assert next(after.mgdd.unet.parameters()).dtype == torch.float32
+    assert after.text_encoder.model.dtype == torch.float32
     w0 = next(before.mgdd.unet.parameters())
     w1 = next(after.mgdd.unet.parameters())
     assert torch.equal(w1, w0.half().float())
@@ -268,3 +288,19 @@ def test_spw_trains_the_sketch_reader_and_sketch_records_its_gates(model_dir: Pa
     for key in ("val_caption_reader_f1", "val_spw_reader_f1", "val_sketch_truth_f1"):
         assert 0.0 <= report[key] <= 1.0
     assert isinstance(report["gate_caption_reader_f1_0.97"], bool)
+
+
+def test_half_storage_keeps_the_hci_entropy_coder_in_float32(tmp_path: Path):
+    from safetensors.torch import load_file
+
+    from semcom.checkpoint import store_half
+
+    out = tmp_path / "model"
+    small_codec(0, sketch=True).save_pretrained(out)
+    store_half(out)
+    weights = load_file(str(next((out / "hci").glob("*.safetensors"))))
+    coder = {k: v for k, v in weights.items() if ".entropy_bottleneck." in k}
+    assert coder and all(v.dtype != torch.float16 for v in coder.values())
+    assert any(v.dtype == torch.float16 for k, v in weights.items() if k not in coder)
+    text = load_file(str(next((out / "text_encoder").glob("*.safetensors"))))
+    assert all(v.dtype == torch.float16 for v in text.values() if v.is_floating_point())

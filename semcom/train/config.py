@@ -59,7 +59,12 @@ class TrainConfig:
     vae_lr: float = 1e-3
     vae_kl: float = 1e-6
     vae_mode: bool = True
-    vae_minutes: float = 30.0
+    #: Fractions of each batch replaced by solid-colour crops and by zoomed-in crops (a
+    #: crop of half the size scaled up ×2): scenes alone hold no large saturated areas,
+    #: and without them the autoencoder does not keep a solid colour.
+    vae_solid: float = 0.125
+    vae_zoom: float = 0.25
+    vae_minutes: float = 36.0
     # TASCM alone: task loss on the quantised SPWs
     spw_steps: int = 6000
     spw_batch: int = 32
@@ -142,4 +147,9 @@ class TrainConfig:
                 raise SemcomError(f"{where}: {f.name} must be at least 1.")
             if f.name.endswith("_minutes") and not v > 0:
                 raise SemcomError(f"{where}: {f.name} must be a positive number of minutes.")
+        if min(cfg.vae_solid, cfg.vae_zoom) < 0 or cfg.vae_solid + cfg.vae_zoom > 1:
+            raise SemcomError(
+                f"{where}: vae_solid and vae_zoom are fractions of a batch (each ≥ 0, "
+                "together ≤ 1)."
+            )
         return cfg

@@ -10,6 +10,27 @@ from semcom.train.data import encode_latents
 from semcom.train.gates import _vae_gates
 
 
+def mix_crops(x: torch.Tensor, solid: float, zoom: float, gen: torch.Generator) -> torch.Tensor:
+    """Replace the first ``solid`` fraction of a batch of crops ``x`` ([B,3,c,c] in
+    [-1, 1]) by solid colours and the next ``zoom`` fraction by a half-size sub-crop of
+    themselves scaled up ×2 (bilinear): large flat areas and large objects that
+    scenes alone rarely show. Draws from ``gen`` only, so a step's batch is repeatable."""
+    b, _, c, _ = x.shape
+    n_solid = round(solid * b)
+    n_zoom = min(round(zoom * b), b - n_solid)
+    x = x.clone()
+    if n_solid:
+        x[:n_solid] = (torch.rand(n_solid, 3, 1, 1, generator=gen) * 2 - 1).expand(-1, -1, c, c)
+    half = c // 2
+    for i in range(n_solid, n_solid + n_zoom):
+        y0, x0 = torch.randint(0, c - half + 1, (2,), generator=gen).tolist()
+        sub = x[i : i + 1, :, y0 : y0 + half, x0 : x0 + half]
+        x[i : i + 1] = torch.nn.functional.interpolate(
+            sub, size=(c, c), mode="bilinear", align_corners=False
+        )
+    return x
+
+
 def train(ctx: PartContext) -> dict[str, float]:
     """Train the part; writes its component into ``ctx.out``; returns its report."""
     part = ctx.part
@@ -34,7 +55,7 @@ def train(ctx: PartContext) -> dict[str, float]:
                 for i, y, x_ in zip(idx.tolist(), ys, xs, strict=True)
             ]
         )
-        x = x.float() / 127.5 - 1
+        x = mix_crops(x.float() / 127.5 - 1, cfg.vae_solid, cfg.vae_zoom, gen)
         post = vae.encode(x).latent_dist
         # The mode, not a sample: with a KL weight this small the posterior's noise
         # only slows training (the diffusion model encodes with the mode too).
