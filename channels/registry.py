@@ -17,54 +17,35 @@ channels are declared the same way.
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
-from importlib.metadata import entry_points
 from typing import Any
 
+from channels.entry_points import EntryPointRegistry
 from channels.errors import LinkError
 
 #: The entry-point group of channel models.
 CHANNELS_GROUP = "semcom.channels"
-
-
-@lru_cache(maxsize=1)
-def _entry_points() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=CHANNELS_GROUP)}
+#: The installed channels (names matched in lower case; :func:`refresh` re-reads them).
+CHANNELS = EntryPointRegistry(CHANNELS_GROUP, "channel", LinkError, lower=True)
 
 
 def refresh() -> None:
     """Forget the entry points read so far (after installing a plug-in in this process)."""
-    _entry_points.cache_clear()
-    channel_factory.cache_clear()
+    CHANNELS.refresh()
 
 
 def channel_names() -> tuple[str, ...]:
     """Names of the installed channels, sorted; LinkError when there are none."""
-    names = tuple(sorted(_entry_points()))
-    if not names:
-        raise LinkError(
-            "no channels are registered (the semcom.channels entry points are missing); "
-            "reinstall semcom with `make install` (or `pip install -e .`), and remove a stale "
-            "semcom.egg-info folder beside pyproject.toml if there is one."
-        )
-    return names
+    return CHANNELS.names()
 
 
-@cache
 def channel_factory(name: str) -> Any:
     """The class or factory registered as ``name``; LinkError naming the installed ones."""
-    eps = _entry_points()
-    key = name.lower()
-    if key not in eps:
-        raise LinkError(
-            f"unknown channel {name!r}; the installed channels are {', '.join(channel_names())}."
-        )
-    try:
-        factory = eps[key].load()
-    except Exception as err:  # a broken plug-in must not take the others down
-        raise LinkError(f"the channel {key!r} failed to load ({eps[key].value}): {err}") from err
+    factory = CHANNELS.load(name)
     if not callable(factory):
-        raise LinkError(f"the channel {key!r} ({eps[key].value}) is not a class or factory.")
+        raise LinkError(
+            f"the channel {CHANNELS.key(name)!r} ({CHANNELS.source(name)}) is not a class "
+            "or factory."
+        )
     return factory
 
 

@@ -14,6 +14,7 @@ import sys
 
 import typer
 
+from channels.entry_points import EntryPointRegistry
 from semcom.errors import USER_ERRORS, SemcomError
 
 app = typer.Typer(
@@ -37,19 +38,14 @@ def _root(
     """semcom: semantic communication over simulated 5G NR links."""
 
 
-def _register_commands() -> None:
-    from importlib.metadata import entry_points
+#: The installed command groups (semcom's own and plug-ins').
+COMMANDS = EntryPointRegistry(COMMANDS_GROUP, "command group", SemcomError)
 
-    eps = {ep.name: ep for ep in entry_points(group=COMMANDS_GROUP)}
-    if not eps:
-        raise SemcomError(
-            "no semcom commands are registered (the semcom.commands entry points are "
-            "missing); reinstall semcom with `make install` (or `pip install -e .`), and "
-            "remove a stale semcom.egg-info folder beside pyproject.toml if there is one."
-        )
+
+def _register_commands() -> None:
     rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
-    for name in sorted(eps, key=lambda n: (rank.get(n, len(rank)), n)):
-        eps[name].load()(app)
+    for name in sorted(COMMANDS.names(), key=lambda n: (rank.get(n, len(rank)), n)):
+        COMMANDS.load(name)(app)
 
 
 #: compressai is installed with ``--no-deps`` after the project (../shared/DEPENDENCIES.md),

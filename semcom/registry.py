@@ -17,58 +17,42 @@ declared the same way. See docs/extending.md.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache, lru_cache
-from importlib.metadata import entry_points
+from functools import cache
 from typing import Any
 
+from channels.entry_points import EntryPointRegistry
 from semcom.errors import SemcomError
 
 #: The entry-point group of codecs.
 CODECS_GROUP = "semcom.codecs"
+#: The installed codecs (entry points read once; :func:`refresh` re-reads them).
+CODECS = EntryPointRegistry(CODECS_GROUP, "codec", SemcomError)
 #: Attributes every registered codec class states.
 _REQUIRED = ("kind", "name", "streams", "check_options", "from_options")
 
 
-@lru_cache(maxsize=1)
-def _codec_entry_points() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=CODECS_GROUP)}
-
-
 def refresh() -> None:
     """Forget the entry points read so far (after installing a plug-in in this process)."""
-    _codec_entry_points.cache_clear()
+    CODECS.refresh()
     codec_class.cache_clear()
 
 
 def codec_names() -> tuple[str, ...]:
     """Names of the installed codecs, sorted; SemcomError when there are none (semcom's
     own entry points missing: an install that did not register them)."""
-    names = tuple(sorted(_codec_entry_points()))
-    if not names:
-        raise SemcomError(
-            "no codecs are registered (the semcom.codecs entry points are missing); "
-            "reinstall semcom with `make install` (or `pip install -e .`), and remove a stale "
-            "semcom.egg-info folder beside pyproject.toml if there is one."
-        )
-    return names
+    return CODECS.names()
 
 
 @cache
 def codec_class(name: str) -> Any:
     """The class registered as ``name``; SemcomError naming the installed ones otherwise."""
-    eps = _codec_entry_points()
-    if name not in eps:
-        raise SemcomError(
-            f"unknown codec {name!r}; the installed codecs are {', '.join(codec_names())}."
-        )
-    try:
-        cls = eps[name].load()
-    except Exception as err:  # a broken plug-in must not take the others down
-        raise SemcomError(f"the codec {name!r} failed to load ({eps[name].value}): {err}") from err
+    cls = CODECS.load(name)
     missing = [a for a in _REQUIRED if not hasattr(cls, a)]
     if missing or getattr(cls, "kind", None) not in ("digital", "analog"):
         what = f"lacks {', '.join(missing)}" if missing else "has a kind other than digital/analog"
-        raise SemcomError(f"the codec {name!r} ({eps[name].value}) {what}; see docs/extending.md.")
+        raise SemcomError(
+            f"the codec {name!r} ({CODECS.source(name)}) {what}; see docs/extending.md."
+        )
     return cls
 
 

@@ -118,7 +118,7 @@ def test_no_registered_codecs_says_how_to_repair(monkeypatch) -> None:
     one sentence saying what to do, not an empty list of choices."""
     from semcom.errors import SemcomError
 
-    monkeypatch.setattr(registry, "_codec_entry_points", lambda: {})
+    monkeypatch.setattr(registry.CODECS, "entry_points", lambda: {})
     with pytest.raises(SemcomError, match="reinstall semcom"):
         registry.codec_names()
 

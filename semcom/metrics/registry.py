@@ -14,65 +14,55 @@ The object is a class taking no arguments that implements
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache, lru_cache
-from importlib.metadata import entry_points
+from functools import cache
 from typing import Any
 
+from channels.entry_points import EntryPointRegistry
 from semcom.errors import SemcomError
 from semcom.metrics.protocol import Field
 
 #: The entry-point group of metrics.
 METRICS_GROUP = "semcom.metrics"
+#: The installed metrics (entry points read once; :func:`refresh` re-reads them).
+METRICS = EntryPointRegistry(METRICS_GROUP, "metric", SemcomError)
 #: The metrics a sweep scores when its config names none.
 DEFAULT_METRICS: tuple[str, ...] = ("pixel", "semantic")
 _REQUIRED = ("name", "summary", "fields", "needs_truth", "status", "score")
 
 
-@lru_cache(maxsize=1)
-def _entry_points() -> dict[str, Any]:
-    return {ep.name: ep for ep in entry_points(group=METRICS_GROUP)}
-
-
 def refresh() -> None:
     """Forget the entry points read so far (after installing a plug-in in this process)."""
-    _entry_points.cache_clear()
+    METRICS.refresh()
     metric.cache_clear()
 
 
 def metric_names() -> tuple[str, ...]:
     """Names of the installed metrics, sorted; SemcomError when there are none."""
-    names = tuple(sorted(_entry_points()))
-    if not names:
-        raise SemcomError(
-            "no metrics are registered (the semcom.metrics entry points are missing); "
-            "reinstall semcom with `make install` (or `pip install -e .`), and remove a stale "
-            "semcom.egg-info folder beside pyproject.toml if there is one."
-        )
-    return names
+    return METRICS.names()
 
 
 def metric_source(name: str) -> str:
     """Where metric ``name`` comes from (``module:object``)."""
-    return str(_entry_points()[name].value)
+    return METRICS.source(name)
 
 
 @cache
 def metric(name: str) -> Any:
     """The (shared) instance of metric ``name``; SemcomError naming the installed ones."""
-    eps = _entry_points()
-    if name not in eps:
-        raise SemcomError(
-            f"unknown metric {name!r}; the installed metrics are {', '.join(metric_names())}."
-        )
+    cls = METRICS.load(name)
     try:
-        obj = eps[name].load()()
+        obj = cls()
     except Exception as err:  # a broken plug-in must not take the others down
-        raise SemcomError(f"the metric {name!r} failed to load ({eps[name].value}): {err}") from err
+        raise SemcomError(
+            f"the metric {name!r} failed to load ({metric_source(name)}): {err}"
+        ) from err
     missing = [a for a in _REQUIRED if not hasattr(obj, a)]
     fields = getattr(obj, "fields", ())
     if missing or not fields or not all(isinstance(f, Field) for f in fields):
         what = f"lacks {', '.join(missing)}" if missing else "does not list its Field s"
-        raise SemcomError(f"the metric {name!r} ({eps[name].value}) {what}; see docs/extending.md.")
+        raise SemcomError(
+            f"the metric {name!r} ({metric_source(name)}) {what}; see docs/extending.md."
+        )
     return obj
 
 

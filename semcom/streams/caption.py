@@ -7,8 +7,8 @@ the ShapesWorld caption corpus plus a list of common caption words, and frozen i
 the vocabulary is escaped and spelled byte by byte under a fixed byte model, so any
 UTF-8 text round-trips exactly.
 
-Rebuild the frozen model (this changes the bitstream; bump ``MODEL_VERSION``) with
-``python -m semcom.streams.caption``.
+The frozen model is counted by :mod:`semcom.streams.caption_build` (rebuilding it changes
+the bitstream; bump ``MODEL_VERSION``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import re
 import zlib
 from collections import Counter, defaultdict
 from functools import lru_cache
-from pathlib import Path
 
 from semcom.streams import StreamError
 from semcom.streams.arith import ArithmeticDecoder, ArithmeticEncoder
@@ -27,136 +26,10 @@ MAX_CAPTION_BYTES = 1024
 _MAX_TOKENS = 2 * MAX_CAPTION_BYTES
 _TOKEN_RE = re.compile(r"[A-Za-z]+|[^A-Za-z]", re.DOTALL)
 BOS, EOS, ESC, CAP = "<bos>", "<eos>", "<esc>", "<cap>"
-_SPECIALS = (BOS, EOS, ESC, CAP)
+SPECIALS = (BOS, EOS, ESC, CAP)
 #: Interpolation weights of the trigram, bigram and unigram estimates (sum 2**16).
 _W3, _W2, _W1 = 52000, 11000, 2536
 _BYTE_END = 256
-
-#: Words common in image captions, so natural-image captions also code compactly.
-COMMON_WORDS = [
-    "a",
-    "an",
-    "the",
-    "of",
-    "in",
-    "on",
-    "at",
-    "with",
-    "and",
-    "or",
-    "to",
-    "from",
-    "by",
-    "for",
-    "is",
-    "are",
-    "there",
-    "this",
-    "that",
-    "it",
-    "its",
-    "photo",
-    "picture",
-    "image",
-    "view",
-    "close",
-    "up",
-    "two",
-    "three",
-    "four",
-    "several",
-    "many",
-    "some",
-    "one",
-    "man",
-    "woman",
-    "person",
-    "people",
-    "child",
-    "boy",
-    "girl",
-    "dog",
-    "cat",
-    "bird",
-    "horse",
-    "car",
-    "bus",
-    "train",
-    "truck",
-    "bike",
-    "bicycle",
-    "table",
-    "chair",
-    "bed",
-    "room",
-    "kitchen",
-    "street",
-    "road",
-    "building",
-    "house",
-    "tree",
-    "trees",
-    "grass",
-    "field",
-    "water",
-    "sky",
-    "sea",
-    "beach",
-    "mountain",
-    "snow",
-    "white",
-    "black",
-    "brown",
-    "grey",
-    "gray",
-    "dark",
-    "light",
-    "sitting",
-    "standing",
-    "walking",
-    "holding",
-    "looking",
-    "playing",
-    "riding",
-    "next",
-    "near",
-    "front",
-    "behind",
-    "top",
-    "bottom",
-    "left",
-    "right",
-    "side",
-    "middle",
-    "centre",
-    "center",
-    "background",
-    "foreground",
-    "small",
-    "large",
-    "big",
-    "little",
-    "old",
-    "young",
-    "red",
-    "green",
-    "blue",
-    "yellow",
-    "orange",
-    "purple",
-    "pink",
-    "cyan",
-    "circle",
-    "square",
-    "triangle",
-    "star",
-    "hexagon",
-    "diamond",
-    "shape",
-    "shapes",
-    "object",
-    "objects",
-]
 
 
 def tokenize(text: str) -> list[str]:
@@ -258,13 +131,13 @@ def _symbols(text: str, model: CaptionModel) -> list[tuple[str, int | bytes]]:
     """Text → ('tok', id) and ('esc', bytes) items, CAP markers included, EOS last."""
     out: list[tuple[str, int | bytes]] = []
     for tok in tokenize(text):
-        if tok in model.index and tok not in _SPECIALS:
+        if tok in model.index and tok not in SPECIALS:
             out.append(("tok", model.index[tok]))
         elif (
             tok[:1].isupper()
             and (tok[1:].islower() or len(tok) == 1)
             and tok.lower() in model.index
-            and tok.lower() not in _SPECIALS
+            and tok.lower() not in SPECIALS
         ):
             out.append(("tok", model.cap))
             out.append(("tok", model.index[tok.lower()]))
@@ -364,68 +237,9 @@ class CaptionCoder:
         raise StreamError("the caption stream is corrupted (no end of caption).")
 
 
-def build_model(
-    n_captions: int = 20000, seed: int = 1234
-) -> tuple[list[str], list[tuple[int, int, int, int, int]]]:
-    """Count the vocabulary and trigrams on the ShapesWorld corpus + common words."""
-    import numpy as np
-
-    from semcom.data.captions import canonical_caption, caption_corpus, random_scene
-
-    corpus = caption_corpus(n_captions, seed=seed)
-    # What the tiny captioner writes: canonical phrasing, up to 9 objects, or none.
-    rng = np.random.default_rng(seed + 1)
-    corpus += [canonical_caption(random_scene(rng, 9)) for _ in range(n_captions // 4)]
-    corpus += [canonical_caption([])] * (n_captions // 100)
-    vocab: list[str] = list(_SPECIALS)
-    seen = set(vocab)
-    counts: Counter[tuple[str, str, int, str]] = Counter()
-    for text in corpus:
-        u, v, sp = BOS, BOS, 0
-        for tok in [*tokenize(text), EOS]:
-            counts[(u, v, sp, tok)] += 1
-            u, v, sp = (u, v, 1) if tok == " " else (v, tok, 0)
-    tokens = sorted({t for (a, b, _, c) in counts for t in (a, b, c)} - seen)
-    extra = sorted(set(COMMON_WORDS) | set(" ,.:;-'?!0123456789") - seen - set(tokens))
-    vocab += tokens + extra
-    index = {t: i for i, t in enumerate(vocab)}
-    trigrams = sorted((index[a], index[b], sp, index[c], n) for (a, b, sp, c), n in counts.items())
-    return vocab, trigrams
-
-
 @lru_cache(maxsize=1)
 def default_model() -> CaptionModel:
     """The frozen model shipped with semcom (version ``MODEL_VERSION``)."""
     from semcom.streams import caption_lm
 
     return CaptionModel(list(caption_lm.VOCAB), [tuple(t) for t in caption_lm.TRIGRAMS])
-
-
-def _write_model_module(path: Path) -> None:
-    vocab, trigrams = build_model()
-    lines = [
-        "# ruff: noqa: E501",
-        '"""Frozen caption language model (generated by `python -m semcom.streams.caption`).',
-        "",
-        "Do not edit by hand: the caption bitstream depends on every number here.",
-        '"""',
-        "",
-        "# fmt: off",
-        "MODEL_VERSION = 1",
-        f"VOCAB = {tuple(vocab)!r}",
-        "TRIGRAMS = (",
-    ]
-    row: list[str] = []
-    for t in trigrams:
-        row.append("(" + ",".join(str(x) for x in t) + "),")
-        if len(row) == 8:
-            lines.append("    " + " ".join(row))
-            row = []
-    if row:
-        lines.append("    " + " ".join(row))
-    lines += [")", "# fmt: on", ""]
-    path.write_text("\n".join(lines))
-
-
-if __name__ == "__main__":
-    _write_model_module(Path(__file__).with_name("caption_lm.py"))
