@@ -68,8 +68,9 @@ class CodecSpec:
 
     ``mcs``: the protection of the codec's adaptive streams; ``protection``: per-stream MCS
     (wins over ``mcs``); ``steps`` and ``preset``: MTGC's DDIM steps (None: the preset's)
-    and preset; ``options``: any other options the codec takes (a plug-in's), as sorted
-    (key, value) pairs.
+    and preset (fields of their own so that older configs keep their hash); ``options``:
+    any other options the codec takes (MTGC's ``hci_lowpass`` and ``init_strength``, a
+    plug-in's), as sorted (key, value) pairs.
     """
 
     name: str

@@ -1,44 +1,46 @@
 """``semcom evaluate``: codecs on ShapesWorld test scenes, semantic and pixel fidelity.
 
-Codecs (names accepted by ``--codec``):
+Every codec is a registered digital codec (:mod:`semcom.registry`, ``semcom list
+codecs``); ``--codec`` names them, plus ablations of the reference codec:
 
-- ``mtgc``: the full codec, every image encoded at ``target_bpp`` (the HCI takes what the
-  caption and SPWs leave); the caption comes from the transmitter's captioner.
-- the ablations ``mtgc-caption``, ``mtgc-hci``, ``mtgc-spw``, ``mtgc-caption-hci``: the
-  same bitstreams with the other streams left out (the receiver's fallback fills them);
-  their rate counts only the streams they send.
-- ``mtgc-oracle-caption``: the full codec sending the ground-truth caption (an upper
-  bound, labelled as such; never the default transmitter).
-- ``jpeg``, ``webp``, ``jpeg2000``, ``avif``, ``jpegxl``: per image, the operating point
-  (quality × downsampling factor) matched to that image's full-MTGC rate: ``match``
-  "above" takes the smallest rate at or above it (the codec gets at least MTGC's bits),
-  "nearest" the closest, "below" the largest at or below it. The real bpp is reported,
-  including where a codec cannot go that low. "interpolate" runs both "below" and
-  "above" and reports every figure linearly interpolated in bpp to MTGC's mean rate (the
-  codec's score *at* MTGC's rate along its rate-quality curve; intervals bootstrap the
-  interpolated statistic); where the codec cannot go as low as MTGC the figures are those
-  of its lowest points, and the row's note says so.
-- ``compressai``: the shipped learned HCI codec (compressai FactorizedPrior, trained with
-  MTGC-tiny) alone as an image codec (:mod:`semcom.baselines.learned`), matched the same
-  way.
-- any other registered digital codec (a plug-in's, `semcom list codecs`): per image, the
-  plan the link's planner rule makes at MTGC's bits ("below"), or the smallest plan it can
-  make at or above them ("above"; :mod:`experiments.rate_match`), decoded with ``seed``.
+- the *reference* (``reference``, default ``mtgc``): each image encoded once
+  (:meth:`~semcom.protocol.DigitalCodec.encode`) and planned into ``target_bpp`` of its
+  pixels by the link planner's rule on bits (:func:`experiments.rate_match.plan_bits`:
+  streams in priority order, each its first option that fits what is left). For MTGC the
+  caption and SPWs go first and the HCI is the best-decoding setting that fits the rest.
+- its ablations ``<reference>-<stream>[-<stream>…]`` (``mtgc-caption``,
+  ``mtgc-caption-hci``, …): the same plan with the other streams left out (the receiver's
+  fallback fills them); their rate counts only the streams they send. By default every
+  single stream and every leave-one-out set.
+- ``<reference>-oracle``: where the codec offers ``encode_oracle(image, objects)`` (MTGC:
+  the ground-truth caption instead of the captioner's), the same plan from that encoding:
+  an upper bound, labelled as such, never a default.
+- every other digital codec (the conventional codecs, ``compressai``, a plug-in's): per
+  image, the plan the planner's rule makes at the reference's bits ("below"; where the
+  codec cannot go that low, its smallest plan), the smallest plan it makes at or above
+  them ("above": the codec gets at least the reference's bits, or its largest plan), or
+  the nearer of the two ("nearest"); :mod:`experiments.rate_match`. The real bpp is
+  reported. "interpolate" runs "below" and "above" and reports every figure linearly
+  interpolated in bpp to the reference's mean rate (the codec's score *at* that rate
+  along its rate-quality curve; intervals bootstrap the interpolated statistic); where
+  the codec cannot go as low, the figures are those of its lowest points, and the row's
+  note says so.
 
-Figures per codec: mean bpp, semantic accuracy (the mean of shape, colour, size and
-position accuracy over true objects), object F1, hallucination rate, PSNR and MS-SSIM,
-and the mean of every field of the extra ``metrics`` (``--metric lpips`` …), each with a
-95 % bootstrap confidence interval over images (the pooled statistic recomputed on images
-drawn with replacement, percentile interval). Per-image figures come from
-:func:`experiments.scoring.score`, the sweep's scoring path; the semantic ones are pooled
-from the probe's per-image counts.
+Every codec decodes each image with ``seed``. Figures per codec: mean bpp, semantic
+accuracy (the mean of shape, colour, size and position accuracy over true objects),
+object F1, hallucination rate, PSNR and MS-SSIM, and the mean of every field of the extra
+``metrics`` (``--metric lpips`` …), each with a 95 % bootstrap confidence interval over
+images (the pooled statistic recomputed on images drawn with replacement, percentile
+interval). Per-image figures come from :func:`experiments.scoring.score`, the sweep's
+scoring path; the semantic ones are pooled from the probe's per-image counts.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,61 +53,73 @@ from experiments.eval_report import (
     reconstruction_figure,
 )
 from experiments.eval_stats import COLUMNS, CodecResult, summarize, summarize_interpolated
-from semcom.baselines.conventional import CODEC_NAMES as CONVENTIONAL
 from semcom.errors import SemcomError
 from semcom.metrics.semantic import count_scene
 
 __all__ = [
-    "ALL_CODECS",
     "COLUMNS",
-    "DEFAULT_CODECS",
     "MATCHES",
-    "MTGC_VARIANTS",
     "CodecResult",
     "EvalConfig",
+    "ablation_streams",
     "check_claim",
     "columns_of",
+    "default_codecs",
     "evaluate",
     "format_markdown",
     "format_table",
     "reconstruction_figure",
-    "run_conventional",
-    "run_registered",
+    "run_matched",
     "summarize",
     "summarize_interpolated",
 ]
 
-#: MTGC variants: codec name → the streams it sends.
-MTGC_VARIANTS: dict[str, tuple[str, ...]] = {
-    "mtgc": ("caption", "hci", "spw"),
-    "mtgc-caption": ("caption",),
-    "mtgc-hci": ("hci",),
-    "mtgc-spw": ("spw",),
-    "mtgc-caption-hci": ("caption", "hci"),
-    "mtgc-oracle-caption": ("caption", "hci", "spw"),
-}
-#: What ``semcom evaluate`` runs without ``--codec``.
-DEFAULT_CODECS: tuple[str, ...] = (
-    "mtgc",
-    "mtgc-caption",
-    "mtgc-hci",
-    "mtgc-spw",
-    "mtgc-caption-hci",
-    *CONVENTIONAL,
-    "compressai",
-)
-ALL_CODECS: tuple[str, ...] = (*DEFAULT_CODECS, "mtgc-oracle-caption")
-
-
-#: Rate-matching rules of the baselines (``--match``).
+#: Rate-matching rules of the other codecs (``--match``).
 MATCHES = ("above", "nearest", "below", "interpolate")
+#: The suffix of the reference codec's oracle variant.
+ORACLE = "oracle"
+
+
+def ablation_streams(name: str, reference: str) -> tuple[str, ...] | None:
+    """The streams ablation ``name`` of ``reference`` keeps (``mtgc-caption-hci`` →
+    (caption, hci)); None when ``name`` is not of the form ``<reference>-…``, SemcomError
+    when it is but names a stream the codec lacks, repeats one or keeps them all."""
+    from semcom.registry import codec_class
+
+    prefix = f"{reference}-"
+    if not name.startswith(prefix) or name == f"{reference}-{ORACLE}":
+        return None
+    streams = codec_class(reference).streams
+    keep = tuple(name[len(prefix) :].split("-"))
+    if any(s not in streams for s in keep) or len(set(keep)) != len(keep):
+        raise SemcomError(
+            f"{name}: an ablation keeps some of {reference}'s streams "
+            f"({', '.join(streams)}), each once, joined by '-' (e.g. {reference}-{streams[0]})."
+        )
+    if len(keep) == len(streams):
+        raise SemcomError(f"{name} keeps every stream: that is {reference} itself.")
+    return keep
+
+
+def default_codecs(reference: str = "mtgc") -> tuple[str, ...]:
+    """The reference, each of its streams alone, each leave-one-out set, then every other
+    installed digital codec (by name)."""
+    from semcom.registry import codec_class, codec_names
+
+    streams = codec_class(reference).streams
+    singles = [(s,) for s in streams] if len(streams) > 1 else []
+    leave_one = [tuple(t for t in streams if t != s) for s in streams] if len(streams) > 2 else []
+    ablations = [f"{reference}-{'-'.join(k)}" for k in (*singles, *leave_one)]
+    others = [n for n in codec_names() if n != reference and codec_class(n).kind == "digital"]
+    return (reference, *ablations, *others)
 
 
 @dataclass
 class EvalConfig:
-    """What to evaluate: codecs, scenes (test split), target rate, decoding settings."""
+    """What to evaluate: codecs (None: :func:`default_codecs`), scenes (test split), the
+    reference codec and its rate, decoding settings."""
 
-    codecs: tuple[str, ...] = DEFAULT_CODECS
+    codecs: tuple[str, ...] | None = None
     n: int = 200
     seed: int = 0
     target_bpp: float = 0.05
@@ -121,11 +135,20 @@ class EvalConfig:
     init_strength: float | None = None
     #: Metrics scored beside pixel and semantic ones (registered names, e.g. lpips).
     metrics: tuple[str, ...] = ()
+    #: The codec whose rate the others match, and whose ablations may be named.
+    reference: str = "mtgc"
+    #: The reference codec's own options besides the flags above (its YAML keys).
+    options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.codecs is None:
+            _registered(self.reference)
+            self.codecs = default_codecs(self.reference)
         for name in self.codecs:
-            if name not in ALL_CODECS:
+            if ablation_streams(name, self.reference) is None and name != self.oracle:
                 _registered(name)
+        if self.oracle in self.codecs and not hasattr(_registered(self.reference), "encode_oracle"):
+            raise SemcomError(f"{self.reference} has no oracle encoding to evaluate.")
         if self.n < 1:
             raise SemcomError("--n must be at least 1.")
         if not self.target_bpp > 0:
@@ -152,6 +175,20 @@ class EvalConfig:
             check_metrics(("pixel", *extra))
             check_available(extra)
 
+    @property
+    def oracle(self) -> str:
+        """The name of the reference's oracle variant."""
+        return f"{self.reference}-{ORACLE}"
+
+    def reference_options(self) -> dict[str, Any]:
+        """The reference codec's options: ``options`` plus the flags that were given."""
+        flags = {
+            "steps": self.steps,
+            "hci_lowpass": self.hci_lowpass,
+            "init_strength": self.init_strength,
+        }
+        return {**self.options, **{k: v for k, v in flags.items() if v is not None}}
+
 
 def _score(
     result: CodecResult, reference: torch.Tensor, truths: list, probe, metrics: Sequence[str] = ()
@@ -173,42 +210,25 @@ def _nan(value: object) -> float:
     return float("nan") if value is None else float(value)  # type: ignore[arg-type]
 
 
-def _match(points: list[tuple[int, object]], target_bits: int, match: str):
-    """Pick (bits, item) from ``points`` sorted by bits, by the matching rule."""
-    if match == "nearest":
-        return min(points, key=lambda p: abs(p[0] - target_bits))
-    if match == "above":
-        above = [p for p in points if p[0] >= target_bits]
-        return above[0] if above else points[-1]
-    below = [p for p in points if p[0] <= target_bits]
-    return below[-1] if below else points[0]
-
-
-def _registered(name: str):
-    """The registered digital codec ``name`` (a plug-in's or semcom's own) for evaluate."""
+def _registered(name: str, options: dict[str, Any] | None = None, **context: Any):
+    """The registered digital codec ``name`` (a plug-in's or semcom's own)."""
     from semcom.registry import codec_class, make_codec
 
-    try:
-        cls = codec_class(name)
-    except SemcomError as err:
-        raise SemcomError(
-            f"unknown codec {name!r}; choose from {', '.join(ALL_CODECS)} or an installed "
-            "digital codec (`semcom list codecs`)."
-        ) from err
+    cls = codec_class(name)
     if cls.kind != "digital":
         raise SemcomError(
             f"{name} is an analog codec: it has no bit rate to match; compare it over the "
             "link with `semcom sweep`."
         )
-    return make_codec(name)
+    return make_codec(name, options, **context) if options is not None else cls
 
 
-def run_registered(name: str, images: torch.Tensor, targets: list[int], match: str, seed: int):
-    """A registered digital codec matched per image to ``targets`` (bits) by the planner's
-    rule on bits (:mod:`experiments.rate_match`); decoded with ``seed``."""
+def run_matched(name: str, images: torch.Tensor, targets: list[int], match: str, seed: int):
+    """Registered digital codec ``name`` matched per image to ``targets`` (bits) by the
+    planner's rule on bits (:mod:`experiments.rate_match`); decoded with ``seed``."""
     from experiments.rate_match import match_plan
 
-    codec = _registered(name)
+    codec = _registered(name, {})
     recon, bits = [], []
     for img, target in zip(images, targets, strict=True):
         encoded = codec.encode(img)
@@ -218,107 +238,85 @@ def run_registered(name: str, images: torch.Tensor, targets: list[int], match: s
     return torch.stack(recon), bits
 
 
-def run_conventional(name: str, images: torch.Tensor, targets: list[int], match: str):
-    """One conventional codec matched per image to ``targets`` (bits)."""
-    from semcom.baselines.conventional import get_codec
-    from semcom.baselines.rate import operating_points, pareto_front
-
-    codec = get_codec(name)
-    recon, bits = [], []
-    for img, target in zip(images, targets, strict=True):
-        front = pareto_front(operating_points(img, codec))
-        b, v = _match([(p.bits, p) for p in front], target, match)
-        recon.append(codec.decode(v.data, img.shape[-2], img.shape[-1]))
-        bits.append(b)
-    return torch.stack(recon), bits
-
+#: A decoding job: (header, received payloads) per image.
+Job = list[tuple[bytes, dict[str, bytes]]]
 
 _WORKER_CODEC = None
 
 
-def _load(weights: str | None, hci_lowpass: int | None, init_strength: float | None = None):
-    """The tiny codec of ``weights``, with ``hci_lowpass`` and the decoder's
-    ``init_strength`` overridden when given."""
-    from semcom.errors import SemcomError
-    from semcom.presets.tiny import load_tiny
-
-    codec = load_tiny(weights)
-    if hci_lowpass is not None:
-        codec.config.hci_lowpass = hci_lowpass
-    if init_strength is not None:
-        if init_strength < 1.0 and not codec.mgdd.config.guide_channels:
-            raise SemcomError(
-                "--init-strength below 1 starts from the scene sketch, which this model lacks."
-            )
-        codec.mgdd.config.init_strength = init_strength
-    return codec
-
-
-def _init_worker(
-    weights: str | None,
-    threads: int,
-    hci_lowpass: int | None = None,
-    init_strength: float | None = None,
-) -> None:
-    """Decoding worker: one thread, the model loaded once."""
+def _init_worker(reference: str, options: dict, weights: str | None, threads: int) -> None:
+    """Decoding worker: one thread, the reference codec built (and its model loaded) once."""
     global _WORKER_CODEC
     import warnings
 
     torch.set_num_threads(max(1, threads))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _WORKER_CODEC = _load(weights, hci_lowpass, init_strength)
+        _WORKER_CODEC = _registered(reference, options, weights=weights)
 
 
-def _decode_chunk(streams: list, steps: int | None) -> torch.Tensor:
-    return _WORKER_CODEC.decode(streams, steps=steps)
+def _decode_job(codec, job: Job, seed: int) -> torch.Tensor:
+    return torch.stack(
+        [codec.decode(header, received, seed).float().clamp(0, 1) for header, received in job]
+    )
+
+
+def _decode_in_worker(job: Job, seed: int) -> torch.Tensor:
+    return _decode_job(_WORKER_CODEC, job, seed)
 
 
 def evaluate(
     cfg: EvalConfig, progress: Callable[[str], None] | None = None
 ) -> tuple[list[dict], dict[str, CodecResult], torch.Tensor]:
     """Run every codec of ``cfg``; returns (summaries, results by codec, references)."""
-    from semcom.data.captions import canonical_caption
+    from experiments.rate_match import plan_bits
     from semcom.data.shapes import ShapesWorld
     from semcom.metrics.semantic import load_probe
 
     say = progress or (lambda msg: None)
+    codecs = tuple(cfg.codecs or ())
     data = ShapesWorld("test", n=cfg.n, seed=cfg.seed)
     items = [data[i] for i in range(cfg.n)]
     reference = torch.stack([it.image for it in items])
     truths = [it.objects for it in items]
     h, w = reference.shape[-2:]
+    budget = int(cfg.target_bpp * h * w)
     probe = load_probe()
-    codec = _load(cfg.weights, cfg.hci_lowpass, cfg.init_strength)
+    options = cfg.reference_options()
+    ref = _registered(cfg.reference, options, weights=cfg.weights)
     results: dict[str, CodecResult] = {}
     brackets: dict[str, tuple[CodecResult, CodecResult]] = {}
 
     t0 = time.time()
-    sent = []
-    for i in range(0, cfg.n, cfg.batch):
-        sent += codec.encode(reference[i : i + cfg.batch], target_bpp=cfg.target_bpp)
+    encoded = [ref.encode(img) for img in reference]
+    plans = [plan_bits(e, budget) for e in encoded]
     say(f"encoded {cfg.n} scenes at {cfg.target_bpp} bpp in {time.time() - t0:.0f} s")
-    targets = [bs.payload_bits for bs in sent]
-    oracle = None
-    if "mtgc-oracle-caption" in cfg.codecs:
-        oracle = []
+    targets = [p.bits for p in plans]
+    variants: dict[str, tuple[list, list, tuple[str, ...]]] = {}
+    for name in codecs:
+        keep = ablation_streams(name, cfg.reference)
+        if name == cfg.reference:
+            variants[name] = (encoded, plans, tuple(ref.streams))
+        elif keep is not None:
+            variants[name] = (encoded, plans, keep)
+        elif name == cfg.oracle:
+            oracle = [ref.encode_oracle(img, t) for img, t in zip(reference, truths, strict=True)]
+            variants[name] = (oracle, [plan_bits(e, budget) for e in oracle], tuple(ref.streams))
+    received = {
+        name: [{s: p.payloads[s] for s in keep if s in p.payloads} for p in ps]
+        for name, (_, ps, keep) in variants.items()
+    }
+    jobs = {}
+    for name, (encs, _, _) in variants.items():
+        pairs = [(e.header, r) for e, r in zip(encs, received[name], strict=True)]
         for i in range(0, cfg.n, cfg.batch):
-            chunk = reference[i : i + cfg.batch]
-            caps = [canonical_caption(t) for t in truths[i : i + cfg.batch]]
-            oracle += codec.encode(chunk, captions=caps, target_bpp=cfg.target_bpp)
+            jobs[(name, i)] = pairs[i : i + cfg.batch]
 
-    # MTGC variants decode on `workers` processes (each loads the model once) while this
-    # process runs the baselines; results are identical to decoding here.
-    variants = [c for c in cfg.codecs if c in MTGC_VARIANTS]
-    streams_of = {}
-    for name in variants:
-        base = oracle if name == "mtgc-oracle-caption" else sent
-        keep = MTGC_VARIANTS[name]
-        streams_of[name] = [bs.keeping(*keep) for bs in base]
-    jobs = [(name, i) for name in variants for i in range(0, cfg.n, cfg.batch)]
+    # The reference's variants decode on `workers` processes (each builds the codec once)
+    # while this process runs the other codecs; results are identical to decoding here.
     pool = None
     futures = {}
-    t_mtgc = time.time()
+    t_ref = time.time()
     if cfg.workers > 1 and jobs:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -327,61 +325,50 @@ def evaluate(
             cfg.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(cfg.weights, torch.get_num_threads(), cfg.hci_lowpass, cfg.init_strength),
+            initargs=(cfg.reference, options, cfg.weights, torch.get_num_threads()),
         )
-        for name, i in jobs:
-            futures[(name, i)] = pool.submit(
-                _decode_chunk, streams_of[name][i : i + cfg.batch], cfg.steps
-            )
-
-    def run_baseline(name: str, images: torch.Tensor, targets: list[int], match: str):
-        if name in ALL_CODECS:
-            return run_conventional(name, images, targets, match)
-        return run_registered(name, images, targets, match, cfg.seed)
+        futures = {key: pool.submit(_decode_in_worker, job, cfg.seed) for key, job in jobs.items()}
 
     try:
-        for name in cfg.codecs:
-            if name in MTGC_VARIANTS:
+        for name in codecs:
+            if name in variants:
                 continue
             t1 = time.time()
             if cfg.match == "interpolate":
                 sides = []
                 for side in ("below", "above"):
-                    recon, bits = run_baseline(name, reference, targets, side)
+                    recon, bits = run_matched(name, reference, targets, side, cfg.seed)
                     sides.append(CodecResult(name, recon, bits, seconds=time.time() - t1))
                     _score(sides[-1], reference, truths, probe, cfg.metrics)
                 brackets[name] = (sides[0], sides[1])
                 results[name] = sides[1]
             else:
-                recon, bits = run_baseline(name, reference, targets, cfg.match)
+                recon, bits = run_matched(name, reference, targets, cfg.match, cfg.seed)
                 results[name] = CodecResult(name, recon, bits, seconds=time.time() - t1)
                 _score(results[name], reference, truths, probe, cfg.metrics)
             say(f"{name}: {time.time() - t1:.0f} s")
-        for name in variants:
-            chunks = []
-            for i in range(0, cfg.n, cfg.batch):
-                if pool is not None:
-                    chunks.append(futures[(name, i)].result())
-                else:
-                    chunks.append(
-                        codec.decode(streams_of[name][i : i + cfg.batch], steps=cfg.steps)
-                    )
+        for name, (_, _, keep) in variants.items():
+            chunks = [
+                futures[(name, i)].result()
+                if pool is not None
+                else _decode_job(ref, jobs[(name, i)], cfg.seed)
+                for i in range(0, cfg.n, cfg.batch)
+            ]
             note = (
-                "ground-truth caption (upper bound, not a transmitter)"
-                if name == "mtgc-oracle-caption"
+                "ground truth where the transmitter would estimate (upper bound, not a transmitter)"
+                if name == cfg.oracle
                 else ""
             )
-            bits = [bs.payload_bits for bs in streams_of[name]]
+            bits = [8 * sum(len(v) for v in r.values()) for r in received[name]]
             result = CodecResult(
-                name, torch.cat(chunks), bits, seconds=time.time() - t_mtgc, note=note
+                name, torch.cat(chunks), bits, seconds=time.time() - t_ref, note=note
             )
             result.stream_bits = {
-                s: float(np.mean([bs.stream_bits().get(s, 0) for bs in streams_of[name]]))
-                for s in MTGC_VARIANTS[name]
+                s: float(np.mean([8 * len(r.get(s, b"")) for r in received[name]])) for s in keep
             }
             _score(result, reference, truths, probe, cfg.metrics)
             results[name] = result
-            say(f"{name}: decoded ({time.time() - t_mtgc:.0f} s since decoding began)")
+            say(f"{name}: decoded ({time.time() - t_ref:.0f} s since decoding began)")
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -389,6 +376,6 @@ def evaluate(
         summarize_interpolated(*brackets[c], targets, h * w, cfg.bootstrap, cfg.seed)
         if c in brackets
         else summarize(results[c], h * w, cfg.bootstrap, cfg.seed)
-        for c in cfg.codecs
+        for c in codecs
     ]
     return summaries, results, reference

@@ -67,13 +67,16 @@ def ladder(encoded: Any) -> list[BitPlan]:
 
 
 def match_plan(encoded: Any, target_bits: int, match: str) -> BitPlan:
-    """The plan for ``target_bits`` by ``match``: "below" the rule's plan at the target,
-    "above" the smallest plan of the ladder at or above it (else the largest), "nearest"
-    the closest of the two (ties: the smaller)."""
+    """The plan for ``target_bits`` by ``match``: "below" the rule's plan at the target
+    (where that sends nothing, the codec cannot go that low: its smallest plan that sends
+    something), "above" the smallest plan of the ladder at or above it (else the
+    largest), "nearest" the closest of the two (ties: the smaller)."""
     below = plan_bits(encoded, target_bits)
+    plans = ladder(encoded) or [below]
+    if not below.payloads:
+        below = next((p for p in plans if p.payloads), below)
     if match == "below":
         return below
-    plans = ladder(encoded) or [below]
     above = next((p for p in plans if p.bits >= target_bits), plans[-1])
     if match == "above":
         return above

@@ -250,42 +250,45 @@ class MTGC:
         kind = kind or self.config.hci_kind
         return [HCISetting(kind, f, q) for f in FACTORS for q in range(N_QUALITIES)]
 
+    def hci_options(self, image: torch.Tensor, kind: str | None = None) -> list[bytes]:
+        """Every distinct HCI payload of ``image`` ([1,3,H,W] in [0,1]), the best-decoding
+        first: by the PSNR of the decoded, upsampled HCI against ``image`` (ties: more
+        bytes, then the finer setting). More bytes do not always buy more quality: past
+        some gain the learned codec spends bits on precision its decoder cannot use. A
+        payload that does not decode is left out."""
+        h, w = image.shape[-2:]
+        keys: dict[bytes, tuple[float, int, int, int]] = {}
+        for s in self.hci_candidates(kind):
+            payload = self.hci.encode(image, s)[0]
+            if payload in keys:
+                psnr = keys[payload][0]
+            else:
+                try:
+                    rec = self.hci.decode(payload, h, w)
+                except StreamError:
+                    continue
+                mse = float(((rec.float() - image.float().cpu()) ** 2).mean())
+                psnr = round(10 * math.log10(1 / max(mse, 1e-12)), 6)
+            key = (psnr, len(payload), -s.factor, s.quality)
+            keys[payload] = max(keys.get(payload, key), key)
+        return sorted(keys, key=lambda p: keys[p], reverse=True)
+
     def _fit_hci(
         self, image: torch.Tensor, target_bpp: float, other_bits: int, hint: HCISetting | None
     ) -> bytes:
-        """The HCI payload that fits target_bpp with ``other_bits`` and decodes best.
-
-        Every operating point is encoded; among those whose total fits, the one whose
-        decoded, upsampled HCI has the highest PSNR against ``image`` wins (ties: more
-        bytes, then the finer setting). More bytes do not always buy more quality: past
-        some gain the learned codec spends bits on precision its decoder cannot use.
-        """
+        """The best-decoding HCI payload (:meth:`hci_options`) that fits target_bpp with
+        ``other_bits``."""
         h, w = image.shape[-2:]
         budget = math.floor(target_bpp * h * w)
-        best: bytes | None = None
-        best_key: tuple[float, int, int, int] | None = None
-        smallest = None
-        for s in self.hci_candidates(hint.kind if hint else None):
-            payload = self.hci.encode(image, s)[0]
-            bits = other_bits + 8 * len(payload)
-            smallest = bits if smallest is None else min(smallest, bits)
-            if bits > budget:
-                continue
-            try:
-                rec = self.hci.decode(payload, h, w)
-            except StreamError:
-                continue
-            mse = float(((rec.float() - image.float().cpu()) ** 2).mean())
-            psnr = round(10 * math.log10(1 / max(mse, 1e-12)), 6)
-            key = (psnr, len(payload), -s.factor, s.quality)
-            if best_key is None or key > best_key:
-                best, best_key = payload, key
-        if best is None:
-            raise SemcomError(
-                f"target {target_bpp:g} bpp ({budget} bits) is below the smallest this image "
-                f"reaches ({smallest} bits, {smallest / (h * w):.4f} bpp); raise --target-bpp."
-            )
-        return best
+        options = self.hci_options(image, hint.kind if hint else None)
+        for payload in options:
+            if other_bits + 8 * len(payload) <= budget:
+                return payload
+        smallest = other_bits + 8 * min((len(p) for p in options), default=0)
+        raise SemcomError(
+            f"target {target_bpp:g} bpp ({budget} bits) is below the smallest this image "
+            f"reaches ({smallest} bits, {smallest / (h * w):.4f} bpp); raise --target-bpp."
+        )
 
     # -- receiver -----------------------------------------------------------------------
     def _check_bitstream(self, bs: Bitstream) -> None:

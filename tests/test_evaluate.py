@@ -11,8 +11,9 @@ import torch
 from experiments.evaluate import (
     CodecResult,
     EvalConfig,
-    _match,
+    ablation_streams,
     check_claim,
+    default_codecs,
     evaluate,
     format_markdown,
     summarize,
@@ -26,15 +27,6 @@ from tests._mtgc import single_thread, small_codec  # noqa: F401
 
 A = ShapeObject(shape=0, colour=0, size=0, cell=0)
 B = ShapeObject(shape=1, colour=1, size=1, cell=4)
-
-
-def test_match_rules_pick_the_promised_side():
-    points = [(100, "a"), (200, "b"), (400, "c")]
-    assert _match(points, 210, "above") == (400, "c")
-    assert _match(points, 210, "nearest") == (200, "b")
-    assert _match(points, 210, "below") == (200, "b")
-    assert _match(points, 500, "above") == (400, "c")  # cannot go that high: the largest
-    assert _match(points, 50, "below") == (100, "a")  # cannot go that low: the smallest
 
 
 def test_summary_pools_counts_and_brackets_the_estimate():
@@ -101,6 +93,40 @@ def test_unknown_codec_and_bad_options_are_clear():
         EvalConfig(codecs=("bpg",))
     with pytest.raises(SemcomError, match="--match"):
         EvalConfig(match="closest")
+    with pytest.raises(SemcomError, match="analog codec"):
+        EvalConfig(codecs=("mtgc", "deepjscc"))
+    with pytest.raises(SemcomError, match="keeps some of mtgc's streams"):
+        EvalConfig(codecs=("mtgc-audio",))
+    with pytest.raises(SemcomError, match="keeps every stream"):
+        EvalConfig(codecs=("mtgc-caption-spw-hci",))
+    with pytest.raises(SemcomError, match="has no oracle"):
+        EvalConfig(codecs=("webp-oracle",), reference="webp")
+
+
+def test_codecs_come_from_the_registry_and_ablations_from_the_reference_streams():
+    """Nothing in evaluate names a codec: the default list is the reference, its streams
+    alone and left out one at a time, then every other installed digital codec."""
+    from semcom.registry import codec_class, codec_names
+
+    assert ablation_streams("mtgc-caption-hci", "mtgc") == ("caption", "hci")
+    assert ablation_streams("mtgc", "mtgc") is None
+    assert ablation_streams("mtgc-oracle", "mtgc") is None
+    assert ablation_streams("webp", "mtgc") is None
+    names = default_codecs("mtgc")
+    assert names[:7] == (
+        "mtgc",
+        "mtgc-caption",
+        "mtgc-spw",
+        "mtgc-hci",
+        "mtgc-spw-hci",
+        "mtgc-caption-hci",
+        "mtgc-caption-spw",
+    )
+    others = {n for n in codec_names() if n != "mtgc" and codec_class(n).kind == "digital"}
+    assert set(names[7:]) == others and {"webp", "compressai"} <= others
+    assert "deepjscc" not in names
+    # another reference: a one-stream codec has no ablations
+    assert default_codecs("webp")[0] == "webp" and "mtgc" in default_codecs("webp")
 
 
 def test_evaluate_end_to_end_on_a_small_model(tmp_path: Path):
@@ -189,3 +215,32 @@ def test_init_strength_override_reaches_every_decoder(tmp_path: Path):
     small_codec(0).save_pretrained(plain)
     with pytest.raises(SemcomError, match="scene sketch"):
         evaluate(EvalConfig(**{**base, "weights": str(plain)}, init_strength=0.5))
+
+
+def test_the_reference_plan_is_what_encode_target_bpp_sends(tmp_path: Path):
+    """The planner's rule on MTGC's streams (caption, SPWs, then the best-decoding HCI
+    that fits) gives the bitstream `MTGC.encode(target_bpp=...)` gives; the oracle sends
+    the ground-truth caption and says so."""
+    from experiments.rate_match import plan_bits
+    from semcom.codecs.mtgc import MTGCCodec
+    from semcom.data.captions import canonical_caption
+    from semcom.data.shapes import ShapesWorld
+
+    weights = tmp_path / "model"
+    model = small_codec(0)
+    model.save_pretrained(weights)
+    codec = MTGCCodec(weights=weights)
+    data = ShapesWorld("test", n=3, seed=0)
+    for i, bpp in ((0, 0.05), (1, 0.03), (2, 0.08)):
+        img = data[i].image
+        sent = codec.model.encode(img.unsqueeze(0), target_bpp=bpp)[0]
+        plan = plan_bits(codec.encode(img), int(bpp * 128 * 128))
+        assert plan.payloads == dict(sent.streams)
+    oracle = codec.encode_oracle(data[0].image, data[0].objects)
+    caption = next(s for s in oracle.streams if s.name == "caption").options[0].payload
+    assert codec.model.caption_coder.decode(caption) == canonical_caption(data[0].objects)
+    cfg = EvalConfig(
+        codecs=("mtgc", "mtgc-oracle"), n=2, batch=2, bootstrap=10, weights=str(weights)
+    )
+    summaries, _, _ = evaluate(cfg)
+    assert "ground truth" in summaries[1]["note"] and summaries[0]["note"] == ""

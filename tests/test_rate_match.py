@@ -30,3 +30,5 @@ def test_the_ladder_and_the_match_rules() -> None:
     assert match_plan(enc, 200, "nearest").bits == 240
     assert match_plan(enc, 150, "nearest").bits == 80
     assert match_plan(enc, 1000, "above").bits == 320  # nothing above: the largest
+    assert match_plan(enc, 50, "below").bits == 80  # cannot go that low: the smallest
+    assert match_plan(enc, 50, "nearest").bits == 80

@@ -1,7 +1,9 @@
 """MTGC as a :class:`~semcom.protocol.DigitalCodec`: caption, SPW and HCI streams.
 
 The caption and the SPWs have one payload each; the HCI offers every distinct payload of
-the codec's operating points, largest first (at equal size the finer setting). The header
+the codec's operating points, the best-decoding first (PSNR of the decoded, upsampled HCI
+against the image; ties: more bytes, then the finer setting), so the planner's rule sends
+the best HCI that fits, as ``semcom encode --target-bpp`` chooses it. The header
 is the ``.mtgc`` container without streams (preset, model fingerprint, image size); the
 receiver decodes whatever streams arrived, the others erased.
 """
@@ -15,6 +17,7 @@ from typing import Any, ClassVar
 
 from semcom.codecs.identity import folder_identity
 from semcom.codecs.options import check_keys, positive_int
+from semcom.errors import SemcomError
 from semcom.protocol import Encoded, Option, Stream
 
 #: Presets a config may name.
@@ -25,29 +28,37 @@ DEFAULT_PROTECTION: dict[str, str] = {"caption": "qpsk:1/3", "spw": "qpsk:1/3", 
 
 class MTGCCodec:
     """MTGC through the link. ``steps``: DDIM steps at the receiver (None: the preset's);
-    ``preset``: tiny or sd21; ``weights``: a model folder (default: the preset's shipped
-    one); ``model``: an already loaded :class:`~semcom.codec.MTGC` (tests)."""
+    ``preset``: tiny or sd21; ``hci_lowpass`` and ``init_strength``: override the model's
+    (None keeps them); ``weights``: a model folder (default: the preset's shipped one);
+    ``model``: an already loaded :class:`~semcom.codec.MTGC` (tests; the overrides are set
+    on it)."""
 
     kind: ClassVar[str] = "digital"
     name: ClassVar[str] = "mtgc"
     streams: ClassVar[tuple[str, ...]] = ("caption", "spw", "hci")
-    option_names: ClassVar[tuple[str, ...]] = ("steps", "preset")
+    option_names: ClassVar[tuple[str, ...]] = ("steps", "preset", "hci_lowpass", "init_strength")
     summary: ClassVar[str] = "MTGC: caption, semantic pseudo-words and a compressed image"
 
     def __init__(
         self,
         steps: int | None = None,
         preset: str = "tiny",
+        hci_lowpass: int | None = None,
+        init_strength: float | None = None,
         weights: str | Path | None = None,
         model: Any = None,
     ) -> None:
         self.steps, self.preset, self.weights = steps, preset, weights
-        self._model = model
+        self.hci_lowpass, self.init_strength = hci_lowpass, init_strength
+        self._model = None
         self._handed_in = model is not None
+        if model is not None:
+            self._model = self._overridden(model)
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
-        """{steps, preset} with their defaults; ValueError naming a bad one."""
+        """{steps, preset, hci_lowpass, init_strength} with their defaults; ValueError
+        naming a bad one."""
         d = check_keys(options, cls.option_names, cls.name)
         steps = d.get("steps")
         if steps is not None:
@@ -55,7 +66,30 @@ class MTGCCodec:
         preset = d.get("preset", "tiny")
         if preset not in PRESETS:
             raise ValueError(f"{preset!r} is not a preset; choose {' or '.join(PRESETS)}")
-        return {"steps": steps, "preset": preset}
+        lowpass = d.get("hci_lowpass")
+        if lowpass is not None and (
+            isinstance(lowpass, bool) or not isinstance(lowpass, int) or lowpass < 0
+        ):
+            raise ValueError(
+                f"hci_lowpass must be 0 (off) or a downsampling factor, not {lowpass!r}"
+            )
+        strength = d.get("init_strength")
+        if strength is not None:
+            if isinstance(strength, bool) or not isinstance(strength, int | float):
+                raise ValueError(f"init_strength must be a number in (0, 1], not {strength!r}")
+            from semcom.mgdd import check_strength
+
+            try:
+                check_strength(float(strength))
+            except SemcomError as err:
+                raise ValueError(str(err).rstrip(".")) from err
+            strength = float(strength)
+        return {
+            "steps": steps,
+            "preset": preset,
+            "hci_lowpass": lowpass,
+            "init_strength": strength,
+        }
 
     @classmethod
     def from_options(
@@ -71,8 +105,21 @@ class MTGCCodec:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self._model = load_codec(self.preset, self.weights)
+                self._model = self._overridden(load_codec(self.preset, self.weights))
         return self._model
+
+    def _overridden(self, model):
+        """``model`` with this codec's ``hci_lowpass`` / ``init_strength`` set on it."""
+        if self.hci_lowpass is not None:
+            model.config.hci_lowpass = self.hci_lowpass
+        if self.init_strength is not None:
+            if self.init_strength < 1.0 and not model.mgdd.config.guide_channels:
+                raise SemcomError(
+                    "init_strength below 1 starts from the scene sketch, which this model "
+                    "lacks (--init-strength 1 samples from noise)."
+                )
+            model.mgdd.config.init_strength = self.init_strength
+        return model
 
     @property
     def identity(self) -> str | None:
@@ -89,19 +136,22 @@ class MTGCCodec:
 
     def encode(self, image) -> Encoded:
         """``image`` [3,H,W] in [0,1] → header and the three streams (HCI: every distinct
-        payload, largest first; at equal size the finer setting)."""
+        payload, the best-decoding first)."""
+        img = image.unsqueeze(0) if image.dim() == 3 else image
+        return self._encoded(img, self.model.encode(img)[0])
+
+    def encode_oracle(self, image, objects) -> Encoded:
+        """As :meth:`encode`, sending the ground-truth caption of ``objects`` (ShapesWorld's
+        scene) instead of the captioner's: an upper bound, never a transmitter."""
+        from semcom.data.captions import canonical_caption
+
+        img = image.unsqueeze(0) if image.dim() == 3 else image
+        return self._encoded(img, self.model.encode(img, captions=[canonical_caption(objects)])[0])
+
+    def _encoded(self, img, bs) -> Encoded:
         from semcom.container import Bitstream
 
-        codec = self.model
-        img = image.unsqueeze(0) if image.dim() == 3 else image
-        bs = codec.encode(img)[0]
-        seen: dict[bytes, tuple[int, int, int]] = {}
-        for s in codec.hci_candidates():
-            payload = codec.hci.encode(img, s)[0]
-            key = (len(payload), -s.factor, s.quality)
-            if payload not in seen or key > seen[payload]:
-                seen[payload] = key
-        hci = sorted(seen, key=lambda p: seen[p], reverse=True)
+        hci = self.model.hci_options(img)
         header = Bitstream(bs.preset, bs.fingerprint, bs.height, bs.width).to_bytes()
         prot = DEFAULT_PROTECTION
         return Encoded(
