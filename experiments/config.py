@@ -310,6 +310,14 @@ def parse_config(data: Any) -> SweepConfig:
         _int(ds.get("size", 128), "dataset.size", 32),
         _int(ds.get("seed", 0), "dataset.seed", 0),
     )
+    from semcom.data.shapes import BLOCK, dataset_seeds
+
+    if dataset.n > BLOCK:
+        raise _fail("dataset.n", f"must be at most {BLOCK} (the scenes of one dataset seed)")
+    if dataset.seed >= dataset_seeds(split):
+        raise _fail(
+            "dataset.seed", f"must be below {dataset_seeds(split)} (the {split} split's datasets)"
+        )
     if not isinstance(d["codecs"], list) or not d["codecs"]:
         raise _fail("codecs", "must be a non-empty list")
     codecs = tuple(_codec(c, i) for i, c in enumerate(d["codecs"]))

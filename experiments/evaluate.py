@@ -149,8 +149,15 @@ class EvalConfig:
                 _registered(name)
         if self.oracle in self.codecs and not hasattr(_registered(self.reference), "encode_oracle"):
             raise SemcomError(f"{self.reference} has no oracle encoding to evaluate.")
-        if self.n < 1:
-            raise SemcomError("--n must be at least 1.")
+        from semcom.data.shapes import BLOCK, dataset_seeds
+
+        if not 1 <= self.n <= BLOCK:
+            raise SemcomError(f"--n must be between 1 and {BLOCK} scenes.")
+        if not 0 <= self.seed < dataset_seeds("test"):
+            raise SemcomError(
+                f"--seed must be in [0, {dataset_seeds('test')}): the test split holds that "
+                f"many datasets of {BLOCK} scenes."
+            )
         if not self.target_bpp > 0:
             raise SemcomError("--target-bpp must be positive.")
         if self.match not in MATCHES:

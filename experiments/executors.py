@@ -30,7 +30,7 @@ class Executor(Protocol):
         config: SweepConfig,
         groups: Sequence[Group],
         write: Callable[[GroupResult], None],
-        mtgc_codec: object | None = None,
+        model: object | None = None,
         threads: int = 1,
         weights: str | Path | None = None,
     ) -> None: ...
@@ -47,7 +47,7 @@ class LocalExecutor:
         config: SweepConfig,
         groups: Sequence[Group],
         write: Callable[[GroupResult], None],
-        mtgc_codec: object | None = None,
+        model: object | None = None,
         threads: int = 1,
         weights: str | Path | None = None,
     ) -> None:
@@ -55,7 +55,7 @@ class LocalExecutor:
 
         if not groups:
             return
-        runner = GroupRunner(config, mtgc_codec, weights=weights)
+        runner = GroupRunner(config, model, weights=weights)
         for group in groups:
             write(runner.run(group))
 

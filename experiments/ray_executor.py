@@ -103,13 +103,13 @@ class RayExecutor:
         config: SweepConfig,
         groups: Sequence[Group],
         write: Callable[[GroupResult], None],
-        mtgc_codec=None,
+        model=None,
         threads: int = 1,
         weights: str | Path | None = None,
     ) -> None:
         """Run ``groups`` on worker actors and hand each result to ``write`` (in this
         process) as it arrives. Workers: ``workers``, default the cluster's CPUs.
-        ``mtgc_codec`` (tests) reaches the workers as a ``weights`` folder it is saved
+        ``model`` (tests) reaches the workers as a ``weights`` folder it is saved
         into (safetensors, no pickles); a weights folder is read by every worker, so on a
         cluster every node must see it at the same path."""
         import tempfile
@@ -120,8 +120,8 @@ class RayExecutor:
         n = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         n = min(n, len(groups))
         with tempfile.TemporaryDirectory(prefix="semcom-mtgc-") as tmp:
-            if mtgc_codec is not None:
-                mtgc_codec.save_pretrained(tmp)
+            if model is not None:
+                model.save_pretrained(tmp)
                 weights = tmp
             actor = ray.remote(num_cpus=1)(SweepWorker)
             wdir = None if weights is None else str(Path(weights).resolve())

@@ -78,7 +78,7 @@ class GroupRunner:
     def __init__(
         self,
         config: SweepConfig,
-        mtgc_codec=None,
+        model=None,
         threads: int | None = None,
         weights: str | Path | None = None,
     ):
@@ -86,7 +86,7 @@ class GroupRunner:
             torch.set_num_threads(threads)
         self.config, self.weights = config, weights
         self.refs, self.truths = sweep_images(config)
-        self.mtgc_codec = mtgc_codec
+        self.model = model
         self.codecs: dict[tuple, object] = {}
         self.prepared: dict[tuple, object] = {}
         self.cache = DecodeCache()
@@ -96,7 +96,7 @@ class GroupRunner:
         """The codec of ``spec`` (built once per name and options)."""
         key = codec_key(spec)
         if key not in self.codecs:
-            self.codecs[key] = make_spec_codec(spec, self.weights, self.mtgc_codec)
+            self.codecs[key] = make_spec_codec(spec, self.weights, self.model)
         return self.codecs[key]
 
     def run(self, group: Group) -> GroupResult:

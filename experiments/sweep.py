@@ -102,7 +102,7 @@ def run_sweep(
     out: str | Path,
     *,
     resume: bool = False,
-    mtgc_codec=None,
+    model=None,
     progress: bool = True,
     after_group: Callable[[int], None] | None = None,
     executor: str = "local",
@@ -116,7 +116,8 @@ def run_sweep(
     ``executor``: ``local`` (this process) or ``ray`` (groups as tasks on ``workers``
     Ray actors, on the cluster at ``address`` or a local one); either way this process
     is the one writer of the store, and the rows are the same.
-    ``mtgc_codec``: an MTGC codec to use instead of loading the preset (tests).
+    ``model``: a loaded model handed to the codecs that take one instead of loading
+    their own (tests hand MTGC a small one).
     ``after_group``: called with the number of groups written so far (tests interrupt
     a sweep from it).
     ``threads``: torch threads per process. ``weights``: the MTGC model folder (default:
@@ -131,7 +132,7 @@ def run_sweep(
         raise SemcomError("--weights applies to MTGC, and this config has no mtgc codec.")
     if weights is not None and not Path(weights).is_dir():
         raise SemcomError(f"--weights {weights} is not a folder.")
-    if preset == "sd21" and weights is None and mtgc_codec is None:
+    if preset == "sd21" and weights is None and model is None:
         raise SemcomError("the sd21 preset loads local weights: pass --weights DIR.")
     check_available(config.metrics)
     store = Store(out)
@@ -151,7 +152,7 @@ def run_sweep(
             "config": json.dumps(config.to_dict(), sort_keys=True),
             "semantic": semantic_status(),
         }
-        if mtgc_codec is None:
+        if model is None:
             idents = codecs_identity(config, weights)
             stored = store.get_meta("codec_weights")
             # a store written before every codec's weights were recorded holds MTGC's alone
@@ -194,7 +195,7 @@ def run_sweep(
             if after_group is not None:
                 after_group(n_groups)
 
-        session.run(config, groups, write, mtgc_codec, threads, weights)
+        session.run(config, groups, write, model, threads, weights)
         if store.count(h) == config.num_points:
             store.canonicalize()  # complete: the same bytes however it was computed
     finally:

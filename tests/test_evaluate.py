@@ -93,6 +93,8 @@ def test_unknown_codec_and_bad_options_are_clear():
         EvalConfig(codecs=("bpg",))
     with pytest.raises(SemcomError, match="--match"):
         EvalConfig(match="closest")
+    with pytest.raises(SemcomError, match="--seed must be in"):
+        EvalConfig(codecs=("webp",), seed=90210)
     with pytest.raises(SemcomError, match="analog codec"):
         EvalConfig(codecs=("mtgc", "deepjscc"))
     with pytest.raises(SemcomError, match="keeps some of mtgc's streams"):

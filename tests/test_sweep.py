@@ -37,7 +37,7 @@ def rows(folder) -> list[tuple]:
 
 def test_tiny_sweep_writes_one_row_per_point(tmp_path) -> None:
     cfg = config()
-    report = run_sweep(cfg, tmp_path, mtgc_codec=small_codec(), progress=False)
+    report = run_sweep(cfg, tmp_path, model=small_codec(), progress=False)
     assert report.points_written == cfg.num_points == 32
     df = Store(tmp_path, create=False).frame()
     assert len(df) == 32
@@ -53,17 +53,17 @@ def test_tiny_sweep_writes_one_row_per_point(tmp_path) -> None:
 def test_resume_after_interruption_gives_the_same_store(tmp_path) -> None:
     cfg = config()
     full, cut = tmp_path / "full", tmp_path / "cut"
-    run_sweep(cfg, full, mtgc_codec=small_codec(), progress=False)
+    run_sweep(cfg, full, model=small_codec(), progress=False)
 
     def interrupt(groups: int) -> None:
         if groups == 5:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(cfg, cut, mtgc_codec=small_codec(), progress=False, after_group=interrupt)
+        run_sweep(cfg, cut, model=small_codec(), progress=False, after_group=interrupt)
     partial = len(rows(cut))
     assert 0 < partial < cfg.num_points
-    report = run_sweep(cfg, cut, resume=True, mtgc_codec=small_codec(), progress=False)
+    report = run_sweep(cfg, cut, resume=True, model=small_codec(), progress=False)
     assert report.points_done_before == partial
     assert report.points_written == cfg.num_points - partial
     assert rows(cut) == rows(full)
@@ -73,7 +73,7 @@ def test_cache_halves_decoder_calls_at_high_snr(tmp_path) -> None:
     cfg = config(
         channels=["awgn"], snr_db=[20, 24, 28], budget_cpp=[0.4], trials=2, codecs=["mtgc"]
     )
-    report = run_sweep(cfg, tmp_path, mtgc_codec=small_codec(), progress=False)
+    report = run_sweep(cfg, tmp_path, model=small_codec(), progress=False)
     assert report.points_written == 12
     assert report.decoder_calls["mtgc"] <= report.points_written / 2
 
@@ -102,6 +102,10 @@ def test_rerun_without_resume_and_other_config_are_refused(tmp_path) -> None:
         ({"trials": 0}, "trials"),
         ({"dataset": {"split": "dev"}}, "dataset.split"),
         ({"dataset": {"n": 2, "colour": 1}}, "unknown key 'colour'"),
+        ({"dataset": {"seed": 90210}}, "dataset.seed"),
+        ({"dataset": {"n": 2**25}}, "dataset.n"),
+        ({"codecs": [{"name": "mtgc", "init_strength": 2}]}, "init_strength must lie in"),
+        ({"codecs": [{"name": "mtgc", "hci_lowpass": -1}]}, "hci_lowpass must be 0"),
     ],
 )
 def test_malformed_config_names_the_problem(change, needle) -> None:

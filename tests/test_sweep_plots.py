@@ -25,7 +25,7 @@ CONFIG = {
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("sweep")
-    run_sweep(parse_config(CONFIG), out, mtgc_codec=small_codec(), progress=False)
+    run_sweep(parse_config(CONFIG), out, model=small_codec(), progress=False)
     return out
 
 

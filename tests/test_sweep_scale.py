@@ -63,11 +63,11 @@ def digest(folder: Path) -> str:
 def test_ray_executor_writes_the_same_store_as_the_local_one(tmp_path) -> None:
     """A local Ray instance with 2 CPUs and 2 worker actors against this process."""
     cfg = parse_config(SMALL)
-    local = run_sweep(cfg, tmp_path / "local", mtgc_codec=small_codec(), progress=False)
+    local = run_sweep(cfg, tmp_path / "local", model=small_codec(), progress=False)
     on_ray = run_sweep(
         cfg,
         tmp_path / "ray",
-        mtgc_codec=small_codec(),
+        model=small_codec(),
         progress=False,
         executor="ray",
         workers=2,
@@ -217,14 +217,14 @@ def test_a_second_sweep_into_a_busy_folder_is_refused(tmp_path, capsys) -> None:
 def test_two_runs_give_byte_identical_stores_and_exports(tmp_path, capsys) -> None:
     cfg = parse_config({**SMALL, "channels": ["tdl-a"]})
     for name in ("a", "b"):
-        run_sweep(cfg, tmp_path / name, mtgc_codec=small_codec(), progress=False)
+        run_sweep(cfg, tmp_path / name, model=small_codec(), progress=False)
         code, _, err = run_cli(["export", str(tmp_path / name), "--format", "csv"], capsys)
         assert code == 0, err
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     for name in (STORE_NAME, "results.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     other = parse_config({**SMALL, "channels": ["tdl-a"], "seed": 1})
-    run_sweep(other, tmp_path / "c", mtgc_codec=small_codec(), progress=False)
+    run_sweep(other, tmp_path / "c", model=small_codec(), progress=False)
     assert digest(tmp_path / "c") != digest(tmp_path / "a")
 
 

@@ -180,6 +180,12 @@ def render_scene(
     return render_scene_labels(scene, size, seed, jitter)[0]
 
 
+def dataset_seeds(split: str) -> int:
+    """How many datasets (seeds 0, 1, …) of :data:`BLOCK` scenes ``split`` holds."""
+    start, stop = SPLITS[split]
+    return (stop - start) // BLOCK
+
+
 def scene_seed(split: str, seed: int, index: int) -> int:
     """The scene seed of item ``index`` of dataset ``seed`` of ``split`` (see :data:`SPLITS`)."""
     if split not in SPLITS:
