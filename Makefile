@@ -7,18 +7,20 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.semcom-installed
+# the versions the tests passed with (see constraints.txt; `make constraints` refreshes it)
+PINS   := -c constraints.txt
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench lint clean constraints
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PIP) install --upgrade pip
-	$(PIP) install torch==2.14.1 torchvision==0.29.1
-	$(PIP) install -e ".[test,dev]"
-	$(PIP) install --no-deps compressai==1.2.8
+	$(PIP) install $(PINS) torch==2.14.1 torchvision==0.29.1
+	$(PIP) install $(PINS) -e ".[test,dev]"
+	$(PIP) install $(PINS) --no-deps compressai==1.2.8
 	$(PY) -c "import sionna.phy, importlib.metadata as m; v = m.version('sionna-no-rt'); assert v.startswith('2.'), f'sionna-no-rt {v} is the TensorFlow 1.x line; reinstall sionna-no-rt>=2.2'"
 	touch $(STAMP)
 
@@ -45,3 +47,8 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
+
+# Rewrite constraints.txt from this environment (after the tests pass with newer versions).
+constraints: $(STAMP)
+	{ sed -n '1,3p' constraints.txt; $(PIP) freeze --exclude-editable | grep -v '^semcom'; } > constraints.tmp
+	mv constraints.tmp constraints.txt
