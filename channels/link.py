@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -23,7 +22,6 @@ import torch
 from sionna.phy.mapping import Demapper, Mapper
 
 from channels.coding import (
-    TBLayout,
     TransportBlockDecoder,
     TransportBlockEncoder,
     transport_block_size,
@@ -31,6 +29,21 @@ from channels.coding import (
 from channels.errors import LinkError
 from channels.mcs import MCS, modulation_bits, parse_mcs, select_mcs
 from channels.models import ChannelModel, make_channel
+from channels.results import BlockResult, StreamOutcome, StreamStats, Transmission
+
+__all__ = [
+    "BlockResult",
+    "Link",
+    "Protection",
+    "StreamOutcome",
+    "StreamStats",
+    "Transmission",
+    "bits_to_bytes",
+    "bytes_to_bits",
+    "check_budget",
+    "check_snr",
+    "stream_generator",
+]
 
 #: Protection of one stream: a fixed MCS, or "adaptive" (the table's best MCS for the SNR).
 Protection = MCS | str
@@ -66,89 +79,6 @@ def stream_generator(seed: int, name: str, device: str | torch.device = "cpu") -
     g = torch.Generator(device=device)
     g.manual_seed((int(seed) * 1_000_003 + zlib.crc32(name.encode())) % (1 << 62))
     return g
-
-
-@dataclass
-class BlockResult:
-    """Outcome of :meth:`Link.run_blocks` for B transport blocks.
-
-    Attributes:
-        bits: [B, A] float {0, 1} decoded payload bits (hard decision, CRC pass or not).
-        tb_ok: [B] bool, CRC passed.
-        bit_errors: [B] int, payload bits that differ from what was sent.
-        pre_fec_errors: [B] int, coded bits whose hard decision (before decoding) is wrong.
-        iterations: [B, C] int, BP iterations per code block.
-        layout: the segmentation used (its ``payload_bits`` is the padded TB size).
-    """
-
-    bits: torch.Tensor
-    tb_ok: torch.Tensor
-    bit_errors: torch.Tensor
-    pre_fec_errors: torch.Tensor
-    iterations: torch.Tensor
-    layout: TBLayout
-
-    @property
-    def undetected(self) -> torch.Tensor:
-        """[B] bool: the CRC passed but the bits are wrong."""
-        return self.tb_ok & (self.bit_errors > 0)
-
-
-@dataclass
-class StreamStats:
-    """Per-stream statistics of one transmission."""
-
-    mcs: str
-    modulation: str
-    code_rate: float
-    adaptive: bool
-    payload_bits: int
-    code_blocks: int
-    data_symbols: int
-    channel_uses: int
-    pre_fec_ber: float
-    crc_ok: bool
-    undetected: bool
-    bit_errors: int
-    iterations: float
-
-
-@dataclass
-class StreamOutcome:
-    """What arrived of one stream: its bytes, or ``None`` for an erasure."""
-
-    payload: bytes | None
-    stats: StreamStats
-    hard_bytes: bytes | None = None
-
-    @property
-    def erased(self) -> bool:
-        return self.payload is None
-
-
-@dataclass
-class Transmission:
-    """The result of :meth:`Link.transmit`."""
-
-    channel: str
-    snr_db: float
-    budget: int | None
-    channel_uses: int
-    streams: dict[str, StreamOutcome] = field(default_factory=dict)
-
-    def received(self) -> dict[str, bytes | None]:
-        """Stream name -> delivered bytes, ``None`` where the CRC failed."""
-        return {name: s.payload for name, s in self.streams.items()}
-
-    def to_dict(self) -> dict:
-        """A JSON-ready summary (statistics only, no payloads)."""
-        return {
-            "channel": self.channel,
-            "snr_db": self.snr_db,
-            "budget": self.budget,
-            "channel_uses": self.channel_uses,
-            "streams": {n: asdict(s.stats) for n, s in self.streams.items()},
-        }
 
 
 class Link:
