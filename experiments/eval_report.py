@@ -104,11 +104,12 @@ def reconstruction_figure(
 
 
 def check_claim(summaries: list[dict], reference: str = "mtgc") -> list[str]:
-    """Where the full ``reference`` codec does not beat a rival on semantic accuracy and
-    hallucination rate.
+    """Where the full ``reference`` codec is not shown above a rival in object F1.
 
     Rivals: each of its ablations (``<reference>-…``, not the oracle) and every other
-    codec whose mean bpp is at least the reference's. Returns one sentence per failure
+    codec whose mean bpp is at least the reference's. A rival is beaten when the paired
+    95 % bootstrap interval of the F1 difference (``vs_reference``) lies above 0; a
+    summary without one is compared on point estimates. Returns one sentence per failure
     (empty when the claim holds).
     """
     by = {s["codec"]: s for s in summaries}
@@ -122,17 +123,37 @@ def check_claim(summaries: list[dict], reference: str = "mtgc") -> list[str]:
         if name == reference or name == f"{reference}-oracle":
             continue
         ablation = name.startswith(f"{reference}-")
-        rival = ablation or s["bpp"] >= full["bpp"] - 1e-12
-        if not rival:
+        if not (ablation or s["bpp"] >= full["bpp"] - 1e-12):
             continue
-        if not full["semantic_accuracy"] > s["semantic_accuracy"]:
-            out.append(
-                f"{name} has semantic accuracy {s['semantic_accuracy']:.3f} >= {label}'s "
-                f"{full['semantic_accuracy']:.3f}"
-            )
-        if not full["hallucination_rate"] < s["hallucination_rate"]:
-            out.append(
-                f"{name} has hallucination rate {s['hallucination_rate']:.3f} <= {label}'s "
-                f"{full['hallucination_rate']:.3f}"
-            )
+        diff = s.get("vs_reference", {}).get("f1")
+        if diff is not None:
+            lo, hi = diff["ci95"]
+            if not lo > 0:
+                out.append(
+                    f"{name}: {label}'s object F1 lead {diff['diff']:+.3f} "
+                    f"(paired 95 % interval {lo:+.3f} to {hi:+.3f}) does not exclude 0"
+                )
+        elif not full["f1"] > s["f1"]:
+            out.append(f"{name} has object F1 {s['f1']:.3f} >= {label}'s {full['f1']:.3f}")
     return out
+
+
+def format_differences(summaries: list[dict], reference: str = "mtgc") -> str:
+    """A Markdown table of each codec's difference from the reference (reference minus
+    codec) with paired 95 % bootstrap intervals; empty when there are none."""
+    from experiments.eval_stats import DIFFERENCE_KEYS
+
+    rows = [s for s in summaries if s.get("vs_reference")]
+    if not rows:
+        return ""
+    head = f"| {reference} minus | " + " | ".join(DIFFERENCE_KEYS) + " |"
+    lines = [head, "|---" * (len(DIFFERENCE_KEYS) + 1) + "|"]
+    for s in rows:
+        cells = []
+        for k in DIFFERENCE_KEYS:
+            d = s["vs_reference"][k]
+            digits = 2 if k == "psnr" else 3
+            lo, hi = d["ci95"]
+            cells.append(f"{d['diff']:+.{digits}f} ({lo:+.{digits}f} to {hi:+.{digits}f})")
+        lines.append(f"| {s['codec']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,26 +1,35 @@
 """``semcom evaluate``'s statistics: a codec's per-image results (:class:`CodecResult`)
 pooled into point estimates with 95 % bootstrap intervals (:func:`summarize`), or
-interpolated in bpp to MTGC's rate (:func:`summarize_interpolated`)."""
+interpolated in bpp to the reference's rate (:func:`summarize_interpolated`), and each
+codec's difference from the reference with a paired bootstrap interval
+(:func:`paired_differences`: both codecs scored on the same draws of images)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import astuple, dataclass, field
 
 import numpy as np
 import torch
 
 from semcom.metrics.semantic import SemanticCounts, scores_from_counts
 
-#: Table columns: (key, heading, higher is better).
+#: Table columns, strict figures first: (key, heading, higher is better). Object F1,
+#: precision and recall count an object only when all four attributes are right.
 COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("bpp", "bpp", False),
-    ("semantic_accuracy", "sem. acc.", True),
     ("f1", "object F1", True),
-    ("hallucination_rate", "halluc.", False),
+    ("precision", "precision", True),
+    ("recall", "recall", True),
+    ("semantic_accuracy", "sem. acc.", True),
+    ("hallucinations_per_image", "halluc./image", False),
     ("psnr", "PSNR dB", True),
     ("ms_ssim", "MS-SSIM", True),
 )
+#: Figures whose difference from the reference :func:`paired_differences` reports.
+DIFFERENCE_KEYS: tuple[str, ...] = ("f1", "semantic_accuracy", "shape_accuracy", "psnr")
+#: A codec's figures on a draw of image indices (pooled counts, means of the rest).
+Stats = Callable[[np.ndarray], dict[str, float]]
 
 
 @dataclass
@@ -41,25 +50,22 @@ class CodecResult:
     stream_bits: dict[str, float] = field(default_factory=dict)
 
 
-def _pooled(counts: Sequence[SemanticCounts]) -> dict[str, float]:
-    total = SemanticCounts()
-    for c in counts:
-        total = total + c
-    s = scores_from_counts(total)
+def _pooled(counts: np.ndarray) -> dict[str, float]:
+    """Rates from summed counts ([len(SemanticCounts fields)] integers)."""
+    s = scores_from_counts(SemanticCounts(*(int(v) for v in counts)))
     return {"semantic_accuracy": s.semantic_accuracy, **s.as_dict()}
 
 
-def summarize(result: CodecResult, pixels: int, bootstrap: int, seed: int) -> dict:
-    """Point estimates and 95 % bootstrap intervals of every figure of one codec."""
-    n = len(result.bits)
+def stats_of(result: CodecResult, pixels: int) -> Stats:
+    """``idx`` → ``result``'s figures on images ``idx`` (drawn with replacement or not)."""
+    counts = np.asarray([astuple(c) for c in result.counts], dtype=np.int64)
     bpp = np.asarray(result.bits, dtype=float) / pixels
     psnr = np.asarray(result.psnr, dtype=float)
     msssim = np.asarray(result.ms_ssim, dtype=float)
-
     extra = {k: np.asarray(v, dtype=float) for k, v in result.extra.items()}
 
     def stats(idx: np.ndarray) -> dict[str, float]:
-        out = _pooled([result.counts[i] for i in idx])
+        out = _pooled(counts[idx].sum(0))
         out.update(
             bpp=float(bpp[idx].mean()),
             psnr=float(psnr[idx].mean()),
@@ -68,16 +74,29 @@ def summarize(result: CodecResult, pixels: int, bootstrap: int, seed: int) -> di
         out.update({k: float(np.nanmean(v[idx])) for k, v in extra.items()})
         return out
 
+    return stats
+
+
+def _bootstrap(stats: Stats, n: int, bootstrap: int, seed: int) -> tuple[dict, dict]:
+    """(point estimates, 95 % percentile intervals) of ``stats``."""
     point = stats(np.arange(n))
     rng = np.random.default_rng(seed)
     samples = [stats(rng.integers(0, n, n)) for _ in range(bootstrap)]
     ci = {
         k: [
-            float(np.percentile([s[k] for s in samples], 2.5)),
-            float(np.percentile([s[k] for s in samples], 97.5)),
+            float(np.percentile([s[k] for s in samples], 2.5)) if samples else point[k],
+            float(np.percentile([s[k] for s in samples], 97.5)) if samples else point[k],
         ]
         for k in point
     }
+    return point, ci
+
+
+def summarize(result: CodecResult, pixels: int, bootstrap: int, seed: int) -> dict:
+    """Point estimates and 95 % bootstrap intervals of every figure of one codec."""
+    n = len(result.bits)
+    bpp = np.asarray(result.bits, dtype=float) / pixels
+    point, ci = _bootstrap(stats_of(result, pixels), n, bootstrap, seed)
     return {
         "codec": result.name,
         "n": n,
@@ -92,6 +111,68 @@ def summarize(result: CodecResult, pixels: int, bootstrap: int, seed: int) -> di
     }
 
 
+def paired_differences(
+    reference: Stats,
+    other: Stats,
+    n: int,
+    bootstrap: int,
+    seed: int,
+    keys: Sequence[str] = DIFFERENCE_KEYS,
+) -> dict[str, dict]:
+    """reference − other for each of ``keys``, with a paired 95 % bootstrap interval:
+    both codecs' figures computed on the same draws of images, so the interval is that of
+    the difference itself (narrower than comparing two separate intervals, and the right
+    test of "above": the interval lies above 0)."""
+    every = np.arange(n)
+    a, b = reference(every), other(every)
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {k: [] for k in keys}
+    for _ in range(bootstrap):
+        idx = rng.integers(0, n, n)
+        ra, rb = reference(idx), other(idx)
+        for k in keys:
+            draws[k].append(ra[k] - rb[k])
+    return {
+        k: {
+            "diff": a[k] - b[k],
+            "ci95": [
+                float(np.percentile(draws[k], 2.5)) if bootstrap else a[k] - b[k],
+                float(np.percentile(draws[k], 97.5)) if bootstrap else a[k] - b[k],
+            ],
+        }
+        for k in keys
+    }
+
+
+def interpolated_stats_of(
+    below: CodecResult, above: CodecResult, target_bits: Sequence[int], pixels: int
+) -> tuple[Stats, Callable[[], bool]]:
+    """``idx`` → one codec's figures on images ``idx`` interpolated linearly in bpp to the
+    mean of their ``target_bits``, and a function saying whether any call had to clamp
+    (the codec could not reach the goal: no extrapolation).
+
+    ``below``/``above``: the codec matched below and above each image's target. Every
+    pooled figure f is f_below + t·(f_above − f_below) with t = (target − bpp_below) /
+    (bpp_above − bpp_below), clamped to [0, 1].
+    """
+    targets = np.asarray(target_bits, dtype=float) / pixels
+    lo_stats, hi_stats = stats_of(below, pixels), stats_of(above, pixels)
+    clamped = [False]
+
+    def stats(idx: np.ndarray) -> dict[str, float]:
+        lo, hi = lo_stats(idx), hi_stats(idx)
+        goal = float(targets[idx].mean())
+        span = hi["bpp"] - lo["bpp"]
+        if not lo["bpp"] - 1e-12 <= goal <= hi["bpp"] + 1e-12:
+            clamped[0] = True
+        t = 0.0 if span <= 0 else min(max((goal - lo["bpp"]) / span, 0.0), 1.0)
+        out = {k: lo[k] + t * (hi[k] - lo[k]) for k in lo}
+        out["bpp"] = lo["bpp"] + t * span
+        return out
+
+    return stats, lambda: clamped[0]
+
+
 def summarize_interpolated(
     below: CodecResult,
     above: CodecResult,
@@ -100,50 +181,25 @@ def summarize_interpolated(
     bootstrap: int,
     seed: int,
 ) -> dict:
-    """One codec's figures interpolated linearly in bpp to the mean of ``target_bits``.
-
-    ``below``/``above``: the codec matched below and above each image's target. For images
-    drawn with replacement (the same draw for both sides and the targets), every pooled
-    figure f is f_below + t·(f_above − f_below) with t = (target − bpp_below) /
-    (bpp_above − bpp_below), clamped to [0, 1] (no extrapolation); the point estimate
-    uses every image, the 95 % interval the percentiles of the draws.
-    """
+    """One codec's figures interpolated linearly in bpp to the mean of ``target_bits``
+    (:func:`interpolated_stats_of`): the point estimate uses every image, the 95 %
+    interval the percentiles of the bootstrap draws (the same draw for both sides and
+    the targets)."""
     n = len(below.bits)
-    targets = np.asarray(target_bits, dtype=float) / pixels
     every = np.arange(n)
-    sides = [_side_stats(r, every, pixels) for r in (below, above)]
-    clamped = False
-
-    def stats(idx: np.ndarray) -> dict[str, float]:
-        nonlocal clamped
-        lo, hi = (_side_stats(r, idx, pixels) for r in (below, above))
-        goal = float(targets[idx].mean())
-        span = hi["bpp"] - lo["bpp"]
-        if not lo["bpp"] - 1e-12 <= goal <= hi["bpp"] + 1e-12:
-            clamped = True  # the codec cannot reach the goal: no extrapolation
-        t = 0.0 if span <= 0 else min(max((goal - lo["bpp"]) / span, 0.0), 1.0)
-        out = {k: lo[k] + t * (hi[k] - lo[k]) for k in lo}
-        out["bpp"] = lo["bpp"] + t * span
-        return out
-
-    point = stats(every)
-    point_clamped = clamped
-    rng = np.random.default_rng(seed)
-    samples = [stats(rng.integers(0, n, n)) for _ in range(bootstrap)]
-    ci = {
-        k: [
-            float(np.percentile([s[k] for s in samples], 2.5)) if samples else point[k],
-            float(np.percentile([s[k] for s in samples], 97.5)) if samples else point[k],
-        ]
-        for k in point
-    }
+    sides = [stats_of(r, pixels)(every) for r in (below, above)]
+    stats, was_clamped = interpolated_stats_of(below, above, target_bits, pixels)
+    stats(every)
+    point_clamped = was_clamped()
+    point, ci = _bootstrap(stats, n, bootstrap, seed)
     note = (
-        f"interpolated to MTGC's rate between {sides[0]['bpp']:.4f} and {sides[1]['bpp']:.4f} bpp"
+        f"interpolated to the reference's rate between {sides[0]['bpp']:.4f} and "
+        f"{sides[1]['bpp']:.4f} bpp"
     )
     if point_clamped:
         note = (
-            f"cannot reach MTGC's rate ({sides[0]['bpp']:.4f}–{sides[1]['bpp']:.4f} bpp): "
-            "figures at its nearest points"
+            f"cannot reach the reference's rate ({sides[0]['bpp']:.4f}–{sides[1]['bpp']:.4f} "
+            "bpp): figures at its nearest points"
         )
     return {
         "codec": above.name,
@@ -158,19 +214,6 @@ def summarize_interpolated(
         "extra_fields": sorted(above.extra),
         "interpolated_from": {"below": _public(sides[0]), "above": _public(sides[1])},
     }
-
-
-def _side_stats(result: CodecResult, idx: np.ndarray, pixels: int) -> dict[str, float]:
-    out = _pooled([result.counts[i] for i in idx])
-    out.update(
-        bpp=float(np.asarray(result.bits, dtype=float)[idx].mean() / pixels),
-        psnr=float(np.asarray(result.psnr, dtype=float)[idx].mean()),
-        ms_ssim=float(np.asarray(result.ms_ssim, dtype=float)[idx].mean()),
-    )
-    out.update(
-        {k: float(np.nanmean(np.asarray(v, dtype=float)[idx])) for k, v in result.extra.items()}
-    )
-    return out
 
 
 def _public(summary: dict) -> dict:

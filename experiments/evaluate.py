@@ -48,11 +48,20 @@ import torch
 from experiments.eval_report import (
     check_claim,
     columns_of,
+    format_differences,
     format_markdown,
     format_table,
     reconstruction_figure,
 )
-from experiments.eval_stats import COLUMNS, CodecResult, summarize, summarize_interpolated
+from experiments.eval_stats import (
+    COLUMNS,
+    CodecResult,
+    interpolated_stats_of,
+    paired_differences,
+    stats_of,
+    summarize,
+    summarize_interpolated,
+)
 from semcom.errors import SemcomError
 from semcom.metrics.semantic import count_scene
 
@@ -66,6 +75,7 @@ __all__ = [
     "columns_of",
     "default_codecs",
     "evaluate",
+    "format_differences",
     "format_markdown",
     "format_table",
     "reconstruction_figure",
@@ -385,4 +395,16 @@ def evaluate(
         else summarize(results[c], h * w, cfg.bootstrap, cfg.seed)
         for c in codecs
     ]
+    if cfg.reference in results:
+        ref_stats = stats_of(results[cfg.reference], h * w)
+        for s in summaries:
+            name = s["codec"]
+            if name == cfg.reference:
+                continue
+            other = (
+                interpolated_stats_of(*brackets[name], targets, h * w)[0]
+                if name in brackets
+                else stats_of(results[name], h * w)
+            )
+            s["vs_reference"] = paired_differences(ref_stats, other, cfg.n, cfg.bootstrap, cfg.seed)
     return summaries, results, reference
