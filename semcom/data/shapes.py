@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import colorsys
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -205,15 +205,30 @@ class ShapesItem:
     """One scene: image [3,H,W] float32 in [0,1], its objects and two captions.
 
     ``labels`` [H,W] int16: the index into ``objects`` seen at each pixel, -1 for
-    background (truth, for training weights and scoring only).
+    background (truth, for training weights and scoring only). The captions are ground
+    truth too, and are written only when read (``caption``: free phrasing drawn from the
+    scene's own random stream; ``canonical_caption``): a transmitter that never reads them
+    never calls the caption grammar, which a test enforces.
     """
 
     image: torch.Tensor
     objects: list[ShapeObject]
-    caption: str
-    canonical_caption: str
     scene_seed: int = 0
     labels: torch.Tensor | None = None
+    #: The scene's random-stream state where its free caption is drawn.
+    caption_state: dict | None = field(default=None, repr=False)
+
+    @property
+    def caption(self) -> str:
+        """The scene's free-phrasing caption (the same on every read)."""
+        rng = np.random.default_rng()
+        rng.bit_generator.state = self.caption_state
+        return caption_for(self.objects, rng)
+
+    @property
+    def canonical_caption(self) -> str:
+        """The scene's canonical caption."""
+        return canonical_caption(self.objects)
 
 
 class ShapesWorld:
@@ -257,9 +272,8 @@ class ShapesWorld:
         scene = random_scene(rng, self.max_objects)
         pixels, labels = render_scene_labels(scene, self.size, seed=int(rng.integers(2**31)))
         image = torch.from_numpy(pixels).permute(2, 0, 1).float() / 255
-        caption = caption_for(scene, rng)
         return ShapesItem(
-            image, scene, caption, canonical_caption(scene), item_seed, torch.from_numpy(labels)
+            image, scene, item_seed, torch.from_numpy(labels), rng.bit_generator.state
         )
 
 
