@@ -24,9 +24,10 @@ Images are float32 torch tensors in [0, 1], [3, H, W] (one image) or [B, 3, H, W
 batch); pixels are rounded to 8 bits before encoding.
 
 Decoding never crashes on corrupted, truncated or random bytes: it raises
-:class:`~semcom.errors.SemcomError`, or, with ``fallback="mean"``, returns a mid-grey
-image (0.5 everywhere: the receiver's best guess when it knows nothing about the image),
-so a sweep can score a lost transmission. The declared size in a stream's header is
+:class:`~semcom.errors.SemcomError`, or, with ``fallback="mean"``, returns the
+training-set mean image (:mod:`semcom.data.mean_image`: the receiver's best guess when it
+knows nothing about the image, and the same for every codec), so a sweep can score a lost
+transmission. The declared size in a stream's header is
 checked before the native decoder runs (see :mod:`semcom.baselines.headers`).
 """
 
@@ -56,8 +57,15 @@ LEARNED_NAMES: tuple[str, ...] = ("compressai",)
 BASELINE_NAMES: tuple[str, ...] = (*CODEC_NAMES, *LEARNED_NAMES)
 #: Bits added to every stream on top of the codec's own bytes (the factor is implicit).
 HEADER_BITS = 0
-#: Value of every pixel of the ``fallback="mean"`` image.
-FALLBACK_GREY = 0.5
+
+
+def fallback_image(height: int, width: int) -> torch.Tensor:
+    """The ``fallback="mean"`` image: the training-set mean image
+    (:func:`semcom.data.mean_image.mean_image`), the same for every codec."""
+    from semcom.data.mean_image import mean_image
+
+    return mean_image(height, width)
+
 
 Fallback = Literal["mean"] | None
 
@@ -240,8 +248,8 @@ class ConventionalCodec:
         """Bytes → [3,height,width] float32 in [0,1].
 
         ``None`` stands for an erased stream. A stream that is erased, corrupted or not
-        of this codec raises SemcomError, or, with ``fallback="mean"``, gives a mid-grey
-        image (every pixel FALLBACK_GREY).
+        of this codec raises SemcomError, or, with ``fallback="mean"``, gives the
+        training-set mean image (:func:`fallback_image`).
         """
         if fallback not in (None, "mean"):
             raise SemcomError(f"fallback must be None or 'mean', not {fallback!r}.")
@@ -252,7 +260,7 @@ class ConventionalCodec:
         except SemcomError:
             if fallback is None:
                 raise
-            return torch.full((3, height, width), FALLBACK_GREY, dtype=torch.float32)
+            return fallback_image(height, width)
 
     def decode_batch(
         self,

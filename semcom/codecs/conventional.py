@@ -3,7 +3,8 @@
 
 The ``image`` stream offers every Pareto-optimal operating point (factor × quality, real
 bytes, PSNR measured at the sender), best PSNR first, so the planner sends the best image
-that fits. The receiver decodes what arrived, or shows the mean (mid-grey) image.
+that fits. The receiver decodes what arrived, or shows the training-set mean image
+(:mod:`semcom.data.mean_image`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class ConventionalCodec(OptionlessCodec):
         return Encoded(struct.pack(">HH", h, w), (Stream(IMAGE_STREAM, options),), h, w)
 
     def decode(self, header: bytes, received: Mapping[str, bytes], seed: int):
-        """[3,H,W] in [0,1]: the delivered image, or the mean image when it was lost."""
+        """[3,H,W] in [0,1]: the delivered image, or the training-set mean image when it
+        was lost."""
         from semcom.baselines import get_codec
 
         h, w = struct.unpack(">HH", header)

@@ -171,8 +171,13 @@ class MTGCCodec:
         return Bitstream.from_bytes(header).with_received(received)
 
     def decode(self, header: bytes, received: Mapping[str, bytes], seed: int):
-        """[3,H,W] in [0,1] from whatever streams arrived."""
+        """[3,H,W] in [0,1] from whatever streams arrived; when none did, the
+        training-set mean image, as every codec shows for a lost image."""
         bs = self._bitstream(header, received)
+        if not bs.streams:
+            from semcom.data.mean_image import mean_image
+
+            return mean_image(bs.height, bs.width)
         return self.model.decode(bs, steps=self.steps, seed=seed)[0].clamp(0, 1)
 
     def received_key(self, header: bytes, received: Mapping[str, bytes]) -> bytes:
