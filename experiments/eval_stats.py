@@ -38,7 +38,8 @@ class CodecResult:
 
     name: str
     images: torch.Tensor
-    bits: list[int]
+    #: Bits per image (fractions for a per-image interpolated result).
+    bits: list[float]
     counts: list[SemanticCounts] = field(default_factory=list)
     psnr: list[float] = field(default_factory=list)
     ms_ssim: list[float] = field(default_factory=list)
@@ -51,14 +52,15 @@ class CodecResult:
 
 
 def _pooled(counts: np.ndarray) -> dict[str, float]:
-    """Rates from summed counts ([len(SemanticCounts fields)] integers)."""
-    s = scores_from_counts(SemanticCounts(*(int(v) for v in counts)))
+    """Rates from summed counts ([len(SemanticCounts fields)]; integers, or fractions
+    for :func:`per_image_interpolated` results)."""
+    s = scores_from_counts(SemanticCounts(*(float(v) for v in counts)))
     return {"semantic_accuracy": s.semantic_accuracy, **s.as_dict()}
 
 
 def stats_of(result: CodecResult, pixels: int) -> Stats:
     """``idx`` → ``result``'s figures on images ``idx`` (drawn with replacement or not)."""
-    counts = np.asarray([astuple(c) for c in result.counts], dtype=np.int64)
+    counts = np.asarray([astuple(c) for c in result.counts], dtype=float)
     bpp = np.asarray(result.bits, dtype=float) / pixels
     psnr = np.asarray(result.psnr, dtype=float)
     msssim = np.asarray(result.ms_ssim, dtype=float)
@@ -142,6 +144,48 @@ def paired_differences(
         }
         for k in keys
     }
+
+
+def per_image_interpolated(
+    below: CodecResult, above: CodecResult, target_bits: Sequence[int]
+) -> CodecResult:
+    """One codec at exactly each image's ``target_bits``: every per-image figure (bits,
+    semantic counts, PSNR, MS-SSIM, extra fields) interpolated linearly in bits between
+    the image's ``below`` and ``above`` points, t = (target − bits_below) / (bits_above −
+    bits_below) clamped to [0, 1] (no extrapolation: where the codec cannot go as low as
+    the target, its lowest point). Counts become fractions; pooled rates stay defined.
+    Images: the nearer side's. The note counts the images the codec could not reach."""
+    lo_bits = np.asarray(below.bits, dtype=float)
+    hi_bits = np.asarray(above.bits, dtype=float)
+    goal = np.asarray(target_bits, dtype=float)
+    span = hi_bits - lo_bits
+    t = np.where(span > 0, (goal - lo_bits) / np.where(span > 0, span, 1.0), 0.0).clip(0, 1)
+    unreachable = int(((lo_bits > goal) | (hi_bits < goal)).sum())
+
+    def mix(a: Sequence[float], b: Sequence[float]) -> list[float]:
+        return list((1 - t) * np.asarray(a, dtype=float) + t * np.asarray(b, dtype=float))
+
+    counts = [
+        SemanticCounts(
+            *((1 - ti) * x + ti * y for x, y in zip(astuple(cb), astuple(ca), strict=True))
+        )
+        for ti, cb, ca in zip(t, below.counts, above.counts, strict=True)
+    ]
+    nearer = torch.stack([(above if ti >= 0.5 else below).images[i] for i, ti in enumerate(t)])
+    note = "interpolated per image to the reference's bits"
+    if unreachable:
+        note += f"; {unreachable} of {len(t)} images out of the codec's range (nearest point)"
+    return CodecResult(
+        above.name,
+        nearer,
+        mix(below.bits, above.bits),
+        counts,
+        mix(below.psnr, above.psnr),
+        mix(below.ms_ssim, above.ms_ssim),
+        {k: mix(below.extra[k], above.extra[k]) for k in above.extra if k in below.extra},
+        seconds=below.seconds + above.seconds,
+        note=note,
+    )
 
 
 def interpolated_stats_of(

@@ -167,6 +167,7 @@ def test_evaluate_end_to_end_on_a_small_model(tmp_path: Path):
         batch=2,
         bootstrap=20,
         weights=str(weights),
+        match="above",
     )
     summaries, results, reference = evaluate(cfg)
     by = {s["codec"]: s for s in summaries}
@@ -273,3 +274,27 @@ def test_the_reference_plan_is_what_encode_target_bpp_sends(tmp_path: Path):
     )
     summaries, _, _ = evaluate(cfg)
     assert "ground truth" in summaries[1]["note"] and summaries[0]["note"] == ""
+
+
+def test_equal_rate_interpolates_each_image_between_its_two_points():
+    """Image 0: below 64 bits (object wrong, 20 dB), above 192 (right, 30 dB), target 96:
+    a quarter of the way. Image 1: the codec's lowest point (128 bits) is above the target
+    64: no extrapolation, its lowest point, and the note counts it."""
+    from experiments.eval_stats import per_image_interpolated
+
+    wrong = ShapeObject(shape=1, colour=1, size=1, cell=0)
+    below = CodecResult("webp", torch.zeros(2, 3, 8, 8), [64, 128])
+    below.counts = [count_scene([A], [wrong]), count_scene([A], [wrong])]
+    below.psnr, below.ms_ssim = [20.0, 21.0], [0.4, 0.4]
+    above = CodecResult("webp", torch.ones(2, 3, 8, 8), [192, 256])
+    above.counts = [count_scene([A], [A]), count_scene([A], [A])]
+    above.psnr, above.ms_ssim = [30.0, 31.0], [0.8, 0.8]
+    r = per_image_interpolated(below, above, [96, 64])
+    assert r.bits == [pytest.approx(96.0), pytest.approx(128.0)]
+    assert r.psnr == [pytest.approx(22.5), pytest.approx(21.0)]
+    assert r.counts[0].exact == pytest.approx(0.25) and r.counts[1].exact == 0
+    assert torch.equal(r.images[0], below.images[0])  # the nearer side's picture
+    assert "1 of 2 images out of the codec's range" in r.note
+    s = summarize(r, pixels=64, bootstrap=20, seed=0)
+    assert s["recall"] == pytest.approx(0.25 / 2)
+    assert s["bpp"] == pytest.approx((96 + 128) / 2 / 64)

@@ -36,11 +36,12 @@ def evaluate(
         0.05, "--target-bpp", help="The reference's rate per image (its planner's budget)."
     ),
     match: str = typer.Option(
-        "above",
+        "equal",
         "--match",
-        help="Other codecs' rate vs the reference's: per image above, nearest or below; or "
-        "interpolate (figures interpolated in bpp between below and above to the "
-        "reference's mean rate).",
+        help="Other codecs' rate vs the reference's: equal (each image's figures "
+        "interpolated in bits between its points below and above the reference's bits); "
+        "per image above, nearest or below; or interpolate (pooled figures interpolated "
+        "to the reference's mean rate).",
     ),
     steps: int | None = typer.Option(None, "--steps", help="Diffusion steps (preset default)."),
     weights: Path | None = typer.Option(
@@ -150,6 +151,8 @@ def evaluate(
         + (
             f"interpolated in bpp to {ref}'s mean rate"
             if cfg.match == "interpolate"
+            else f"interpolated per image to {ref}'s bits"
+            if cfg.match == "equal"
             else f"matched '{cfg.match}' {ref}'s rate per image"
         )
         + "; [95 % bootstrap intervals]."
