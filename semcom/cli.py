@@ -135,6 +135,14 @@ def _click_exception_classes() -> tuple[tuple[type, ...], tuple[type, ...], tupl
     return tuple(usage), tuple(exits), tuple(aborts)
 
 
+def _usage_sentence(err: Exception) -> str:
+    """A click usage error as one line: its message and where to read the usage."""
+    message = " ".join(str(err.format_message()).split())  # type: ignore[attr-defined]
+    ctx = getattr(err, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "semcom"
+    return f"{message.rstrip('.')}; see `{path} --help`."
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``semcom`` console script; returns the exit status."""
     args = expand_multi_value_options(list(sys.argv[1:] if argv is None else argv))
@@ -156,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(err, usage):
             if debug:
                 raise
-            err.show()  # type: ignore[attr-defined]
+            print(f"error: {_usage_sentence(err)}", file=sys.stderr)
             return 2
         if isinstance(err, exits):
             return err.exit_code  # type: ignore[attr-defined]
