@@ -60,10 +60,10 @@ class TrainConfig:
     vae_kl: float = 1e-6
     vae_mode: bool = True
     #: Fractions of each batch replaced by solid-colour crops and by zoomed-in crops (a
-    #: crop of half the size scaled up ×2): scenes alone hold no large saturated areas,
-    #: and without them the autoencoder does not keep a solid colour.
-    vae_solid: float = 0.125
-    vae_zoom: float = 0.25
+    #: crop of half the size scaled up ×2). Off: tried at 0.125 / 0.25 (2026-11-29), they
+    #: cost 1.6 dB on scenes and did not keep solid colours (docs/training.md).
+    vae_solid: float = 0.0
+    vae_zoom: float = 0.0
     vae_minutes: float = 36.0
     # TASCM alone: task loss on the quantised SPWs
     spw_steps: int = 6000
