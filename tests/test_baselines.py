@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 
@@ -21,6 +22,7 @@ from semcom.baselines import (
     operating_points,
     pareto_front,
     psnr,
+    wire,
 )
 from semcom.baselines.headers import SIZE_READERS
 from semcom.errors import SemcomError
@@ -100,15 +102,17 @@ def test_batch_round_trip_matches_single_images(codec):
 
 @pytest.mark.parametrize("codec", CODEC_NAMES)
 @pytest.mark.parametrize("size", [(128, 128), (45, 70), (9, 200)])
-def test_factor_is_carried_by_the_stream_itself(codec, size):
+def test_factor_travels_in_the_setting_byte(codec, size):
     c = get_codec(codec)
     img = scene(*size)
-    assert HEADER_BITS == 0
+    assert HEADER_BITS == 8
     for factor in FACTORS:
         data = c.encode(img, mid_quality(codec), factor)
         small = (math.ceil(size[0] / factor), math.ceil(size[1] / factor))
-        assert SIZE_READERS[codec](data) == small
-        assert c.factor_of(data, *size) <= factor  # equal unless two factors share a size
+        file = c.file_of(data, *size)
+        assert SIZE_READERS[codec](file) == small
+        assert wire.setting_of(c, data)[:2] == (factor, mid_quality(codec))
+        assert c.factor_of(file, *size) <= factor  # equal unless two factors share a size
         assert c.decode(data, *size).shape == (3, *size)
 
 
@@ -198,12 +202,21 @@ def test_corrupted_truncated_and_random_bytes_never_crash(codec, textured):
 @pytest.mark.parametrize("codec", CODEC_NAMES)
 def test_erased_or_foreign_stream_raises_or_falls_back_to_the_mean_image(codec, image):
     c = get_codec(codec)
-    other = get_codec("webp" if codec != "webp" else "jpeg").encode(image, 50, 1)
-    for data in (None, b"", other):
+    for data in (None, b""):
         with pytest.raises(SemcomError):
             c.decode(data, 128, 128)
         grey = c.decode(data, 128, 128, fallback="mean")
         assert grey.shape == (3, 128, 128) and torch.equal(grey, fallback_image(128, 128))
+    # another codec's stream: its format's magic numbers were stripped, so the receiver
+    # cannot always tell; it raises or decodes something of the right size, never crashes
+    other = get_codec("webp" if codec != "webp" else "jpeg").encode(image, 50, 1)
+    with contextlib.suppress(SemcomError):
+        assert c.decode(other, 128, 128).shape == (3, 128, 128)
+    foreign_file = b"\xff" + get_codec("webp" if codec != "webp" else "jpeg").file_of(
+        other, 128, 128
+    )
+    with pytest.raises(SemcomError):
+        c.decode(foreign_file, 128, 128)
     lost = c.decode_batch([None, c.encode(image, mid_quality(codec))], 128, 128, fallback="mean")
     mean = fallback_image(128, 128)
     assert torch.equal(lost[0], mean) and not torch.equal(lost[1], mean)
@@ -211,14 +224,14 @@ def test_erased_or_foreign_stream_raises_or_falls_back_to_the_mean_image(codec, 
 
 def test_huge_declared_size_is_rejected_before_decoding(image):
     c = get_codec("jpeg2000")
-    data = bytearray(c.encode(image, 30, 1))
-    data[9] ^= 0x80  # Xsiz 128 → 8 388 736 columns: would allocate gigabytes
+    data = bytearray(b"\xff" + c.file_of(c.encode(image, 30, 1), 128, 128))  # the whole file
+    data[10] ^= 0x80  # Xsiz 128 → 8 388 736 columns: would allocate gigabytes
     start = time.perf_counter()
     with pytest.raises(SemcomError, match="corrupted"):
         c.decode(bytes(data), 128, 128)
     assert time.perf_counter() - start < 0.5
     # a stream for another image size is not silently stretched
-    small = c.encode(scene(100, 100), 30, 1)
+    small = b"\xff" + c.file_of(c.encode(scene(100, 100), 30, 1), 100, 100)
     with pytest.raises(SemcomError, match="declares 100×100"):
         c.decode(small, 128, 128)
 
@@ -238,7 +251,7 @@ def test_rate_control_is_deterministic(image):
     assert a == b and len(a) == 4
 
 
-def test_streams_are_standard_files(image):
+def test_streams_rebuild_standard_files(image):
     heads = {
         "jpeg": b"\xff\xd8",
         "webp": b"RIFF",
@@ -246,8 +259,10 @@ def test_streams_are_standard_files(image):
         "jpegxl": b"\xff\x0a",
     }
     for codec, head in heads.items():
-        assert get_codec(codec).encode(image, mid_quality(codec)).startswith(head)
-    assert get_codec("avif").encode(image, 10)[4:8] == b"ftyp"
+        c = get_codec(codec)
+        assert c.file_of(c.encode(image, mid_quality(codec)), 128, 128).startswith(head)
+    c = get_codec("avif")
+    assert c.file_of(c.encode(image, 10), 128, 128)[4:8] == b"ftyp"
 
 
 def test_bad_settings_are_clear_errors(image):

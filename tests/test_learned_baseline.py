@@ -22,8 +22,10 @@ def test_round_trip_reads_the_header_and_fits_a_rate(image: torch.Tensor):
     codec = get_codec("compressai")
     assert "compressai" in BASELINE_NAMES
     data = codec.encode(image, quality=8, factor=4)
-    assert learned.size_of(data) == (32, 32) and data[0] == 8
-    assert codec.factor_of(data, 128, 128) == 4
+    file = codec.file_of(data, 128, 128)
+    assert learned.size_of(file) == (32, 32) and file[0] == 8
+    assert len(data) == len(file) - 2  # setting byte in; quality and both sizes out
+    assert codec.factor_of(file, 128, 128) == 4
     out = codec.decode(data, 128, 128)
     assert out.shape == (3, 128, 128) and 0 <= float(out.min()) <= float(out.max()) <= 1
     assert torch.equal(out, codec.decode(data, 128, 128))  # deterministic
@@ -36,10 +38,12 @@ def test_round_trip_reads_the_header_and_fits_a_rate(image: torch.Tensor):
 def test_corrupted_streams_are_errors_or_the_fallback(image: torch.Tensor):
     codec = get_codec("compressai")
     data = codec.encode(image, quality=3, factor=8)
-    for bad in (b"", bytes([99, 16, 16, 0]), data[:2], bytes([3, 0x80, 0x80, 0x80, 0x80])):
+    file = b"\xff" + codec.file_of(data, 128, 128)  # the whole file, as setting 255 sends it
+    bad_varint = b"\xff" + bytes([3, 0x80, 0x80, 0x80, 0x80])
+    for bad in (b"", bytes([99, 16, 16, 0]), file[:3], bad_varint):
         with pytest.raises(SemcomError):
             codec.decode(bad, 128, 128)
-    wrong_size = codec.encode(image[:, :40, :40], quality=3, factor=1)
+    wrong_size = b"\xff" + codec.file_of(codec.encode(image[:, :40, :40], 3, 1), 40, 40)
     with pytest.raises(SemcomError, match="not for a 128×128 image"):
         codec.decode(wrong_size, 128, 128)
     from semcom.data.mean_image import mean_image

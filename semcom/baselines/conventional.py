@@ -7,18 +7,15 @@ before encoding, and the receiver decodes and upsamples it back to H × W (bicub
 Pillow; the reconstruction is 8-bit, as a real receiver's would be), which
 is how ultra-low-rate baselines are built in the literature.
 
-Stream format (what crosses the link)::
+Files: JPEG (JFIF, 4:2:0; optimised or standard Huffman tables), WebP (RIFF, lossy VP8),
+JPEG 2000 (bare J2K codestream), AVIF (ISOBMFF, 4:2:0), JPEG XL (bare codestream).
 
-    the codec's own file, unchanged: JPEG (JFIF, 4:2:0, optimised Huffman tables),
-    WebP (RIFF, lossy VP8), JPEG 2000 (bare J2K codestream), AVIF (ISOBMFF, 4:2:0),
-    JPEG XL (bare codestream)
-
-There is **no extra header: 0 bits**. The factor is carried by the bytes themselves:
-every one of these formats stores the encoded image's height and width, and given the
-target size H × W the receiver finds f as the factor whose ceil(H/f) × ceil(W/f) matches.
-(When two factors give the same small size, as for tiny images, they also give the same
-reconstruction, so nothing is lost.) The receiver therefore needs only the bytes and H, W;
-the rate counts every byte of the stream.
+Stream format (what crosses the link, :mod:`semcom.baselines.wire`): one setting byte
+(factor × quality × encoder variant) and the file less the boilerplate the receiver
+rebuilds from the setting, the image size and the stream's length (magic numbers, tables,
+box and chunk lengths); the receiver rebuilds the very file and decodes it. The rate
+counts every byte of the stream, the setting byte included; :meth:`ConventionalCodec.file_of`
+gives the standard file back.
 
 Images are float32 torch tensors in [0, 1], [3, H, W] (one image) or [B, 3, H, W] (a
 batch); pixels are rounded to 8 bits before encoding.
@@ -43,7 +40,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from semcom.baselines import learned
+from semcom.baselines import learned, wire
 from semcom.baselines.headers import SIZE_READERS
 from semcom.errors import SemcomError
 
@@ -55,8 +52,8 @@ CODEC_NAMES: tuple[str, ...] = ("jpeg", "webp", "jpeg2000", "avif", "jpegxl")
 LEARNED_NAMES: tuple[str, ...] = ("compressai",)
 #: Every baseline a sweep, ``semcom transmit`` or ``semcom evaluate`` accepts.
 BASELINE_NAMES: tuple[str, ...] = (*CODEC_NAMES, *LEARNED_NAMES)
-#: Bits added to every stream on top of the codec's own bytes (the factor is implicit).
-HEADER_BITS = 0
+#: Bits every stream adds to what its file keeps: the setting byte (:mod:`semcom.baselines.wire`).
+HEADER_BITS = 8
 
 
 def fallback_image(height: int, width: int) -> torch.Tensor:
@@ -95,6 +92,8 @@ class _Backend:
     grid: tuple[int, ...]
     encode: Callable[[np.ndarray, int], Any]
     decode: Callable[[bytes], np.ndarray]
+    #: Further encoders of the same format (variant 1, 2, ...), e.g. other entropy tables.
+    variants: tuple[Callable[[np.ndarray, int], Any], ...] = ()
 
 
 _BACKENDS: dict[str, _Backend] = {
@@ -103,6 +102,7 @@ _BACKENDS: dict[str, _Backend] = {
         tuple(max(1, q) for q in _GRID_0_100 if q != 0),
         lambda a, q: imagecodecs.jpeg8_encode(a, level=q, subsampling="420", optimize=True),
         lambda b: imagecodecs.jpeg8_decode(b),
+        (lambda a, q: imagecodecs.jpeg8_encode(a, level=q, subsampling="420", optimize=False),),
     ),
     "webp": _Backend(
         (0, 100),
@@ -176,8 +176,9 @@ def resize(arr: np.ndarray, height: int, width: int) -> np.ndarray:
 class ConventionalCodec:
     """One conventional codec by name: ``encode`` to real bytes, ``decode`` back to pixels.
 
-    ``ConventionalCodec("webp").encode(image, quality=10, factor=4)`` → bytes;
-    ``.decode(data, 128, 128)`` → [3,128,128] float32 in [0, 1].
+    ``ConventionalCodec("webp").encode(image, quality=10, factor=4)`` → the stream (bytes);
+    ``.decode(stream, 128, 128)`` → [3,128,128] float32 in [0, 1];
+    ``.file_of(stream, 128, 128)`` → the standard file.
     """
 
     def __init__(self, name: str) -> None:
@@ -199,6 +200,11 @@ class ConventionalCodec:
         """The grid of qualities rate control searches, ascending."""
         return self._backend.grid
 
+    @property
+    def variants(self) -> int:
+        """How many encoders of the format the sender tries (JPEG: 2, others 1)."""
+        return 1 + len(self._backend.variants)
+
     def check_setting(self, quality: int, factor: int) -> None:
         """Raise SemcomError unless (quality, factor) is a valid setting."""
         lo, hi = self.quality_range
@@ -210,7 +216,7 @@ class ConventionalCodec:
             raise SemcomError(f"downsampling factor must be one of {FACTORS}, not {factor!r}.")
 
     def encode(self, image: torch.Tensor, quality: int, factor: int = 1) -> bytes:
-        """[3,H,W] (or [1,3,H,W]) float in [0,1] → the codec's bytes.
+        """[3,H,W] (or [1,3,H,W]) float in [0,1] → the stream (see the module docstring).
 
         The image is downsampled by ``factor`` and coded at ``quality`` (see QUALITY_DOCS).
         """
@@ -219,19 +225,32 @@ class ConventionalCodec:
         return self.encode_batch(image, quality, factor)[0]
 
     def encode_batch(self, images: torch.Tensor, quality: int, factor: int = 1) -> list[bytes]:
-        """[B,3,H,W] float in [0,1] → B byte strings, one per image."""
+        """[B,3,H,W] float in [0,1] → B streams, one per image."""
         self.check_setting(quality, factor)
         out = []
         for img in as_arrays(images):
             arr = to_uint8(img)
             h, w = small_size(arr.shape[0], arr.shape[1], factor)
-            out.append(self.encode_array(resize(arr, h, w), quality))
+            out.append(self.encode_stream(resize(arr, h, w), quality, factor, *arr.shape[:2]))
         return out
 
-    def encode_array(self, arr: np.ndarray, quality: int) -> bytes:
-        """Code an [h,w,3] uint8 image (already downsampled) at ``quality``."""
+    def encode_stream(
+        self, arr: np.ndarray, quality: int, factor: int, height: int, width: int
+    ) -> bytes:
+        """The shortest stream of any encoder variant for an [h,w,3] uint8 image already
+        downsampled by ``factor`` from height × width."""
+        streams = [
+            wire.pack(self, self.encode_array(arr, quality, v), factor, quality, height, width, v)
+            for v in range(self.variants)
+        ]
+        return min(streams, key=len)
+
+    def encode_array(self, arr: np.ndarray, quality: int, variant: int = 0) -> bytes:
+        """Code an [h,w,3] uint8 image (already downsampled) at ``quality`` into the
+        codec's file, with encoder ``variant`` (0: the default)."""
+        encoders = (self._backend.encode, *self._backend.variants)
         try:
-            return bytes(self._backend.encode(arr, quality))
+            return bytes(encoders[variant](arr, quality))
         except Exception as err:  # imagecodecs raises one error class per library
             raise SemcomError(
                 f"{self.name} could not encode a {arr.shape[0]}×{arr.shape[1]} image at "
@@ -272,8 +291,13 @@ class ConventionalCodec:
         """B streams → [B,3,height,width] float32 in [0,1]; errors as in :meth:`decode`."""
         return torch.stack([self.decode(d, height, width, fallback) for d in streams])
 
+    def file_of(self, stream: bytes, height: int, width: int) -> bytes:
+        """The codec's standard file rebuilt from a stream for a height × width image
+        (SemcomError when the stream is corrupted)."""
+        return wire.unpack(self, stream, height, width)
+
     def factor_of(self, data: bytes, height: int, width: int) -> int:
-        """The factor a stream for a height × width image was coded at, from its header.
+        """The factor a file for a height × width image was coded at, from its header.
 
         The smallest such factor when several give the same size (same reconstruction).
         """
@@ -295,10 +319,15 @@ class ConventionalCodec:
         """Bytes → the receiver's [height,width,3] uint8 image; SemcomError if unusable."""
         if data is None:
             raise SemcomError(f"the {self.name} stream was lost (erased).")
-        body = bytes(data)
+        body = self.file_of(bytes(data), height, width)
         if not body:
             raise SemcomError(f"the {self.name} stream is empty.")
         factor = self.factor_of(body, height, width)
+        named = wire.setting_of(self, bytes(data))
+        if named is not None and small_size(height, width, named[0]) != small_size(
+            height, width, factor
+        ):
+            raise SemcomError(f"the {self.name} stream is corrupted (its sizes disagree).")
         h, w = small_size(height, width, factor)
         try:
             arr = np.asarray(self._backend.decode(body))

@@ -10,9 +10,9 @@ searches the grid FACTORS × codec.qualities:
 - :func:`operating_points`: the whole grid, computed once per image and codec, so a sweep
   over many budgets reuses it (pass it as ``points=``).
 
-Sizes count every byte of the stream (the factor costs 0 extra bits, see
-:mod:`semcom.baselines.conventional`). Ties in PSNR go to the fewer bits, then the smaller
-factor, then the higher quality.
+Sizes count every byte of the stream that crosses the link: the setting byte and the file
+less the boilerplate the receiver rebuilds (:mod:`semcom.baselines.wire`). Ties in PSNR go
+to the fewer bits, then the smaller factor, then the higher quality.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class Variant:
 
     @property
     def bits(self) -> int:
-        """Real size of the stream in bits (8 × bytes; no extra header)."""
+        """Real size of the stream in bits (8 × bytes, its setting byte included)."""
         return 8 * len(self.data)
 
     @property
@@ -110,7 +110,10 @@ class _Sender:
             for quality in qualities:
                 self.codec.check_setting(quality, factor)
             small = resize(self.pixels, *small_size(self.height, self.width, factor))
-            out.extend((factor, q, self.codec.encode_array(small, q)) for q in qualities)
+            out.extend(
+                (factor, q, self.codec.encode_stream(small, q, factor, self.height, self.width))
+                for q in qualities
+            )
         return out
 
     def score(self, factor: int, quality: int, data: bytes) -> Variant:

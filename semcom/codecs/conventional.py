@@ -2,9 +2,10 @@
 :class:`~semcom.protocol.DigitalCodec`\\ s.
 
 The ``image`` stream offers every Pareto-optimal operating point (factor × quality, real
-bytes, PSNR measured at the sender), best PSNR first, so the planner sends the best image
-that fits. The receiver decodes what arrived, or shows the training-set mean image
-(:mod:`semcom.data.mean_image`).
+bytes of the stream that crosses the link, :mod:`semcom.baselines.wire`; PSNR measured at
+the sender), best PSNR first, so the planner sends the best image that fits; each option
+records its standard file's size (``file_bits``) beside it. The receiver decodes what
+arrived, or shows the training-set mean image (:mod:`semcom.data.mean_image`).
 """
 
 from __future__ import annotations
@@ -37,12 +38,21 @@ class ConventionalCodec(OptionlessCodec):
 
     def encode(self, image) -> Encoded:
         """``image`` [3,H,W] in [0,1] → the ``image`` stream's operating points."""
-        from semcom.baselines import operating_points, pareto_front
+        from semcom.baselines import get_codec, operating_points, pareto_front
 
         _, h, w = image.shape
         points = sorted(pareto_front(operating_points(image, self.name)), key=lambda v: v._rank())
+        codec = get_codec(self.name)
         options = tuple(
-            Option(v.data, {"factor": v.factor, "quality": v.quality, "sender_psnr": v.psnr})
+            Option(
+                v.data,
+                {
+                    "factor": v.factor,
+                    "quality": v.quality,
+                    "sender_psnr": v.psnr,
+                    "file_bits": 8 * len(codec.file_of(v.data, h, w)),
+                },
+            )
             for v in points
         )
         return Encoded(struct.pack(">HH", h, w), (Stream(IMAGE_STREAM, options),), h, w)
