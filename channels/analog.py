@@ -21,6 +21,7 @@ import math
 
 import torch
 
+from channels.frame import check_frame, frame_generator
 from channels.link import stream_generator
 from channels.models import ChannelModel
 
@@ -92,15 +93,19 @@ def send_rows(
     snr_db: float,
     seeds: list[int],
     stream: str,
+    frame: str = "shared",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Send each row of ``x`` [B, n] complex64 with its own generator
-    ``stream_generator(seeds[b], stream)``, as :meth:`channels.Link.transmit` seeds a
-    stream (one fade per row on Rayleigh). Returns ``(y_eq, no_eff)``, both [B, n]."""
+    """Send each row of ``x`` [B, n] complex64 with its own generator, as
+    :meth:`channels.Link.transmit` seeds a transmission: ``frame_generator(seeds[b])`` in a
+    shared frame, ``stream_generator(seeds[b], stream)`` with ``frame="per-stream"`` (one
+    fade per row on Rayleigh). Returns ``(y_eq, no_eff)``, both [B, n]."""
     if len(seeds) != x.shape[0]:
         raise ValueError(f"{len(seeds)} seeds for {x.shape[0]} rows")
+    check_frame(frame)
     ys, nos = [], []
     for row, seed in zip(x, seeds, strict=True):
-        y, no = send_analog(channel, row[None], snr_db, generator=stream_generator(seed, stream))
+        gen = frame_generator(seed) if frame == "shared" else stream_generator(seed, stream)
+        y, no = send_analog(channel, row[None], snr_db, generator=gen)
         ys.append(y)
         nos.append(no)
     return torch.cat(ys), torch.cat(nos)

@@ -1,7 +1,7 @@
 """The link: named byte streams in, per-stream bytes (or erasures) out.
 
-Each stream crosses the channel on its own, with its own protection (unequal error
-protection)::
+Each stream has its own protection (unequal error protection); by default the streams of
+one transmission share one frame and one channel realisation (:mod:`channels.frame`)::
 
     bytes ─► bits ─► TransportBlockEncoder ─► Mapper (Gray QAM) ─► channel model
           ─► equalise ─► Demapper (LLRs) ─► TransportBlockDecoder ─► CRC ok? ─► bytes | erasure
@@ -27,11 +27,13 @@ from channels.coding import (
     transport_block_size,
 )
 from channels.errors import LinkError
+from channels.frame import FRAMES, check_frame, frame_uses, send_frame
 from channels.mcs import MCS, modulation_bits, parse_mcs, select_mcs
 from channels.models import ChannelModel, make_channel
 from channels.results import BlockResult, StreamOutcome, StreamStats, Transmission
 
 __all__ = [
+    "FRAMES",
     "BlockResult",
     "Link",
     "Protection",
@@ -92,6 +94,10 @@ class Link:
         margin_db: adaptive MCS selection keeps this much SNR above a threshold.
         channel_options: keyword options for :func:`~channels.models.make_channel`.
         device: torch device for every tensor of the chain.
+        frame: ``"shared"`` (default): the streams of one transmission share one frame and
+            one channel realisation, fixed by the transmission's seed; ``"per-stream"``:
+            each stream is its own frame with its own realisation, fixed by (seed, stream
+            name) (:mod:`channels.frame`).
     """
 
     def __init__(
@@ -103,8 +109,10 @@ class Link:
         margin_db: float = 0.0,
         channel_options: Mapping | None = None,
         device: str | None = None,
+        frame: str = "shared",
     ) -> None:
         self.device = device or "cpu"
+        self.frame = check_frame(frame)
         if isinstance(channel, ChannelModel):
             self.channel = channel
         else:
@@ -152,8 +160,14 @@ class Link:
         )
 
     def channel_uses(self, payload_bits: int, mcs: MCS) -> int:
-        """Channel uses one stream of ``payload_bits`` takes at ``mcs`` (pilots included)."""
+        """Channel uses one stream of ``payload_bits`` takes at ``mcs`` in a frame of its own
+        (pilots included)."""
         return self.channel.channel_uses(self.codec(payload_bits, mcs)[0].layout.num_symbols)
+
+    def frame_uses(self, symbols: Sequence[int]) -> int:
+        """Channel uses of one transmission whose streams carry ``symbols`` data symbols
+        each, in this link's frame layout (pilots included)."""
+        return frame_uses(self.channel, symbols, self.frame)
 
     # -- the batched core -----------------------------------------------------------
     @torch.no_grad()
@@ -246,8 +260,10 @@ class Link:
     ) -> dict[str, tuple[MCS, bool, int]]:
         """Choose each stream's MCS and check the budget.
 
-        Returns stream name -> (MCS, chosen adaptively, channel uses). Raises
-        :class:`LinkError` when the streams do not fit ``budget`` channel uses.
+        Returns stream name -> (MCS, chosen adaptively, channel uses): in a shared frame a
+        stream's data symbols (the frame's pilots are the transmission's), else the uses of
+        its own frame. Raises :class:`LinkError` when the transmission does not fit
+        ``budget`` channel uses.
         """
         snr_db = check_snr(snr_db)
         budget = check_budget(budget)
@@ -261,8 +277,11 @@ class Link:
                 protection.get(name, "adaptive") if isinstance(protection, Mapping) else protection
             )
             mcs, adaptive = self.resolve(prot, snr_db)
-            plan[name] = (mcs, adaptive, self.channel_uses(nbits, mcs))
-        total = sum(cu for _, _, cu in plan.values())
+            symbols = self.codec(nbits, mcs)[0].layout.num_symbols
+            plan[name] = (mcs, adaptive, symbols)
+        total = self.frame_uses([cu for _, _, cu in plan.values()])
+        if self.frame != "shared":
+            plan = {n: (m, a, self.channel.channel_uses(cu)) for n, (m, a, cu) in plan.items()}
         if budget is not None and total > budget:
             detail = ", ".join(f"{n} {cu} at {m}" for n, (m, _, cu) in plan.items())
             raise LinkError(
@@ -290,7 +309,8 @@ class Link:
             protection: one protection for all streams or a mapping per stream (missing
                 streams are adaptive): an :class:`MCS`, ``"adaptive"``, ``"mcsN"`` or
                 ``"modulation:rate"``.
-            seed: fixes noise and fading; each stream draws from its own generator.
+            seed: fixes noise and fading (of the whole frame; per stream with
+                ``frame="per-stream"``, each from its own generator).
             return_hard: also return the hard-decided bytes of streams whose CRC failed.
         """
         return self.transmit_many(
@@ -327,25 +347,39 @@ class Link:
                     self.channel.name,
                     float(snr_db),
                     check_budget(budget),
-                    sum(cu for _, _, cu in plan.values()),
+                    self.frame_uses([cu for _, _, cu in plan.values()])
+                    if self.frame == "shared"
+                    else sum(cu for _, _, cu in plan.values()),
                 )
             )
+            frame = None
+            if self.frame == "shared":
+                frame = send_frame(
+                    self,
+                    {n: torch.from_numpy(bytes_to_bits(p))[None] for n, p in payloads.items()},
+                    {n: plan[n][0] for n in payloads},
+                    snr_db,
+                    seeds[i],
+                )
             for name, data in payloads.items():
                 mcs = plan[name][0]
-                groups.setdefault((8 * len(data), mcs), []).append((i, name, plan[name]))
+                sent = frame[name] if frame is not None else None
+                groups.setdefault((8 * len(data), mcs), []).append((i, name, plan[name], sent))
         for (_, mcs), members in groups.items():
             bits = torch.stack(
-                [torch.from_numpy(bytes_to_bits(items[i][name])) for i, name, _ in members]
+                [torch.from_numpy(bytes_to_bits(items[i][name])) for i, name, _, _ in members]
             ).to(self.device)
             sent = [
-                self.send(
+                shared
+                if shared is not None
+                else self.send(
                     bits[k : k + 1], mcs, snr_db, stream_generator(seeds[i], name, self.device)
                 )
-                for k, (i, name, _) in enumerate(members)
+                for k, (i, name, _, shared) in enumerate(members)
             ]
             code = torch.cat([c for c, _ in sent])
             out = self.receive(torch.cat([llr for _, llr in sent]), code, bits, mcs)
-            for k, (i, name, (_, adaptive, uses)) in enumerate(members):
+            for k, (i, name, (_, adaptive, uses), _) in enumerate(members):
                 results[i].streams[name] = self._outcome(out, k, mcs, adaptive, uses, return_hard)
         for i, payloads in enumerate(items):  # keep the caller's stream order
             results[i].streams = {n: results[i].streams[n] for n in payloads}

@@ -3,11 +3,12 @@
 
 No coding and no mapping: the encoder's complex symbols go straight through the link's
 channel model (:func:`channels.analog.send_rows`) with the same ``no = 10^(-snr/10)``,
-equalisation and CSI as the digital path, and with the generator a digital baseline's
-single stream gets from the same seed (``stream_generator(seed, "image")``), so both see
-the same Rayleigh fade. The one analog stream uses all the budget's channel uses the
-channel has room for (TDL: less its pilots; at most the model's latent, 0.3125 cpp), is
-never erased, and the point always succeeds. The receiver has perfect CSI: its decoder is
+equalisation and CSI as the digital path, and with the generator a digital codec's
+transmission gets from the same seed (the link's shared frame, or with
+``frame="per-stream"`` the stream ``image``'s), so both see the same Rayleigh fade. The
+one analog stream uses all the budget's channel uses the channel has room for (TDL: less
+its pilots; at most the model's latent, 0.3125 cpp), is never erased, and the point
+always succeeds. The receiver has perfect CSI: its decoder is
 told the effective SNR after equalisation, ``-10 log10(mean no_eff)`` per image.
 """
 
@@ -45,7 +46,7 @@ class AnalogBatch:
         from experiments.transmission import Plan
 
         detail = {"symbols": self.symbols, "effective_snr_db": self.effective_snr_db[b]}
-        return Plan({}, {}, {ANALOG_STREAM: self.uses}, detail=detail)
+        return Plan({}, {}, {ANALOG_STREAM: self.uses}, detail=detail, frame_uses=self.uses)
 
     def key(self, b: int) -> str:
         """16 hex digits identifying image b's received symbols."""
@@ -86,7 +87,7 @@ def send_analog(
         )
     with torch.no_grad():
         x = codec.encode(images, snr, n)
-        y, no_eff = send_rows(link.channel, x, snr, list(seeds), SEED_STREAM)
+        y, no_eff = send_rows(link.channel, x, snr, list(seeds), SEED_STREAM, link.frame)
         eff = -10 * torch.log10(no_eff.float().mean(dim=1).clamp_min(1e-12))
         recon = codec.decode(y, eff, height, width).clamp(0, 1)
     return AnalogBatch(

@@ -14,10 +14,12 @@ Every error names the key and says what is accepted, in one sentence (a
     metrics: [pixel, semantic]     # the default; add lpips, dists or a plug-in's
     trials: 1
     seed: 0
+    frame: shared                  # one frame per image; per-stream: the old layout
 
 The config hash (:meth:`SweepConfig.hash`) covers everything that changes a result,
-the metric set included (a config with the default metrics keeps the hash it had before
-metrics could be chosen).
+the metric set and the frame layout included (a config with the default metrics keeps the
+hash it had before metrics could be chosen; every config's hash changed when the frame
+layout became a key, since the shared frame changed the results).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ _TOP_KEYS = (
     "seed",
     "decode_seed",
     "save_images",
+    "frame",
 )
 _DATASET_KEYS = ("name", "split", "n", "size", "seed")
 #: Keys of a codec entry that every codec takes; the rest are the codec's own options.
@@ -138,6 +141,9 @@ class SweepConfig:
     decode_seed: int = 0
     save_images: int = 2
     metrics: tuple[str, ...] = ("pixel", "semantic")
+    #: The link's frame layout: ``shared`` (one frame and one channel realisation per
+    #: transmitted image) or ``per-stream`` (:mod:`channels.frame`).
+    frame: str = "shared"
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form the hash is taken over (``metrics`` only when not the
@@ -350,7 +356,16 @@ def parse_config(data: Any) -> SweepConfig:
         seed=_int(d.get("seed", 0), "seed", 0),
         decode_seed=_int(d.get("decode_seed", 0), "decode_seed", 0),
         save_images=_int(d.get("save_images", 2), "save_images", 0),
+        frame=_frame(d.get("frame", "shared")),
     )
+
+
+def _frame(value: Any) -> str:
+    from channels.frame import FRAMES
+
+    if value not in FRAMES:
+        raise _fail("frame", f"{value!r} is not a frame layout; choose {' or '.join(FRAMES)}")
+    return value
 
 
 def _metrics(value: Any) -> tuple[str, ...]:

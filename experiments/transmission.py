@@ -27,15 +27,16 @@ from semcom.errors import SemcomError
 from semcom.protocol import Encoded
 
 
-def make_link(channel: str, options: dict | None = None) -> Link:
-    """A fresh :class:`Link` for registered channel ``channel`` with its ``options``.
+def make_link(channel: str, options: dict | None = None, frame: str = "shared") -> Link:
+    """A fresh :class:`Link` for registered channel ``channel`` with its ``options`` and
+    ``frame`` layout (:mod:`channels.frame`).
 
-    Every random draw of a transmission comes from the per-stream generators of
-    :meth:`Link.transmit`, seeded by the point, and the TDL pilots are a fixed sequence
-    (channels/models.py), so a link's results do not depend on what the process drew
-    before.
+    Every random draw of a transmission comes from the generators of
+    :meth:`Link.transmit` (the frame's, or each stream's), seeded by the point, and the TDL
+    pilots are a fixed sequence (channels/models.py), so a link's results do not depend on
+    what the process drew before.
     """
-    return Link(channel, channel_options=options)
+    return Link(channel, channel_options=options, frame=frame)
 
 
 def budget_uses(budget_cpp: float, height: int, width: int) -> int:
@@ -53,11 +54,16 @@ def budget_uses(budget_cpp: float, height: int, width: int) -> int:
     return uses
 
 
+def stream_symbols(payload_bits: int, mcs: MCS) -> int:
+    """Data symbols of one stream's transport block, without building the LDPC codec (pure
+    arithmetic on the transport-block layout)."""
+    return tb_layout(transport_block_size(payload_bits, mcs.code_rate), mcs).num_symbols
+
+
 def stream_uses(link: Link, payload_bits: int, mcs: MCS) -> int:
-    """Channel uses of one stream, as :meth:`Link.channel_uses` counts them, without
-    building the LDPC codec (pure arithmetic on the transport-block layout)."""
-    layout = tb_layout(transport_block_size(payload_bits, mcs.code_rate), mcs)
-    return link.channel.channel_uses(layout.num_symbols)
+    """Channel uses of one stream in a frame of its own, as :meth:`Link.channel_uses` counts
+    them."""
+    return link.channel.channel_uses(stream_symbols(payload_bits, mcs))
 
 
 def max_payload_bits(link: Link, mcs: MCS, uses: int) -> int:
@@ -91,10 +97,12 @@ class Plan:
     not_sent: list[str] = field(default_factory=list)
     adaptive: dict[str, bool] = field(default_factory=dict)
     detail: dict[str, object] = field(default_factory=dict)
+    #: Channel uses of the whole transmission (pilots of a shared frame included).
+    frame_uses: int = 0
 
     @property
     def total_uses(self) -> int:
-        return sum(self.uses.values())
+        return self.frame_uses
 
     def arrived(self, delivered: Mapping[str, bytes]) -> bool:
         """Whether the point succeeded: something was sent and every sent stream arrived."""
@@ -112,14 +120,15 @@ def plan(
     """Fit a digital codec's streams into ``budget`` channel uses (the rule for every codec).
 
     The streams are taken in their priority order; each sends the first of its options (in
-    the codec's order of preference) whose channel uses at its MCS fit what is left, and a
+    the codec's order of preference) with which the transmission's channel uses at its MCS
+    (:meth:`Link.frame_uses`: one shared frame, or a frame per stream) still fit, and a
     stream none of whose options fits is not sent (the receiver treats it as erased). A
     stream's MCS is ``protection[name]``, else ``mcs`` if the stream's default is
     ``adaptive``, else its default; ``adaptive`` is the link's best MCS for ``snr_db``.
     The chosen options' details are the plan's.
     """
     prot = dict(protection or {})
-    left = budget
+    symbols: list[int] = []
     out = Plan({}, {}, {})
     for stream in encoded.streams:
         default = mcs if stream.protection == "adaptive" else stream.protection
@@ -127,14 +136,16 @@ def plan(
         for option in stream.options:
             if not option.payload:
                 continue
-            uses = stream_uses(link, 8 * len(option.payload), mcs_i)
-            if uses <= left:
+            n = stream_symbols(8 * len(option.payload), mcs_i)
+            total = link.frame_uses([*symbols, n])
+            if total <= budget:
+                symbols.append(n)
                 out.payloads[stream.name] = option.payload
                 out.protection[stream.name] = mcs_i
-                out.uses[stream.name] = uses
+                out.uses[stream.name] = n if link.frame == "shared" else total - out.frame_uses
                 out.adaptive[stream.name] = adaptive
                 out.detail.update(option.detail)
-                left -= uses
+                out.frame_uses = total
                 break
         else:
             out.not_sent.append(stream.name)

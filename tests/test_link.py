@@ -111,12 +111,16 @@ def test_bad_link_parameters_are_clear_errors(make):
         make()
 
 
-def test_ofdm_pilots_count_against_the_budget():
-    link = Link("tdl-b")
+@pytest.mark.parametrize("frame", ["shared", "per-stream"])
+def test_ofdm_pilots_count_against_the_budget(frame):
+    link = Link("tdl-b", frame=frame)
     t = link.transmit({"caption": PAYLOADS["caption"]}, 20.0, protection="qpsk:1/2", seed=0)
     stats = t.streams["caption"].stats
     layout = ofdm_layout(stats.data_symbols, 72, 7)
-    assert stats.channel_uses == layout.resource_elements > stats.data_symbols
+    assert t.channel_uses == layout.resource_elements > stats.data_symbols
+    # a stream's own uses: its frame's in per-stream frames, its data symbols in a shared one
+    own = layout.resource_elements if frame == "per-stream" else stats.data_symbols
+    assert stats.channel_uses == own
     assert layout.data_capacity >= stats.data_symbols
     assert layout.data_capacity - stats.data_symbols < 72 + 1  # at most one unused OFDM symbol
     assert t.received()["caption"] == PAYLOADS["caption"]

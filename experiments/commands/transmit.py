@@ -73,6 +73,12 @@ def transmit(
     protect_caption: str = typer.Option("qpsk:1/3", help="MTGC caption protection."),
     protect_spw: str = typer.Option("qpsk:1/3", help="MTGC SPW protection."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise and fading."),
+    frame: str = typer.Option(
+        "shared",
+        "--frame",
+        help="'shared': all streams in one frame with one channel realisation; "
+        "'per-stream': each stream its own frame and fade (the old layout).",
+    ),
     decode_seed: int = typer.Option(0, help="MTGC sampling seed at the receiver."),
     steps: int | None = typer.Option(None, "--steps", help="MTGC DDIM steps (preset default)."),
     preset: str = typer.Option("tiny", "--preset", help="MTGC backbone preset."),
@@ -133,7 +139,7 @@ def transmit(
     out = transmit_image(
         img,
         codec=chosen,
-        link=make_link(channel, _channel_options(channel_option)),
+        link=make_link(channel, _channel_options(channel_option), frame),
         snr_db=snr_db,
         budget_cpp=budget_cpp,
         mcs=mcs,

@@ -1,0 +1,85 @@
+"""One frame per transmission: every stream of an image on consecutive resources of one slot.
+
+In a shared frame (the :class:`~channels.link.Link` default, ``frame="shared"``) the streams
+of one transmission are encoded and mapped each with its own MCS, placed one after another
+in one frame, and sent through **one** channel realisation: one draw of the frame's
+generator (fixed by the transmission's seed alone, not by stream names) gives the fading
+and the noise. Flat Rayleigh keeps one coefficient for the whole frame; a TDL frame is one
+OFDM grid with one set of pilots. Two codecs sent with the same seed see the same fading
+coefficient whatever their streams (common random numbers across codecs). The old
+behaviour, each stream in its own frame with its own generator fixed by (seed, stream
+name), is ``frame="per-stream"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+from channels.errors import LinkError
+
+#: The frame layouts a Link offers.
+FRAMES: tuple[str, ...] = ("shared", "per-stream")
+
+
+def check_frame(frame: str) -> str:
+    """Validate a frame layout name; returns it."""
+    if frame not in FRAMES:
+        raise LinkError(f"frame {frame!r} is not known; choose {' or '.join(FRAMES)}.")
+    return frame
+
+
+def frame_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """The generator of one shared frame: fixed by the transmission's ``seed`` alone."""
+    g = torch.Generator(device=device)
+    g.manual_seed((int(seed) * 2_654_435_761 + 0x5F4A3E) % (1 << 62))
+    return g
+
+
+def frame_uses(channel, symbols: Sequence[int], frame: str) -> int:
+    """Channel uses of one transmission whose streams carry ``symbols`` data symbols each:
+    one frame for all (shared) or one frame per stream."""
+    if frame == "shared":
+        return channel.channel_uses(int(sum(symbols))) if symbols else 0
+    return sum(channel.channel_uses(int(n)) for n in symbols)
+
+
+@torch.no_grad()
+def send_frame(
+    link,
+    payload_bits: Mapping[str, torch.Tensor],
+    mcs: Mapping[str, object],
+    snr_db: float,
+    seed: int,
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Send the streams of one transmission in one frame.
+
+    Args:
+        link: the :class:`~channels.link.Link` (its codecs, modems and channel).
+        payload_bits: stream name -> bits [1, A] float32, in frame order.
+        mcs: stream name -> its MCS.
+        snr_db: Es/N0 in dB.
+        seed: the transmission's seed (fixes fading and noise of the whole frame).
+
+    Returns stream name -> (code bits [1, G], LLRs [1, G]), as :meth:`Link.send` gives them.
+    """
+    from channels.link import check_snr
+
+    parts = []
+    for name, bits in payload_bits.items():
+        enc, _ = link.codec(bits.shape[-1], mcs[name])
+        lay = enc.layout
+        mapper, demapper = link.modem(lay.bits_per_symbol)
+        padded = torch.nn.functional.pad(bits, (0, lay.payload_bits - bits.shape[-1]))
+        code = enc(padded.to(link.device, torch.float32))
+        parts.append((name, code, mapper(code), demapper))
+    x = torch.cat([p[2] for p in parts], dim=-1)
+    no = 10.0 ** (-check_snr(snr_db) / 10.0)
+    y, no_eff = link.channel(x, no, generator=frame_generator(seed, link.device))
+    out, start = {}, 0
+    for name, code, sym, demapper in parts:
+        stop = start + sym.shape[-1]
+        out[name] = (code, demapper(y[:, start:stop], no_eff[:, start:stop]))
+        start = stop
+    return out
