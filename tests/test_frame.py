@@ -110,3 +110,15 @@ def test_unknown_frame_layout_is_a_clear_error():
     assert FRAMES == ("shared", "per-stream")
     with pytest.raises(LinkError, match="choose shared or per-stream"):
         Link("awgn", frame="joint")
+
+
+def test_sweep_configs_name_the_frame_layout():
+    from experiments.config import parse_config
+    from semcom.errors import SemcomError
+
+    base = {"codecs": ["webp"], "channels": ["rayleigh"], "snr_db": [0], "budget_cpp": [0.1]}
+    shared, apart = parse_config(base), parse_config({**base, "frame": "per-stream"})
+    assert shared.frame == "shared" and apart.frame == "per-stream"
+    assert shared.hash() != apart.hash()
+    with pytest.raises(SemcomError, match="frame"):
+        parse_config({**base, "frame": "joint"})
