@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 
 import pytest
@@ -148,6 +149,15 @@ def test_cli_sweep_export_and_errors(tmp_path, capsys) -> None:
 
     df = pd.read_parquet(out / "results.parquet")
     assert len(df) == 16 and "image_mcs" in df.columns
+    # equal stores export byte-identical files (docs/experiments.md): a copy of the store
+    # exported again gives the same CSV and Parquet bytes
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    shutil.copy(out / "results.sqlite", twin / "results.sqlite")
+    for fmt in ("csv", "parquet"):
+        code, _, err = run_cli(["export", str(twin), "--format", fmt], capsys)
+        assert code == 0, err
+        assert (twin / f"results.{fmt}").read_bytes() == (out / f"results.{fmt}").read_bytes()
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump({**cfg, "budgets": [1]}))
     code, _, err = run_cli(["sweep", str(tmp_path / "bad.yaml"), "--out", str(out)], capsys)
     assert code == 2 and "budgets" in err and "Traceback" not in err

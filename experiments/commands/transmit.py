@@ -105,6 +105,9 @@ def transmit(
         raise SemcomError(f"the output folder {parent} does not exist.")
     if steps is not None and steps < 1:
         raise SemcomError("--steps must be at least 1.")
+    for flag, value in (("--seed", seed), ("--decode-seed", decode_seed)):
+        if value < 0:
+            raise SemcomError(f"{flag} must be a non-negative integer, not {value}.")
     img = load_image(image)
     from experiments.scoring import check_available
     from semcom.metrics.registry import DEFAULT_METRICS, check_metrics

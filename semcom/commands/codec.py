@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -126,6 +127,12 @@ def decode(
 
     if steps is not None and steps < 1:
         raise SemcomError("--steps must be at least 1.")
+    if seed is not None and seed < 0:
+        raise SemcomError(f"--seed must be a non-negative integer, not {seed}.")
+    if guidance is not None and not (math.isfinite(guidance) and guidance >= 0):
+        raise SemcomError(
+            f"--guidance must be a finite scale ≥ 0 (1: no guidance), not {guidance}."
+        )
     if init_strength is not None:
         from semcom.mgdd import check_strength
 

@@ -63,6 +63,8 @@ def link(
     snrs = [] if auto else parse_snr_list(snr_db)
     if bits < 1:
         raise SemcomError(f"--bits must be at least 1, got {bits}.")
+    if seed < 0:
+        raise SemcomError(f"--seed must be a non-negative integer, got {seed}.")
     if blocks < 1:
         raise SemcomError(f"--blocks must be at least 1, got {blocks}.")
     if bits * blocks > MAX_BITS_PER_POINT:

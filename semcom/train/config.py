@@ -143,7 +143,8 @@ class TrainConfig:
         cfg = TrainConfig(**out)
         for f in fields(cfg):
             v = getattr(cfg, f.name)
-            if (f.name.endswith(("_steps", "_batch")) or f.name == "train_scenes") and v < 1:
+            at_least_one = f.name in ("train_scenes", "threads", "gate_scenes")
+            if (f.name.endswith(("_steps", "_batch")) or at_least_one) and v < 1:
                 raise SemcomError(f"{where}: {f.name} must be at least 1.")
             if f.name.endswith("_minutes") and not v > 0:
                 raise SemcomError(f"{where}: {f.name} must be a positive number of minutes.")
