@@ -1,0 +1,39 @@
+"""The README's result tables are the shipped result files' tables, row for row.
+
+Every table of README.md whose header starts ``| codec |`` must equal, line for line, a
+table of some ``docs/results/*/table.md`` (what `semcom evaluate` wrote), so a number in the
+README cannot drift from the run behind it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tables(text: str) -> list[list[str]]:
+    """The markdown tables of ``text``: runs of consecutive lines that start with '|'."""
+    tables, current = [], []
+    for line in text.splitlines():
+        if line.startswith("|"):
+            current.append(line.rstrip())
+        elif current:
+            tables.append(current)
+            current = []
+    if current:
+        tables.append(current)
+    return tables
+
+
+def test_readme_result_tables_come_from_result_files() -> None:
+    shipped = [
+        table
+        for path in sorted((ROOT / "docs" / "results").glob("*/table*.md"))
+        for table in _tables(path.read_text())
+    ]
+    assert shipped, "no docs/results/*/table.md"
+    readme = [t for t in _tables((ROOT / "README.md").read_text()) if t[0].startswith("| codec |")]
+    assert readme, "the README has no result table"
+    for table in readme:
+        assert table in shipped, f"README table not in docs/results: {table[:3]}"
