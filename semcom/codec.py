@@ -112,7 +112,10 @@ class MTGC:
     def fingerprint(self) -> int:
         """CRC32 over everything both ends must share: coders, TASCM and HCI weights."""
         if self._fingerprint is None:
-            crc = zlib.crc32(json.dumps(asdict(self.config), sort_keys=True).encode())
+            config = asdict(self.config)
+            if config.get("hci_factors") is None:  # as before the field existed
+                config.pop("hci_factors", None)
+            crc = zlib.crc32(json.dumps(config, sort_keys=True).encode())
             crc = zlib.crc32(self.caption_coder.fingerprint.to_bytes(4, "big"), crc)
             modules = [("tascm", self.tascm)]
             if self.hci.learned is not None:
@@ -246,9 +249,11 @@ class MTGC:
         ]
 
     def hci_candidates(self, kind: str | None = None) -> list[HCISetting]:
-        """Every HCI operating point of one codec kind."""
+        """Every HCI operating point of one codec kind at the factors the decoder was
+        trained on (``config.hci_factors``; all factors when it is not recorded)."""
         kind = kind or self.config.hci_kind
-        return [HCISetting(kind, f, q) for f in FACTORS for q in range(N_QUALITIES)]
+        factors = tuple(self.config.hci_factors or FACTORS)
+        return [HCISetting(kind, f, q) for f in factors for q in range(N_QUALITIES)]
 
     def hci_options(self, image: torch.Tensor, kind: str | None = None) -> list[bytes]:
         """Every distinct HCI payload of ``image`` ([1,3,H,W] in [0,1]), the best-decoding

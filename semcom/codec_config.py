@@ -32,6 +32,8 @@ class CodecConfig:
     low frequencies (area-downsampled by this factor and upsampled back) with the decoded
     HCI's, so colours and layout follow what was sent while the diffusion model supplies
     the detail; 0 disables it (ours, not in the paper; see docs/codec.md).
+    hci_factors: the HCI downsampling factors the decoder was trained on (``semcom train``
+    records them); the transmitter chooses its HCI among these only. None: every factor.
     """
 
     preset: str = "tiny"
@@ -41,6 +43,7 @@ class CodecConfig:
     hci_quality: int = 8
     seed: int = 0
     hci_lowpass: int = 0
+    hci_factors: tuple[int, ...] | None = None
     clip_mean: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
     clip_std: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
 

@@ -78,6 +78,15 @@ def _load(path: Path, device: str | torch.device, dtype: torch.dtype | None) -> 
     for key in ("clip_mean", "clip_std"):
         if key in raw:
             raw[key] = tuple(raw[key])
+    if raw.get("hci_factors") is not None:
+        from semcom.streams.hci import FACTORS
+
+        factors = raw["hci_factors"]
+        if not (isinstance(factors, list) and factors and set(factors) <= set(FACTORS)):
+            raise SemcomError(
+                f"{path / MTGC_CONFIG}: hci_factors must be a non-empty list of {FACTORS}."
+            )
+        raw["hci_factors"] = tuple(factors)
     config = CodecConfig(**raw)
     if config.hci_kind not in KINDS:
         raise SemcomError(f"{path / MTGC_CONFIG}: unknown hci_kind {config.hci_kind!r}.")

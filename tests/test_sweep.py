@@ -191,7 +191,9 @@ def test_every_shipped_sweep_config_loads():
 
     folder = Path(__file__).parents[1] / "experiments" / "configs"
     configs = sorted(folder.glob("*.yaml"))
-    assert {p.name for p in configs} >= {"default.yaml", "semantic_link.yaml"}
+    assert {p.name for p in configs} >= {"default.yaml", "semantic_link.yaml", "paper.yaml"}
     for path in configs:
         cfg = load_config(path)
         assert cfg.codecs, path
+    paper = load_config(folder / "paper.yaml")  # enough data for the paper's intervals
+    assert paper.dataset.n >= 50 and paper.trials >= 3 and paper.frame == "shared"
