@@ -142,7 +142,9 @@ def tb_layout(payload_bits: int, mcs: MCS) -> TBLayout:
 class TransportBlockEncoder(Block):
     """Payload bits to scrambled, rate-matched LDPC code bits.
 
-    Input: ``bits`` [..., payload_bits], float {0, 1}.
+    Input: ``bits`` [..., payload_bits], float {0, 1}; ``rv``: the redundancy version
+    (0–3, TS 38.212 5.4.2.1: where in the circular buffer the E bits of each code block
+    start; HARQ retransmissions send other versions).
     Output: [..., coded_bits], float {0, 1}; code block c occupies bits
     ``c*E .. (c+1)*E - 1``.
     """
@@ -194,7 +196,7 @@ class TransportBlockEncoder(Block):
         """The code blocks' CRC24B encoder (``None`` for a single code block)."""
         return self._cb_crc
 
-    def call(self, bits: torch.Tensor) -> torch.Tensor:
+    def call(self, bits: torch.Tensor, rv: int = 0) -> torch.Tensor:
         lay = self.layout
         if bits.shape[-1] != lay.payload_bits:
             raise ValueError(f"expected {lay.payload_bits} bits on the last axis")
@@ -206,7 +208,8 @@ class TransportBlockEncoder(Block):
         cbs = u.reshape(*batch, lay.num_cbs, -1)
         if self._cb_crc is not None:
             cbs = self._cb_crc(cbs)
-        c = self.ldpc(cbs).reshape(*batch, lay.coded_bits)
+        c = self.ldpc(cbs) if rv == 0 else self.ldpc(cbs, rv=[int(rv)])
+        c = c.reshape(*batch, lay.coded_bits)
         if self.scrambler is not None:
             c = self.scrambler(c)
         return c
@@ -232,7 +235,12 @@ class DecodedBlocks:
 class TransportBlockDecoder(Block):
     """LLRs to payload bits with CRC checks, optionally stopping early per code block.
 
-    Input: ``llr`` [..., coded_bits], float logits log p(1)/p(0) (Sionna's convention).
+    Input: ``llr`` [..., coded_bits], float logits log p(1)/p(0) (Sionna's convention);
+    or, with ``rv`` (HARQ soft combining), ``llr`` [..., R, coded_bits] of R transmissions
+    of the same block with redundancy versions ``rv`` (length R): incremental redundancy
+    places each in the circular buffer at its start (Sionna's ``harq_mode`` decoder, built
+    on first use; about 8× slower per iteration, since it does not prune the graph); R
+    transmissions of version 0 (Chase combining) add their LLRs and use the fast decoder.
     Output: :class:`DecodedBlocks`.
 
     Args:
@@ -267,6 +275,7 @@ class TransportBlockDecoder(Block):
             precision=precision,
             device=device,
         )
+        self._harq_ldpc: LDPC5GDecoder | None = None
         self._tb_crc = CRCDecoder(encoder.tb_crc, precision=precision, device=device)
         # With one code block, the TB CRC24A is the block's own check.
         cb_crc = encoder.cb_crc
@@ -278,18 +287,43 @@ class TransportBlockDecoder(Block):
         """[n, K] hard bits of code blocks -> [n] bool, the block's CRC passed."""
         return self._cb_check(u)[1].reshape(-1).bool()
 
-    def _decode_blocks(self, llr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """[n, E] LLRs -> ([n, K] hard bits, [n] iterations used)."""
+    def harq_decoder(self) -> LDPC5GDecoder:
+        """The incremental-redundancy decoder (Sionna's ``harq_mode``), built on first use."""
+        if self._harq_ldpc is None:
+            self._harq_ldpc = LDPC5GDecoder(
+                self.encoder.ldpc,
+                num_iter=self.max_iter,
+                hard_out=True,
+                return_infobits=True,
+                return_state=True,
+                harq_mode=True,
+                precision=self.precision,
+                device=self.device,
+            )
+        return self._harq_ldpc
+
+    def _decode_blocks(
+        self, llr: torch.Tensor, rv: list[int] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """[n, E] LLRs (or [n, R, E] with ``rv``) -> ([n, K] hard bits, [n] iterations)."""
         n = llr.shape[0]
+        if rv is None:
+            ldpc = self.ldpc
+        else:
+            harq = self.harq_decoder()
+
+            def ldpc(x, **kw):
+                return harq(x, rv=rv, **kw)
+
         if not self.early_stop or n == 0:
-            u, _ = self.ldpc(llr, num_iter=self.max_iter)
+            u, _ = ldpc(llr, num_iter=self.max_iter)
             return u, torch.full((n,), self.max_iter, dtype=torch.int64, device=llr.device)
         out = torch.empty(n, self.layout.cb_bits, dtype=llr.dtype, device=llr.device)
         iters = torch.full((n,), self.max_iter, dtype=torch.int64, device=llr.device)
         active = torch.arange(n, device=llr.device)
         state = None
         for it in range(1, self.max_iter + 1):
-            u, state = self.ldpc(llr[active], num_iter=1, msg_v2c=state)
+            u, state = ldpc(llr[active], num_iter=1, msg_v2c=state)
             done = self._check(u) if it < self.max_iter else torch.ones_like(active, dtype=bool)
             if done.any():
                 idx = active[done]
@@ -301,16 +335,25 @@ class TransportBlockDecoder(Block):
                     break
         return out, iters
 
-    def call(self, llr: torch.Tensor) -> DecodedBlocks:
+    def call(self, llr: torch.Tensor, rv: list[int] | None = None) -> DecodedBlocks:
         lay = self.layout
         if llr.shape[-1] != lay.coded_bits:
             raise ValueError(f"expected {lay.coded_bits} LLRs on the last axis")
-        batch = llr.shape[:-1]
+        if rv is not None and (llr.ndim < 2 or llr.shape[-2] != len(rv)):
+            raise ValueError(f"expected {len(rv or [])} transmissions on the second-last axis")
+        batch = llr.shape[:-1] if rv is None else llr.shape[:-2]
         llr = llr.to(self.dtype)
-        if self.encoder.scrambler is not None:
-            llr = self.encoder.scrambler(llr, binary=False)
-        cb_llr = llr.reshape(-1, lay.cb_coded_bits)
-        u, iters = self._decode_blocks(cb_llr)
+        if self.encoder.scrambler is not None:  # one sequence per block: scramble [B·R, G]
+            llr = self.encoder.scrambler(llr.reshape(-1, lay.coded_bits), binary=False)
+            llr = llr.reshape(*batch, *([len(rv)] if rv is not None else []), lay.coded_bits)
+        if rv is not None and not any(rv):  # Chase combining: add, decode as one
+            llr, rv = llr.sum(dim=-2), None
+        if rv is None:
+            cb_llr = llr.reshape(-1, lay.cb_coded_bits)
+        else:  # [..., R, C·E] -> [(...)·C, R, E]
+            cb_llr = llr.reshape(-1, len(rv), lay.num_cbs, lay.cb_coded_bits).transpose(1, 2)
+            cb_llr = cb_llr.reshape(-1, len(rv), lay.cb_coded_bits)
+        u, iters = self._decode_blocks(cb_llr, rv)
         cb_ok = self._check(u) if lay.num_cbs > 1 else None
         if lay.num_cbs > 1:
             u = u[:, : lay.cb_bits - CB_CRC_BITS]

@@ -30,10 +30,13 @@ def check_frame(frame: str) -> str:
     return frame
 
 
-def frame_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
-    """The generator of one shared frame: fixed by the transmission's ``seed`` alone."""
+def frame_generator(
+    seed: int, device: str | torch.device = "cpu", attempt: int = 0
+) -> torch.Generator:
+    """The generator of one shared frame: fixed by the transmission's ``seed`` alone (and,
+    for a HARQ retransmission, its ``attempt`` number)."""
     g = torch.Generator(device=device)
-    g.manual_seed((int(seed) * 2_654_435_761 + 0x5F4A3E) % (1 << 62))
+    g.manual_seed((int(seed) * 2_654_435_761 + int(attempt) * 40_503 + 0x5F4A3E) % (1 << 62))
     return g
 
 
@@ -52,6 +55,9 @@ def send_frame(
     mcs: Mapping[str, object],
     snr_db: float,
     seed: int,
+    *,
+    attempt: int = 0,
+    rv: int = 0,
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Send the streams of one transmission in one frame.
 
@@ -61,6 +67,9 @@ def send_frame(
         mcs: stream name -> its MCS.
         snr_db: Es/N0 in dB.
         seed: the transmission's seed (fixes fading and noise of the whole frame).
+        attempt: 0 for the first transmission, n for the n-th HARQ retransmission (a new
+            channel realisation).
+        rv: the redundancy version every stream of the frame carries.
 
     Returns stream name -> (code bits [1, G], LLRs [1, G]), as :meth:`Link.send` gives them.
     """
@@ -72,11 +81,11 @@ def send_frame(
         lay = enc.layout
         mapper, demapper = link.modem(lay.bits_per_symbol)
         padded = torch.nn.functional.pad(bits, (0, lay.payload_bits - bits.shape[-1]))
-        code = enc(padded.to(link.device, torch.float32))
+        code = enc(padded.to(link.device, torch.float32), rv=rv)
         parts.append((name, code, mapper(code), demapper))
     x = torch.cat([p[2] for p in parts], dim=-1)
     no = 10.0 ** (-check_snr(snr_db) / 10.0)
-    y, no_eff = link.channel(x, no, generator=frame_generator(seed, link.device))
+    y, no_eff = link.channel(x, no, generator=frame_generator(seed, link.device, attempt))
     out, start = {}, 0
     for name, code, sym, demapper in parts:
         stop = start + sym.shape[-1]

@@ -28,6 +28,7 @@ from channels.coding import (
 )
 from channels.errors import LinkError
 from channels.frame import FRAMES, check_frame, frame_uses, send_frame
+from channels.harq import HarqPolicy, Pending, retransmit
 from channels.mcs import MCS, modulation_bits, parse_mcs, select_mcs
 from channels.models import ChannelModel, make_channel
 from channels.results import BlockResult, StreamOutcome, StreamStats, Transmission
@@ -98,6 +99,9 @@ class Link:
             one channel realisation, fixed by the transmission's seed; ``"per-stream"``:
             each stream is its own frame with its own realisation, fixed by (seed, stream
             name) (:mod:`channels.frame`).
+        harq: a :class:`~channels.harq.HarqPolicy` (or a number of transmissions per
+            stream, or a mapping of its fields): a stream whose CRC fails is sent again
+            and soft-combined; ``None`` (default): one transmission.
     """
 
     def __init__(
@@ -110,9 +114,11 @@ class Link:
         channel_options: Mapping | None = None,
         device: str | None = None,
         frame: str = "shared",
+        harq: HarqPolicy | int | Mapping | None = None,
     ) -> None:
         self.device = device or "cpu"
         self.frame = check_frame(frame)
+        self.harq = HarqPolicy.parse(harq)
         if isinstance(channel, ChannelModel):
             self.channel = channel
         else:
@@ -172,9 +178,15 @@ class Link:
     # -- the batched core -----------------------------------------------------------
     @torch.no_grad()
     def send(
-        self, bits: torch.Tensor, mcs: MCS, snr_db: float, generator: torch.Generator
+        self,
+        bits: torch.Tensor,
+        mcs: MCS,
+        snr_db: float,
+        generator: torch.Generator,
+        rv: int = 0,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Encode, modulate, send and demap B blocks: ``bits`` [B, A] -> (code bits, LLRs).
+        """Encode (redundancy version ``rv``), modulate, send and demap B blocks:
+        ``bits`` [B, A] -> (code bits, LLRs).
 
         Both outputs are [B, G] float32; this is everything before the decoder.
         """
@@ -182,7 +194,7 @@ class Link:
         lay = enc.layout
         mapper, demapper = self.modem(lay.bits_per_symbol)
         padded = torch.nn.functional.pad(bits, (0, lay.payload_bits - bits.shape[-1]))
-        c = enc(padded.to(self.device, torch.float32))
+        c = enc(padded.to(self.device, torch.float32), rv=rv)
         y, no_eff = self.channel(
             mapper(c),
             10.0 ** (-check_snr(snr_db) / 10.0),
@@ -193,12 +205,18 @@ class Link:
 
     @torch.no_grad()
     def receive(
-        self, llr: torch.Tensor, sent_code: torch.Tensor, sent_bits: torch.Tensor, mcs: MCS
+        self,
+        llr: torch.Tensor,
+        sent_code: torch.Tensor,
+        sent_bits: torch.Tensor,
+        mcs: MCS,
+        rv: list[int] | None = None,
     ) -> BlockResult:
-        """Decode B blocks of LLRs [B, G] together (in memory-bounded chunks).
+        """Decode B blocks of LLRs [B, G] together (in memory-bounded chunks); with ``rv``
+        (HARQ), LLRs [B, R, G] of R transmissions combined.
 
-        ``sent_code`` [B, G] and ``sent_bits`` [B, A] are what was sent; they are used only
-        to count errors for the statistics, never to decode.
+        ``sent_code`` [B, G] (the last transmission's) and ``sent_bits`` [B, A] are what
+        was sent; they are used only to count errors for the statistics, never to decode.
         """
         sent_bits = sent_bits.to(self.device, torch.float32)
         payload_bits = sent_bits.shape[-1]
@@ -208,14 +226,15 @@ class Link:
         parts = []
         for start in range(0, llr.shape[0], chunk):
             rows = slice(start, start + chunk)
-            out = dec(llr[rows])
+            out = dec(llr[rows], rv=rv)
+            last = llr[rows] if rv is None else llr[rows][:, -1]
             bits = out.bits[:, :payload_bits]  # drop the zero padding up to the TB size
             parts.append(
                 (
                     bits,
                     out.tb_ok,
                     (bits != sent_bits[rows]).sum(-1),
-                    ((llr[rows] > 0).to(llr.dtype) != sent_code[rows]).sum(-1),
+                    ((last > 0).to(llr.dtype) != sent_code[rows]).sum(-1),
                     out.iterations,
                 )
             )
@@ -337,7 +356,7 @@ class Link:
         seeds = list(range(len(items))) if seeds is None else list(seeds)
         if len(seeds) != len(items):
             raise LinkError(f"{len(seeds)} seeds were given for {len(items)} items.")
-        results, groups = [], {}
+        results, groups, failed = [], {}, []
         for i, payloads in enumerate(items):
             plan = self.plan(
                 {n: 8 * len(p) for n, p in payloads.items()}, snr_db, budget, protection
@@ -381,6 +400,16 @@ class Link:
             out = self.receive(torch.cat([llr for _, llr in sent]), code, bits, mcs)
             for k, (i, name, (_, adaptive, uses), _) in enumerate(members):
                 results[i].streams[name] = self._outcome(out, k, mcs, adaptive, uses, return_hard)
+                if self.harq is not None and not bool(out.tb_ok[k]):
+                    symbols = self.codec(bits.shape[-1], mcs)[0].layout.num_symbols
+                    failed.append(Pending(i, name, bits[k : k + 1], mcs, adaptive, symbols, uses))
+                    failed[-1].codes.append(sent[k][0])
+                    failed[-1].llrs.append(sent[k][1])
+                    failed[-1].rvs.append(0)
+        if failed:
+            retransmit(
+                self, failed, results, snr_db, check_budget(budget), seeds, self.harq, return_hard
+            )
         for i, payloads in enumerate(items):  # keep the caller's stream order
             results[i].streams = {n: results[i].streams[n] for n in payloads}
         return results

@@ -54,6 +54,8 @@ class StreamStats:
     undetected: bool
     bit_errors: int
     iterations: float
+    #: Transmissions the stream took (1 without HARQ); ``channel_uses`` counts them all.
+    transmissions: int = 1
 
 
 @dataclass

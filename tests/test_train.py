@@ -159,7 +159,9 @@ def test_run_all_trains_every_part_from_scratch_then_replaces_out(tmp_path: Path
     assert not (out / "stale.txt").exists() and (out / "mtgc.json").is_file()
     assert "val_full_f1" in record["decoder"] and "val_task_f1" in record["spw"]
     assert "gate_psnr_30db" in record["vae"]
-    MTGC.from_pretrained(out)
+    trained = MTGC.from_pretrained(out)
+    assert trained.config.hci_factors == tuple(_config().hci_factors)  # recorded by decoder
+    assert {s.factor for s in trained.hci_candidates()} == set(_config().hci_factors)
     assert run_all(_config(), out, logs) == {}
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+
 import torch
 
+from semcom.codec_config import MTGC_CONFIG
 from semcom.train.context import PartContext
 from semcom.train.data import _captions, _hci, cached_latents, object_weights
 from semcom.train.gates import decoder_gates
@@ -78,6 +82,9 @@ def train(ctx: PartContext) -> dict[str, float]:
         after_step=ema.update,
     )
     ema.copy_to(modules)
+    # the transmitter keeps to the HCI factors the decoder saw (CodecConfig.hci_factors)
+    codec.config.hci_factors = tuple(cfg.hci_factors)
+    (out / MTGC_CONFIG).write_text(json.dumps(asdict(codec.config), indent=2))
     mg.save_pretrained(out)
     if "layout" in modules:
         tascm.save_pretrained(out / "tascm")
