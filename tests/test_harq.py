@@ -1,0 +1,106 @@
+"""HARQ per stream: failed streams are sent again and soft-combined until the CRC passes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from sionna.phy.mapping import Demapper, Mapper
+
+from channels import Link
+from channels.coding import TransportBlockDecoder, TransportBlockEncoder
+from channels.errors import LinkError
+from channels.harq import HarqPolicy
+from channels.mcs import parse_mcs
+from channels.models import make_channel
+
+PAYLOADS = {"caption": bytes(range(12)), "spw": bytes(range(40, 51)), "hci": bytes(range(120))}
+PROTECT = {"caption": "qpsk:1/3", "spw": "qpsk:1/3", "hci": "qam16:1/2"}
+
+
+def _llrs(enc, bits, rv: int, snr_db: float, seed: int) -> torch.Tensor:
+    mapper, demapper = Mapper("qam", 4), Demapper("app", "qam", 4)
+    y, no = make_channel("awgn")(
+        mapper(enc(bits, rv=rv)),
+        10 ** (-snr_db / 10),
+        generator=torch.Generator().manual_seed(seed),
+    )
+    return demapper(y, no)
+
+
+def test_incremental_redundancy_and_chase_recover_what_one_transmission_loses():
+    torch.manual_seed(0)
+    enc = TransportBlockEncoder(1000, parse_mcs("qam16:1/2"))
+    dec = TransportBlockDecoder(enc)
+    bits = torch.randint(0, 2, (16, 1000)).float()
+    first, second, again = (_llrs(enc, bits, rv, 5.0, s) for rv, s in ((0, 1), (2, 2), (0, 3)))
+    assert dec(first).tb_ok.float().mean() <= 0.25  # 16-QAM 1/2 needs ~6 dB alone
+    for llr, rv in (
+        (torch.stack([first, second], 1), [0, 2]),
+        (torch.stack([first, again], 1), [0, 0]),
+    ):
+        out = dec(llr, rv=rv)
+        assert out.tb_ok.all() and torch.equal(out.bits, bits)
+    with pytest.raises(ValueError, match="transmissions"):
+        dec(first, rv=[0, 2])
+
+
+def test_harq_only_adds_to_what_the_first_transmission_delivered():
+    plain, harq = Link("rayleigh"), Link("rayleigh", harq=4)
+    more = 0
+    for seed in range(12):
+        a = plain.transmit(PAYLOADS, 4.0, protection=PROTECT, seed=seed)
+        b = harq.transmit(PAYLOADS, 4.0, protection=PROTECT, seed=seed)
+        for name, sa in a.streams.items():
+            sb = b.streams[name]
+            assert sb.payload is None or sb.payload == PAYLOADS[name]
+            if sa.stats.crc_ok:  # the first transmission is the same draw
+                assert sb.stats == sa.stats and sb.stats.transmissions == 1
+            else:
+                assert 2 <= sb.stats.transmissions <= 4
+                assert sb.stats.channel_uses == sb.stats.transmissions * sa.stats.channel_uses
+                more += sb.stats.crc_ok
+        spent = sum(s.stats.channel_uses for s in b.streams.values())
+        assert b.channel_uses == spent >= a.channel_uses  # Rayleigh/AWGN: no pilots
+    assert more > 0  # retransmissions delivered streams the first one lost
+
+
+def test_within_the_budget_no_retransmission_fits_a_full_budget():
+    link = Link("awgn", harq={"max_transmissions": 4, "budget": "same"})
+    first = Link("awgn").transmit(PAYLOADS, -2.0, protection=PROTECT, seed=0)
+    assert not all(s.stats.crc_ok for s in first.streams.values())
+    tight = link.transmit(PAYLOADS, -2.0, first.channel_uses, protection=PROTECT, seed=0)
+    assert tight.channel_uses == first.channel_uses
+    assert all(s.stats.transmissions == 1 for s in tight.streams.values())
+    roomy = link.transmit(PAYLOADS, -2.0, 10 * first.channel_uses, protection=PROTECT, seed=0)
+    assert first.channel_uses < roomy.channel_uses <= 10 * first.channel_uses
+    assert max(s.stats.transmissions for s in roomy.streams.values()) > 1
+
+
+def test_per_stream_frames_retransmit_too_and_results_repeat():
+    link = Link("tdl-a", frame="per-stream", harq={"max_transmissions": 3, "combining": "chase"})
+    a = link.transmit(PAYLOADS, 3.0, protection=PROTECT, seed=5)
+    b = link.transmit(PAYLOADS, 3.0, protection=PROTECT, seed=5)
+    assert a.to_dict() == b.to_dict() and a.received() == b.received()
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        (0, "1 to 16"),
+        ({"rv_order": [0, 5]}, "redundancy versions"),
+        ({"combining": "mrc"}, "ir or chase"),
+        ({"budget": "more"}, "extra or same"),
+        ({"retries": 2}, "unknown HARQ setting"),
+        ("4", "not a number"),
+    ],
+)
+def test_bad_policies_are_clear_errors(value, match):
+    with pytest.raises(LinkError, match=match):
+        Link("awgn", harq=value)
+
+
+def test_policy_parsing():
+    assert HarqPolicy.parse(None) is None and HarqPolicy.parse(1) is None
+    assert HarqPolicy.parse(3) == HarqPolicy(max_transmissions=3)
+    assert [HarqPolicy().rv(k) for k in range(5)] == [0, 2, 3, 1, 0]
+    assert HarqPolicy(combining="chase").rv(2) == 0
