@@ -42,6 +42,8 @@ class HarqPolicy:
     budget: str = "extra"
 
     def __post_init__(self) -> None:
+        if isinstance(self.rv_order, list | tuple):
+            object.__setattr__(self, "rv_order", tuple(self.rv_order))
         if not (isinstance(self.max_transmissions, int) and 1 <= self.max_transmissions <= 16):
             raise LinkError(
                 f"HARQ needs 1 to 16 transmissions per stream, not {self.max_transmissions!r}."

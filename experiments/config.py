@@ -15,6 +15,8 @@ Every error names the key and says what is accepted, in one sentence (a
     trials: 1
     seed: 0
     frame: shared                  # one frame per image; per-stream: the old layout
+    harq: 4                        # optional: HARQ, up to 4 transmissions per stream (or a
+                                   # mapping: max_transmissions, rv_order, combining, budget)
 
 The config hash (:meth:`SweepConfig.hash`) covers everything that changes a result,
 the metric set and the frame layout included (a config with the default metrics keeps the
@@ -48,6 +50,7 @@ _TOP_KEYS = (
     "decode_seed",
     "save_images",
     "frame",
+    "harq",
 )
 _DATASET_KEYS = ("name", "split", "n", "size", "seed")
 #: Keys of a codec entry that every codec takes; the rest are the codec's own options.
@@ -144,6 +147,8 @@ class SweepConfig:
     #: The link's frame layout: ``shared`` (one frame and one channel realisation per
     #: transmitted image) or ``per-stream`` (:mod:`channels.frame`).
     frame: str = "shared"
+    #: HARQ per stream (:class:`channels.harq.HarqPolicy` fields as sorted pairs), or None.
+    harq: tuple[tuple[str, Any], ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form the hash is taken over (``metrics`` only when not the
@@ -157,7 +162,17 @@ class SweepConfig:
             del d["metrics"]
         else:
             d["metrics"] = list(self.metrics)
+        if self.harq is None:  # configs without HARQ keep their hash
+            del d["harq"]
+        else:
+            d["harq"] = dict(self.harq)
         return d
+
+    def harq_policy(self):
+        """The :class:`channels.harq.HarqPolicy` of ``harq`` (None: one transmission)."""
+        from channels.harq import HarqPolicy
+
+        return None if self.harq is None else HarqPolicy(**dict(self.harq))
 
     def hash(self) -> str:
         """16 hex digits of SHA-256 over the canonical JSON of the config."""
@@ -357,7 +372,26 @@ def parse_config(data: Any) -> SweepConfig:
         decode_seed=_int(d.get("decode_seed", 0), "decode_seed", 0),
         save_images=_int(d.get("save_images", 2), "save_images", 0),
         frame=_frame(d.get("frame", "shared")),
+        harq=_harq(d.get("harq")),
     )
+
+
+def _harq(value: Any) -> tuple[tuple[str, Any], ...] | None:
+    """``harq``: a number of transmissions per stream or a mapping of HARQ settings."""
+    from dataclasses import asdict
+
+    from channels.errors import LinkError
+    from channels.harq import HarqPolicy
+
+    try:
+        policy = HarqPolicy.parse(value)
+    except (LinkError, TypeError) as err:
+        raise _fail("harq", str(err).rstrip(".")) from err
+    if policy is None:
+        return None
+    d = asdict(policy)
+    d["rv_order"] = list(d["rv_order"])
+    return tuple(sorted(d.items()))
 
 
 def _frame(value: Any) -> str:

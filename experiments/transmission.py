@@ -27,16 +27,16 @@ from semcom.errors import SemcomError
 from semcom.protocol import Encoded
 
 
-def make_link(channel: str, options: dict | None = None, frame: str = "shared") -> Link:
-    """A fresh :class:`Link` for registered channel ``channel`` with its ``options`` and
-    ``frame`` layout (:mod:`channels.frame`).
+def make_link(channel: str, options: dict | None = None, frame: str = "shared", harq=None) -> Link:
+    """A fresh :class:`Link` for registered channel ``channel`` with its ``options``,
+    ``frame`` layout (:mod:`channels.frame`) and ``harq`` policy (:mod:`channels.harq`).
 
     Every random draw of a transmission comes from the generators of
     :meth:`Link.transmit` (the frame's, or each stream's), seeded by the point, and the TDL
     pilots are a fixed sequence (channels/models.py), so a link's results do not depend on
     what the process drew before.
     """
-    return Link(channel, channel_options=options, frame=frame)
+    return Link(channel, channel_options=options, frame=frame, harq=harq)
 
 
 def budget_uses(budget_cpp: float, height: int, width: int) -> int:

@@ -150,6 +150,7 @@ OUT_OF_RANGE: dict[str, dict[str, tuple[str, str]]] = {
         "--seed": ("-1", "--seed"),
         "--decode-seed": ("-1", "--decode-seed"),
         "--steps": ("0", "--steps"),
+        "--harq": ("0", "transmissions"),
     },
 }
 #: Numeric options whose range is the data's (checked against a sweep's own values by

@@ -104,3 +104,17 @@ def test_policy_parsing():
     assert HarqPolicy.parse(3) == HarqPolicy(max_transmissions=3)
     assert [HarqPolicy().rv(k) for k in range(5)] == [0, 2, 3, 1, 0]
     assert HarqPolicy(combining="chase").rv(2) == 0
+
+
+def test_sweep_configs_and_transmit_take_harq(tmp_path, capsys):
+    from experiments.config import parse_config
+    from semcom.errors import SemcomError
+
+    base = {"codecs": ["webp"], "channels": ["awgn"], "snr_db": [0], "budget_cpp": [0.1]}
+    plain, four = parse_config(base), parse_config({**base, "harq": 4})
+    assert plain.harq is None and plain.harq_policy() is None and "harq" not in plain.to_dict()
+    assert four.harq_policy() == HarqPolicy(max_transmissions=4) and four.hash() != plain.hash()
+    chase = parse_config({**base, "harq": {"max_transmissions": 2, "combining": "chase"}})
+    assert chase.harq_policy().combining == "chase"
+    with pytest.raises(SemcomError, match="harq"):
+        parse_config({**base, "harq": {"combining": "mrc"}})

@@ -79,6 +79,12 @@ def transmit(
         help="'shared': all streams in one frame with one channel realisation; "
         "'per-stream': each stream its own frame and fade (the old layout).",
     ),
+    harq: int = typer.Option(
+        1,
+        "--harq",
+        help="Transmissions per stream: a stream whose CRC fails is sent again (IR, "
+        "redundancy versions 0,2,3,1, beyond the budget) up to this many times.",
+    ),
     decode_seed: int = typer.Option(0, help="MTGC sampling seed at the receiver."),
     steps: int | None = typer.Option(None, "--steps", help="MTGC DDIM steps (preset default)."),
     preset: str = typer.Option("tiny", "--preset", help="MTGC backbone preset."),
@@ -108,6 +114,9 @@ def transmit(
     for flag, value in (("--seed", seed), ("--decode-seed", decode_seed)):
         if value < 0:
             raise SemcomError(f"{flag} must be a non-negative integer, not {value}.")
+    from channels.harq import HarqPolicy
+
+    HarqPolicy.parse(harq)  # a bad --harq fails before the model loads
     img = load_image(image)
     from experiments.scoring import check_available
     from semcom.metrics.registry import DEFAULT_METRICS, check_metrics
@@ -142,7 +151,7 @@ def transmit(
     out = transmit_image(
         img,
         codec=chosen,
-        link=make_link(channel, _channel_options(channel_option), frame),
+        link=make_link(channel, _channel_options(channel_option), frame, harq),
         snr_db=snr_db,
         budget_cpp=budget_cpp,
         mcs=mcs,
