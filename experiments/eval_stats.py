@@ -49,6 +49,9 @@ class CodecResult:
     note: str = ""
     #: Mean payload bits per stream (MTGC variants only).
     stream_bits: dict[str, float] = field(default_factory=dict)
+    #: Bits per image of the codec's whole standard files at the chosen points (baselines
+    #: only; ``bits`` is what crosses the link: the file less its rebuilt boilerplate).
+    file_bits: list[float] = field(default_factory=list)
 
 
 def _pooled(counts: np.ndarray) -> dict[str, float]:
@@ -109,6 +112,7 @@ def summarize(result: CodecResult, pixels: int, bootstrap: int, seed: int) -> di
         "seconds": round(result.seconds, 1),
         "note": result.note,
         "stream_bits": result.stream_bits,
+        "file_bpp": float(np.mean(result.file_bits)) / pixels if result.file_bits else None,
         "extra_fields": sorted(result.extra),
     }
 
@@ -185,6 +189,9 @@ def per_image_interpolated(
         {k: mix(below.extra[k], above.extra[k]) for k in above.extra if k in below.extra},
         seconds=below.seconds + above.seconds,
         note=note,
+        file_bits=mix(below.file_bits, above.file_bits)
+        if below.file_bits and above.file_bits
+        else [],
     )
 
 

@@ -249,17 +249,20 @@ def _registered(name: str, options: dict[str, Any] | None = None, **context: Any
 
 def run_matched(name: str, images: torch.Tensor, targets: list[int], match: str, seed: int):
     """Registered digital codec ``name`` matched per image to ``targets`` (bits) by the
-    planner's rule on bits (:mod:`experiments.rate_match`); decoded with ``seed``."""
+    planner's rule on bits (:mod:`experiments.rate_match`); decoded with ``seed``.
+    Returns (reconstructions [N,3,H,W], bits per image, whole-file bits per image where
+    the codec's options record them (``file_bits``), else an empty list)."""
     from experiments.rate_match import match_plan
 
     codec = _registered(name, {})
-    recon, bits = [], []
+    recon, bits, files = [], [], []
     for img, target in zip(images, targets, strict=True):
         encoded = codec.encode(img)
         chosen = match_plan(encoded, target, match)
         recon.append(codec.decode(encoded.header, chosen.payloads, seed).float().clamp(0, 1))
         bits.append(chosen.bits)
-    return torch.stack(recon), bits
+        files.append(chosen.detail.get("file_bits"))
+    return torch.stack(recon), bits, files if all(f is not None for f in files) else []
 
 
 #: A decoding job: (header, received payloads) per image.
@@ -361,8 +364,10 @@ def evaluate(
             if cfg.match in ("interpolate", "equal"):
                 sides = []
                 for side in ("below", "above"):
-                    recon, bits = run_matched(name, reference, targets, side, cfg.seed)
-                    sides.append(CodecResult(name, recon, bits, seconds=time.time() - t1))
+                    recon, bits, files = run_matched(name, reference, targets, side, cfg.seed)
+                    sides.append(
+                        CodecResult(name, recon, bits, seconds=time.time() - t1, file_bits=files)
+                    )
                     _score(sides[-1], reference, truths, probe, cfg.metrics)
                 if cfg.match == "equal":
                     results[name] = per_image_interpolated(sides[0], sides[1], targets)
@@ -370,8 +375,10 @@ def evaluate(
                     brackets[name] = (sides[0], sides[1])
                     results[name] = sides[1]
             else:
-                recon, bits = run_matched(name, reference, targets, cfg.match, cfg.seed)
-                results[name] = CodecResult(name, recon, bits, seconds=time.time() - t1)
+                recon, bits, files = run_matched(name, reference, targets, cfg.match, cfg.seed)
+                results[name] = CodecResult(
+                    name, recon, bits, seconds=time.time() - t1, file_bits=files
+                )
                 _score(results[name], reference, truths, probe, cfg.metrics)
             say(f"{name}: {time.time() - t1:.0f} s")
         for name, (_, _, keep) in variants.items():
