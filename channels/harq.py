@@ -10,7 +10,9 @@ through a new channel realisation of the same process (the frame generator of th
 transmission's seed and the attempt number), until the CRC passes or the transmissions
 run out. ``budget="extra"`` lets retransmissions use channel uses beyond the budget (a
 HARQ process's own resources; what they spent is reported); ``budget="same"`` sends one
-only while the transmission's total stays within the budget.
+only while the transmission's total stays within the budget, the streams in their
+priority order (the order of the payloads: MTGC's caption and SPWs before its HCI) until
+the retransmission frame no longer fits.
 
 The receiver learns of a failure as a NACK on an error-free feedback channel (not
 simulated).
@@ -93,6 +95,7 @@ class Pending:
     llrs: list[torch.Tensor] = field(default_factory=list)  # [1, G] per transmission
     codes: list[torch.Tensor] = field(default_factory=list)  # [1, G] per transmission
     rvs: list[int] = field(default_factory=list)
+    rank: int = 0  # the stream's place in its item's payloads (priority order)
 
 
 def retransmit(
@@ -120,10 +123,15 @@ def retransmit(
             by_item.setdefault(p.item, []).append(p)
         sent_now: list[Pending] = []
         for i, streams in by_item.items():
+            streams.sort(key=lambda p: p.rank)
             uses = link.frame_uses([p.symbols for p in streams])
-            over = budget is not None and results[i].channel_uses + uses > budget
-            if policy.budget == "same" and over:
-                continue  # no room: these streams stay erased
+            if policy.budget == "same" and budget is not None:
+                # the most important streams first: drop the last until the frame fits
+                while streams and results[i].channel_uses + uses > budget:
+                    streams.pop()
+                    uses = link.frame_uses([p.symbols for p in streams])
+                if not streams:
+                    continue  # no room: these streams stay erased
             results[i].channel_uses += uses
             if link.frame == "shared":
                 sent = send_frame(

@@ -402,10 +402,12 @@ class Link:
                 results[i].streams[name] = self._outcome(out, k, mcs, adaptive, uses, return_hard)
                 if self.harq is not None and not bool(out.tb_ok[k]):
                     symbols = self.codec(bits.shape[-1], mcs)[0].layout.num_symbols
-                    failed.append(Pending(i, name, bits[k : k + 1], mcs, adaptive, symbols, uses))
-                    failed[-1].codes.append(sent[k][0])
-                    failed[-1].llrs.append(sent[k][1])
-                    failed[-1].rvs.append(0)
+                    p = Pending(i, name, bits[k : k + 1], mcs, adaptive, symbols, uses)
+                    p.codes.append(sent[k][0])
+                    p.llrs.append(sent[k][1])
+                    p.rvs.append(0)
+                    p.rank = list(items[i]).index(name)
+                    failed.append(p)
         if failed:
             retransmit(
                 self, failed, results, snr_db, check_budget(budget), seeds, self.harq, return_hard

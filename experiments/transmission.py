@@ -179,7 +179,8 @@ def send_plans(
 
 
 def stream_report(plan: Plan, tx: Transmission | None, names: Sequence[str]) -> dict[str, dict]:
-    """Per-stream outcome: sent, bits, MCS, channel uses, CRC, pre-FEC BER, iterations."""
+    """Per-stream outcome: sent, bits, MCS, channel uses (HARQ retransmissions included),
+    CRC, pre-FEC BER, iterations, transmissions."""
     report = {}
     for name in names:
         if tx is None or name not in tx.streams:
@@ -202,6 +203,7 @@ def stream_report(plan: Plan, tx: Transmission | None, names: Sequence[str]) -> 
             "undetected": st.undetected,
             "pre_fec_ber": st.pre_fec_ber,
             "iterations": st.iterations,
+            "transmissions": st.transmissions,
         }
     return report
 

@@ -118,3 +118,16 @@ def test_sweep_configs_and_transmit_take_harq(tmp_path, capsys):
     assert chase.harq_policy().combining == "chase"
     with pytest.raises(SemcomError, match="harq"):
         parse_config({**base, "harq": {"combining": "mrc"}})
+
+
+def test_within_the_budget_the_first_streams_are_resent_first():
+    """MTGC's order (caption, SPWs, HCI): when the retransmission frame does not fit what
+    is left of the budget, the last streams stay out."""
+    link = Link("awgn", harq={"max_transmissions": 2, "budget": "same"})
+    first = Link("awgn").transmit(PAYLOADS, -6.0, protection=PROTECT, seed=1)
+    assert not any(s.stats.crc_ok for s in first.streams.values())
+    room = first.channel_uses + sum(first.streams[n].stats.data_symbols for n in ("caption", "spw"))
+    t = link.transmit(PAYLOADS, -6.0, room, protection=PROTECT, seed=1)
+    got = {n: s.stats.transmissions for n, s in t.streams.items()}
+    assert got == {"caption": 2, "spw": 2, "hci": 1}
+    assert t.channel_uses == room
