@@ -35,6 +35,10 @@ class CurvePoint:
     seconds: float
     info_kbps: float
     ber_theory: float | None = None
+    #: With HARQ (``Link(harq=...)``): the first transmission's BLER and the mean number of
+    #: transmissions per block; ``bler`` is then the residual BLER after them.
+    bler_first: float | None = None
+    transmissions: float | None = None
 
 
 def _payload(
@@ -55,7 +59,10 @@ def coded_curve(
         snr = check_snr(snr)
         payload, gen = _payload(link, seed, f"{link.channel.name}/{mcs}/{snr}", blocks, bits)
         t0 = time.perf_counter()
-        out = link.run_blocks(payload, mcs, snr, gen)
+        if link.harq is None:
+            out, first, tx = link.run_blocks(payload, mcs, snr, gen), None, None
+        else:
+            out, first, tx = _harq_blocks(link, payload, mcs, snr, gen)
         dt = time.perf_counter() - t0
         lay = out.layout
         points.append(
@@ -73,9 +80,44 @@ def coded_curve(
                 iterations=float(out.iterations.float().mean()),
                 seconds=dt,
                 info_kbps=blocks * bits / dt / 1e3,
+                bler_first=first,
+                transmissions=tx,
             )
         )
     return points
+
+
+def _harq_blocks(link: Link, payload: torch.Tensor, mcs: MCS, snr: float, gen):
+    """:meth:`Link.run_blocks` with the link's HARQ policy: the first transmission is the
+    same draw as without HARQ; failed blocks are sent again (next redundancy version, the
+    same generator continued) and decoded combined. Returns (the final BlockResult, the
+    first transmission's BLER, mean transmissions per block)."""
+    from channels.link import CHUNK_CODED_BITS
+
+    lay = link.codec(payload.shape[-1], mcs)[0].layout
+    chunk = max(1, CHUNK_CODED_BITS // lay.coded_bits)
+    sent = [link.send(payload[i : i + chunk], mcs, snr, gen) for i in range(0, len(payload), chunk)]
+    codes, llrs = torch.cat([c for c, _ in sent]), [torch.cat([x for _, x in sent])]
+    out = link.receive(llrs[0], codes, payload, mcs)
+    first = float((~out.tb_ok).float().mean())
+    tx = torch.ones(len(payload), dtype=torch.int64)
+    history = {i: [llrs[0][i]] for i in range(len(payload))}
+    policy = link.harq
+    for attempt in range(1, policy.max_transmissions):
+        rows = torch.nonzero(~out.tb_ok).flatten().tolist()
+        if not rows:
+            break
+        rv = policy.rv(attempt)
+        code, llr = link.send(payload[rows], mcs, snr, gen, rv=rv)
+        for k, r in enumerate(rows):
+            history[r].append(llr[k])
+            tx[r] += 1
+        rvs = [policy.rv(a) for a in range(attempt + 1)]
+        combined = torch.stack([torch.stack(history[r]) for r in rows])  # [n, R, G]
+        again = link.receive(combined, code, payload[rows], mcs, rv=rvs)
+        for name in ("bits", "tb_ok", "bit_errors", "pre_fec_errors", "iterations"):
+            getattr(out, name)[rows] = getattr(again, name)
+    return out, first, float(tx.float().mean())
 
 
 def uncoded_curve(

@@ -137,6 +137,7 @@ OUT_OF_RANGE: dict[str, dict[str, tuple[str, str]]] = {
         "--max-iter": ("0", "max_iter"),
         "--delay-spread-ns": ("-5", "delay spread"),
         "--speed-mps": ("-1", "speed"),
+        "--harq": ("0", "transmissions"),
     },
     "sweep": {"--workers": ("0", "--workers"), "--threads": ("0", "--threads")},
     "train": {

@@ -131,3 +131,33 @@ def test_within_the_budget_the_first_streams_are_resent_first():
     got = {n: s.stats.transmissions for n, s in t.streams.items()}
     assert got == {"caption": 2, "spw": 2, "hci": 1}
     assert t.channel_uses == room
+
+
+def test_link_curves_report_residual_bler_after_harq(capsys):
+    from channels.curves import coded_curve
+    from tests.conftest import run_cli
+
+    mcs = parse_mcs("qam16:1/2")
+    plain = coded_curve(Link("awgn"), mcs, [4.5], 512, 24, seed=0)[0]
+    harq = coded_curve(Link("awgn", harq=3), mcs, [4.5], 512, 24, seed=0)[0]
+    assert harq.bler_first == plain.bler > 0.5  # the same first draw
+    assert harq.bler < plain.bler and 1 < harq.transmissions <= 3
+    assert plain.transmissions is None
+    code, out, err = run_cli(
+        [
+            "link",
+            "--snr-db",
+            "4.5",
+            "--mcs",
+            "qam16:1/2",
+            "--bits",
+            "256",
+            "--blocks",
+            "8",
+            "--harq",
+            "2",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert "tx/block" in out

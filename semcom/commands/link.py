@@ -40,6 +40,12 @@ def link(
     blocks: int = typer.Option(100, help="Transport blocks per SNR point."),
     seed: int = typer.Option(0, help="Seed of payloads, noise and fading."),
     max_iter: int = typer.Option(20, help="Maximum LDPC decoding iterations."),
+    harq: int = typer.Option(
+        1,
+        "--harq",
+        help="Transmissions per block: a block whose CRC fails is sent again (IR, "
+        "redundancy versions 0,2,3,1) and decoded combined; BLER is then the residual.",
+    ),
     early_stop: bool = typer.Option(
         True, "--early-stop/--no-early-stop", help="Stop decoding a code block once its CRC passes."
     ),
@@ -75,7 +81,11 @@ def link(
     if plot is not None and plot.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise SemcomError(f"--plot {plot} must end in .png, .pdf or .svg.")
     options = channel_options(channel, coherence, delay_spread_ns, speed_mps, perfect_csi)
-    lnk = Link(channel, max_iter=max_iter, early_stop=early_stop, channel_options=options)
+    lnk = Link(
+        channel, max_iter=max_iter, early_stop=early_stop, channel_options=options, harq=harq
+    )
+    if harq > 1 and uncoded:
+        raise SemcomError("--harq needs a coded MCS (a CRC tells which blocks to resend).")
 
     curves = {}
     if uncoded:
@@ -93,6 +103,7 @@ def link(
         "uncoded": uncoded,
         "max_iter": max_iter,
         "early_stop": early_stop,
+        "harq": harq,
         "seed": seed,
         "curves": [
             {"label": label, "points": [asdict(p) for p in points]}
@@ -192,6 +203,8 @@ def print_table(report: dict) -> None:
         coded = not report["uncoded"]
         cols = ["Es/N0 dB", "BER", "BLER"]
         cols += ["pre-FEC BER", "undetected", "iterations"] if coded else ["BER theory"]
+        harq = report.get("harq", 1) > 1
+        cols += ["BLER 1st tx", "tx/block"] if harq else []
         cols += ["ch. uses/block", "info kbit/s"]
         for c in cols:
             table.add_column(c, justify="right")
@@ -202,6 +215,8 @@ def print_table(report: dict) -> None:
             else:
                 theory = p["ber_theory"]
                 row += ["—" if theory is None else f"{theory:.3e}"]
+            if harq:
+                row += [f"{p['bler_first']:.3f}", f"{p['transmissions']:.2f}"]
             row += [str(p["channel_uses_per_block"]), f"{p['info_kbps']:.1f}"]
             table.add_row(*row)
         console.print(table)
