@@ -21,8 +21,7 @@ import math
 
 import torch
 
-from channels.frame import check_frame, frame_generator
-from channels.link import stream_generator
+from channels.frame import check_frame, frame_generator, stream_generator
 from channels.models import ChannelModel
 
 

@@ -13,10 +13,12 @@ name), is ``frame="per-stream"``.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 
 import torch
 
+from channels.checks import check_snr
 from channels.errors import LinkError
 
 #: The frame layouts a Link offers.
@@ -28,6 +30,13 @@ def check_frame(frame: str) -> str:
     if frame not in FRAMES:
         raise LinkError(f"frame {frame!r} is not known; choose {' or '.join(FRAMES)}.")
     return frame
+
+
+def stream_generator(seed: int, name: str, device: str | torch.device = "cpu") -> torch.Generator:
+    """The generator of one stream: fixed by ``seed`` and the stream's name."""
+    g = torch.Generator(device=device)
+    g.manual_seed((int(seed) * 1_000_003 + zlib.crc32(name.encode())) % (1 << 62))
+    return g
 
 
 def frame_generator(
@@ -73,8 +82,6 @@ def send_frame(
 
     Returns stream name -> (code bits [1, G], LLRs [1, G]), as :meth:`Link.send` gives them.
     """
-    from channels.link import check_snr
-
     parts = []
     for name, bits in payload_bits.items():
         enc, _ = link.codec(bits.shape[-1], mcs[name])

@@ -110,8 +110,7 @@ def retransmit(
 ) -> None:
     """Run the HARQ process for the ``pending`` (failed) streams; updates ``results``
     (their outcomes, statistics and the transmissions' channel uses) in place."""
-    from channels.frame import send_frame
-    from channels.link import stream_generator
+    from channels.frame import send_frame, stream_generator
 
     waiting = list(pending)
     for attempt in range(1, policy.max_transmissions):

@@ -12,22 +12,21 @@ sweeps and BER/BLER curves call with many transport blocks at once.
 
 from __future__ import annotations
 
-import math
-import zlib
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-import numpy as np
 import torch
 from sionna.phy.mapping import Demapper, Mapper
 
+from channels.bits import bits_to_bytes, bytes_to_bits
+from channels.checks import check_budget, check_snr
 from channels.coding import (
     TransportBlockDecoder,
     TransportBlockEncoder,
     transport_block_size,
 )
 from channels.errors import LinkError
-from channels.frame import FRAMES, check_frame, frame_uses, send_frame
+from channels.frame import FRAMES, check_frame, frame_uses, send_frame, stream_generator
 from channels.harq import HarqPolicy, Pending, retransmit
 from channels.mcs import MCS, modulation_bits, parse_mcs, select_mcs
 from channels.models import ChannelModel, make_channel
@@ -53,35 +52,6 @@ Protection = MCS | str
 
 #: Coded bits decoded per chunk in :meth:`Link.run_blocks` (bounds memory).
 CHUNK_CODED_BITS = 1 << 21
-
-
-def bytes_to_bits(data: bytes) -> np.ndarray:
-    """Bytes to a float32 array of bits, most significant bit first."""
-    return np.unpackbits(np.frombuffer(data, dtype=np.uint8)).astype(np.float32)
-
-
-def bits_to_bytes(bits: torch.Tensor | np.ndarray) -> bytes:
-    """A bit array (length a multiple of 8, values {0, 1}) back to bytes."""
-    arr = bits.detach().cpu().numpy() if isinstance(bits, torch.Tensor) else np.asarray(bits)
-    return np.packbits(arr.astype(np.uint8)).tobytes()
-
-
-def check_snr(snr_db: float) -> float:
-    """Validate an Es/N0 in dB; returns it as float."""
-    try:
-        value = float(snr_db)
-    except (TypeError, ValueError) as err:
-        raise LinkError(f"SNR {snr_db!r} is not a number; give Es/N0 in dB.") from err
-    if not math.isfinite(value):
-        raise LinkError(f"SNR {snr_db} dB is not finite; give a finite Es/N0 in dB.")
-    return value
-
-
-def stream_generator(seed: int, name: str, device: str | torch.device = "cpu") -> torch.Generator:
-    """The generator of one stream: fixed by ``seed`` and the stream's name."""
-    g = torch.Generator(device=device)
-    g.manual_seed((int(seed) * 1_000_003 + zlib.crc32(name.encode())) % (1 << 62))
-    return g
 
 
 class Link:
@@ -453,18 +423,3 @@ def _build_codec(
     enc = TransportBlockEncoder(tb_size, mcs, device=device)
     dec = TransportBlockDecoder(enc, max_iter=max_iter, early_stop=early_stop, device=device)
     return enc, dec
-
-
-def check_budget(budget: float | None) -> int | None:
-    """Validate a budget in complex channel uses (``None`` = unlimited); returns an int."""
-    if budget is None:
-        return None
-    try:
-        value = float(budget)
-    except (TypeError, ValueError) as err:
-        raise LinkError(f"budget {budget!r} is not a number of channel uses.") from err
-    if not math.isfinite(value) or value < 1:
-        raise LinkError(
-            f"budget {budget} is not a positive number of channel uses; give at least 1."
-        )
-    return int(value)
