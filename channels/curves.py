@@ -108,14 +108,18 @@ def _harq_blocks(link: Link, payload: torch.Tensor, mcs: MCS, snr: float, gen):
         if not rows:
             break
         rv = policy.rv(attempt)
-        code, llr = link.send(payload[rows], mcs, snr, gen, rv=rv)
+        again_sent = [
+            link.send(payload[rows[i : i + chunk]], mcs, snr, gen, rv=rv)
+            for i in range(0, len(rows), chunk)
+        ]
+        code, llr = torch.cat([c for c, _ in again_sent]), torch.cat([x for _, x in again_sent])
         for k, r in enumerate(rows):
             history[r].append(llr[k])
             tx[r] += 1
         rvs = [policy.rv(a) for a in range(attempt + 1)]
         combined = torch.stack([torch.stack(history[r]) for r in rows])  # [n, R, G]
         again = link.receive(combined, code, payload[rows], mcs, rv=rvs)
-        for name in ("bits", "tb_ok", "bit_errors", "pre_fec_errors", "iterations"):
+        for name in ("bits", "tb_ok", "bit_errors", "iterations"):  # pre-FEC: the first's
             getattr(out, name)[rows] = getattr(again, name)
     return out, first, float(tx.float().mean())
 

@@ -46,12 +46,24 @@ class HarqPolicy:
     def __post_init__(self) -> None:
         if isinstance(self.rv_order, list | tuple):
             object.__setattr__(self, "rv_order", tuple(self.rv_order))
-        if not (isinstance(self.max_transmissions, int) and 1 <= self.max_transmissions <= 16):
+        else:
+            raise LinkError(
+                f"rv_order must be a list of redundancy versions, not {self.rv_order!r}."
+            )
+        ok = type(self.max_transmissions) is int and 1 <= self.max_transmissions <= 16
+        if not ok:
             raise LinkError(
                 f"HARQ needs 1 to 16 transmissions per stream, not {self.max_transmissions!r}."
             )
-        if not self.rv_order or any(v not in (0, 1, 2, 3) for v in self.rv_order):
+        if not self.rv_order or any(
+            type(v) is not int or v not in (0, 1, 2, 3) for v in self.rv_order
+        ):
             raise LinkError(f"redundancy versions are 0-3; got {list(self.rv_order)}.")
+        if self.rv_order[0] != 0:
+            raise LinkError(
+                "the first transmission carries redundancy version 0; rv_order "
+                f"{list(self.rv_order)} must start with 0."
+            )
         if self.combining not in COMBINING:
             raise LinkError(f"HARQ combining {self.combining!r}: choose ir or chase.")
         if self.budget not in HARQ_BUDGETS:
@@ -74,10 +86,7 @@ class HarqPolicy:
             unknown = set(value) - {"max_transmissions", "rv_order", "combining", "budget"}
             if unknown:
                 raise LinkError(f"unknown HARQ setting {sorted(unknown)[0]!r}.")
-            d = dict(value)
-            if "rv_order" in d:
-                d["rv_order"] = tuple(d["rv_order"])
-            return cls(**d)
+            return cls(**dict(value))
         raise LinkError(f"harq {value!r} is not a number of transmissions or a mapping.")
 
 
@@ -158,7 +167,8 @@ def retransmit(
                 p.codes.append(code)
                 p.llrs.append(llr)
                 p.rvs.append(rv)
-                p.uses += p.symbols if link.frame == "shared" else uses
+                own = link.channel.channel_uses(p.symbols)  # its own frame (per-stream)
+                p.uses += p.symbols if link.frame == "shared" else own
                 sent_now.append(p)
         groups: dict[tuple, list[Pending]] = {}
         for p in sent_now:

@@ -192,7 +192,7 @@ class Link:
         payload_bits = sent_bits.shape[-1]
         _, dec = self.codec(payload_bits, mcs)
         lay = dec.layout
-        chunk = max(1, CHUNK_CODED_BITS // lay.coded_bits)
+        chunk = max(1, CHUNK_CODED_BITS // (lay.coded_bits * (len(rv) if rv else 1)))
         parts = []
         for start in range(0, llr.shape[0], chunk):
             rows = slice(start, start + chunk)

@@ -165,7 +165,7 @@ class SweepConfig:
         if self.harq is None:  # configs without HARQ keep their hash
             del d["harq"]
         else:
-            d["harq"] = dict(self.harq)
+            d["harq"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.harq}
         return d
 
     def harq_policy(self):
@@ -389,9 +389,7 @@ def _harq(value: Any) -> tuple[tuple[str, Any], ...] | None:
         raise _fail("harq", str(err).rstrip(".")) from err
     if policy is None:
         return None
-    d = asdict(policy)
-    d["rv_order"] = list(d["rv_order"])
-    return tuple(sorted(d.items()))
+    return tuple(sorted(asdict(policy).items()))
 
 
 def _frame(value: Any) -> str:

@@ -229,7 +229,7 @@ def _digital(
     plans = [plan(link, enc, snr, budget, dict(spec.protection), spec.mcs) for enc in encoded]
     t0 = time.perf_counter()
     seeds = [link_seed(config.seed, i, t) for i, t in todo]
-    txs = send_plans(link, plans, snr, seeds)
+    txs = send_plans(link, plans, snr, seeds, budget)
     timer.add("link", t0)
     t0 = time.perf_counter()
     recons, keys, successes = [], [], []

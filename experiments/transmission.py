@@ -154,9 +154,15 @@ def plan(
 
 # -- the link -------------------------------------------------------------------------------
 def send_plans(
-    link: Link, plans: Sequence[Plan], snr_db: float, seeds: Sequence[int]
+    link: Link,
+    plans: Sequence[Plan],
+    snr_db: float,
+    seeds: Sequence[int],
+    budget: int | None = None,
 ) -> list[Transmission | None]:
-    """Send every plan that has payloads (batched decoding); ``None`` for empty plans."""
+    """Send every plan that has payloads (batched decoding); ``None`` for empty plans.
+    ``budget``: the channel uses each plan was fitted into (what a HARQ policy with
+    ``budget="same"`` may not exceed)."""
     idx = [i for i, p in enumerate(plans) if p.payloads]
     out: list[Transmission | None] = [None] * len(plans)
     # One batch per protection map: transmit_many takes one protection for all items.
@@ -169,7 +175,7 @@ def send_plans(
         sent = link.transmit_many(
             [plans[i].payloads for i in members],
             snr_db,
-            None,
+            budget,
             dict(key),
             seeds=[seeds[i] for i in members],
         )
@@ -297,7 +303,7 @@ def transmit_image(
                 f"{', '.join(encoded.stream_names)}."
             )
         chosen = plan(link, encoded, snr_db, budget, protection, mcs)
-        tx = send_plans(link, [chosen], snr_db, [seed])[0]
+        tx = send_plans(link, [chosen], snr_db, [seed], budget)[0]
         got = delivered(tx)
         recon = codec.decode(encoded.header, got, decode_seed).clamp(0, 1)
         streams = stream_report(chosen, tx, encoded.stream_names)

@@ -82,7 +82,8 @@ def _load(path: Path, device: str | torch.device, dtype: torch.dtype | None) -> 
         from semcom.streams.hci import FACTORS
 
         factors = raw["hci_factors"]
-        if not (isinstance(factors, list) and factors and set(factors) <= set(FACTORS)):
+        good = isinstance(factors, list) and factors
+        if not (good and all(type(f) is int and f in FACTORS for f in factors)):
             raise SemcomError(
                 f"{path / MTGC_CONFIG}: hci_factors must be a non-empty list of {FACTORS}."
             )

@@ -161,3 +161,42 @@ def test_link_curves_report_residual_bler_after_harq(capsys):
     )
     assert code == 0, err
     assert "tx/block" in out
+
+
+def test_a_sweep_transmission_keeps_harq_within_the_budget_when_asked():
+    """Through the planner (as sweeps and `semcom transmit` send): `budget: same` never
+    spends past the image's budget; `extra` resends beyond it."""
+    from experiments.transmission import transmit_image
+    from semcom.data.shapes import ShapesWorld
+
+    scene = ShapesWorld("test", n=1, seed=0)[0].image
+    kwargs = {"codec": "webp", "snr_db": 2.0, "budget_cpp": 0.3, "mcs": "qam16:1/2"}
+    first = transmit_image(scene, link=Link("awgn"), **kwargs)
+    assert not first.success  # 16-QAM 1/2 at 2 dB: lost
+    same = transmit_image(scene, link=Link("awgn", harq={"budget": "same"}), **kwargs)
+    extra = transmit_image(scene, link=Link("awgn", harq=3), **kwargs)
+    spent = {o: sum(s["channel_uses"] for s in o.streams.values()) for o in (same, extra)}
+    assert spent[same] <= same.budget_uses < spent[extra]
+    assert extra.streams["image"]["transmissions"] > 1
+    assert same.streams["image"]["transmissions"] == 1  # the first fills the budget
+
+
+def test_per_stream_retransmissions_charge_each_stream_its_own_frame():
+    link = Link("tdl-a", frame="per-stream", harq=3)
+    plain = Link("tdl-a", frame="per-stream").transmit(PAYLOADS, 0.0, protection=PROTECT, seed=2)
+    t = link.transmit(PAYLOADS, 0.0, protection=PROTECT, seed=2)
+    resent = [n for n, s in t.streams.items() if s.stats.transmissions > 1]
+    assert resent
+    for name in resent:
+        own = plain.streams[name].stats.channel_uses
+        assert t.streams[name].stats.channel_uses == t.streams[name].stats.transmissions * own
+    assert t.channel_uses == sum(s.stats.channel_uses for s in t.streams.values())
+
+
+def test_the_first_transmission_is_version_zero():
+    with pytest.raises(LinkError, match="start with 0"):
+        Link("awgn", harq={"rv_order": [2, 0, 3, 1]})
+    with pytest.raises(LinkError, match="1 to 16"):
+        Link("awgn", harq={"max_transmissions": True})
+    with pytest.raises(LinkError, match="rv_order"):
+        Link("awgn", harq={"rv_order": 5})

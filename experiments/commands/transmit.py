@@ -114,9 +114,11 @@ def transmit(
     for flag, value in (("--seed", seed), ("--decode-seed", decode_seed)):
         if value < 0:
             raise SemcomError(f"{flag} must be a non-negative integer, not {value}.")
+    from channels.frame import check_frame
     from channels.harq import HarqPolicy
 
-    HarqPolicy.parse(harq)  # a bad --harq fails before the model loads
+    HarqPolicy.parse(harq)  # a bad --harq or --frame fails before the model loads
+    check_frame(frame)
     img = load_image(image)
     from experiments.scoring import check_available
     from semcom.metrics.registry import DEFAULT_METRICS, check_metrics

@@ -84,6 +84,7 @@ def train(ctx: PartContext) -> dict[str, float]:
     ema.copy_to(modules)
     # the transmitter keeps to the HCI factors the decoder saw (CodecConfig.hci_factors)
     codec.config.hci_factors = tuple(cfg.hci_factors)
+    codec._fingerprint = None  # the config is part of it
     (out / MTGC_CONFIG).write_text(json.dumps(asdict(codec.config), indent=2))
     mg.save_pretrained(out)
     if "layout" in modules:
