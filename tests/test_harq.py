@@ -175,8 +175,10 @@ def test_a_sweep_transmission_keeps_harq_within_the_budget_when_asked():
     assert not first.success  # 16-QAM 1/2 at 2 dB: lost
     same = transmit_image(scene, link=Link("awgn", harq={"budget": "same"}), **kwargs)
     extra = transmit_image(scene, link=Link("awgn", harq=3), **kwargs)
-    spent = {o: sum(s["channel_uses"] for s in o.streams.values()) for o in (same, extra)}
-    assert spent[same] <= same.budget_uses < spent[extra]
+    spent_same, spent_extra = (
+        sum(s["channel_uses"] for s in o.streams.values()) for o in (same, extra)
+    )
+    assert spent_same <= same.budget_uses < spent_extra
     assert extra.streams["image"]["transmissions"] > 1
     assert same.streams["image"]["transmissions"] == 1  # the first fills the budget
 
