@@ -268,9 +268,9 @@ class Link:
             mcs, adaptive = self.resolve(prot, snr_db)
             symbols = self.codec(nbits, mcs)[0].layout.num_symbols
             plan[name] = (mcs, adaptive, symbols)
-        total = self.frame_uses([cu for _, _, cu in plan.values()])
         if self.frame != "shared":
             plan = {n: (m, a, self.channel.channel_uses(cu)) for n, (m, a, cu) in plan.items()}
+        total = self.planned_uses(plan)
         if budget is not None and total > budget:
             detail = ", ".join(f"{n} {cu} at {m}" for n, (m, _, cu) in plan.items())
             raise LinkError(
@@ -278,6 +278,12 @@ class Link:
                 f"{budget}; raise the budget, shorten the payload or use a higher-rate MCS."
             )
         return plan
+
+    def planned_uses(self, plan: Mapping[str, tuple[MCS, bool, int]]) -> int:
+        """Channel uses of a transmission :meth:`plan` made: one shared frame over the
+        streams' data symbols, or the sum of the streams' own frames."""
+        uses = [cu for _, _, cu in plan.values()]
+        return self.frame_uses(uses) if self.frame == "shared" else sum(uses)
 
     def transmit(
         self,
@@ -336,9 +342,7 @@ class Link:
                     self.channel.name,
                     float(snr_db),
                     check_budget(budget),
-                    self.frame_uses([cu for _, _, cu in plan.values()])
-                    if self.frame == "shared"
-                    else sum(cu for _, _, cu in plan.values()),
+                    self.planned_uses(plan),
                 )
             )
             frame = None
