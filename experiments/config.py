@@ -54,7 +54,7 @@ _TOP_KEYS = (
 )
 _DATASET_KEYS = ("name", "split", "n", "size", "seed")
 #: Keys of a codec entry that every codec takes; the rest are the codec's own options.
-_SPEC_KEYS = ("name", "mcs", "protection")
+_SPEC_KEYS = ("name", "label", "mcs", "protection")
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,9 @@ class CodecSpec:
     (wins over ``mcs``); ``steps`` and ``preset``: MTGC's DDIM steps (None: the preset's)
     and preset (fields of their own so that older configs keep their hash); ``options``:
     any other options the codec takes (MTGC's ``hci_lowpass`` and ``init_strength``, a
-    plug-in's), as sorted (key, value) pairs.
+    plug-in's), as sorted (key, value) pairs; ``own_label``: the name its rows and curves
+    carry when the config gives one (needed for two entries of one codec that differ in
+    protection or options).
     """
 
     name: str
@@ -85,10 +87,13 @@ class CodecSpec:
     steps: int | None = None
     preset: str = "tiny"
     options: tuple[tuple[str, Any], ...] = ()
+    own_label: str = ""
 
     @property
     def label(self) -> str:
-        """A unique, readable name: ``webp`` or ``webp@mcs9``."""
+        """A unique, readable name: the config's ``label``, else ``webp`` or ``webp@mcs9``."""
+        if self.own_label:
+            return self.own_label
         return self.name if self.mcs == "adaptive" else f"{self.name}@{self.mcs}"
 
     def codec_options(self) -> dict[str, Any]:
@@ -105,6 +110,8 @@ class CodecSpec:
         d = asdict(self)
         if not self.options:
             d.pop("options")
+        if not self.own_label:
+            d.pop("own_label")
         return d
 
 
@@ -278,7 +285,10 @@ def _codec(entry: Any, i: int) -> CodecSpec:
         raise _fail(where, str(err).rstrip(".")) from err
     steps = checked.pop("steps", None)
     preset = checked.pop("preset", "tiny")
-    return CodecSpec(name, mcs, protection, steps, preset, tuple(sorted(checked.items())))
+    label = d.get("label", "")
+    if label and (not isinstance(label, str) or not SAFE_NAME.match(label)):
+        raise _fail(f"{where}.label", f"must be a plain name, not {label!r}")
+    return CodecSpec(name, mcs, protection, steps, preset, tuple(sorted(checked.items())), label)
 
 
 def _channel(entry: Any, index: int) -> ChannelSpec:
@@ -345,7 +355,7 @@ def parse_config(data: Any) -> SweepConfig:
     labels = [c.label for c in codecs]
     dup = next((x for x in labels if labels.count(x) > 1), None)
     if dup:
-        raise _fail("codecs", f"lists {dup} twice")
+        raise _fail("codecs", f"lists {dup} twice (give one of them another label)")
     entries = d["channels"] if isinstance(d["channels"], list) else [d["channels"]]
     if not entries:
         raise _fail("channels", "needs at least one channel")

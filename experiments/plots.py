@@ -22,12 +22,22 @@ import numpy as np
 from channels.plotting import line_style, save_png_pdf
 from experiments.paths import check_name, inside
 from experiments.store import Store
+from experiments.sweep_tables import counts_filled, image_draws, pooled_f1
+from semcom.metrics.protocol import Field
 from semcom.metrics.semantic import wilson_interval
+
+#: Object F1 pooled over a point's images and trials (an object counts only when shape,
+#: colour, size and position are all right), drawn first when the probe's counts are
+#: stored; its band is a bootstrap over images.
+OBJECT_F1 = Field("object_f1", "object F1 (strict)", 0.0, 1.0)
+#: Bits per pixel sent (a codec's plan at that SNR and budget), drawn last.
+BPP_SENT = Field("bpp", "bits per pixel sent", low=0.0, better="none")
 
 
 def panels_of(store: Store, df) -> list:
-    """The fields plotted for the sweep in ``store``: each ``panel`` field of the metrics
-    its config names (those of an uninstalled plug-in are left out) that ``df`` holds."""
+    """The fields plotted for the sweep in ``store``: object F1 when the probe's counts
+    are stored, then each ``panel`` field of the metrics its config names (those of an
+    uninstalled plug-in are left out) that ``df`` holds, then the bits per pixel sent."""
     import json
 
     from semcom.errors import SemcomError
@@ -41,7 +51,10 @@ def panels_of(store: Store, df) -> list:
             fields += [f for f in metric(name).fields if f.panel]
         except SemcomError:
             continue
-    return [f for f in fields if f.name in df and df[f.name].notna().any()]
+    fields = [f for f in fields if f.name in df and df[f.name].notna().any()]
+    if "exact" in df and df["exact"].notna().any() and "objects_true" in df:
+        fields.insert(0, OBJECT_F1)
+    return fields + ([BPP_SENT] if "bpp" in df else [])
 
 
 def _style(i: int) -> dict:
@@ -85,11 +98,18 @@ def _pick(values, wanted: float | None, middle: bool) -> float:
 
 def _lines(ax, df, x: str, field, codecs: list[str]) -> None:
     column = field.name
+    if field is OBJECT_F1:
+        df = counts_filled(df)
+        images = np.sort(df["image"].unique())
+        draws = image_draws(images)
     for i, codec in enumerate(codecs):
         g = df[df["codec"] == codec]
         xs, ms, lo, hi = [], [], [], []
         for xv, gg in g.groupby(x):
-            m, a, b = mean_ci(gg[column].to_numpy())
+            if field is OBJECT_F1:
+                m, a, b = pooled_f1(gg, images, draws)
+            else:
+                m, a, b = mean_ci(gg[column].to_numpy())
             if math.isfinite(m):
                 xs.append(xv)
                 ms.append(m)
@@ -109,8 +129,12 @@ def _figure(
     import matplotlib.pyplot as plt
 
     codecs = list(dict.fromkeys(df["codec"]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 2.7), squeeze=False)
-    for ax, field in zip(axes[0], panels, strict=True):
+    cols = len(panels) if len(panels) <= 4 else math.ceil(len(panels) / 2)
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.7 * rows), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, field in zip(axes.flat, panels, strict=False):
         _lines(ax, df, x, field, codecs)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(field.label)
@@ -120,7 +144,7 @@ def _figure(
             ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
             ax.minorticks_off()
         ax.grid(True, linewidth=0.3, color="0.8")
-    axes[0][-1].legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    axes[0][-1].legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return save_png_pdf(fig, path)

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, UNet2DConditionModel
 
+from semcom.autoencoder import autoencoder_class
 from semcom.errors import SemcomError
 from semcom.mgdd_config import MGDDConfig, check_strength
 
@@ -381,7 +382,10 @@ class MGDD:
         controlnet = ControlNetModel.from_pretrained(path / "controlnet", **kw)
         scheduler = DDIMScheduler.from_pretrained(path / "scheduler")
         vp = Path(vae_path) if vae_path else path / "vae"
-        vae = AutoencoderKL.from_pretrained(vp, **kw) if (vp / "config.json").is_file() else None
+        vae = None
+        if (vp / "config.json").is_file():
+            vae_cls = autoencoder_class(json.loads((vp / "config.json").read_text()))
+            vae = vae_cls.from_pretrained(vp, **kw)
         cfg_file = path / "mgdd.json"
         config = MGDDConfig(**json.loads(cfg_file.read_text())) if cfg_file.is_file() else None
         return cls(unet, controlnet, scheduler, vae, config)

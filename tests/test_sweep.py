@@ -133,6 +133,24 @@ def test_config_hash_changes_with_what_changes_results() -> None:
     assert config().hash() != config(trials=2).hash()
 
 
+def test_codec_labels_tell_two_protections_of_one_codec_apart(tmp_path) -> None:
+    robust = {"name": "webp", "label": "webp-robust", "protection": {"image": "qpsk:1/5"}}
+    cfg = config(codecs=["webp", robust], channels=["awgn"], snr_db=[0], budget_cpp=[0.4])
+    assert [c.label for c in cfg.codecs] == ["webp", "webp-robust"]
+    assert "own_label" not in cfg.codecs[0].to_dict()  # configs without labels keep their hash
+    run_sweep(cfg, tmp_path / "run", progress=False)
+    store = Store(tmp_path / "run", create=False)
+    df = store.frame()
+    store.close()
+    assert sorted(df["codec"].unique()) == ["webp", "webp-robust"]
+    uses = df.groupby("codec")["image_channel_uses"].first()
+    assert uses["webp-robust"] > 0 and uses["webp"] > 0
+    with pytest.raises(SemcomError, match="another label"):
+        config(codecs=["webp", {"name": "webp", "protection": {"image": "qpsk:1/5"}}])
+    with pytest.raises(SemcomError, match="label"):
+        config(codecs=[{"name": "webp", "label": "a b"}])
+
+
 def test_cli_sweep_export_and_errors(tmp_path, capsys) -> None:
     cfg = {**BASE, "codecs": ["webp", {"name": "jpegxl", "mcs": "mcs4"}], "channels": ["awgn"]}
     path = tmp_path / "c.yaml"
@@ -149,6 +167,10 @@ def test_cli_sweep_export_and_errors(tmp_path, capsys) -> None:
 
     df = pd.read_parquet(out / "results.parquet")
     assert len(df) == 16 and "image_mcs" in df.columns
+    code, stdout, err = run_cli(["export", str(out), "--format", "markdown"], capsys)
+    assert code == 0, err
+    tables = (out / "tables.md").read_text()
+    assert "### awgn, 0.1 cpp: object F1" in tables and "| jpegxl@mcs4 |" in tables
     # equal stores export byte-identical files (docs/experiments.md): a copy of the store
     # exported again gives the same CSV and Parquet bytes
     twin = tmp_path / "twin"
@@ -191,7 +213,7 @@ def test_every_shipped_sweep_config_loads():
 
     folder = Path(__file__).parents[1] / "experiments" / "configs"
     configs = sorted(folder.glob("*.yaml"))
-    assert {p.name for p in configs} >= {"default.yaml", "semantic_link.yaml", "paper.yaml"}
+    assert {p.name for p in configs} >= {"default.yaml", "paper.yaml"}
     for path in configs:
         cfg = load_config(path)
         assert cfg.codecs, path

@@ -62,3 +62,30 @@ def test_config_file_round_trip(tmp_path) -> None:
 
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(CONFIG))
     assert load_config(tmp_path / "c.yaml") == parse_config(CONFIG)
+
+
+def test_panels_lead_with_strict_object_f1_pooled_over_images(sweep_dir) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from experiments.plots import OBJECT_F1, _lines, panels_of
+    from experiments.store import Store
+
+    store = Store(sweep_dir, create=False)
+    try:
+        df = store.frame()
+        names = [f.name for f in panels_of(store, df)]
+    finally:
+        store.close()
+    assert names[0] == "object_f1" and names[-1] == "bpp" and "psnr" in names
+    d = df[df["budget_cpp"] == 0.4].fillna({"exact": 0, "objects_true": 0, "objects_read": 0})
+    fig, ax = plt.subplots()
+    _lines(ax, d, "snr_db", OBJECT_F1, ["webp"])
+    xs, ys = ax.lines[0].get_data()
+    for x, y in zip(xs, ys, strict=True):
+        g = d[(d["codec"] == "webp") & (d["snr_db"] == x)]
+        total = g["objects_true"].sum() + g["objects_read"].sum()
+        assert y == pytest.approx(2 * g["exact"].sum() / max(total, 1))
+    plt.close(fig)

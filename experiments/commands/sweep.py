@@ -115,27 +115,40 @@ def print_summary(out: Path, report) -> None:
 
 def export(
     folder: Path = typer.Argument(..., help="A sweep's --out folder."),
-    fmt: str = typer.Option("csv", "--format", help="csv or parquet."),
+    fmt: str = typer.Option(
+        "csv",
+        "--format",
+        help="csv or parquet (one row per point), or markdown (object F1 with 95 % "
+        "intervals, delivery and delivered bpp per channel, budget, codec and SNR).",
+    ),
     output: Path | None = typer.Option(None, "-o", "--output", help="File (default: in FOLDER)."),
 ) -> None:
-    """Export a sweep's results (one row per point, per-stream columns) as CSV or Parquet."""
+    """Export a sweep's results: rows (one per point, per-stream columns) as CSV or
+    Parquet, or its tables as Markdown."""
     from experiments.store import Store
 
-    if fmt not in ("csv", "parquet"):
-        raise SemcomError(f"--format must be csv or parquet, not {fmt!r}.")
+    if fmt not in ("csv", "parquet", "markdown"):
+        raise SemcomError(f"--format must be csv, parquet or markdown, not {fmt!r}.")
     store = Store(folder, create=False)
     try:
         df = store.frame()
     finally:
         store.close()
-    path = output or folder / f"results.{fmt}"
+    if not len(df):
+        raise SemcomError(f"{folder} holds no results yet: run the sweep first.")
+    name = "tables.md" if fmt == "markdown" else f"results.{fmt}"
+    path = output or folder / name
     tmp = path.with_name(f".{path.name}.tmp")
-    if fmt == "csv":
+    if fmt == "markdown":
+        from experiments.sweep_tables import sweep_tables
+
+        tmp.write_text(sweep_tables(df) + "\n")
+    elif fmt == "csv":
         df.to_csv(tmp, index=False)
     else:
         df.to_parquet(tmp, index=False)
     os.replace(tmp, path)
-    typer.echo(f"wrote {len(df)} rows to {path}")
+    typer.echo(f"wrote {len(df)} rows{' as tables' if fmt == 'markdown' else ''} to {path}")
 
 
 def plot(

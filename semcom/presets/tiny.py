@@ -23,9 +23,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, UNet2DConditionModel
+from diffusers import ControlNetModel, DDIMScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel
 
+from semcom.autoencoder import SceneAutoencoder
 from semcom.captioner import ShapesCaptioner
 from semcom.codec import MTGC, CodecConfig
 from semcom.mgdd import MGDD, MGDDConfig
@@ -48,6 +49,9 @@ class TinyConfig:
     #: GroupNorm groups in the autoencoder: several channels per group (as SD does); one
     #: channel per group normalises each channel per image and erases colour.
     vae_norm_groups: int = 8
+    #: GroupNorm before the autoencoder's output convolutions (both ends). With it a flat
+    #: area's colour cannot pass (semcom/autoencoder.py); without it, it can.
+    vae_output_norm: bool = True
     latent_channels: int = 4
     unet_channels: tuple[int, ...] = (64, 128, 128)
     cross_attn_levels: tuple[bool, ...] = (False, True, True)
@@ -120,7 +124,7 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
         vae = None
         in_ch = 3
         if c.vae_channels:
-            vae = AutoencoderKL(
+            vae = SceneAutoencoder(
                 in_channels=3,
                 out_channels=3,
                 down_block_types=("DownEncoderBlock2D",) * len(c.vae_channels),
@@ -130,6 +134,7 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
                 layers_per_block=1,
                 norm_num_groups=min(c.vae_norm_groups, c.vae_channels[0]),
                 mid_block_add_attention=False,
+                output_norm=c.vae_output_norm,
             )
             in_ch = c.latent_channels
         coords = 2 if c.mgdd.coord_channels else 0
