@@ -8,6 +8,8 @@ Every error names the key and says what is accepted, in one sentence (a
     codecs:
       - mtgc                       # or {name: mtgc, steps: 10, protection: {hci: mcs9}}
       - {name: webp, mcs: adaptive}
+      - {name: webp, label: webp-harq, harq: 4}  # a label tells two entries of one codec
+                                   # apart; a codec's own harq overrides the sweep's
     channels: [awgn, rayleigh, tdl-a]  # or {name: rayleigh, label: fast, coherence: 1}
     snr_db: [-4, 0, 4, 8, 12, 16, 20]
     budget_cpp: [0.03, 0.1, 0.3]
@@ -54,7 +56,7 @@ _TOP_KEYS = (
 )
 _DATASET_KEYS = ("name", "split", "n", "size", "seed")
 #: Keys of a codec entry that every codec takes; the rest are the codec's own options.
-_SPEC_KEYS = ("name", "label", "mcs", "protection")
+_SPEC_KEYS = ("name", "label", "mcs", "protection", "harq")
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ class CodecSpec:
     any other options the codec takes (MTGC's ``hci_lowpass`` and ``init_strength``, a
     plug-in's), as sorted (key, value) pairs; ``own_label``: the name its rows and curves
     carry when the config gives one (needed for two entries of one codec that differ in
-    protection or options).
+    protection or options); ``harq``: this codec's HARQ policy (fields as sorted pairs;
+    ``max_transmissions`` 1 for none), overriding the sweep's ``harq`` (None: the sweep's).
     """
 
     name: str
@@ -88,6 +91,17 @@ class CodecSpec:
     preset: str = "tiny"
     options: tuple[tuple[str, Any], ...] = ()
     own_label: str = ""
+    harq: tuple[tuple[str, Any], ...] | None = None
+
+    def harq_policy(self, default=None):
+        """This codec's :class:`channels.harq.HarqPolicy` (None: one transmission), or
+        ``default`` (the sweep's) when the entry gives none."""
+        from channels.harq import HarqPolicy
+
+        if self.harq is None:
+            return default
+        policy = HarqPolicy(**dict(self.harq))
+        return None if policy.max_transmissions == 1 else policy
 
     @property
     def label(self) -> str:
@@ -112,6 +126,10 @@ class CodecSpec:
             d.pop("options")
         if not self.own_label:
             d.pop("own_label")
+        if self.harq is None:
+            d.pop("harq")
+        else:
+            d["harq"] = {k: list(v) if isinstance(v, tuple) else v for k, v in self.harq}
         return d
 
 
@@ -288,7 +306,14 @@ def _codec(entry: Any, i: int) -> CodecSpec:
     label = d.get("label", "")
     if label and (not isinstance(label, str) or not SAFE_NAME.match(label)):
         raise _fail(f"{where}.label", f"must be a plain name, not {label!r}")
-    return CodecSpec(name, mcs, protection, steps, preset, tuple(sorted(checked.items())), label)
+    harq = None
+    if "harq" in d:
+        if cls.kind == "analog":
+            raise _fail(f"{where}.harq", f"{name} sends analog symbols and has no HARQ")
+        harq = _harq(d["harq"], f"{where}.harq") or (("max_transmissions", 1),)
+    return CodecSpec(
+        name, mcs, protection, steps, preset, tuple(sorted(checked.items())), label, harq
+    )
 
 
 def _channel(entry: Any, index: int) -> ChannelSpec:
@@ -386,7 +411,7 @@ def parse_config(data: Any) -> SweepConfig:
     )
 
 
-def _harq(value: Any) -> tuple[tuple[str, Any], ...] | None:
+def _harq(value: Any, where: str = "harq") -> tuple[tuple[str, Any], ...] | None:
     """``harq``: a number of transmissions per stream or a mapping of HARQ settings."""
     from dataclasses import asdict
 
@@ -396,7 +421,7 @@ def _harq(value: Any) -> tuple[tuple[str, Any], ...] | None:
     try:
         policy = HarqPolicy.parse(value)
     except (LinkError, TypeError) as err:
-        raise _fail("harq", str(err).rstrip(".")) from err
+        raise _fail(where, str(err).rstrip(".")) from err
     if policy is None:
         return None
     return tuple(sorted(asdict(policy).items()))

@@ -107,7 +107,10 @@ class GroupRunner:
         _, height, width = refs.shape[1:]
         budget = budget_uses(group.budget_cpp, height, width)
         link = make_link(
-            group.channel.name, dict(group.channel.options), config.frame, config.harq_policy()
+            group.channel.name,
+            dict(group.channel.options),
+            config.frame,
+            spec.harq_policy(config.harq_policy()),
         )
         if codec.kind == "analog":
             plans, reports, keys, recons, successes = _analog(

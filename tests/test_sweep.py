@@ -147,8 +147,35 @@ def test_codec_labels_tell_two_protections_of_one_codec_apart(tmp_path) -> None:
     assert uses["webp-robust"] > 0 and uses["webp"] > 0
     with pytest.raises(SemcomError, match="another label"):
         config(codecs=["webp", {"name": "webp", "protection": {"image": "qpsk:1/5"}}])
+    with pytest.raises(SemcomError, match=r"codecs\[0\]\.harq"):
+        config(codecs=[{"name": "webp", "harq": 0}])
     with pytest.raises(SemcomError, match="label"):
         config(codecs=[{"name": "webp", "label": "a b"}])
+
+
+def test_a_codec_entry_may_bring_its_own_harq(tmp_path) -> None:
+    # at 0 dB over Rayleigh some first transmissions fail; only the HARQ entry resends
+    harq = {"name": "webp", "label": "webp-harq", "harq": 3}
+    cfg = config(
+        codecs=["webp", harq], channels=["rayleigh"], snr_db=[0], budget_cpp=[0.4], trials=4
+    )
+    assert cfg.codecs[1].harq_policy().max_transmissions == 3
+    assert cfg.codecs[0].harq_policy() is None
+    swept = config(harq=2, codecs=["webp", {"name": "webp", "label": "w1", "harq": 1}])
+    assert swept.codecs[0].harq_policy(swept.harq_policy()).max_transmissions == 2
+    assert swept.codecs[1].harq_policy(swept.harq_policy()) is None  # 1 = none, overriding
+    run_sweep(cfg, tmp_path / "run", progress=False)
+    store = Store(tmp_path / "run", create=False)
+    df = store.frame()
+    store.close()
+    plain, resent = (
+        df[df["codec"] == c].sort_values(["image", "trial"]) for c in ("webp", "webp-harq")
+    )
+    assert (plain["image_transmissions"].fillna(1) == 1).all()
+    assert resent["image_transmissions"].max() > 1
+    # the first transmission is the same draw: HARQ only adds deliveries
+    assert (resent["success"].to_numpy() >= plain["success"].to_numpy()).all()
+    assert resent["success"].sum() > plain["success"].sum()
 
 
 def test_cli_sweep_export_and_errors(tmp_path, capsys) -> None:
