@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "snr": "Es/N0 in dB, average over fading",
         "channel_options": "defaults of channels.models (rayleigh: one fade per code block; "
-        "tdl: 300 ns delay spread, 3 m/s, 3.5 GHz, 30 kHz, 72 subcarriers, LS + LMMSE)",
+        "tdl: 300 ns delay spread, 3 m/s, 3.5 GHz, 30 kHz, 72 subcarriers, LMMSE "
+        "estimation (channels.estimation) + LMMSE equalisation)",
         "command": "python -m channels.calibrate " + " ".join(argv or sys.argv[1:]),
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
     }

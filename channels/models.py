@@ -31,9 +31,12 @@ from sionna.phy.ofdm import (
     LSChannelEstimator,
     ResourceGrid,
     ResourceGridMapper,
+    tdl_freq_cov_mat,
+    tdl_time_cov_mat,
 )
 
 from channels.errors import LinkError
+from channels.estimation import ESTIMATORS, WienerChannelEstimator
 
 
 class _GeneratorSlot:
@@ -176,7 +179,7 @@ def ofdm_layout(num_symbols: int, fft_size: int, pilot_period: int) -> OFDMLayou
 
 
 class TDLChannel(ChannelModel):
-    """3GPP TR 38.901 TDL-A/B/C over OFDM, with pilots, LS estimation and LMMSE equalisation.
+    """3GPP TR 38.901 TDL-A/B/C over OFDM, with pilots, LMMSE estimation and equalisation.
 
     Each transmission is its own frame of ``fft_size`` subcarriers and as many OFDM
     symbols as the data needs (see :func:`ofdm_layout`); pilot OFDM symbols count against
@@ -190,8 +193,11 @@ class TDLChannel(ChannelModel):
         subcarrier_spacing_hz: subcarrier spacing in Hz.
         fft_size: subcarriers per OFDM symbol.
         pilot_period: one pilot OFDM symbol per this many OFDM symbols.
-        perfect_csi: equalise with the true channel instead of the LS estimate (the pilots
+        perfect_csi: equalise with the true channel instead of the estimate (the pilots
             are still sent, so the budget is the same).
+        estimator: ``"ls"`` (least squares on the pilots, linear interpolation) or
+            ``"lmmse"`` (separable Wiener filter with the TDL model's covariances,
+            :mod:`channels.estimation`).
     """
 
     def __init__(
@@ -205,6 +211,7 @@ class TDLChannel(ChannelModel):
         fft_size: int = 72,
         pilot_period: int = 7,
         perfect_csi: bool = False,
+        estimator: str = "lmmse",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -222,6 +229,14 @@ class TDLChannel(ChannelModel):
             raise LinkError(f"the speed must be a non-negative number of m/s, got {speed_mps}.")
         if fft_size < 1 or pilot_period < 2:
             raise LinkError("fft_size must be >= 1 and pilot_period >= 2.")
+        if estimator not in ESTIMATORS:
+            raise LinkError(
+                f"unknown channel estimator {estimator!r}; choose {' or '.join(ESTIMATORS)}."
+            )
+        self.estimator = estimator
+        self.delay_spread_s = delay_spread_ns * 1e-9
+        self.speed_mps = float(speed_mps)
+        self.carrier_frequency_hz = float(carrier_frequency_hz)
         self.name = f"tdl-{model.lower()}"
         self.model = model
         self.fft_size = int(fft_size)
@@ -264,14 +279,49 @@ class TDLChannel(ChannelModel):
             # replace them by a sequence fixed by the frame size, so that results never
             # depend on what the process drew before (set before the mapper copies them).
             rg.pilot_pattern.pilots = qpsk_pilots(rg.pilot_pattern.pilots.shape, key)
+            if self.estimator == "lmmse":
+                estimator = WienerChannelEstimator(
+                    rg.pilot_pattern.pilots.reshape(len(lay.pilot_symbols), self.fft_size),
+                    lay.pilot_symbols,
+                    tdl_freq_cov_mat(
+                        self.model, self.subcarrier_spacing_hz, self.fft_size, self.delay_spread_s
+                    ),
+                    tdl_time_cov_mat(
+                        self.model,
+                        self.speed_mps,
+                        self.carrier_frequency_hz,
+                        rg.ofdm_symbol_duration,
+                        lay.num_ofdm_symbols,
+                    ),
+                )
+            else:
+                estimator = LSChannelEstimator(rg, interpolation_type="lin", **opts)
             self._frames[key] = (
                 rg,
                 ResourceGridMapper(rg, **opts),
                 GenerateOFDMChannel(self._tdl, rg, normalize_channel=False, **opts),
-                LSChannelEstimator(rg, interpolation_type="lin", **opts),
+                estimator,
                 LMMSEEqualizer(rg, self._stream_management, **opts),
             )
         return self._frames[key]
+
+    def estimation_nmse(
+        self, snr_db: float, num_symbols: int, frames: int, generator: torch.Generator
+    ) -> float:
+        """NMSE (dB) of this channel's estimate over every resource element of ``frames``
+        frames carrying ``num_symbols`` data symbols at Es/N0 ``snr_db`` (validation)."""
+        rg, mapper, generate, estimator, _ = self._frame(num_symbols)
+        x = torch.zeros(frames, rg.num_data_symbols, dtype=torch.complex64)
+        grid = mapper(x.reshape(frames, 1, 1, -1))
+        self._tdl._generator = generator
+        h = generate(frames)  # [B, 1, 1, 1, 1, T, F]
+        no = 10 ** (-snr_db / 10)
+        y = self.add_noise(
+            (h[:, 0, 0, 0, 0] * grid[:, 0, 0]).unsqueeze(1).unsqueeze(1), no, generator
+        )
+        h_hat, _ = estimator(y, torch.as_tensor(no, dtype=self.dtype))
+        err = (h_hat - h).abs().square().sum() / h.abs().square().sum()
+        return float(10 * torch.log10(err))
 
     def call(self, x, no, *, generator, block_symbols=None):
         batch, n = x.shape
@@ -300,17 +350,17 @@ def qpsk_pilots(shape: torch.Size | tuple[int, ...], frame_key: int) -> torch.Te
 
 
 def tdl_a(device: str | None = None, **options) -> TDLChannel:
-    """3GPP TR 38.901 TDL-A (NLOS) over OFDM: LS estimation and LMMSE equalisation."""
+    """3GPP TR 38.901 TDL-A (NLOS) over OFDM: LMMSE estimation and equalisation."""
     return TDLChannel("A", device=device, **options)
 
 
 def tdl_b(device: str | None = None, **options) -> TDLChannel:
-    """3GPP TR 38.901 TDL-B (NLOS) over OFDM: LS estimation and LMMSE equalisation."""
+    """3GPP TR 38.901 TDL-B (NLOS) over OFDM: LMMSE estimation and equalisation."""
     return TDLChannel("B", device=device, **options)
 
 
 def tdl_c(device: str | None = None, **options) -> TDLChannel:
-    """3GPP TR 38.901 TDL-C (NLOS) over OFDM: LS estimation and LMMSE equalisation."""
+    """3GPP TR 38.901 TDL-C (NLOS) over OFDM: LMMSE estimation and equalisation."""
     return TDLChannel("C", device=device, **options)
 
 

@@ -60,7 +60,8 @@ def test_rate_half_qpsk_awgn_against_the_shannon_limit():
 
 def test_tdl_with_perfect_csi_is_no_worse_than_ls_estimation():
     mcs, snr, blocks = MCS("qpsk", 0.5), 6.0, 80
-    ls = coded_curve(Link("tdl-a"), mcs, [snr], bits=512, blocks=blocks, seed=6)[0]
+    ls_link = Link("tdl-a", channel_options={"estimator": "ls"})
+    ls = coded_curve(ls_link, mcs, [snr], bits=512, blocks=blocks, seed=6)[0]
     ideal = coded_curve(
         Link("tdl-a", channel_options={"perfect_csi": True}), mcs, [snr], 512, blocks, seed=6
     )[0]
