@@ -21,7 +21,14 @@ from pathlib import Path
 import torch
 
 from channels.link import Link, stream_generator
-from channels.mcs import CALIBRATED_CHANNELS, MCS, NR_MCS_TABLE, THRESHOLD_FILE, shannon_snr_db
+from channels.mcs import (
+    CALIBRATED_CHANNELS,
+    MAIN_BITS,
+    MCS,
+    NR_MCS_TABLE,
+    THRESHOLD_FILE,
+    shannon_snr_db,
+)
 
 TARGET_BLER = 0.1
 DEFAULT_OUT = Path(__file__).parent / "data" / THRESHOLD_FILE
@@ -66,18 +73,52 @@ def find_threshold(
     return lo + frac * (hi - lo), len(points)
 
 
+def markdown_table(data: dict, bits: int = MAIN_BITS) -> str:
+    """The thresholds of blocks of ``bits`` payload bits in ``data`` (the data file's
+    content) as a Markdown table: one row per MCS, one column per calibrated channel."""
+    tables = data["thresholds"] if bits == MAIN_BITS else data.get("by_bits", {}).get(str(bits))
+    if not tables:
+        raise SystemExit(f"no thresholds calibrated for {bits}-bit blocks.")
+    names = {"awgn": "AWGN", "rayleigh": "Rayleigh"}
+    channels = list(tables)
+    head = "| MCS | " + " | ".join(names.get(c, c.upper()) for c in channels) + " |"
+    lines = [head, "|---" * (len(channels) + 1) + "|"]
+    for mcs in NR_MCS_TABLE:
+        cells = [f"{tables[c][str(mcs.index)]:.1f}" for c in channels]
+        lines.append(f"| {mcs} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--channels", nargs="+", default=list(CALIBRATED_CHANNELS))
-    parser.add_argument("--bits", type=int, default=1024, help="payload bits per TB")
+    parser.add_argument(
+        "--bits",
+        type=int,
+        default=MAIN_BITS,
+        help=f"payload bits per TB ({MAIN_BITS}: the main table; other sizes: a size class)",
+    )
     parser.add_argument("--blocks", type=int, default=100, help="TBs per SNR point")
     parser.add_argument("--max-iter", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--print",
+        dest="print_table",
+        action="store_true",
+        help="print the calibrated thresholds of --bits as a Markdown table and exit",
+    )
     args = parser.parse_args(argv)
+    if args.print_table:
+        print(markdown_table(json.loads(args.out.read_text()), args.bits))
+        return 0
 
     data = json.loads(args.out.read_text()) if args.out.exists() else {"thresholds": {}}
-    data["meta"] = {
+    # 1024-bit blocks are the main table ("thresholds", "meta"); other sizes are classes
+    # of their own ("by_bits": {bits: {channel: table}}, "meta_by_bits"), which
+    # threshold_db interpolates between by payload size.
+    main_table = args.bits == MAIN_BITS
+    meta = {
         "target_bler": TARGET_BLER,
         "payload_bits": args.bits,
         "blocks_per_point": args.blocks,
@@ -90,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m channels.calibrate " + " ".join(argv or sys.argv[1:]),
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
     }
+    if main_table:
+        data["meta"] = meta
+    else:
+        data.setdefault("meta_by_bits", {})[str(args.bits)] = meta
     for name in args.channels:
         link = Link(name, max_iter=args.max_iter)
         table: dict[str, float] = {}
@@ -108,7 +153,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"({npts} points, {time.time() - t0:5.0f} s)",
                 flush=True,
             )
-            data["thresholds"][name] = table
+            if main_table:
+                data["thresholds"][name] = table
+            else:
+                data.setdefault("by_bits", {}).setdefault(str(args.bits), {})[name] = table
             tmp = args.out.with_suffix(".tmp")
             tmp.write_text(json.dumps(data, indent=1) + "\n")
             os.replace(tmp, args.out)

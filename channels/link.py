@@ -121,13 +121,16 @@ class Link:
         tb_size = transport_block_size(payload_bits, mcs.code_rate)
         return _build_codec(tb_size, mcs, self.max_iter, self.early_stop, self.device)
 
-    def resolve(self, protection: Protection, snr_db: float) -> tuple[MCS, bool]:
-        """An MCS for ``protection`` at ``snr_db``; the flag says it was chosen adaptively."""
+    def resolve(
+        self, protection: Protection, snr_db: float, payload_bits: int | None = None
+    ) -> tuple[MCS, bool]:
+        """An MCS for ``protection`` at ``snr_db``; the flag says it was chosen adaptively
+        (from the thresholds of blocks of ``payload_bits``; None: the main table's size)."""
         if isinstance(protection, MCS):
             return protection, False
         if isinstance(protection, str) and protection.strip().lower() == "adaptive":
             calibrated = getattr(self.channel, "thresholds_from", None) or self.channel.name
-            return select_mcs(snr_db, calibrated, self.margin_db), True
+            return select_mcs(snr_db, calibrated, self.margin_db, payload_bits), True
         if isinstance(protection, str):
             return parse_mcs(protection), False
         raise LinkError(
@@ -265,7 +268,7 @@ class Link:
             prot = (
                 protection.get(name, "adaptive") if isinstance(protection, Mapping) else protection
             )
-            mcs, adaptive = self.resolve(prot, snr_db)
+            mcs, adaptive = self.resolve(prot, snr_db, nbits)
             symbols = self.codec(nbits, mcs)[0].layout.num_symbols
             plan[name] = (mcs, adaptive, symbols)
         if self.frame != "shared":

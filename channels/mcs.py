@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -110,6 +111,8 @@ NR_MCS_TABLE: tuple[MCS, ...] = tuple(
 CALIBRATED_CHANNELS = ("awgn", "rayleigh", "tdl-a", "tdl-b", "tdl-c")
 
 THRESHOLD_FILE = "mcs_thresholds.json"
+#: Payload bits per block of the main threshold table; smaller streams use a size class.
+MAIN_BITS = 1024
 
 
 @lru_cache(maxsize=1)
@@ -119,21 +122,8 @@ def load_thresholds() -> dict:
     return json.loads(text)
 
 
-def threshold_db(mcs: MCS, channel: str) -> float:
-    """Measured Es/N0 (dB) at which ``mcs`` reaches 10 % BLER on ``channel``.
-
-    An MCS outside the table gets the threshold interpolated linearly in spectral
-    efficiency between the two nearest table entries of its modulation.
-    """
-    if mcs.index is None:
-        same = sorted(
-            (m for m in NR_MCS_TABLE if m.modulation == mcs.modulation),
-            key=lambda m: abs(m.spectral_efficiency - mcs.spectral_efficiency),
-        )[:2]
-        (a, ta), (b, tb) = ((m, threshold_db(m, channel)) for m in same)
-        slope = (tb - ta) / (b.spectral_efficiency - a.spectral_efficiency)
-        return ta + slope * (mcs.spectral_efficiency - a.spectral_efficiency)
-    table = load_thresholds()["thresholds"]
+def _table_threshold(mcs: MCS, channel: str, table: Mapping[str, Mapping[str, float]]) -> float:
+    """``mcs``'s threshold in one calibrated table ``{channel: {index: dB}}``."""
     if channel not in table:
         raise LinkError(
             f"no calibrated MCS thresholds for channel {channel!r} (calibrated: "
@@ -146,15 +136,54 @@ def threshold_db(mcs: MCS, channel: str) -> float:
         raise LinkError(f"{mcs} has no calibrated threshold on {channel}.") from err
 
 
-def select_mcs(snr_db: float, channel: str, margin_db: float = 0.0) -> MCS:
-    """The highest-rate table MCS whose 10 % BLER threshold is at most ``snr_db - margin_db``.
+def threshold_db(mcs: MCS, channel: str, bits: int | None = None) -> float:
+    """Measured Es/N0 (dB) at which ``mcs`` reaches 10 % BLER on ``channel`` for a block of
+    ``bits`` payload bits (None: the main table's :data:`MAIN_BITS`).
+
+    Short blocks code worse, so a size class calibrated on shorter blocks (``by_bits`` in
+    the data file) gives the threshold below :data:`MAIN_BITS`, interpolated linearly in
+    log2(bits) between the classes and the main table, and held at the smallest class
+    below it. An MCS outside the table gets the threshold interpolated linearly in
+    spectral efficiency between the two nearest table entries of its modulation.
+    """
+    if mcs.index is None:
+        same = sorted(
+            (m for m in NR_MCS_TABLE if m.modulation == mcs.modulation),
+            key=lambda m: abs(m.spectral_efficiency - mcs.spectral_efficiency),
+        )[:2]
+        (a, ta), (b, tb) = ((m, threshold_db(m, channel, bits)) for m in same)
+        slope = (tb - ta) / (b.spectral_efficiency - a.spectral_efficiency)
+        return ta + slope * (mcs.spectral_efficiency - a.spectral_efficiency)
+    data = load_thresholds()
+    main = _table_threshold(mcs, channel, data["thresholds"])
+    if bits is None or bits >= MAIN_BITS:
+        return main
+    classes = sorted(
+        int(b)
+        for b, tables in data.get("by_bits", {}).items()
+        if int(b) < MAIN_BITS and channel in tables
+    )
+    points = [(b, _table_threshold(mcs, channel, data["by_bits"][str(b)])) for b in classes]
+    points.append((MAIN_BITS, main))
+    if bits <= points[0][0]:
+        return points[0][1]
+    for (b0, t0), (b1, t1) in zip(points, points[1:], strict=False):
+        if b0 <= bits <= b1:
+            w = (math.log2(bits) - math.log2(b0)) / (math.log2(b1) - math.log2(b0))
+            return t0 + w * (t1 - t0)
+    return main
+
+
+def select_mcs(snr_db: float, channel: str, margin_db: float = 0.0, bits: int | None = None) -> MCS:
+    """The highest-rate table MCS whose 10 % BLER threshold (for blocks of ``bits`` payload
+    bits, :func:`threshold_db`) is at most ``snr_db - margin_db``.
 
     Below every threshold the most robust entry is returned (it will mostly fail; the
     caller sees that in the CRC results rather than getting nothing sent).
     """
     if not math.isfinite(snr_db):
         raise LinkError(f"SNR {snr_db} dB is not finite; give a finite Es/N0 in dB.")
-    usable = [m for m in NR_MCS_TABLE if threshold_db(m, channel) <= snr_db - margin_db]
+    usable = [m for m in NR_MCS_TABLE if threshold_db(m, channel, bits) <= snr_db - margin_db]
     if not usable:
         return NR_MCS_TABLE[0]
     return max(usable, key=lambda m: m.spectral_efficiency)

@@ -124,19 +124,21 @@ def plan(
     (:meth:`Link.frame_uses`: one shared frame, or a frame per stream) still fit, and a
     stream none of whose options fits is not sent (the receiver treats it as erased). A
     stream's MCS is ``protection[name]``, else ``mcs`` if the stream's default is
-    ``adaptive``, else its default; ``adaptive`` is the link's best MCS for ``snr_db``.
-    The chosen options' details are the plan's.
+    ``adaptive``, else its default; ``adaptive`` is the link's best MCS for ``snr_db`` and
+    the option's size. The chosen options' details are the plan's.
     """
     prot = dict(protection or {})
     symbols: list[int] = []
     out = Plan({}, {}, {})
     for stream in encoded.streams:
         default = mcs if stream.protection == "adaptive" else stream.protection
-        mcs_i, adaptive = link.resolve(prot.get(stream.name, default), snr_db)
         for option in stream.options:
             if not option.payload:
                 continue
-            n = stream_symbols(8 * len(option.payload), mcs_i)
+            # adaptive MCS from the thresholds of blocks this option's size
+            bits = 8 * len(option.payload)
+            mcs_i, adaptive = link.resolve(prot.get(stream.name, default), snr_db, bits)
+            n = stream_symbols(bits, mcs_i)
             total = link.frame_uses([*symbols, n])
             if total <= budget:
                 symbols.append(n)

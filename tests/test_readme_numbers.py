@@ -37,3 +37,13 @@ def test_readme_result_tables_come_from_result_files() -> None:
     assert readme, "the README has no result table"
     for table in readme:
         assert table in shipped, f"README table not in docs/results: {table[:3]}"
+
+
+def test_readme_threshold_tables_are_the_shipped_calibration() -> None:
+    from channels.calibrate import markdown_table
+    from channels.mcs import load_thresholds
+
+    readme = (ROOT / "README.md").read_text()
+    data = load_thresholds()
+    for bits in (1024, *sorted(int(b) for b in data.get("by_bits", {}))):
+        assert markdown_table(data, bits) in readme, f"README's {bits}-bit threshold table"
