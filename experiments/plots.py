@@ -32,12 +32,35 @@ from semcom.metrics.semantic import wilson_interval
 OBJECT_F1 = Field("object_f1", "object F1 (strict)", 0.0, 1.0)
 #: Bits per pixel sent (a codec's plan at that SNR and budget), drawn last.
 BPP_SENT = Field("bpp", "bits per pixel sent", low=0.0, better="none")
+#: Channel uses per pixel spent, retransmissions included (drawn when HARQ resent any
+#: stream: they may exceed the budget).
+CPP_SPENT = Field("cpp_spent", "channel uses per pixel spent", low=0.0, better="lower")
+
+
+def add_spent(store: Store, df):
+    """``df`` with ``cpp_spent``: each point's channel uses (its first transmission's, or
+    the sum over its streams with their retransmissions, whichever is larger) per pixel,
+    when HARQ resent any stream; else ``df`` unchanged."""
+    import json
+
+    resent = [c for c in df.columns if c.endswith("_transmissions")]
+    if not resent or not (df[resent].fillna(1) > 1).any().any():
+        return df
+    text = store.get_meta("config")
+    size = json.loads(text)["dataset"]["size"] if text else None
+    if not size:
+        return df
+    per_stream = [c[: -len("_transmissions")] + "_channel_uses" for c in resent]
+    per_stream = [c for c in per_stream if c in df.columns]
+    spent = df[per_stream].fillna(0).sum(axis=1).combine(df["channel_uses"], max)
+    return df.assign(cpp_spent=spent / size**2)
 
 
 def panels_of(store: Store, df) -> list:
     """The fields plotted for the sweep in ``store``: object F1 when the probe's counts
     are stored, then each ``panel`` field of the metrics its config names (those of an
-    uninstalled plug-in are left out) that ``df`` holds, then the bits per pixel sent."""
+    uninstalled plug-in are left out) that ``df`` holds, then the bits per pixel sent and
+    (when ``df`` has them, :func:`add_spent`) the channel uses per pixel spent."""
     import json
 
     from semcom.errors import SemcomError
@@ -54,7 +77,8 @@ def panels_of(store: Store, df) -> list:
     fields = [f for f in fields if f.name in df and df[f.name].notna().any()]
     if "exact" in df and df["exact"].notna().any() and "objects_true" in df:
         fields.insert(0, OBJECT_F1)
-    return fields + ([BPP_SENT] if "bpp" in df else [])
+    fields += [BPP_SENT] if "bpp" in df else []
+    return fields + ([CPP_SPENT] if "cpp_spent" in df else [])
 
 
 def _style(i: int) -> dict:
@@ -241,6 +265,7 @@ def plot_all(
         if df.empty:
             raise SemcomError(f"{folder} holds no results yet; run the sweep first.")
         out = Path(out)
+        df = add_spent(store, df)
         budget = _pick(df["budget_cpp"], budget_cpp, middle=True)
         snr = _pick(df["snr_db"], snr_db, middle=False)
         panels = panels_of(store, df)

@@ -165,8 +165,11 @@ def test_a_codec_entry_may_bring_its_own_harq(tmp_path) -> None:
     assert swept.codecs[0].harq_policy(swept.harq_policy()).max_transmissions == 2
     assert swept.codecs[1].harq_policy(swept.harq_policy()) is None  # 1 = none, overriding
     run_sweep(cfg, tmp_path / "run", progress=False)
+    from experiments.plots import CPP_SPENT, add_spent, panels_of
+
     store = Store(tmp_path / "run", create=False)
-    df = store.frame()
+    df = add_spent(store, store.frame())
+    assert CPP_SPENT in panels_of(store, df)  # the figures show what HARQ spent
     store.close()
     plain, resent = (
         df[df["codec"] == c].sort_values(["image", "trial"]) for c in ("webp", "webp-harq")
@@ -176,6 +179,10 @@ def test_a_codec_entry_may_bring_its_own_harq(tmp_path) -> None:
     # the first transmission is the same draw: HARQ only adds deliveries
     assert (resent["success"].to_numpy() >= plain["success"].to_numpy()).all()
     assert resent["success"].sum() > plain["success"].sum()
+    # channel uses per pixel spent: the planned frame without HARQ, more with resends
+    assert (plain["cpp_spent"] == plain["channel_uses"] / 64**2).all()
+    more = resent["image_transmissions"] > 1
+    assert (resent.loc[more, "cpp_spent"] > resent.loc[more, "channel_uses"] / 64**2).all()
 
 
 def test_cli_sweep_export_and_errors(tmp_path, capsys) -> None:
