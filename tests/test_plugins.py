@@ -218,8 +218,9 @@ def test_the_plugin_metric_is_scored_stored_plotted_and_evaluated(toy_installed,
     run_sweep(cfg, tmp_path / "s", progress=False)
     store = Store(tmp_path / "s")
     df = store.frame()
+    # strict object F1 first, the metrics' panel fields (the plug-in's included), bits sent
     assert [f.name for f in panels_of(store, df)] == [
-        "psnr", "ms_ssim", "attribute_accuracy", "hallucination_rate", "mae"
+        "object_f1", "psnr", "ms_ssim", "attribute_accuracy", "hallucination_rate", "mae", "bpp"
     ]  # fmt: skip
     store.close()
     # the toy codec's receiver shows block means: its MAE is that of the decoded image
