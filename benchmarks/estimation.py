@@ -37,7 +37,7 @@ def run(frames: int, repeats: int) -> list[tuple]:
     for model in ("A", "B", "C"):
         channels = {est: TDLChannel(model, estimator=est) for est in ("ls", "lmmse")}
         ch = channels["lmmse"]
-        rg, mapper, generate, _, _ = ch._frame(DATA_SYMBOLS)
+        rg = ch._frame(DATA_SYMBOLS)[0]
         lay = ch.layout(DATA_SYMBOLS)
         reference = LMMSEChannelEstimator(
             rg,
@@ -53,14 +53,10 @@ def run(frames: int, repeats: int) -> list[tuple]:
             ),
             order="f-t",
         )
-        x = torch.zeros(frames, rg.num_data_symbols, dtype=torch.complex64)
-        grid = mapper(x.reshape(frames, 1, 1, -1))
+        x = torch.zeros(frames, DATA_SYMBOLS, dtype=torch.complex64)
         for snr in (0.0, 10.0, 20.0):
-            gen = torch.Generator().manual_seed(0)
-            ch._tdl._generator = gen
-            h = generate(frames)
             no = 10 ** (-snr / 10)
-            y = ch.add_noise((h[:, 0, 0, 0, 0] * grid[:, 0, 0]).unsqueeze(1).unsqueeze(1), no, gen)
+            h, y = ch.through(x, no, torch.Generator().manual_seed(0))
             no_t = torch.as_tensor(no, dtype=torch.float32)
             estimators = {
                 "sionna-lmmse": reference,

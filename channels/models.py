@@ -305,34 +305,38 @@ class TDLChannel(ChannelModel):
             )
         return self._frames[key]
 
+    def through(self, x, no, generator: torch.Generator):
+        """Data symbols ``x`` [B, n] mapped onto their frame (pilots added) and sent:
+        returns the true channel ``h`` [B, 1, 1, 1, 1, T, F] and the received grid ``y``
+        [B, 1, 1, T, F] at noise variance ``no``."""
+        batch, n = x.shape
+        rg, mapper, generate, _, _ = self._frame(n)
+        data = torch.nn.functional.pad(x, (0, rg.num_data_symbols - n))
+        grid = mapper(data.reshape(batch, 1, 1, -1))
+        self._tdl._generator = generator
+        h = generate(batch)
+        y = self.add_noise(
+            (h[:, 0, 0, 0, 0] * grid[:, 0, 0]).unsqueeze(1).unsqueeze(1), no, generator
+        )
+        return h, y
+
     def estimation_nmse(
         self, snr_db: float, num_symbols: int, frames: int, generator: torch.Generator
     ) -> float:
         """NMSE (dB) of this channel's estimate over every resource element of ``frames``
         frames carrying ``num_symbols`` data symbols at Es/N0 ``snr_db`` (validation)."""
-        rg, mapper, generate, estimator, _ = self._frame(num_symbols)
-        x = torch.zeros(frames, rg.num_data_symbols, dtype=torch.complex64)
-        grid = mapper(x.reshape(frames, 1, 1, -1))
-        self._tdl._generator = generator
-        h = generate(frames)  # [B, 1, 1, 1, 1, T, F]
         no = 10 ** (-snr_db / 10)
-        y = self.add_noise(
-            (h[:, 0, 0, 0, 0] * grid[:, 0, 0]).unsqueeze(1).unsqueeze(1), no, generator
-        )
+        x = torch.zeros(frames, num_symbols, dtype=torch.complex64)
+        h, y = self.through(x, no, generator)
+        estimator = self._frame(num_symbols)[3]
         h_hat, _ = estimator(y, torch.as_tensor(no, dtype=self.dtype))
         err = (h_hat - h).abs().square().sum() / h.abs().square().sum()
         return float(10 * torch.log10(err))
 
     def call(self, x, no, *, generator, block_symbols=None):
         batch, n = x.shape
-        rg, mapper, generate, estimator, equalizer = self._frame(n)
-        data = torch.nn.functional.pad(x, (0, rg.num_data_symbols - n))
-        grid = mapper(data.reshape(batch, 1, 1, -1))
-        self._tdl._generator = generator
-        h = generate(batch)  # [B, 1, 1, 1, 1, T, F]
-        y = self.add_noise(
-            (h[:, 0, 0, 0, 0] * grid[:, 0, 0]).unsqueeze(1).unsqueeze(1), no, generator
-        )  # [B, 1, 1, T, F]
+        _, _, _, estimator, equalizer = self._frame(n)
+        h, y = self.through(x, no, generator)  # [B, 1, 1, 1, 1, T, F], [B, 1, 1, T, F]
         no_t = torch.as_tensor(no, dtype=self.dtype, device=x.device)
         if self.perfect_csi:
             h_hat, err_var = h, torch.zeros((), dtype=self.dtype, device=x.device)
