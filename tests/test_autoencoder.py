@@ -45,3 +45,29 @@ def test_output_norm_on_is_diffusers_autoencoder_with_the_same_weights():
     with torch.no_grad():
         assert torch.equal(ours(x).sample, theirs(x).sample)
     assert autoencoder_class({"_class_name": "AutoencoderKL"}) is AutoencoderKL
+
+
+def test_colour_skip_keeps_every_cells_mean_colour_even_untrained(tmp_path):
+    """Latent channels 0–2 are the 2×2-cell means (f = 2 here) and the decoded cells keep
+    them: a solid colour comes back as itself on average, whatever the weights."""
+    import pytest
+
+    torch.manual_seed(0)
+    vae = SceneAutoencoder(**SMALL, latent_channels=5, colour_skip=True).eval()
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        z = vae.encode(x).latent_dist.mode()
+        rec = vae.decode(z).sample
+    cells = torch.nn.functional.avg_pool2d(x, 2)
+    assert z.shape == (2, 5, 8, 8) and torch.allclose(z[:, :3], cells)
+    assert torch.allclose(torch.nn.functional.avg_pool2d(rec, 2), cells, atol=1e-5)
+    solid = torch.tensor([0.2, -0.8, 0.9]).view(1, 3, 1, 1).expand(1, 3, 16, 16)
+    with torch.no_grad():
+        back = vae.decode(vae.encode(solid).latent_dist.mode()).sample
+    assert torch.allclose(back.mean((2, 3)), solid[:, :, 0, 0], atol=1e-5)
+    vae.save_pretrained(tmp_path)
+    again = SceneAutoencoder.from_pretrained(tmp_path).eval()
+    with torch.no_grad():
+        assert torch.equal(again.decode(z).sample, rec)
+    with pytest.raises(ValueError, match="more than 3 latent channels"):
+        SceneAutoencoder(**SMALL, latent_channels=3, colour_skip=True)

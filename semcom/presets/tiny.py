@@ -52,6 +52,9 @@ class TinyConfig:
     #: GroupNorm before the autoencoder's output convolutions (both ends). With it a flat
     #: area's colour cannot pass (semcom/autoencoder.py); without it, it can.
     vae_output_norm: bool = True
+    #: Latent channels 0–2 carry each f×f cell's mean colour and the decoder keeps those
+    #: means exactly (semcom/autoencoder.py); needs latent_channels > 3.
+    vae_colour_skip: bool = False
     latent_channels: int = 4
     unet_channels: tuple[int, ...] = (64, 128, 128)
     cross_attn_levels: tuple[bool, ...] = (False, True, True)
@@ -135,6 +138,7 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
                 norm_num_groups=min(c.vae_norm_groups, c.vae_channels[0]),
                 mid_block_add_attention=False,
                 output_norm=c.vae_output_norm,
+                colour_skip=c.vae_colour_skip,
             )
             in_ch = c.latent_channels
         coords = 2 if c.mgdd.coord_channels else 0
