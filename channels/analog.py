@@ -72,11 +72,13 @@ def send_analog(
 
 def data_symbols(channel: ChannelModel, budget_uses: int) -> int:
     """The most data symbols whose transmission occupies at most ``budget_uses`` channel
-    uses on ``channel`` (AWGN, Rayleigh: the budget itself; TDL: less its pilots); 0 when
-    none fit."""
+    uses on ``channel`` (AWGN, Rayleigh: the budget itself; TDL/CDL: less its pilots); 0 when
+    none fit. With N×N MIMO a channel use carries N symbols."""
     if budget_uses < 1 or channel.channel_uses(1) > budget_uses:
         return 0
-    lo, hi = 1, budget_uses + 1  # channel_uses(lo) fits; channel_uses(n) >= n, so hi does not
+    lo, hi = 1, budget_uses + 1  # channel_uses(lo) fits; find an hi that does not
+    while channel.channel_uses(hi) <= budget_uses:
+        lo, hi = hi, 2 * hi
     while hi - lo > 1:
         mid = (lo + hi) // 2
         if channel.channel_uses(mid) <= budget_uses:

@@ -5,6 +5,12 @@ Run ``python -m channels.calibrate`` to rewrite ``channels/data/mcs_thresholds.j
 walks up in SNR from the Shannon limit (or just below the previous entry's threshold) in
 coarse steps until the BLER drops to 10 % or less, bisects the bracket once, and
 interpolates log10(BLER) linearly between the two points that straddle 10 %.
+
+With 100 blocks per point a fading channel's measured thresholds are noisy (a higher MCS
+can come out up to ~1 dB below a lower one). The measured tables are kept under
+``measured`` (``measured_by_bits``); the tables adaptive selection reads are their
+least-squares monotone fit in MCS order (pool adjacent violators, :func:`monotone`), so a
+higher-rate MCS never claims a lower threshold. ``--refit`` redoes the fit alone.
 """
 
 from __future__ import annotations
@@ -73,14 +79,47 @@ def find_threshold(
     return lo + frac * (hi - lo), len(points)
 
 
-def markdown_table(data: dict, bits: int = MAIN_BITS) -> str:
+def monotone(table: dict[str, float]) -> dict[str, float]:
+    """The least-squares non-decreasing fit of ``table`` ({MCS index: dB}) in index order
+    (pool adjacent violators: a run that decreases is replaced by its mean)."""
+    keys = sorted(table, key=int)
+    runs: list[list[float]] = []  # [mean, count]
+    for k in keys:
+        runs.append([float(table[k]), 1])
+        while len(runs) > 1 and runs[-2][0] > runs[-1][0]:
+            (m1, n1), (m0, n0) = runs.pop(), runs.pop()
+            runs.append([(m0 * n0 + m1 * n1) / (n0 + n1), n0 + n1])
+    values = [m for m, n in runs for _ in range(int(n))]
+    return {k: round(v, 2) for k, v in zip(keys, values, strict=True)}
+
+
+def refit(data: dict) -> dict:
+    """Set every fitted table of ``data`` (the data file's content) to the monotone fit of
+    its measured table (taking the fitted one as measured where none was kept)."""
+    groups = [(data["thresholds"], data.setdefault("measured", {}))]
+    measured_by_bits = data.setdefault("measured_by_bits", {})
+    for bits, tables in data.get("by_bits", {}).items():
+        groups.append((tables, measured_by_bits.setdefault(bits, {})))
+    for fitted, raw in groups:
+        for channel, table in fitted.items():
+            raw.setdefault(channel, dict(table))
+            fitted[channel] = monotone(raw[channel])
+    return data
+
+
+def markdown_table(data: dict, bits: int = MAIN_BITS, channels: list[str] | None = None) -> str:
     """The thresholds of blocks of ``bits`` payload bits in ``data`` (the data file's
-    content) as a Markdown table: one row per MCS, one column per calibrated channel."""
+    content) as a Markdown table: one row per MCS, one column per channel (default: the
+    single-antenna ones of :data:`CALIBRATED_CHANNELS` that have a table)."""
     tables = data["thresholds"] if bits == MAIN_BITS else data.get("by_bits", {}).get(str(bits))
     if not tables:
         raise SystemExit(f"no thresholds calibrated for {bits}-bit blocks.")
     names = {"awgn": "AWGN", "rayleigh": "Rayleigh"}
-    channels = list(tables)
+    if channels is None:
+        channels = [c for c in tables if c in CALIBRATED_CHANNELS]
+    missing = [c for c in channels if c not in tables]
+    if missing:
+        raise SystemExit(f"no {bits}-bit thresholds for {', '.join(missing)}.")
     head = "| MCS | " + " | ".join(names.get(c, c.upper()) for c in channels) + " |"
     lines = [head, "|---" * (len(channels) + 1) + "|"]
     for mcs in NR_MCS_TABLE:
@@ -91,12 +130,24 @@ def markdown_table(data: dict, bits: int = MAIN_BITS) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--channels", nargs="+", default=list(CALIBRATED_CHANNELS))
+    parser.add_argument(
+        "--channels",
+        nargs="+",
+        default=None,
+        help="channels to calibrate (default: the single-antenna ones, "
+        f"{' '.join(CALIBRATED_CHANNELS)}); with --print, table names such as cdl-c-2x2",
+    )
     parser.add_argument(
         "--bits",
         type=int,
         default=MAIN_BITS,
         help=f"payload bits per TB ({MAIN_BITS}: the main table; other sizes: a size class)",
+    )
+    parser.add_argument(
+        "--antennas",
+        type=int,
+        default=1,
+        help="N×N antennas for the channels that have them (tables named e.g. cdl-c-2x2)",
     )
     parser.add_argument("--blocks", type=int, default=100, help="TBs per SNR point")
     parser.add_argument("--max-iter", type=int, default=20)
@@ -108,10 +159,19 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="print the calibrated thresholds of --bits as a Markdown table and exit",
     )
+    parser.add_argument(
+        "--refit",
+        action="store_true",
+        help="refit every table monotone from its measured thresholds and exit",
+    )
     args = parser.parse_args(argv)
     if args.print_table:
-        print(markdown_table(json.loads(args.out.read_text()), args.bits))
+        print(markdown_table(json.loads(args.out.read_text()), args.bits, args.channels))
         return 0
+    if args.refit:
+        _write(args.out, refit(json.loads(args.out.read_text())))
+        return 0
+    channels = args.channels or list(CALIBRATED_CHANNELS)
 
     data = json.loads(args.out.read_text()) if args.out.exists() else {"thresholds": {}}
     # 1024-bit blocks are the main table ("thresholds", "meta"); other sizes are classes
@@ -126,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "snr": "Es/N0 in dB, average over fading",
         "channel_options": "defaults of channels.models (rayleigh: one fade per code block; "
-        "tdl: 300 ns delay spread, 3 m/s, 3.5 GHz, 30 kHz, 72 subcarriers, LMMSE "
-        "estimation (channels.estimation) + LMMSE equalisation)",
+        "tdl/cdl: 300 ns delay spread, 3 m/s, 3.5 GHz, 30 kHz, 72 subcarriers, LMMSE "
+        "estimation (channels.estimation) + LMMSE equalisation; NxN tables: N antennas "
+        "each end, N layers, LMMSE detection)",
         "command": "python -m channels.calibrate " + " ".join(argv or sys.argv[1:]),
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
     }
@@ -135,8 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         data["meta"] = meta
     else:
         data.setdefault("meta_by_bits", {})[str(args.bits)] = meta
-    for name in args.channels:
-        link = Link(name, max_iter=args.max_iter)
+    options = {"antennas": args.antennas} if args.antennas != 1 else {}
+    for channel in channels:
+        link = Link(channel, max_iter=args.max_iter, channel_options=options)
+        name = link.channel.name  # the configuration's name: cdl-c-2x2, rayleigh-4x4, ...
         table: dict[str, float] = {}
         step = 0.5 if name == "awgn" else 1.5
         previous = -math.inf
@@ -154,13 +217,23 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             if main_table:
-                data["thresholds"][name] = table
+                data.setdefault("measured", {})[name] = table
+                data["thresholds"][name] = monotone(table)
             else:
-                data.setdefault("by_bits", {}).setdefault(str(args.bits), {})[name] = table
-            tmp = args.out.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=1) + "\n")
-            os.replace(tmp, args.out)
+                data.setdefault("measured_by_bits", {}).setdefault(str(args.bits), {})[name] = table
+                data.setdefault("by_bits", {}).setdefault(str(args.bits), {})[name] = monotone(
+                    table
+                )
+            data.setdefault("calibrated_by", {})[f"{name}@{args.bits}"] = meta["command"]
+            _write(args.out, data)
     return 0
+
+
+def _write(path: Path, data: dict) -> None:
+    """Replace the data file atomically."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

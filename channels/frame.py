@@ -51,10 +51,17 @@ def frame_generator(
 
 def frame_uses(channel, symbols: Sequence[int], frame: str) -> int:
     """Channel uses of one transmission whose streams carry ``symbols`` data symbols each:
-    one frame for all (shared) or one frame per stream."""
+    one frame for all (shared; with N MIMO layers each stream starts on a new channel use)
+    or one frame per stream."""
     if frame == "shared":
-        return channel.channel_uses(int(sum(symbols))) if symbols else 0
+        return channel.channel_uses(sum(_aligned(int(n), channel) for n in symbols))
     return sum(channel.channel_uses(int(n)) for n in symbols)
+
+
+def _aligned(num_symbols: int, channel) -> int:
+    """``num_symbols`` rounded up to whole channel uses of ``channel``'s layers."""
+    layers = getattr(channel, "layers", 1)
+    return -(-num_symbols // layers) * layers
 
 
 @torch.no_grad()
@@ -89,13 +96,20 @@ def send_frame(
         mapper, demapper = link.modem(lay.bits_per_symbol)
         padded = torch.nn.functional.pad(bits, (0, lay.payload_bits - bits.shape[-1]))
         code = enc(padded.to(link.device, torch.float32), rv=rv)
-        parts.append((name, code, mapper(code), demapper))
+        sym = mapper(code)
+        # with MIMO layers, each stream starts on a new channel use (zero symbols pad it)
+        pad = _aligned(sym.shape[-1], link.channel) - sym.shape[-1]
+        sym = torch.nn.functional.pad(sym, (0, pad))
+        parts.append((name, code, sym, demapper))
     x = torch.cat([p[2] for p in parts], dim=-1)
     no = 10.0 ** (-check_snr(snr_db) / 10.0)
-    y, no_eff = link.channel(x, no, generator=frame_generator(seed, link.device, attempt))
-    out, start = {}, 0
-    for name, code, sym, demapper in parts:
-        stop = start + sym.shape[-1]
-        out[name] = (code, demapper(y[:, start:stop], no_eff[:, start:stop]))
-        start = stop
-    return out
+    llrs = link.channel.detect(
+        x,
+        no,
+        generator=frame_generator(seed, link.device, attempt),
+        segments=[(p[2].shape[-1], p[3]) for p in parts],
+    )
+    return {
+        name: (code, llr[:, : code.shape[-1]])
+        for (name, code, _, _), llr in zip(parts, llrs, strict=True)
+    }

@@ -168,13 +168,15 @@ class Link:
         mapper, demapper = self.modem(lay.bits_per_symbol)
         padded = torch.nn.functional.pad(bits, (0, lay.payload_bits - bits.shape[-1]))
         c = enc(padded.to(self.device, torch.float32), rv=rv)
-        y, no_eff = self.channel(
-            mapper(c),
+        x = mapper(c)
+        (llr,) = self.channel.detect(
+            x,
             10.0 ** (-check_snr(snr_db) / 10.0),
             generator=generator,
+            segments=[(x.shape[-1], demapper)],
             block_symbols=lay.symbols_per_cb,
         )
-        return c, demapper(y, no_eff)
+        return c, llr
 
     @torch.no_grad()
     def receive(
@@ -239,8 +241,9 @@ class Link:
             raise LinkError(f"uncoded {modulation} needs a multiple of {m} bits per block.")
         mapper, demapper = self.modem(m)
         x = mapper(bits.to(self.device, torch.float32))
-        y, no_eff = self.channel(x, 10.0 ** (-snr_db / 10.0), generator=generator)
-        return (demapper(y, no_eff) > 0).to(torch.float32)
+        no = 10.0 ** (-snr_db / 10.0)
+        (llr,) = self.channel.detect(x, no, generator=generator, segments=[(x.shape[-1], demapper)])
+        return (llr > 0).to(torch.float32)
 
     # -- the per-image API ----------------------------------------------------------
     def plan(

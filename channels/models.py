@@ -31,10 +31,17 @@ from sionna.phy.ofdm import (
     LSChannelEstimator,
     ResourceGrid,
     ResourceGridMapper,
+    ZFEqualizer,
     tdl_freq_cov_mat,
     tdl_time_cov_mat,
 )
 
+from channels.detection import (
+    SEARCHING,
+    FlatSearchDetector,
+    check_detector,
+    equalise,
+)
 from channels.errors import LinkError
 from channels.estimation import ESTIMATORS, WienerChannelEstimator
 
@@ -67,6 +74,9 @@ class ChannelModel(Block):
     #: A calibrated channel whose MCS thresholds adaptive selection uses for this one
     #: (None: this channel's own ``name``; see channels/calibrate.py).
     thresholds_from: str | None = None
+    #: Symbols per channel use (MIMO layers). In a shared frame each stream starts on a
+    #: new channel use (:func:`channels.frame.send_frame` pads it to a multiple).
+    layers: int = 1
 
     def __init__(self, precision: str | None = None, device: str | None = None) -> None:
         super().__init__(precision=precision, device=device)
@@ -94,6 +104,29 @@ class ChannelModel(Block):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError
 
+    def detect(
+        self,
+        x: torch.Tensor,
+        no: float,
+        *,
+        generator: torch.Generator,
+        segments: list[tuple[int, object]],
+        block_symbols: int | None = None,
+    ) -> list[torch.Tensor]:
+        """Send ``x`` [B, n] and return each segment's bit LLRs [B, n_i · m_i] (float32).
+
+        ``segments`` lists (symbols, demapper) in frame order, their symbols adding up to
+        n; each demapper (Sionna ``Demapper``) names its segment's constellation. This
+        default equalises (:meth:`call`) and demaps each segment; a channel whose MIMO
+        detector searches the constellation (K-best, EP) gives LLRs itself.
+        """
+        y, no_eff = self(x, no, generator=generator, block_symbols=block_symbols)
+        out, start = [], 0
+        for n, demapper in segments:
+            out.append(demapper(y[:, start : start + n], no_eff[:, start : start + n]))
+            start += n
+        return out
+
 
 class AWGNChannel(ChannelModel):
     """Additive white Gaussian noise: ``y = x + n``."""
@@ -106,42 +139,117 @@ class AWGNChannel(ChannelModel):
 
 
 class RayleighBlockFading(ChannelModel):
-    """Flat Rayleigh block fading ``y = h x + n``, ``h ~ CN(0, 1)`` constant per block.
+    """Flat Rayleigh block fading ``y = h x + n``, ``h ~ CN(0, 1)`` constant per block; with
+    ``antennas`` N > 1, N×N spatial multiplexing over i.i.d. Rayleigh ``H``.
 
     Args:
-        coherence: ``"block"`` keeps ``h`` for one code block (``block_symbols`` symbols,
-            or the whole transmission when the caller gives none); an integer N keeps it
-            for N symbols (1 = fast fading).
+        coherence: ``"block"`` keeps the fade for one code block (``block_symbols``
+            symbols, or the whole transmission when the caller gives none); an integer N
+            keeps it for N channel uses (1 = fast fading).
+        antennas: transmit and receive antennas (1, 2 or 4); N layers, so N symbols per
+            channel use. The transmit power is split over the layers (Es/N0 is the total
+            transmit energy per channel use over the noise per receive antenna), and
+            consecutive symbols go to consecutive layers.
+        detector: MIMO detector (ignored for one antenna): ``"lmmse"`` or ``"zf"``
+            equalisation, or ``"kbest"`` / ``"ep"``, which give bit LLRs
+            (:mod:`channels.detection`; :meth:`call` then equalises by LMMSE).
 
-    The receiver knows ``h`` (perfect CSI) and equalises by zero forcing:
-    ``y / h`` with noise variance ``no / |h|^2``.
+    The receiver knows the channel (perfect CSI). One antenna: zero forcing ``y / h`` with
+    noise variance ``no / |h|^2``; N antennas: LMMSE (or ZF) equalisation per channel use
+    with its per-layer noise variance (``sionna.phy.mimo``).
     """
 
     name = "rayleigh"
 
-    def __init__(self, coherence: int | str = "block", **kwargs) -> None:
+    def __init__(
+        self, coherence: int | str = "block", antennas: int = 1, detector: str = "lmmse", **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         if coherence != "block" and not (isinstance(coherence, int) and coherence >= 1):
             raise LinkError(
                 f"coherence must be 'block' or a positive number of symbols, got {coherence!r}."
             )
         self.coherence = coherence
+        self.antennas = check_antennas(antennas)
+        self.layers = self.antennas
+        self.detector = check_detector(detector)
+        self.name = mimo_name("rayleigh", self.antennas)
+        self._search = (
+            FlatSearchDetector(self.detector, self.antennas)
+            if self.detector in SEARCHING and self.antennas > 1
+            else None
+        )
+
+    def channel_uses(self, num_symbols: int) -> int:
+        return math.ceil(num_symbols / self.antennas)
+
+    def _fades(self, batch: int, uses: int, span: int, generator, device) -> torch.Tensor:
+        """CN(0, 1) fades [batch, uses, N, N], one draw per ``span`` channel uses."""
+        n = self.antennas
+        shape = (batch, math.ceil(uses / span), n, n) if n > 1 else (batch, math.ceil(uses / span))
+        h = torch.complex(
+            torch.randn(shape, generator=generator, dtype=self.dtype, device=device),
+            torch.randn(shape, generator=generator, dtype=self.dtype, device=device),
+        ) * math.sqrt(0.5)
+        return h.repeat_interleave(span, dim=1)[:, :uses]
 
     def call(self, x, no, *, generator, block_symbols=None):
         batch, n = x.shape
         span = n if self.coherence == "block" and block_symbols is None else block_symbols
         if self.coherence != "block":
-            span = int(self.coherence)
-        num_blocks = math.ceil(n / span)
-        shape = (batch, num_blocks)
-        h = torch.complex(
-            torch.randn(shape, generator=generator, dtype=self.dtype, device=x.device),
-            torch.randn(shape, generator=generator, dtype=self.dtype, device=x.device),
-        ) * math.sqrt(0.5)
-        h = h.repeat_interleave(span, dim=1)[:, :n]
-        y = self.add_noise(h * x, no, generator)
-        gain = h.abs().square().clamp_min(1e-12)
-        return y / h, no / gain
+            span = int(self.coherence) * self.antennas
+        if self.antennas == 1:
+            h = self._fades(batch, n, span, generator, x.device)
+            y = self.add_noise(h * x, no, generator)
+            gain = h.abs().square().clamp_min(1e-12)
+            return y / h, no / gain
+        y, h = self._mimo(x, no, generator, span)
+        x_hat, no_eff = equalise(y, h, no, "zf" if self.detector == "zf" else "lmmse")
+        return x_hat.reshape(batch, -1)[:, :n], no_eff.reshape(batch, -1)[:, :n]
+
+    def _mimo(self, x, no, generator, span: int):
+        """Symbols ``x`` [B, n] through N×N fades held for ``span`` symbols: the received
+        vectors [B, U, N] and the channel matrices [B, U, N, N] (power split included)."""
+        batch, n = x.shape
+        k = self.antennas
+        uses = self.channel_uses(n)
+        h = self._fades(batch, uses, math.ceil(span / k), generator, x.device) / math.sqrt(k)
+        xs = torch.nn.functional.pad(x, (0, uses * k - n)).reshape(batch, uses, k)
+        return self.add_noise((h @ xs.unsqueeze(-1)).squeeze(-1), no, generator), h
+
+    def detect(self, x, no, *, generator, segments, block_symbols=None):
+        if self._search is None:
+            return super().detect(
+                x, no, generator=generator, segments=segments, block_symbols=block_symbols
+            )
+        n = x.shape[-1]
+        span = n if self.coherence == "block" and block_symbols is None else block_symbols
+        if self.coherence != "block":
+            span = int(self.coherence) * self.antennas
+        y, h = self._mimo(x, no, generator, span)
+        return _search_segments(
+            segments, self.antennas, lambda m, u0, u1: self._search(y[:, u0:u1], h[:, u0:u1], no, m)
+        )
+
+
+#: Antenna counts (N×N, N layers) the MIMO channels offer.
+ANTENNAS: tuple[int, ...] = (1, 2, 4)
+
+
+def check_antennas(antennas: int) -> int:
+    """Validate an antenna count; returns it."""
+    if isinstance(antennas, bool) or antennas not in ANTENNAS:
+        raise LinkError(
+            f"antennas must be one of {', '.join(map(str, ANTENNAS))} (N×N, N layers), "
+            f"got {antennas!r}."
+        )
+    return int(antennas)
+
+
+def mimo_name(base: str, antennas: int) -> str:
+    """The name a configuration's MCS thresholds are calibrated under: ``base`` for one
+    antenna, ``base-NxN`` for N."""
+    return base if antennas == 1 else f"{base}-{antennas}x{antennas}"
 
 
 @dataclass(frozen=True)
@@ -179,11 +287,15 @@ def ofdm_layout(num_symbols: int, fft_size: int, pilot_period: int) -> OFDMLayou
 
 
 class TDLChannel(ChannelModel):
-    """3GPP TR 38.901 TDL-A/B/C over OFDM, with pilots, LMMSE estimation and equalisation.
+    """3GPP TR 38.901 TDL-A/B/C over OFDM, with pilots, LMMSE estimation and equalisation;
+    with ``antennas`` N > 1, N×N spatial multiplexing over MIMO TDL (uncorrelated antennas).
 
     Each transmission is its own frame of ``fft_size`` subcarriers and as many OFDM
     symbols as the data needs (see :func:`ofdm_layout`); pilot OFDM symbols count against
-    the budget. The cyclic prefix is assumed long enough and is not counted.
+    the budget. The cyclic prefix is assumed long enough and is not counted. With N
+    antennas every resource element carries N symbols (one per layer; consecutive symbols
+    on consecutive layers), the transmit power is split over the layers, and each layer's
+    pilots sit on every N-th subcarrier of the pilot symbols (Sionna's Kronecker pattern).
 
     Args:
         model: ``"A"``, ``"B"`` or ``"C"`` (NLOS profiles).
@@ -198,7 +310,15 @@ class TDLChannel(ChannelModel):
         estimator: ``"ls"`` (least squares on the pilots, linear interpolation) or
             ``"lmmse"`` (separable Wiener filter with the TDL model's covariances,
             :mod:`channels.estimation`).
+        antennas: transmit and receive antennas, 1, 2 or 4 (N layers).
+        detector: ``"lmmse"`` or ``"zf"`` equalisation, or ``"kbest"`` / ``"ep"``, which
+            give bit LLRs (:mod:`channels.detection`; :meth:`call` then equalises by LMMSE).
     """
+
+    #: The TR 38.901 profiles this class offers.
+    profiles: tuple[str, ...] = ("A", "B", "C")
+    #: Name prefix (``tdl-a``, ``tdl-a-2x2``, ...).
+    family: str = "tdl"
 
     def __init__(
         self,
@@ -212,19 +332,26 @@ class TDLChannel(ChannelModel):
         pilot_period: int = 7,
         perfect_csi: bool = False,
         estimator: str = "lmmse",
+        antennas: int = 1,
+        detector: str = "lmmse",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         model = model.upper()
-        if model not in ("A", "B", "C"):
-            raise LinkError(f"unknown TDL profile {model!r}; choose A, B or C.")
+        if model not in self.profiles:
+            raise LinkError(
+                f"unknown {self.family.upper()} profile {model!r}; choose "
+                f"{', '.join(self.profiles)}."
+            )
         for label, value in (
             ("delay spread", delay_spread_ns),
             ("carrier frequency", carrier_frequency_hz),
             ("subcarrier spacing", subcarrier_spacing_hz),
         ):
             if not (math.isfinite(value) and value > 0):
-                raise LinkError(f"the TDL {label} must be a positive number, got {value}.")
+                raise LinkError(
+                    f"the {self.family.upper()} {label} must be a positive number, got {value}."
+                )
         if not (math.isfinite(speed_mps) and speed_mps >= 0):
             raise LinkError(f"the speed must be a non-negative number of m/s, got {speed_mps}.")
         if fft_size < 1 or pilot_period < 2:
@@ -233,31 +360,51 @@ class TDLChannel(ChannelModel):
             raise LinkError(
                 f"unknown channel estimator {estimator!r}; choose {' or '.join(ESTIMATORS)}."
             )
+        self.antennas = check_antennas(antennas)
+        self.layers = self.antennas
+        if fft_size % self.antennas:
+            raise LinkError(
+                f"fft_size ({fft_size}) must be a multiple of the antennas ({self.antennas}): "
+                "each layer's pilots take every N-th subcarrier."
+            )
+        self.detector = check_detector(detector)
         self.estimator = estimator
         self.delay_spread_s = delay_spread_ns * 1e-9
         self.speed_mps = float(speed_mps)
         self.carrier_frequency_hz = float(carrier_frequency_hz)
-        self.name = f"tdl-{model.lower()}"
+        self.name = mimo_name(f"{self.family}-{model.lower()}", self.antennas)
         self.model = model
         self.fft_size = int(fft_size)
         self.pilot_period = int(pilot_period)
         self.subcarrier_spacing_hz = float(subcarrier_spacing_hz)
         self.perfect_csi = bool(perfect_csi)
-        self._tdl = _SeededTDL(
-            model,
-            delay_spread=delay_spread_ns * 1e-9,
-            carrier_frequency=carrier_frequency_hz,
-            min_speed=speed_mps,
-            max_speed=speed_mps,
-            precision=kwargs.get("precision"),
-            device=kwargs.get("device"),
-        )
-        self._stream_management = StreamManagement(np.array([[1]]), 1)
+        self._channel_model = self._make_model(kwargs.get("precision"), kwargs.get("device"))
+        self._stream_management = StreamManagement(np.array([[1]]), self.antennas)
         self._frames: dict[int, tuple] = {}
+        self._searchers: dict[tuple[int, int], object] = {}
+
+    def _make_model(self, precision: str | None, device: str | None):
+        """The Sionna channel model whose OFDM responses this channel draws."""
+        return _SeededTDL(
+            self.model,
+            delay_spread=self.delay_spread_s,
+            carrier_frequency=self.carrier_frequency_hz,
+            min_speed=self.speed_mps,
+            max_speed=self.speed_mps,
+            num_rx_ant=self.antennas,
+            num_tx_ant=self.antennas,
+            precision=precision,
+            device=device,
+        )
+
+    def _seed_model(self, generator: torch.Generator) -> None:
+        """Make the channel model draw from ``generator``."""
+        self._channel_model._generator = generator
 
     def layout(self, num_symbols: int) -> OFDMLayout:
-        """The frame used for ``num_symbols`` data symbols."""
-        return ofdm_layout(num_symbols, self.fft_size, self.pilot_period)
+        """The frame used for ``num_symbols`` data symbols (all layers together)."""
+        per_layer = math.ceil(num_symbols / self.antennas)
+        return ofdm_layout(per_layer, self.fft_size, self.pilot_period)
 
     def channel_uses(self, num_symbols: int) -> int:
         return self.layout(num_symbols).resource_elements
@@ -267,10 +414,13 @@ class TDLChannel(ChannelModel):
         key = lay.num_ofdm_symbols
         if key not in self._frames:
             opts = {"precision": self.precision, "device": self.device}
+            n = self.antennas
             rg = ResourceGrid(
                 num_ofdm_symbols=lay.num_ofdm_symbols,
                 fft_size=self.fft_size,
                 subcarrier_spacing=self.subcarrier_spacing_hz,
+                num_tx=1,
+                num_streams_per_tx=n,
                 pilot_pattern="kronecker",
                 pilot_ofdm_symbol_indices=list(lay.pilot_symbols),
                 **opts,
@@ -278,10 +428,13 @@ class TDLChannel(ChannelModel):
             # Sionna draws the Kronecker pattern's QPSK pilots from its global generator;
             # replace them by a sequence fixed by the frame size, so that results never
             # depend on what the process drew before (set before the mapper copies them).
-            rg.pilot_pattern.pilots = qpsk_pilots(rg.pilot_pattern.pilots.shape, key)
+            # With several layers each keeps its own subcarriers (zeros elsewhere).
+            old = rg.pilot_pattern.pilots
+            pilots = qpsk_pilots(old.shape, key)
+            rg.pilot_pattern.pilots = pilots if n == 1 else pilots * (old.abs() > 0)
             if self.estimator == "lmmse":
                 estimator = WienerChannelEstimator(
-                    rg.pilot_pattern.pilots.reshape(len(lay.pilot_symbols), self.fft_size),
+                    rg.pilot_pattern.pilots.reshape(n, len(lay.pilot_symbols), self.fft_size),
                     lay.pilot_symbols,
                     tdl_freq_cov_mat(
                         self.model, self.subcarrier_spacing_hz, self.fft_size, self.delay_spread_s
@@ -296,28 +449,35 @@ class TDLChannel(ChannelModel):
                 )
             else:
                 estimator = LSChannelEstimator(rg, interpolation_type="lin", **opts)
+            # call() equalises by LMMSE under K-best and EP too (their LLRs come from detect)
+            equaliser = ZFEqualizer if self.detector == "zf" else LMMSEEqualizer
             self._frames[key] = (
                 rg,
                 ResourceGridMapper(rg, **opts),
-                GenerateOFDMChannel(self._tdl, rg, normalize_channel=False, **opts),
+                GenerateOFDMChannel(self._channel_model, rg, normalize_channel=False, **opts),
                 estimator,
-                LMMSEEqualizer(rg, self._stream_management, **opts),
+                equaliser(rg, self._stream_management, **opts),
             )
         return self._frames[key]
 
     def through(self, x, no, generator: torch.Generator):
         """Data symbols ``x`` [B, n] mapped onto their frame (pilots added) and sent:
-        returns the true channel ``h`` [B, 1, 1, 1, 1, T, F] and the received grid ``y``
-        [B, 1, 1, T, F] at noise variance ``no``."""
+        returns the channel ``h`` [B, 1, N, 1, N, T, F] (scaled by 1/√N for the power
+        split) and the received grid ``y`` [B, 1, N, T, F] at noise variance ``no``."""
         batch, n = x.shape
+        k = self.antennas
         rg, mapper, generate, _, _ = self._frame(n)
-        data = torch.nn.functional.pad(x, (0, rg.num_data_symbols - n))
-        grid = mapper(data.reshape(batch, 1, 1, -1))
-        self._tdl._generator = generator
+        data = torch.nn.functional.pad(x, (0, rg.num_data_symbols * k - n))
+        # consecutive symbols on consecutive layers: [B, D·N] -> [B, 1, N, D]
+        data = data.reshape(batch, -1, k).transpose(1, 2).reshape(batch, 1, k, -1)
+        grid = mapper(data)  # [B, 1, N, T, F]
+        self._seed_model(generator)
         h = generate(batch)
-        y = self.add_noise(
-            (h[:, 0, 0, 0, 0] * grid[:, 0, 0]).unsqueeze(1).unsqueeze(1), no, generator
-        )
+        if k > 1:
+            h = h / math.sqrt(k)
+        # sum over the transmit antennas: [B, Nr, Nt, T, F] · [B, 1, Nt, T, F]
+        rx = (h[:, 0, :, 0] * grid[:, 0].unsqueeze(1)).sum(2)
+        y = self.add_noise(rx.unsqueeze(1), no, generator)
         return h, y
 
     def estimation_nmse(
@@ -333,17 +493,81 @@ class TDLChannel(ChannelModel):
         err = (h_hat - h).abs().square().sum() / h.abs().square().sum()
         return float(10 * torch.log10(err))
 
-    def call(self, x, no, *, generator, block_symbols=None):
-        batch, n = x.shape
-        _, _, _, estimator, equalizer = self._frame(n)
-        h, y = self.through(x, no, generator)  # [B, 1, 1, 1, 1, T, F], [B, 1, 1, T, F]
+    def _received(self, x, no, generator):
+        """Send ``x`` [B, n]: the received grid, the channel estimate and its error
+        variance (the true channel and 0 with perfect CSI), and ``no`` as a tensor."""
+        estimator = self._frame(x.shape[-1])[3]
+        h, y = self.through(x, no, generator)  # [B, 1, N, 1, N, T, F], [B, 1, N, T, F]
         no_t = torch.as_tensor(no, dtype=self.dtype, device=x.device)
         if self.perfect_csi:
-            h_hat, err_var = h, torch.zeros((), dtype=self.dtype, device=x.device)
-        else:
-            h_hat, err_var = estimator(y, no_t)
-        x_hat, no_eff = equalizer(y, h_hat, err_var, no_t)
-        return x_hat.reshape(batch, -1)[:, :n], no_eff.reshape(batch, -1)[:, :n]
+            return y, h, torch.zeros_like(h.real), no_t
+        h_hat, err_var = estimator(y, no_t)
+        return y, h_hat, err_var, no_t
+
+    def detect(self, x, no, *, generator, segments, block_symbols=None):
+        if self.antennas == 1 or self.detector not in SEARCHING:
+            return super().detect(
+                x, no, generator=generator, segments=segments, block_symbols=block_symbols
+            )
+        batch, n = x.shape
+        k = self.antennas
+        rg = self._frame(n)[0]
+        y, h_hat, err_var, no_t = self._received(x, no, generator)
+        runs: dict[int, torch.Tensor] = {}
+
+        def llrs(m: int, u0: int, u1: int) -> torch.Tensor:
+            if m not in runs:  # the whole frame once per modulation, in symbol order
+                llr = self._searcher(rg, m)(y, h_hat, err_var, no_t)  # [B, 1, N, D·m]
+                llr = llr[:, 0].reshape(batch, k, -1, m).transpose(1, 2)
+                runs[m] = llr.reshape(batch, -1, k * m)  # [B, D, N·m]
+            return runs[m][:, u0:u1].reshape(batch, -1)
+
+        return _search_segments(segments, k, llrs)
+
+    def _searcher(self, rg, bits_per_symbol: int):
+        """Sionna's OFDM K-best or EP detector for this frame and modulation (cached)."""
+        key = (rg.num_ofdm_symbols, bits_per_symbol)
+        if key not in self._searchers:
+            from sionna.phy.ofdm import EPDetector, KBestDetector
+
+            from channels.detection import EP_ITERATIONS, KBEST_PATHS
+
+            opts = {"precision": self.precision, "device": self.device}
+            sm = self._stream_management
+            if self.detector == "kbest":
+                block = KBestDetector(
+                    "bit", self.antennas, KBEST_PATHS, rg, sm, "qam", bits_per_symbol, **opts
+                )
+            else:
+                block = EPDetector("bit", rg, sm, bits_per_symbol, l=EP_ITERATIONS, **opts)
+            self._searchers[key] = block
+        return self._searchers[key]
+
+    def call(self, x, no, *, generator, block_symbols=None):
+        batch, n = x.shape
+        equalizer = self._frame(n)[4]
+        y, h_hat, err_var, no_t = self._received(x, no, generator)
+        x_hat, no_eff = equalizer(y, h_hat, err_var, no_t)  # [B, 1, N, D]
+        # back to the symbol order: [B, 1, N, D] -> [B, D·N]
+        x_hat = x_hat[:, 0].transpose(1, 2).reshape(batch, -1)
+        no_eff = no_eff[:, 0].transpose(1, 2).reshape(batch, -1)
+        return x_hat[:, :n], no_eff[:, :n]
+
+
+def _search_segments(segments, layers: int, llrs) -> list[torch.Tensor]:
+    """Each segment's LLRs [B, n_i · m_i] from ``llrs(m, u0, u1)`` (the LLRs of channel
+    uses u0..u1 detected with m bits per symbol); segments start on a channel use."""
+    out, start = [], 0
+    for n, demapper in segments:
+        if start % layers:
+            raise LinkError(
+                f"a stream starts inside a channel use (symbol {start}, {layers} layers): "
+                "pad each stream to a multiple of the layers."
+            )
+        m = int(demapper.constellation.num_bits_per_symbol)
+        out.append(llrs(m, start // layers, math.ceil((start + n) / layers))[:, : n * m])
+        start += n
+    return out
 
 
 def qpsk_pilots(shape: torch.Size | tuple[int, ...], frame_key: int) -> torch.Tensor:

@@ -38,6 +38,18 @@ def ber_qpsk_rayleigh(snr_db: float) -> float:
     return 0.5 * (1.0 - math.sqrt(g / (1.0 + g)))
 
 
+def ber_qpsk_mimo_zf(snr_db: float, antennas: int) -> float:
+    """Gray QPSK bit error rate per layer of N×N spatial multiplexing over i.i.d. Rayleigh
+    fading with zero-forcing detection and perfect CSI.
+
+    The total power is split over N layers, so each layer sees Es/N0 / N before detection;
+    after ZF a layer's SNR is that times ``1 / [(H^H H)^-1]_kk``, which is Gamma(Nr - Nt +
+    1, 1) — exponential for Nr = Nt (diversity order 1). So the BER is the single-antenna
+    Rayleigh one at Es/N0 / N: :func:`ber_qpsk_rayleigh` at ``snr_db - 10 log10 N``.
+    """
+    return ber_qpsk_rayleigh(snr_db - 10.0 * math.log10(antennas))
+
+
 def uncoded_ber(channel: str, modulation: str, snr_db: float) -> float | None:
     """The closed-form uncoded BER where one is implemented, else ``None``."""
     forms = {

@@ -139,8 +139,9 @@ def test_the_plugin_channel_is_listed_and_runs_with_its_options(toy_installed, t
     rows = {r["name"]: r for r in json.loads(out)}
     assert code == 0 and rows["toy-phase"]["options"] == ["phase_deg"]
     assert rows["toy-phase"]["thresholds"] == "from awgn"
-    assert rows["rayleigh"]["options"] == ["coherence"]
-    assert rows["tdl-a"]["thresholds"] == "calibrated"
+    assert rows["rayleigh"]["options"] == ["coherence", "antennas", "detector"]
+    assert rows["tdl-a"]["thresholds"].startswith("calibrated (1x1, ")  # and its MIMO tables
+    assert rows["cdl-c"]["thresholds"].startswith("calibrated")
 
     cfg = parse_config(
         {

@@ -26,7 +26,9 @@ def link(
         help="Es/N0 values in dB: '0 2 4', a range 'start:stop:step', or 'auto' "
         "(a window around each MCS's measured 10 % BLER threshold).",
     ),
-    channel: str = typer.Option("awgn", help="awgn, rayleigh, tdl-a, tdl-b or tdl-c."),
+    channel: str = typer.Option(
+        "awgn", help="awgn, rayleigh, tdl-a…tdl-c, cdl-a…cdl-e (`semcom list channels`)."
+    ),
     modulation: str = typer.Option("qpsk", help="qpsk, qam16, qam64 or qam256."),
     code_rate: float = typer.Option(0.5, help="LDPC code rate in [0.2, 0.925]."),
     mcs: list[str] = typer.Option(
@@ -54,7 +56,14 @@ def link(
     ),
     delay_spread_ns: float = typer.Option(300.0, help="TDL RMS delay spread in ns."),
     speed_mps: float = typer.Option(3.0, help="TDL terminal speed in m/s."),
-    perfect_csi: bool = typer.Option(False, help="TDL: equalise with the true channel."),
+    perfect_csi: bool = typer.Option(False, help="TDL/CDL: equalise with the true channel."),
+    antennas: int = typer.Option(
+        1, help="Rayleigh/TDL/CDL: N×N antennas, N layers (1, 2 or 4); thresholds per N."
+    ),
+    detector: str = typer.Option(
+        "lmmse", help="MIMO detector with --antennas > 1: lmmse, zf, kbest or ep."
+    ),
+    estimator: str = typer.Option("lmmse", help="TDL/CDL channel estimate: lmmse or ls."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     plot: Path = typer.Option(None, help="Write a BLER figure (BER when --uncoded): PNG or PDF."),
 ) -> None:
@@ -81,6 +90,7 @@ def link(
     if plot is not None and plot.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise SemcomError(f"--plot {plot} must end in .png, .pdf or .svg.")
     options = channel_options(channel, coherence, delay_spread_ns, speed_mps, perfect_csi)
+    options.update(mimo_options(channel, antennas, detector, estimator))
     lnk = Link(
         channel, max_iter=max_iter, early_stop=early_stop, channel_options=options, harq=harq
     )
@@ -182,13 +192,34 @@ def channel_options(
             raise SemcomError(
                 f"--coherence {coherence!r} must be 'block' or a positive number of symbols."
             ) from err
-    if name.startswith("tdl-"):
+    if name.startswith(("tdl-", "cdl-")):
         return {
             "delay_spread_ns": delay_spread_ns,
             "speed_mps": speed_mps,
             "perfect_csi": perfect_csi,
         }
     return {}
+
+
+def mimo_options(channel: str, antennas: int, detector: str, estimator: str) -> dict:
+    """The MIMO and estimation options that differ from the defaults, for ``channel``."""
+    name = channel.lower()
+    fading = name == "rayleigh" or name.startswith(("tdl-", "cdl-"))
+    if not fading and (antennas != 1 or detector != "lmmse" or estimator != "lmmse"):
+        raise SemcomError(
+            f"--antennas, --detector and --estimator apply to rayleigh, tdl-* and cdl-*, "
+            f"not to {channel}."
+        )
+    out: dict = {}
+    if antennas != 1:
+        out["antennas"] = antennas
+    if detector != "lmmse":
+        out["detector"] = detector
+    if estimator != "lmmse":
+        if name == "rayleigh":
+            raise SemcomError("--estimator applies to tdl-* and cdl-*: rayleigh has perfect CSI.")
+        out["estimator"] = estimator
+    return out
 
 
 def print_table(report: dict) -> None:

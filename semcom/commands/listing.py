@@ -3,6 +3,8 @@ alike)."""
 
 from __future__ import annotations
 
+import re
+
 import typer
 
 from semcom.errors import SemcomError
@@ -121,11 +123,16 @@ def _channel_rows() -> list[dict]:
             continue
         own = getattr(factory, "thresholds_from", None) or name
         mcs = "calibrated" if own == name else f"from {own}"
+        # its configurations with tables: own (one antenna) and own-NxN (MIMO)
+        mimo = re.compile(rf"{re.escape(own)}-\d+x\d+")
+        configs = [c for c in calibrated if c == own or mimo.fullmatch(c)]
+        if len(configs) > 1 or (configs and configs[0] != own):
+            mcs += " (" + ", ".join("1x1" if c == own else c[len(own) + 1 :] for c in configs) + ")"
         rows.append(
             {
                 "name": name,
                 "options": _channel_options(factory),
-                "thresholds": mcs if own in calibrated else "none (fixed MCS only)",
+                "thresholds": mcs if configs else "none (fixed MCS only)",
                 "summary": channel_summary(name),
                 "source": sources[name],
             }
