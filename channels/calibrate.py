@@ -19,6 +19,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -51,7 +52,8 @@ def measure_bler(link: Link, mcs: MCS, snr_db: float, bits: int, blocks: int, se
 def find_threshold(
     link: Link, mcs: MCS, start_db: float, step_db: float, bits: int, blocks: int, seed: int
 ) -> tuple[float, int]:
-    """The SNR (dB) of 10 % BLER, and the number of SNR points it took."""
+    """The SNR (dB) of 10 % BLER (infinite if 60 dB above ``start_db`` the BLER is still
+    above it: an error floor), and the number of SNR points it took."""
     floor = 0.5 / blocks  # stands in for a measured BLER of zero on the log scale
     points: dict[float, float] = {}
 
@@ -63,8 +65,8 @@ def find_threshold(
     s = start_db
     while bler(s) > TARGET_BLER:
         s += step_db
-        if s > start_db + 60:
-            raise RuntimeError(f"{mcs} never reached 10 % BLER on {link.channel.name}")
+        if s > start_db + 60:  # an error floor: recorded as unreachable (null)
+            return math.inf, len(points)
     if s == start_db:  # started too high: walk down until it fails
         while bler(s) <= TARGET_BLER:
             s -= step_db
@@ -79,10 +81,16 @@ def find_threshold(
     return lo + frac * (hi - lo), len(points)
 
 
-def monotone(table: dict[str, float]) -> dict[str, float]:
+def monotone(table: dict[str, float | None]) -> dict[str, float | None]:
     """The least-squares non-decreasing fit of ``table`` ({MCS index: dB}) in index order
-    (pool adjacent violators: a run that decreases is replaced by its mean)."""
+    (pool adjacent violators: a run that decreases is replaced by its mean). ``None``
+    (unreachable) stays ``None`` and so does every entry above it."""
     keys = sorted(table, key=int)
+    if None in table.values():
+        first = min(int(k) for k, v in table.items() if v is None)
+        reachable = {k: v for k, v in table.items() if int(k) < first}
+        fit = monotone(reachable) if reachable else {}
+        return {k: fit.get(k) for k in keys}
     runs: list[list[float]] = []  # [mean, count]
     for k in keys:
         runs.append([float(table[k]), 1])
@@ -120,10 +128,17 @@ def markdown_table(data: dict, bits: int = MAIN_BITS, channels: list[str] | None
     missing = [c for c in channels if c not in tables]
     if missing:
         raise SystemExit(f"no {bits}-bit thresholds for {', '.join(missing)}.")
-    head = "| MCS | " + " | ".join(names.get(c, c.upper()) for c in channels) + " |"
+    def label(channel: str) -> str:  # "cdl-c-2x2" -> "CDL-C 2×2"
+        mimo = re.fullmatch(r"(.+)-(\d+)x(\d+)", channel)
+        base = mimo.group(1) if mimo else channel
+        text = names.get(base, base.upper())
+        return f"{text} {mimo.group(2)}×{mimo.group(3)}" if mimo else text
+
+    head = "| MCS | " + " | ".join(label(c) for c in channels) + " |"
     lines = [head, "|---" * (len(channels) + 1) + "|"]
     for mcs in NR_MCS_TABLE:
-        cells = [f"{tables[c][str(mcs.index)]:.1f}" for c in channels]
+        values = [tables[c].get(str(mcs.index)) for c in channels]
+        cells = ["–" if v is None else f"{v:.1f}" for v in values]
         lines.append(f"| {mcs} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -205,10 +220,15 @@ def main(argv: list[str] | None = None) -> int:
         previous = -math.inf
         t0 = time.time()
         for mcs in NR_MCS_TABLE:
-            start = max(shannon_snr_db(mcs.spectral_efficiency), previous - 1.0)
-            start = round(start * 2) / 2
-            thr, npts = find_threshold(link, mcs, start, step, args.bits, args.blocks, args.seed)
-            table[str(mcs.index)] = round(thr, 2)
+            if math.isinf(previous) and previous > 0:  # above an unreachable entry
+                thr, npts = math.inf, 0
+            else:
+                start = max(shannon_snr_db(mcs.spectral_efficiency), previous - 1.0)
+                start = round(start * 2) / 2
+                thr, npts = find_threshold(
+                    link, mcs, start, step, args.bits, args.blocks, args.seed
+                )
+            table[str(mcs.index)] = None if math.isinf(thr) else round(thr, 2)
             previous = thr
             gap = thr - shannon_snr_db(mcs.spectral_efficiency)
             print(

@@ -131,9 +131,11 @@ def _table_threshold(mcs: MCS, channel: str, table: Mapping[str, Mapping[str, fl
             "set the channel's thresholds_from to a calibrated channel it resembles."
         )
     try:
-        return float(table[channel][str(mcs.index)])
+        value = table[channel][str(mcs.index)]
     except KeyError as err:
         raise LinkError(f"{mcs} has no calibrated threshold on {channel}.") from err
+    # null: the calibration never reached 10 % BLER (an error floor): never selected
+    return math.inf if value is None else float(value)
 
 
 def threshold_db(mcs: MCS, channel: str, bits: int | None = None) -> float:
@@ -152,6 +154,8 @@ def threshold_db(mcs: MCS, channel: str, bits: int | None = None) -> float:
             key=lambda m: abs(m.spectral_efficiency - mcs.spectral_efficiency),
         )[:2]
         (a, ta), (b, tb) = ((m, threshold_db(m, channel, bits)) for m in same)
+        if math.isinf(ta) or math.isinf(tb):
+            return math.inf
         slope = (tb - ta) / (b.spectral_efficiency - a.spectral_efficiency)
         return ta + slope * (mcs.spectral_efficiency - a.spectral_efficiency)
     data = load_thresholds()
@@ -169,6 +173,8 @@ def threshold_db(mcs: MCS, channel: str, bits: int | None = None) -> float:
         return points[0][1]
     for (b0, t0), (b1, t1) in zip(points, points[1:], strict=False):
         if b0 <= bits <= b1:
+            if math.isinf(t0) or math.isinf(t1):
+                return math.inf
             w = (math.log2(bits) - math.log2(b0)) / (math.log2(b1) - math.log2(b0))
             return t0 + w * (t1 - t0)
     return main

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from channels.calibrate import main, markdown_table, monotone, refit
 from channels.mcs import load_thresholds
@@ -23,7 +24,7 @@ def test_every_shipped_table_is_monotone_and_keeps_its_measurements():
     groups += [(t, data["measured_by_bits"][b]) for b, t in data["by_bits"].items()]
     for fitted, measured in groups:
         for channel, table in fitted.items():
-            values = [table[k] for k in sorted(table, key=int)]
+            values = [math.inf if table[k] is None else table[k] for k in sorted(table, key=int)]
             assert values == sorted(values), channel
             assert table == monotone(measured[channel]), channel
 
@@ -46,3 +47,29 @@ def test_print_takes_the_single_antenna_channels_unless_told(capsys):
     table = capsys.readouterr().out
     assert table.strip() == markdown_table(data)
     assert "| MCS | AWGN | Rayleigh | TDL-A | TDL-B | TDL-C |" in table
+
+
+def test_an_unreachable_threshold_is_never_selected():
+    """An entry whose BLER never fell to 10 % (null in the file) is infinite, keeps every
+    entry above it unreachable, and adaptive selection stops below it."""
+    from channels import mcs as mcs_module
+
+    assert monotone({"2": 1.0, "3": 0.5, "4": None, "5": 9.0}) == {
+        "2": 0.75,
+        "3": 0.75,
+        "4": None,
+        "5": None,
+    }
+    data = {"thresholds": {"x": {str(m.index): float(m.index) for m in mcs_module.NR_MCS_TABLE}}}
+    data["thresholds"]["x"]["10"] = None
+    table = markdown_table(data, channels=["x"])
+    assert "| MCS10 16-QAM 0.643 | – |" in table
+    original = mcs_module.load_thresholds
+    try:
+        mcs_module.load_thresholds = lambda: data
+        assert math.isinf(mcs_module.threshold_db(mcs_module.NR_MCS_TABLE[8], "x"))
+        assert mcs_module.select_mcs(100.0, "x").index == 27  # 11..27 are finite here
+        data["thresholds"]["x"] = monotone(data["thresholds"]["x"])
+        assert mcs_module.select_mcs(100.0, "x").index == 9
+    finally:
+        mcs_module.load_thresholds = original
