@@ -128,6 +128,7 @@ def markdown_table(data: dict, bits: int = MAIN_BITS, channels: list[str] | None
     missing = [c for c in channels if c not in tables]
     if missing:
         raise SystemExit(f"no {bits}-bit thresholds for {', '.join(missing)}.")
+
     def label(channel: str) -> str:  # "cdl-c-2x2" -> "CDL-C 2×2"
         mimo = re.fullmatch(r"(.+)-(\d+)x(\d+)", channel)
         base = mimo.group(1) if mimo else channel
