@@ -238,8 +238,8 @@ class TransportBlockDecoder(Block):
     Input: ``llr`` [..., coded_bits], float logits log p(1)/p(0) (Sionna's convention);
     or, with ``rv`` (HARQ soft combining), ``llr`` [..., R, coded_bits] of R transmissions
     of the same block with redundancy versions ``rv`` (length R): incremental redundancy
-    places each in the circular buffer at its start (Sionna's ``harq_mode`` decoder, built
-    on first use; about 8× slower per iteration, since it does not prune the graph); R
+    places each in the circular buffer at its start and decodes the buffer on the graph
+    pruned to the positions received (:meth:`ir_buffer`, :meth:`ir_decoder`); R
     transmissions of version 0 (Chase combining) add their LLRs and use the fast decoder.
     Output: :class:`DecodedBlocks`.
 
@@ -248,6 +248,9 @@ class TransportBlockDecoder(Block):
         max_iter: maximum belief-propagation iterations (flooding, boxplus-phi).
         early_stop: check each code block's CRC after every iteration and retire those
             that pass; ``False`` always runs ``max_iter`` iterations (Sionna's behaviour).
+        pruned_ir: decode incremental redundancy on the pruned graph (default); ``False``
+            uses Sionna's ``harq_mode`` decoder, which keeps the whole graph (the same
+            decisions, slower; ``benchmarks/link.py --harq`` measures both).
     """
 
     def __init__(
@@ -256,6 +259,7 @@ class TransportBlockDecoder(Block):
         *,
         max_iter: int = 20,
         early_stop: bool = True,
+        pruned_ir: bool = True,
         precision: str | None = None,
         device: str | None = None,
     ) -> None:
@@ -266,6 +270,7 @@ class TransportBlockDecoder(Block):
         self.layout = encoder.layout
         self.max_iter = int(max_iter)
         self.early_stop = bool(early_stop)
+        self.pruned_ir = bool(pruned_ir)
         self.ldpc = LDPC5GDecoder(
             encoder.ldpc,
             num_iter=self.max_iter,
@@ -276,6 +281,8 @@ class TransportBlockDecoder(Block):
             device=device,
         )
         self._harq_ldpc: LDPC5GDecoder | None = None
+        #: Pruned decoders of incremental redundancy, keyed by the covered buffer length.
+        self._ir_ldpc: dict[int, LDPC5GDecoder] = {}
         self._tb_crc = CRCDecoder(encoder.tb_crc, precision=precision, device=device)
         # With one code block, the TB CRC24A is the block's own check.
         cb_crc = encoder.cb_crc
@@ -302,6 +309,51 @@ class TransportBlockDecoder(Block):
             )
         return self._harq_ldpc
 
+    def ir_buffer(self, llr: torch.Tensor, rv: list[int]) -> tuple[torch.Tensor, int]:
+        """Soft-combine R transmissions ``llr`` [n, R, E] of redundancy versions ``rv`` into
+        the code block's circular buffer (fillers left out, TS 38.212 5.4.2.1): returns
+        its first L positions [n, L], L the end of what the transmissions covered (the
+        whole buffer once one wraps around), and L."""
+        enc = self.encoder.ldpc
+        size, e = enc.n_cb_comp, llr.shape[-1]
+        starts = enc.get_start_positions_comp(list(rv))
+        buf = torch.zeros(llr.shape[0], size, dtype=llr.dtype, device=llr.device)
+        inv = enc.out_int_inv if enc.num_bits_per_symbol is not None else None
+        for i, start in enumerate(starts):
+            part = llr[:, i] if inv is None else llr[:, i, inv]
+            buf = buf + torch.nn.functional.pad(part, (0, size - e)).roll(start, dims=1)
+        end = max(start + e for start in starts)
+        covered = size if end > size else end
+        return buf[:, :covered], covered
+
+    def _prunable(self, rv: list[int]) -> bool:
+        """Whether the transmissions leave part of the buffer unreceived and the rate
+        matched to what they cover is one Sionna builds (≥ 1/5); else the whole graph."""
+        enc = self.encoder.ldpc
+        starts = enc.get_start_positions_comp(list(rv))
+        end = max(starts) + enc.n
+        return end <= enc.n_cb_comp and 5 * enc.k >= end
+
+    def ir_decoder(self, covered: int) -> LDPC5GDecoder:
+        """The pruned decoder of a code block whose circular buffer is known up to
+        ``covered`` positions: the same code (base graph, lifting) rate-matched to that
+        length, so Sionna prunes the parity nodes beyond it (built once per length)."""
+        if covered not in self._ir_ldpc:
+            enc = self.encoder.ldpc
+            matched = LDPC5GEncoder(
+                enc.k, covered, bg=enc._bg, precision=self.precision, device=self.device
+            )
+            self._ir_ldpc[covered] = LDPC5GDecoder(
+                matched,
+                num_iter=self.max_iter,
+                hard_out=True,
+                return_infobits=True,
+                return_state=True,
+                precision=self.precision,
+                device=self.device,
+            )
+        return self._ir_ldpc[covered]
+
     def _decode_blocks(
         self, llr: torch.Tensor, rv: list[int] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -309,6 +361,11 @@ class TransportBlockDecoder(Block):
         n = llr.shape[0]
         if rv is None:
             ldpc = self.ldpc
+        elif self.pruned_ir and self._prunable(rv):
+            # combine once into the circular buffer, decode it on the pruned graph: the
+            # same decisions as Sionna's harq_mode decoder, which keeps the whole graph
+            llr, covered = self.ir_buffer(llr, rv)
+            ldpc = self.ir_decoder(covered)
         else:
             harq = self.harq_decoder()
 

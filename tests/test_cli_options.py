@@ -138,6 +138,7 @@ OUT_OF_RANGE: dict[str, dict[str, tuple[str, str]]] = {
         "--delay-spread-ns": ("-5", "delay spread"),
         "--speed-mps": ("-1", "speed"),
         "--harq": ("0", "transmissions"),
+        "--antennas": ("3", "antennas must be one of"),
     },
     "sweep": {"--workers": ("0", "--workers"), "--threads": ("0", "--threads")},
     "train": {
