@@ -195,13 +195,49 @@ def select_mcs(snr_db: float, channel: str, margin_db: float = 0.0, bits: int | 
     return max(usable, key=lambda m: m.spectral_efficiency)
 
 
+#: Protection keywords chosen per transmission from the SNR (everything else is a fixed MCS).
+ADAPTIVE = "adaptive"
+ROBUST = "robust"
+#: Extra margin of ``robust`` over ``adaptive``: over Rayleigh block fading, where the block
+#: error rate falls as 1/SNR, 3 dB halves it; over AWGN it is about two decades.
+ROBUST_MARGIN_DB = 3.0
+
+
+def robust_floor() -> MCS:
+    """The most robust protection there is: QPSK at the 5G LDPC code's lowest rate, 1/5."""
+    return MCS("qpsk", MIN_CODE_RATE)
+
+
+def protection_keyword(text: object) -> str | None:
+    """``"adaptive"`` or ``"robust"`` when ``text`` names one (any case), else None."""
+    if isinstance(text, str) and text.strip().lower() in (ADAPTIVE, ROBUST):
+        return text.strip().lower()
+    return None
+
+
+def select_robust(
+    snr_db: float, channel: str, margin_db: float = 0.0, bits: int | None = None
+) -> MCS:
+    """Protection for a stream that must arrive (MTGC's caption and SPWs): the table MCS
+    :func:`select_mcs` gives with :data:`ROBUST_MARGIN_DB` more margin, and below every
+    such threshold QPSK 1/5 (:func:`robust_floor`) rather than the table's lowest entry
+    (QPSK 0.30), about 2.5 dB more robust."""
+    margin = margin_db + ROBUST_MARGIN_DB
+    if not math.isfinite(snr_db):
+        raise LinkError(f"SNR {snr_db} dB is not finite; give a finite Es/N0 in dB.")
+    if any(threshold_db(m, channel, bits) <= snr_db - margin for m in NR_MCS_TABLE):
+        return select_mcs(snr_db, channel, margin, bits)
+    return robust_floor()
+
+
 def shannon_snr_db(spectral_efficiency: float) -> float:
     """Es/N0 (dB) at which AWGN capacity ``log2(1 + SNR)`` equals ``spectral_efficiency``."""
     return 10 * math.log10(2**spectral_efficiency - 1)
 
 
 def parse_mcs(text: str) -> MCS:
-    """Parse ``"adaptive"``-free MCS text: ``"4"``/``"mcs4"`` (table index) or ``"qam16:0.5"``."""
+    """Parse fixed MCS text (not ``adaptive`` / ``robust``): ``"4"``/``"mcs4"`` (table
+    index) or ``"qam16:0.5"``."""
     t = text.strip().lower()
     if t.startswith("mcs"):
         t = t[3:]

@@ -193,11 +193,17 @@ class RayleighBlockFading(ChannelModel):
         ) * math.sqrt(0.5)
         return h.repeat_interleave(span, dim=1)[:, :uses]
 
+    def _span(self, n: int, block_symbols: int | None) -> int:
+        """Symbols one fade is held for: the code block (``block_symbols``, or all ``n``
+        when the caller gives none) under ``"block"`` coherence, else ``coherence``
+        channel uses."""
+        if self.coherence != "block":
+            return int(self.coherence) * self.antennas
+        return n if block_symbols is None else block_symbols
+
     def call(self, x, no, *, generator, block_symbols=None):
         batch, n = x.shape
-        span = n if self.coherence == "block" and block_symbols is None else block_symbols
-        if self.coherence != "block":
-            span = int(self.coherence) * self.antennas
+        span = self._span(n, block_symbols)
         if self.antennas == 1:
             h = self._fades(batch, n, span, generator, x.device)
             y = self.add_noise(h * x, no, generator)
@@ -222,11 +228,7 @@ class RayleighBlockFading(ChannelModel):
             return super().detect(
                 x, no, generator=generator, segments=segments, block_symbols=block_symbols
             )
-        n = x.shape[-1]
-        span = n if self.coherence == "block" and block_symbols is None else block_symbols
-        if self.coherence != "block":
-            span = int(self.coherence) * self.antennas
-        y, h = self._mimo(x, no, generator, span)
+        y, h = self._mimo(x, no, generator, self._span(x.shape[-1], block_symbols))
         return _search_segments(
             segments, self.antennas, lambda m, u0, u1: self._search(y[:, u0:u1], h[:, u0:u1], no, m)
         )

@@ -254,12 +254,14 @@ def _check_keys(d: Any, allowed: tuple[str, ...], where: str) -> dict:
 
 def _check_mcs(text: Any, where: str) -> str:
     from channels.errors import LinkError
-    from channels.mcs import parse_mcs
+    from channels.mcs import parse_mcs, protection_keyword
 
     if not isinstance(text, str):
-        raise _fail(where, f"{text!r} is not an MCS; write 'adaptive', 'mcsN' or 'qam16:1/2'")
-    if text.strip().lower() == "adaptive":
-        return "adaptive"
+        raise _fail(
+            where, f"{text!r} is not an MCS; write 'adaptive', 'robust', 'mcsN' or 'qam16:1/2'"
+        )
+    if protection_keyword(text):
+        return protection_keyword(text)
     try:
         parse_mcs(text)
     except LinkError as err:

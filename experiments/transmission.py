@@ -125,7 +125,8 @@ def plan(
     stream none of whose options fits is not sent (the receiver treats it as erased). A
     stream's MCS is ``protection[name]``, else ``mcs`` if the stream's default is
     ``adaptive``, else its default; ``adaptive`` is the link's best MCS for ``snr_db`` and
-    the option's size. The chosen options' details are the plan's.
+    the option's size, ``robust`` the same with 3 dB more margin and QPSK 1/5 below the
+    table (:func:`channels.mcs.select_robust`). The chosen options' details are the plan's.
     """
     prot = dict(protection or {})
     symbols: list[int] = []

@@ -36,8 +36,8 @@ class Option:
 @dataclass(frozen=True)
 class Stream:
     """A named stream: its options, most preferred first, and its default protection
-    (an MCS name such as ``qpsk:1/3`` or ``mcs9``, or ``adaptive``: the best the link
-    has for the SNR)."""
+    (an MCS name such as ``qpsk:1/3`` or ``mcs9``; ``adaptive``: the best the link has
+    for the SNR; ``robust``: the same with 3 dB more margin, QPSK 1/5 below the table)."""
 
     name: str
     options: tuple[Option, ...]

@@ -157,6 +157,35 @@ def test_adaptive_selection_takes_the_highest_rate_whose_threshold_holds():
     assert select_mcs(-20.0, "awgn") == NR_MCS_TABLE[0]  # below every threshold: most robust
 
 
+def test_robust_protection_keeps_three_db_more_margin_and_falls_to_qpsk_one_fifth():
+    from channels.mcs import ROBUST_MARGIN_DB, select_mcs, select_robust, threshold_db
+
+    for channel in ("awgn", "rayleigh"):
+        for snr in (-6.0, 0.0, 3.0, 9.0, 20.0):
+            chosen = select_robust(snr, channel, 0.0, 100)
+            if all(threshold_db(m, channel, 100) > snr - ROBUST_MARGIN_DB for m in NR_MCS_TABLE):
+                assert (chosen.modulation, chosen.code_rate) == ("qpsk", 0.2)
+            else:  # the adaptive choice at SNR - 3 dB, never a higher rate than adaptive
+                assert chosen == select_mcs(snr - ROBUST_MARGIN_DB, channel, 0.0, 100)
+                adaptive = select_mcs(snr, channel, 0.0, 100)
+                assert chosen.spectral_efficiency <= adaptive.spectral_efficiency
+    # QPSK 1/5 at -2.5 dB over AWGN (1.5 dB above its threshold for this 480-bit block),
+    # where adaptive falls back to QPSK 0.30 (about -1.5 dB): 20 blocks each, seeds fixed
+    link = Link("awgn")
+    caption = PAYLOADS["caption"]
+    mcs, adaptive = link.resolve("Robust", -2.5, 8 * len(caption))
+    assert adaptive and mcs.code_rate == 0.2
+    sent = [
+        link.transmit({"caption": caption}, -2.5, protection=p, seed=s).streams["caption"]
+        for p in ("robust", "adaptive")
+        for s in range(20)
+    ]
+    robust_ok = sum(o.stats.crc_ok for o in sent[:20])
+    adaptive_ok = sum(o.stats.crc_ok for o in sent[20:])
+    assert robust_ok >= 18 and adaptive_ok <= 4  # 40/40 and 2/40 measured over 40 seeds
+    assert all(o.stats.adaptive for o in sent)
+
+
 def test_adaptive_protection_is_reported_and_follows_the_snr():
     link = Link("awgn")
     low = link.transmit({"hci": PAYLOADS["hci"]}, 3.0, seed=0).streams["hci"].stats

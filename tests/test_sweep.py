@@ -97,6 +97,7 @@ def test_rerun_without_resume_and_other_config_are_refused(tmp_path) -> None:
         ({"codecs": [{"name": "webp", "mcs": "qam7:1/2"}]}, "codecs[0].mcs"),
         ({"codecs": [{"name": "webp", "steps": 3}]}, "not an option of webp"),
         ({"codecs": [{"name": "mtgc", "protection": {"image": "mcs2"}}]}, "unknown key 'image'"),
+        ({"codecs": [{"name": "mtgc", "protection": {"spw": "sturdy"}}]}, "codecs[0].protection"),
         ({"channels": ["mars"]}, "'mars' is not a channel"),
         ({"snr_db": ["high"]}, "snr_db"),
         ({"budget_cpp": [0.1, -1]}, "budget_cpp"),
@@ -147,6 +148,8 @@ def test_codec_labels_tell_two_protections_of_one_codec_apart(tmp_path) -> None:
     assert uses["webp-robust"] > 0 and uses["webp"] > 0
     with pytest.raises(SemcomError, match="another label"):
         config(codecs=["webp", {"name": "webp", "protection": {"image": "qpsk:1/5"}}])
+    sturdy = config(codecs=[{"name": "webp", "protection": {"image": "Robust"}}])
+    assert sturdy.codecs[0].protection == (("image", "robust"),)
     with pytest.raises(SemcomError, match=r"codecs\[0\]\.harq"):
         config(codecs=[{"name": "webp", "harq": 0}])
     with pytest.raises(SemcomError, match="label"):

@@ -63,15 +63,16 @@ def transmit(
         "adaptive",
         "--mcs",
         help="Protection of the codec's adaptive streams (MTGC: the HCI; a baseline: its "
-        "one stream): 'adaptive', a table index 'mcsN' or 'modulation:rate'.",
+        "one stream): 'adaptive', 'robust' (3 dB more margin, QPSK 1/5 below the table), a "
+        "table index 'mcsN' or 'modulation:rate'.",
     ),
     protect: list[str] = typer.Option(
         [],
         "--protect",
         help="STREAM=MCS, repeatable: one stream's protection (e.g. hci=mcs9).",
     ),
-    protect_caption: str = typer.Option("qpsk:1/3", help="MTGC caption protection."),
-    protect_spw: str = typer.Option("qpsk:1/3", help="MTGC SPW protection."),
+    protect_caption: str = typer.Option("robust", help="MTGC caption protection."),
+    protect_spw: str = typer.Option("robust", help="MTGC SPW protection."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise and fading."),
     frame: str = typer.Option(
         "shared",

@@ -22,8 +22,9 @@ from semcom.protocol import Encoded, Option, Stream
 
 #: Presets a config may name.
 PRESETS = ("tiny", "sd21")
-#: Default protection: the semantic streams robust, the HCI adaptive.
-DEFAULT_PROTECTION: dict[str, str] = {"caption": "qpsk:1/3", "spw": "qpsk:1/3", "hci": "adaptive"}
+#: The scene streams must arrive: "robust" protection (the table MCS with 3 dB more margin,
+#: QPSK 1/5 below it); the HCI takes the link's best MCS ("adaptive").
+DEFAULT_PROTECTION: dict[str, str] = {"caption": "robust", "spw": "robust", "hci": "adaptive"}
 
 
 class MTGCCodec:
