@@ -49,6 +49,8 @@ class TBLayout:
         cb_bits: information bits per code block K, CB CRC included when C > 1.
         cb_coded_bits: coded bits per code block E (a multiple of ``bits_per_symbol``).
         bits_per_symbol: modulation order m.
+        ldpc_bits: below rate 1/5, the LDPC codeword's length E0 < E that the E bits repeat
+            cyclically (0: no repetition, E0 = E).
     """
 
     payload_bits: int
@@ -57,6 +59,18 @@ class TBLayout:
     cb_bits: int
     cb_coded_bits: int
     bits_per_symbol: int
+    ldpc_bits: int = 0
+
+    @property
+    def ldpc_coded_bits(self) -> int:
+        """Coded bits per code block out of the LDPC encoder, E0 <= E: below rate 1/5 its
+        rate-1/5 codeword, repeated (cyclically) to the E bits sent."""
+        return self.ldpc_bits or self.cb_coded_bits
+
+    @property
+    def repeated(self) -> bool:
+        """Whether each code block's E bits repeat a shorter LDPC codeword."""
+        return self.ldpc_coded_bits < self.cb_coded_bits
 
     @property
     def coded_bits(self) -> int:
@@ -134,9 +148,27 @@ def tb_layout(payload_bits: int, mcs: MCS) -> TBLayout:
     pad = (-(b + num_cbs * crc_bits)) % num_cbs
     k = (b + pad + num_cbs * crc_bits) // num_cbs
     e = m * math.ceil(k / (rate * m))
-    while k / e < MIN_CODE_RATE:
-        e -= m
-    return TBLayout(a, pad, num_cbs, k, e, m)
+    e0 = e
+    while k / e0 < MIN_CODE_RATE:
+        e0 -= m
+    if rate >= MIN_CODE_RATE - 1e-9:
+        return TBLayout(a, pad, num_cbs, k, e0, m)  # rounding below 1/5: trimmed, not repeated
+    return TBLayout(a, pad, num_cbs, k, e, m, e0)
+
+
+def repeat_index(layout: TBLayout, device=None) -> torch.Tensor:
+    """[E] positions in the E0-bit LDPC codeword of each of the E bits sent (``i mod E0``)."""
+    return torch.arange(layout.cb_coded_bits, device=device) % layout.ldpc_coded_bits
+
+
+def fold_repetitions(llr: torch.Tensor, layout: TBLayout) -> torch.Tensor:
+    """LLRs [..., C*E] of repeated code blocks -> [..., C*E0]: each codeword bit's copies
+    added (maximum-ratio combining of the repetitions)."""
+    c, e, e0 = layout.num_cbs, layout.cb_coded_bits, layout.ldpc_coded_bits
+    x = llr.reshape(*llr.shape[:-1], c, e)
+    out = torch.zeros(*x.shape[:-1], e0, dtype=x.dtype, device=x.device)
+    out.index_add_(x.dim() - 1, repeat_index(layout, x.device), x)
+    return out.reshape(*llr.shape[:-1], c * e0)
 
 
 class TransportBlockEncoder(Block):
@@ -172,7 +204,7 @@ class TransportBlockEncoder(Block):
         try:
             self.ldpc = LDPC5GEncoder(
                 lay.cb_bits,
-                lay.cb_coded_bits,
+                lay.ldpc_coded_bits,
                 num_bits_per_symbol=lay.bits_per_symbol,
                 bg=base_graph(payload_bits, mcs.code_rate),
                 precision=precision,
@@ -209,6 +241,8 @@ class TransportBlockEncoder(Block):
         if self._cb_crc is not None:
             cbs = self._cb_crc(cbs)
         c = self.ldpc(cbs) if rv == 0 else self.ldpc(cbs, rv=[int(rv)])
+        if lay.repeated:  # [..., C, E0] -> [..., C, E], the codeword sent again from its start
+            c = c[..., repeat_index(lay, c.device)]
         c = c.reshape(*batch, lay.coded_bits)
         if self.scrambler is not None:
             c = self.scrambler(c)
@@ -403,13 +437,16 @@ class TransportBlockDecoder(Block):
         if self.encoder.scrambler is not None:  # one sequence per block: scramble [B·R, G]
             llr = self.encoder.scrambler(llr.reshape(-1, lay.coded_bits), binary=False)
             llr = llr.reshape(*batch, *([len(rv)] if rv is not None else []), lay.coded_bits)
+        if lay.repeated:  # add the copies of each codeword bit: [..., C·E] -> [..., C·E0]
+            llr = fold_repetitions(llr, lay)
+        e0 = lay.ldpc_coded_bits
         if rv is not None and not any(rv):  # Chase combining: add, decode as one
             llr, rv = llr.sum(dim=-2), None
         if rv is None:
-            cb_llr = llr.reshape(-1, lay.cb_coded_bits)
-        else:  # [..., R, C·E] -> [(...)·C, R, E]
-            cb_llr = llr.reshape(-1, len(rv), lay.num_cbs, lay.cb_coded_bits).transpose(1, 2)
-            cb_llr = cb_llr.reshape(-1, len(rv), lay.cb_coded_bits)
+            cb_llr = llr.reshape(-1, e0)
+        else:  # [..., R, C·E0] -> [(...)·C, R, E0]
+            cb_llr = llr.reshape(-1, len(rv), lay.num_cbs, e0).transpose(1, 2)
+            cb_llr = cb_llr.reshape(-1, len(rv), e0)
         u, iters = self._decode_blocks(cb_llr, rv)
         cb_ok = self._check(u) if lay.num_cbs > 1 else None
         if lay.num_cbs > 1:

@@ -23,6 +23,7 @@ from channels.checks import check_budget, check_snr
 from channels.coding import (
     TransportBlockDecoder,
     TransportBlockEncoder,
+    tb_layout,
     transport_block_size,
 )
 from channels.errors import LinkError
@@ -34,6 +35,7 @@ from channels.mcs import (
     modulation_bits,
     parse_mcs,
     protection_keyword,
+    robust_ladder,
     select_mcs,
     select_robust,
 )
@@ -149,6 +151,18 @@ class Link:
             f"protection {protection!r} is not understood; give an MCS, 'adaptive', "
             "'robust', 'mcsN' or 'modulation:rate'."
         )
+
+    def ladder(
+        self, protection: Protection, snr_db: float, payload_bits: int | None = None
+    ) -> list[tuple[MCS, bool]]:
+        """The protections a planner tries for one stream, in order, each with the
+        adaptive flag: a ``robust`` stream's :func:`~channels.mcs.robust_ladder` (the most
+        robust first, down to plain QPSK 1/5), else :meth:`resolve`'s one choice."""
+        if protection_keyword(protection) == ROBUST:
+            calibrated = getattr(self.channel, "thresholds_from", None) or self.channel.name
+            rungs = robust_ladder(snr_db, calibrated, self.margin_db, payload_bits)
+            return [(m, True) for m in rungs]
+        return [self.resolve(protection, snr_db, payload_bits)]
 
     def channel_uses(self, payload_bits: int, mcs: MCS) -> int:
         """Channel uses one stream of ``payload_bits`` takes at ``mcs`` in a frame of its own
@@ -276,18 +290,27 @@ class Link:
         budget = check_budget(budget)
         if not payload_bits:
             raise LinkError("no streams to send; give at least one named payload.")
-        plan = {}
+        rungs: dict[str, list[tuple[MCS, bool, int]]] = {}
         for name, nbits in payload_bits.items():
             if nbits <= 0:
                 raise LinkError(f"stream {name!r} is empty; every stream needs at least one byte.")
             prot = (
                 protection.get(name, "adaptive") if isinstance(protection, Mapping) else protection
             )
-            mcs, adaptive = self.resolve(prot, snr_db, nbits)
-            symbols = self.codec(nbits, mcs)[0].layout.num_symbols
-            plan[name] = (mcs, adaptive, symbols)
-        if self.frame != "shared":
-            plan = {n: (m, a, self.channel.channel_uses(cu)) for n, (m, a, cu) in plan.items()}
+            rungs[name] = []
+            for mcs, adaptive in self.ladder(prot, snr_db, nbits):
+                symbols = tb_layout(transport_block_size(nbits, mcs.code_rate), mcs).num_symbols
+                uses = symbols if self.frame == "shared" else self.channel.channel_uses(symbols)
+                rungs[name].append((mcs, adaptive, uses))
+        # every stream is sent: each takes the first rung of its ladder (a robust stream
+        # gives up repetitions for room) with which the streams after it still fit at
+        # their last rungs; none fitting: the last, and the error below
+        plan = {name: options[-1] for name, options in rungs.items()}
+        for name, options in rungs.items():
+            for option in options:
+                plan[name] = option
+                if budget is None or self.planned_uses(plan) <= budget:
+                    break
         total = self.planned_uses(plan)
         if budget is not None and total > budget:
             detail = ", ".join(f"{n} {cu} at {m}" for n, (m, _, cu) in plan.items())

@@ -27,6 +27,10 @@ MODULATIONS: dict[str, int] = {"qpsk": 2, "qam16": 4, "qam64": 6, "qam256": 8}
 #: Lowest code rate Sionna's 5G LDPC encoder accepts, and the highest in the NR tables.
 MIN_CODE_RATE = 1 / 5
 MAX_CODE_RATE = 948 / 1024
+#: Lowest rate a stream can be sent at. Below :data:`MIN_CODE_RATE` the rate-1/5 codeword
+#: is repeated (as TS 38.212 5.4.2.1 repeats the circular buffer when E exceeds it) and
+#: the receiver adds the copies' LLRs: each doubling buys about 3 dB.
+MIN_REPEAT_RATE = 1 / 40
 
 # (index, bits per symbol, R x 1024) from TS 38.214 Table 5.1.3.1-2, indices 2..27.
 _NR_TABLE_2: tuple[tuple[int, int, float], ...] = (
@@ -70,17 +74,23 @@ class MCS:
         modulation_bits(self.modulation)
         rate = self.code_rate
         if not (isinstance(rate, (int, float)) and math.isfinite(rate)):
-            raise LinkError(f"code rate {rate!r} is not a number; give a value in [0.2, 0.925].")
-        if not (MIN_CODE_RATE - 1e-9 <= rate <= MAX_CODE_RATE + 1e-9):
+            raise LinkError(f"code rate {rate!r} is not a number; give a value in [0.025, 0.925].")
+        if not (MIN_REPEAT_RATE - 1e-9 <= rate <= MAX_CODE_RATE + 1e-9):
             raise LinkError(
                 f"code rate {rate:g} is out of range; the 5G LDPC code supports "
-                f"{MIN_CODE_RATE:g} to {MAX_CODE_RATE:.3f}."
+                f"{MIN_CODE_RATE:g} to {MAX_CODE_RATE:.3f}, and repetition of its rate-1/5 "
+                f"codeword down to {MIN_REPEAT_RATE:g}."
             )
 
     @property
     def bits_per_symbol(self) -> int:
         """Coded bits carried by one complex symbol."""
         return MODULATIONS[self.modulation]
+
+    @property
+    def repetition(self) -> float:
+        """How many times the rate-1/5 codeword is sent (1 at rates of 1/5 and above)."""
+        return max(1.0, MIN_CODE_RATE / self.code_rate)
 
     @property
     def spectral_efficiency(self) -> float:
@@ -91,7 +101,7 @@ class MCS:
     def label(self) -> str:
         """A short human label, e.g. ``QPSK 1/2`` or ``16-QAM 0.602`` or ``MCS 4``."""
         mod = "QPSK" if self.modulation == "qpsk" else f"{self.modulation[3:]}-QAM"
-        frac = Fraction(self.code_rate).limit_denominator(12)
+        frac = Fraction(self.code_rate).limit_denominator(12 if self.code_rate >= 0.2 else 40)
         rate = f"{frac.numerator}/{frac.denominator}"
         if abs(float(frac) - self.code_rate) > 1e-6:
             rate = f"{self.code_rate:.3f}"
@@ -203,11 +213,6 @@ ROBUST = "robust"
 ROBUST_MARGIN_DB = 3.0
 
 
-def robust_floor() -> MCS:
-    """The most robust protection there is: QPSK at the 5G LDPC code's lowest rate, 1/5."""
-    return MCS("qpsk", MIN_CODE_RATE)
-
-
 def protection_keyword(text: object) -> str | None:
     """``"adaptive"`` or ``"robust"`` when ``text`` names one (any case), else None."""
     if isinstance(text, str) and text.strip().lower() in (ADAPTIVE, ROBUST):
@@ -215,19 +220,49 @@ def protection_keyword(text: object) -> str | None:
     return None
 
 
+#: Repetitions of the rate-1/5 codeword ``robust`` may choose below the table.
+ROBUST_REPEATS: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+
+
+def floor_threshold_db(channel: str, bits: int | None = None) -> float:
+    """Estimated 10 % BLER Es/N0 (dB) of QPSK 1/5 (not calibrated: the table starts at
+    QPSK 0.30): the lowest table entry's threshold less the gap between their Shannon
+    limits (2.1 dB; over block fading the outage threshold moves by the same dB)."""
+    lowest = NR_MCS_TABLE[0]
+    gap = shannon_snr_db(lowest.spectral_efficiency) - shannon_snr_db(2 * MIN_CODE_RATE)
+    return threshold_db(lowest, channel, bits) - gap
+
+
+def robust_ladder(
+    snr_db: float, channel: str, margin_db: float = 0.0, bits: int | None = None
+) -> list[MCS]:
+    """Protections for a stream that must arrive (MTGC's caption and SPWs), most robust
+    first; a planner sends the first that fits the budget.
+
+    Where a table entry holds with :data:`ROBUST_MARGIN_DB` more margin than ``adaptive``
+    keeps, that entry alone (:func:`select_mcs` at that margin). Below the whole table:
+    QPSK 1/5 repeated r times (:data:`ROBUST_REPEATS`, the fewest whose estimated
+    threshold, :func:`floor_threshold_db` less 10 log10 r, holds with that margin; the most
+    when none does), then each smaller repetition down to plain QPSK 1/5, so that a short
+    budget still carries the stream at the lowest rate that fits.
+    """
+    if not math.isfinite(snr_db):
+        raise LinkError(f"SNR {snr_db} dB is not finite; give a finite Es/N0 in dB.")
+    margin = margin_db + ROBUST_MARGIN_DB
+    if any(threshold_db(m, channel, bits) <= snr_db - margin for m in NR_MCS_TABLE):
+        return [select_mcs(snr_db, channel, margin, bits)]
+    floor = floor_threshold_db(channel, bits)
+    fits = [r for r in ROBUST_REPEATS if floor - 10 * math.log10(r) <= snr_db - margin]
+    top = fits[0] if fits else ROBUST_REPEATS[-1]
+    return [MCS("qpsk", MIN_CODE_RATE / r) for r in reversed(ROBUST_REPEATS) if r <= top]
+
+
 def select_robust(
     snr_db: float, channel: str, margin_db: float = 0.0, bits: int | None = None
 ) -> MCS:
-    """Protection for a stream that must arrive (MTGC's caption and SPWs): the table MCS
-    :func:`select_mcs` gives with :data:`ROBUST_MARGIN_DB` more margin, and below every
-    such threshold QPSK 1/5 (:func:`robust_floor`) rather than the table's lowest entry
-    (QPSK 0.30), about 2.5 dB more robust."""
-    margin = margin_db + ROBUST_MARGIN_DB
-    if not math.isfinite(snr_db):
-        raise LinkError(f"SNR {snr_db} dB is not finite; give a finite Es/N0 in dB.")
-    if any(threshold_db(m, channel, bits) <= snr_db - margin for m in NR_MCS_TABLE):
-        return select_mcs(snr_db, channel, margin, bits)
-    return robust_floor()
+    """The first of :func:`robust_ladder`: the protection ``robust`` sends when the budget
+    has room."""
+    return robust_ladder(snr_db, channel, margin_db, bits)[0]
 
 
 def shannon_snr_db(spectral_efficiency: float) -> float:

@@ -136,11 +136,15 @@ def plan(
         for option in stream.options:
             if not option.payload:
                 continue
-            # adaptive MCS from the thresholds of blocks this option's size
+            # adaptive MCS from the thresholds of blocks this option's size; a robust
+            # stream tries its ladder (fewer repetitions each rung) before the next option
             bits = 8 * len(option.payload)
-            mcs_i, adaptive = link.resolve(prot.get(stream.name, default), snr_db, bits)
-            n = stream_symbols(bits, mcs_i)
-            total = link.frame_uses([*symbols, n])
+            for rung in link.ladder(prot.get(stream.name, default), snr_db, bits):
+                mcs_i, adaptive = rung
+                n = stream_symbols(bits, mcs_i)
+                total = link.frame_uses([*symbols, n])
+                if total <= budget:
+                    break
             if total <= budget:
                 symbols.append(n)
                 out.payloads[stream.name] = option.payload

@@ -115,8 +115,13 @@ def test_mtgc_streams_get_their_own_protection(scene) -> None:
         budget_cpp=1.0,
         model=small_codec(),
     )
-    assert out.streams["caption"]["mcs"] == "QPSK 1/3" and out.streams["spw"]["mcs"] == "QPSK 1/3"
-    assert out.streams["hci"]["adaptive"] and out.streams["hci"]["mcs"] != "QPSK 1/3"
+    # caption and SPWs "robust": the adaptive choice 3 dB lower; the HCI adaptive
+    for name in ("caption", "spw"):
+        st = out.streams[name]
+        robust = Link("awgn").resolve("robust", 12.0 + 3.0, st["bits"])[0]
+        assert st["adaptive"] and st["mcs"] == str(robust)
+        assert robust == Link("awgn").resolve("adaptive", 12.0, st["bits"])[0]
+    assert out.streams["hci"]["adaptive"] and out.streams["hci"]["mcs"] != out.streams["spw"]["mcs"]
     assert out.success and out.image.shape == scene.shape
 
 
@@ -142,6 +147,7 @@ def test_mtgc_short_budget_drops_hci_first(scene) -> None:
         link=Link("awgn"),
         snr_db=10,
         budget_cpp=0.07,
+        protection={"caption": "qpsk:1/3", "spw": "qpsk:1/3"},
         model=small_codec(),
     )
     assert out.streams["caption"]["sent"] and out.streams["spw"]["sent"]
