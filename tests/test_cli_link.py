@@ -96,7 +96,7 @@ def test_link_plot_writes_a_figure(tmp_path, capsys):
     [
         (["--channel", "fiber"], "unknown channel"),
         (["--modulation", "qam1024"], "unknown modulation"),
-        (["--code-rate", "0.05"], "code rate"),
+        (["--code-rate", "0.01"], "code rate"),  # below 1/40, the lowest rate repetition reaches
         (["--snr-db", "inf"], "not finite"),
         (["--snr-db", "loud"], "not a number"),
         (["--bits", "0"], "--bits"),
