@@ -156,6 +156,12 @@ def tb_layout(payload_bits: int, mcs: MCS) -> TBLayout:
     return TBLayout(a, pad, num_cbs, k, e, m, e0)
 
 
+def stream_symbols(payload_bits: int, mcs: MCS) -> int:
+    """Data symbols of one stream's transport block, without building the LDPC codec (pure
+    arithmetic on the transport-block layout)."""
+    return tb_layout(transport_block_size(payload_bits, mcs.code_rate), mcs).num_symbols
+
+
 def repeat_index(layout: TBLayout, device=None) -> torch.Tensor:
     """[E] positions in the E0-bit LDPC codeword of each of the E bits sent (``i mod E0``)."""
     return torch.arange(layout.cb_coded_bits, device=device) % layout.ldpc_coded_bits

@@ -23,7 +23,7 @@ from channels.checks import check_budget, check_snr
 from channels.coding import (
     TransportBlockDecoder,
     TransportBlockEncoder,
-    tb_layout,
+    stream_symbols,
     transport_block_size,
 )
 from channels.errors import LinkError
@@ -58,8 +58,8 @@ __all__ = [
 ]
 
 #: Protection of one stream: a fixed MCS, "adaptive" (the table's best MCS for the SNR) or
-#: "robust" (the same with 3 dB more margin, QPSK 1/5 below the table; for streams that must
-#: arrive).
+#: "robust" (the same with 3 dB more margin; below the table QPSK 1/5, repeated as the SNR
+#: asks and the budget allows; for streams that must arrive).
 Protection = MCS | str
 
 #: Coded bits decoded per chunk in :meth:`Link.run_blocks` (bounds memory).
@@ -133,6 +133,12 @@ class Link:
         tb_size = transport_block_size(payload_bits, mcs.code_rate)
         return _build_codec(tb_size, mcs, self.max_iter, self.early_stop, self.device)
 
+    @property
+    def calibrated_as(self) -> str:
+        """The channel whose measured MCS thresholds adaptive protection reads for this
+        link's channel (its ``thresholds_from``, else its own name)."""
+        return getattr(self.channel, "thresholds_from", None) or self.channel.name
+
     def resolve(
         self, protection: Protection, snr_db: float, payload_bits: int | None = None
     ) -> tuple[MCS, bool]:
@@ -142,9 +148,8 @@ class Link:
             return protection, False
         keyword = protection_keyword(protection)
         if keyword is not None:
-            calibrated = getattr(self.channel, "thresholds_from", None) or self.channel.name
             select = select_robust if keyword == ROBUST else select_mcs
-            return select(snr_db, calibrated, self.margin_db, payload_bits), True
+            return select(snr_db, self.calibrated_as, self.margin_db, payload_bits), True
         if isinstance(protection, str):
             return parse_mcs(protection), False
         raise LinkError(
@@ -159,8 +164,7 @@ class Link:
         adaptive flag: a ``robust`` stream's :func:`~channels.mcs.robust_ladder` (the most
         robust first, down to plain QPSK 1/5), else :meth:`resolve`'s one choice."""
         if protection_keyword(protection) == ROBUST:
-            calibrated = getattr(self.channel, "thresholds_from", None) or self.channel.name
-            rungs = robust_ladder(snr_db, calibrated, self.margin_db, payload_bits)
+            rungs = robust_ladder(snr_db, self.calibrated_as, self.margin_db, payload_bits)
             return [(m, True) for m in rungs]
         return [self.resolve(protection, snr_db, payload_bits)]
 
@@ -299,7 +303,7 @@ class Link:
             )
             rungs[name] = []
             for mcs, adaptive in self.ladder(prot, snr_db, nbits):
-                symbols = tb_layout(transport_block_size(nbits, mcs.code_rate), mcs).num_symbols
+                symbols = stream_symbols(nbits, mcs)
                 uses = symbols if self.frame == "shared" else self.channel.channel_uses(symbols)
                 rungs[name].append((mcs, adaptive, uses))
         # every stream is sent: each takes the first rung of its ladder (a robust stream

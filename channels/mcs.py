@@ -249,8 +249,9 @@ def robust_ladder(
     if not math.isfinite(snr_db):
         raise LinkError(f"SNR {snr_db} dB is not finite; give a finite Es/N0 in dB.")
     margin = margin_db + ROBUST_MARGIN_DB
-    if any(threshold_db(m, channel, bits) <= snr_db - margin for m in NR_MCS_TABLE):
-        return [select_mcs(snr_db, channel, margin, bits)]
+    chosen = select_mcs(snr_db, channel, margin, bits)
+    if threshold_db(chosen, channel, bits) <= snr_db - margin:  # a table entry holds
+        return [chosen]
     floor = floor_threshold_db(channel, bits)
     fits = [r for r in ROBUST_REPEATS if floor - 10 * math.log10(r) <= snr_db - margin]
     top = fits[0] if fits else ROBUST_REPEATS[-1]

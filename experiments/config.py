@@ -260,8 +260,8 @@ def _check_mcs(text: Any, where: str) -> str:
         raise _fail(
             where, f"{text!r} is not an MCS; write 'adaptive', 'robust', 'mcsN' or 'qam16:1/2'"
         )
-    if protection_keyword(text):
-        return protection_keyword(text)
+    if keyword := protection_keyword(text):
+        return keyword
     try:
         parse_mcs(text)
     except LinkError as err:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from channels.coding import tb_layout, transport_block_size
+from channels.coding import stream_symbols
 from channels.link import Link, Transmission
 from channels.mcs import MCS
 from semcom.errors import SemcomError
@@ -52,12 +52,6 @@ def budget_uses(budget_cpp: float, height: int, width: int) -> int:
             f"{height}×{width} image; raise --budget-cpp."
         )
     return uses
-
-
-def stream_symbols(payload_bits: int, mcs: MCS) -> int:
-    """Data symbols of one stream's transport block, without building the LDPC codec (pure
-    arithmetic on the transport-block layout)."""
-    return tb_layout(transport_block_size(payload_bits, mcs.code_rate), mcs).num_symbols
 
 
 def stream_uses(link: Link, payload_bits: int, mcs: MCS) -> int:
@@ -125,8 +119,10 @@ def plan(
     stream none of whose options fits is not sent (the receiver treats it as erased). A
     stream's MCS is ``protection[name]``, else ``mcs`` if the stream's default is
     ``adaptive``, else its default; ``adaptive`` is the link's best MCS for ``snr_db`` and
-    the option's size, ``robust`` the same with 3 dB more margin and QPSK 1/5 below the
-    table (:func:`channels.mcs.select_robust`). The chosen options' details are the plan's.
+    the option's size; a ``robust`` stream tries the rungs of its ladder in turn
+    (:meth:`Link.ladder`: 3 dB more margin, below the table QPSK 1/5 repeated, most
+    repetitions first) and takes the first that fits. The chosen options' details are the
+    plan's.
     """
     prot = dict(protection or {})
     symbols: list[int] = []

@@ -37,7 +37,7 @@ class Option:
 class Stream:
     """A named stream: its options, most preferred first, and its default protection
     (an MCS name such as ``qpsk:1/3`` or ``mcs9``; ``adaptive``: the best the link has
-    for the SNR; ``robust``: the same with 3 dB more margin, QPSK 1/5 below the table)."""
+    for the SNR; ``robust``: the same with 3 dB more margin, below the table QPSK 1/5 repeated)."""
 
     name: str
     options: tuple[Option, ...]

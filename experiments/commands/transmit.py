@@ -63,7 +63,7 @@ def transmit(
         "adaptive",
         "--mcs",
         help="Protection of the codec's adaptive streams (MTGC: the HCI; a baseline: its "
-        "one stream): 'adaptive', 'robust' (3 dB more margin, QPSK 1/5 below the table), a "
+        "one stream): 'adaptive', 'robust' (3 dB more margin; below the table QPSK 1/5, repeated), "
         "table index 'mcsN' or 'modulation:rate'.",
     ),
     protect: list[str] = typer.Option(

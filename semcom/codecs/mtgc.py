@@ -22,8 +22,9 @@ from semcom.protocol import Encoded, Option, Stream
 
 #: Presets a config may name.
 PRESETS = ("tiny", "sd21")
-#: The scene streams must arrive: "robust" protection (the table MCS with 3 dB more margin,
-#: QPSK 1/5 below it); the HCI takes the link's best MCS ("adaptive").
+#: The scene streams must arrive: "robust" protection (the table MCS with 3 dB more margin;
+#: below the table QPSK 1/5, repeated as the SNR asks and the budget allows); the HCI takes
+#: the link's best MCS ("adaptive").
 DEFAULT_PROTECTION: dict[str, str] = {"caption": "robust", "spw": "robust", "hci": "adaptive"}
 
 
