@@ -1,4 +1,5 @@
-"""``semcom evaluate``: codecs on ShapesWorld test scenes, semantic and pixel fidelity.
+"""``semcom evaluate``: codecs on ShapesWorld test (or validation) scenes, semantic and
+pixel fidelity.
 
 Every codec is a registered digital codec (:mod:`semcom.registry`, ``semcom list
 codecs``); ``--codec`` names them, plus ablations of the reference codec:
@@ -74,6 +75,7 @@ from semcom.metrics.semantic import count_scene
 
 __all__ = [
     "COLUMNS",
+    "EVAL_SPLITS",
     "MATCHES",
     "CodecResult",
     "EvalConfig",
@@ -93,6 +95,8 @@ __all__ = [
 
 #: Rate-matching rules of the other codecs (``--match``).
 MATCHES = ("equal", "above", "nearest", "below", "interpolate")
+#: Splits ``semcom evaluate`` scores on: test for results, val for choosing (never train).
+EVAL_SPLITS = ("test", "val")
 #: The suffix of the reference codec's oracle variant.
 ORACLE = "oracle"
 
@@ -133,11 +137,14 @@ def default_codecs(reference: str = "mtgc") -> tuple[str, ...]:
 
 @dataclass
 class EvalConfig:
-    """What to evaluate: codecs (None: :func:`default_codecs`), scenes (test split), the
+    """What to evaluate: codecs (None: :func:`default_codecs`), scenes (``split``: the
+    test split for results, the validation split for choosing models and settings), the
     reference codec and its rate, decoding settings."""
 
     codecs: tuple[str, ...] | None = None
     n: int = 200
+    #: ShapesWorld split the scenes come from (:data:`EVAL_SPLITS`).
+    split: str = "test"
     seed: int = 0
     target_bpp: float = 0.05
     match: str = "equal"
@@ -170,10 +177,15 @@ class EvalConfig:
 
         if not 1 <= self.n <= BLOCK:
             raise SemcomError(f"--n must be between 1 and {BLOCK} scenes.")
-        if not 0 <= self.seed < dataset_seeds("test"):
+        if self.split not in EVAL_SPLITS:
             raise SemcomError(
-                f"--seed must be in [0, {dataset_seeds('test')}): the test split holds that "
-                f"many datasets of {BLOCK} scenes."
+                f"--split must be {' or '.join(EVAL_SPLITS)}, not {self.split!r} (the "
+                "training scenes are what the models learned from)."
+            )
+        if not 0 <= self.seed < dataset_seeds(self.split):
+            raise SemcomError(
+                f"--seed must be in [0, {dataset_seeds(self.split)}): the {self.split} split "
+                f"holds that many datasets of {BLOCK} scenes."
             )
         if not self.target_bpp > 0:
             raise SemcomError("--target-bpp must be positive.")
@@ -302,7 +314,7 @@ def evaluate(
 
     say = progress or (lambda msg: None)
     codecs = tuple(cfg.codecs or ())
-    data = ShapesWorld("test", n=cfg.n, seed=cfg.seed)
+    data = ShapesWorld(cfg.split, n=cfg.n, seed=cfg.seed)
     items = [data[i] for i in range(cfg.n)]
     reference = torch.stack([it.image for it in items])
     truths = [it.objects for it in items]

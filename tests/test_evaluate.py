@@ -122,6 +122,8 @@ def test_unknown_codec_and_bad_options_are_clear():
         EvalConfig(match="closest")
     with pytest.raises(SemcomError, match="--seed must be in"):
         EvalConfig(codecs=("webp",), seed=90210)
+    with pytest.raises(SemcomError, match="--split must be test or val"):
+        EvalConfig(codecs=("webp",), split="train")
     with pytest.raises(SemcomError, match="analog codec"):
         EvalConfig(codecs=("mtgc", "deepjscc"))
     with pytest.raises(SemcomError, match="keeps some of mtgc's streams"):
@@ -156,6 +158,21 @@ def test_codecs_come_from_the_registry_and_ablations_from_the_reference_streams(
     assert "deepjscc" not in names
     # another reference: a one-stream codec has no ablations
     assert default_codecs("webp")[0] == "webp" and "mtgc" in default_codecs("webp")
+
+
+def test_split_val_scores_validation_scenes_not_test_scenes(tmp_path: Path):
+    """--split val (for choosing settings) draws its scenes from the validation split."""
+    from semcom.data.shapes import ShapesWorld
+
+    weights = tmp_path / "model"
+    small_codec(0).save_pretrained(weights)
+    for split in ("val", "test"):
+        cfg = EvalConfig(
+            codecs=("webp",), n=2, batch=2, bootstrap=10, weights=str(weights), split=split
+        )
+        _, _, reference = evaluate(cfg)
+        data = ShapesWorld(split, n=2, seed=0)
+        assert torch.equal(reference, torch.stack([data[i].image for i in range(2)]))
 
 
 def test_evaluate_end_to_end_on_a_small_model(tmp_path: Path):

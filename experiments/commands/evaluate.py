@@ -1,5 +1,5 @@
 """``semcom evaluate``: a reference codec (MTGC), its ablations and every other digital
-codec on ShapesWorld test scenes."""
+codec on ShapesWorld test scenes (or validation scenes, for choosing settings)."""
 
 from __future__ import annotations
 
@@ -30,8 +30,16 @@ def evaluate(
         help="The codec whose rate the others match and whose ablations may be named.",
     ),
     dataset: str = typer.Option("shapes", "--dataset", help="Data set (shapes: ShapesWorld)."),
-    n: int = typer.Option(200, "--n", help="Number of test scenes."),
-    seed: int = typer.Option(0, "--seed", help="Test set seed (and bootstrap seed)."),
+    split: str = typer.Option(
+        "test",
+        "--split",
+        help="test (results) or val (validation scenes: choose models and settings there, "
+        "never on test scenes).",
+    ),
+    n: int = typer.Option(200, "--n", help="Number of scenes."),
+    seed: int = typer.Option(
+        0, "--seed", help="Data set seed within the split (and bootstrap seed)."
+    ),
     target_bpp: float = typer.Option(
         0.05, "--target-bpp", help="The reference's rate per image (its planner's budget)."
     ),
@@ -104,6 +112,7 @@ def evaluate(
         codecs=tuple(codec) or None,
         reference=reference,
         n=n,
+        split=split,
         seed=seed,
         target_bpp=target_bpp,
         match=match,
@@ -147,7 +156,8 @@ def evaluate(
         typer.echo(diffs)
     ref = "MTGC" if cfg.reference == "mtgc" else cfg.reference
     typer.echo(
-        f"{cfg.n} ShapesWorld test scenes; other codecs "
+        f"{cfg.n} ShapesWorld {'validation' if cfg.split == 'val' else 'test'} scenes; "
+        "other codecs "
         + (
             f"interpolated in bpp to {ref}'s mean rate"
             if cfg.match == "interpolate"
