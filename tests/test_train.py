@@ -148,11 +148,24 @@ def test_run_all_trains_every_part_from_scratch_then_replaces_out(tmp_path: Path
     import semcom.presets.tiny as tiny
 
     monkeypatch.setattr(tiny, "build_tiny", lambda config=None: small_codec(0, sketch=True))
+    import semcom.train.parts.sampling as sampling
+
+    seen = []
+
+    def spy(codec, *args, **kwargs):
+        """Whether `sampling` chooses on the float16-rounded weights that ship."""
+        weights = list(codec.mgdd.unet.parameters()) + list(codec.mgdd.vae.parameters())
+        seen.append(all(torch.equal(p, p.half().float()) for p in weights))
+        return choose(codec, *args, **kwargs)
+
+    choose = sampling.choose_sampling
+    monkeypatch.setattr(sampling, "choose_sampling", spy)
     out = tmp_path / "shipped"
     out.mkdir()
     (out / "stale.txt").write_text("old weights")
     logs = tmp_path / "work"
     reports = run_all(_config(), out, logs)
+    assert seen == [True]
     assert sorted(reports) == sorted(PARTS)
     record = json.loads((out / "training.json").read_text())["parts"]
     assert sorted(record) == sorted(PARTS)

@@ -26,6 +26,7 @@ SAMPLING_CANDIDATES: tuple[tuple[int, float, float], ...] = (
     (10, 2.0, 0.3),
     (10, 3.0, 0.3),
     (10, 2.0, 0.2),
+    (10, 2.0, 0.1),
 )
 
 

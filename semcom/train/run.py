@@ -98,6 +98,11 @@ def run_stage(
 STAGE1_LANES: tuple[tuple[str, ...], ...] = (("hci", "vae"), ("captioner", "spw", "sketch"))
 
 
+#: Parts that train nothing but choose settings: they run last in their stage, on the
+#: weights as they ship (float16-rounded), so the choice holds for the shipped model.
+AS_SHIPPED: tuple[str, ...] = ("sampling",)
+
+
 def run_all(
     cfg: TrainConfig, out: Path, work: Path, resume: bool = True, lanes: bool = True
 ) -> dict[str, dict[str, float]]:
@@ -105,9 +110,10 @@ def run_all(
 
     The model trains in ``work/model`` (a part recorded in its training.json is done and
     is skipped on a resume); stage 1's small parts run in two one-thread processes
-    (:data:`STAGE1_LANES`) before the decoder; when all parts are done the model, its big
-    weights stored as float16 (:func:`~semcom.checkpoint.store_half`), replaces ``out``
-    as a whole, so a killed run never leaves half-trained weights there.
+    (:data:`STAGE1_LANES`) before the decoder; the parts of :data:`AS_SHIPPED` run after
+    the big weights are stored as float16 (:func:`~semcom.checkpoint.store_half`); when
+    all parts are done the model replaces ``out`` as a whole, so a killed run never
+    leaves half-trained weights there.
     """
     import shutil
 
@@ -142,8 +148,13 @@ def run_all(
                 reports.update(f.result())
     for stage, parts in STAGE_PARTS.items():
         left = todo(parts)
-        if left:
-            reports.update(run_stage(stage, cfg, model, work, left, resume))
+        trained = tuple(p for p in left if p not in AS_SHIPPED)
+        if trained:
+            reports.update(run_stage(stage, cfg, model, work, trained, resume))
+        chosen = tuple(p for p in left if p in AS_SHIPPED)
+        if chosen:
+            store_half(model)  # settings are chosen on the float16 weights that ship
+            reports.update(run_stage(stage, cfg, model, work, chosen, resume))
     staging = out.with_name(out.name + ".new")
     if staging.exists():
         shutil.rmtree(staging)
