@@ -1,5 +1,6 @@
 """``semcom evaluate``'s output: the table (plain text and Markdown, a column per figure
-and per extra metric field), the reconstruction figure, and the check of MTGC's claim."""
+and per extra metric field), the reconstruction and rate–fidelity figures, and the check
+of MTGC's claim."""
 
 from __future__ import annotations
 
@@ -101,6 +102,66 @@ def reconstruction_figure(
                 ax.set_title(label, fontsize=6)
     fig.tight_layout(pad=0.2)
     return save_png_pdf(fig, path)
+
+
+def rate_figure(summaries: list[dict], path, reference: str = "mtgc") -> list:
+    """:func:`draw_rate` saved as PATH.png and PATH.pdf; returns both paths."""
+    from channels.plotting import save_png_pdf
+
+    return save_png_pdf(draw_rate(summaries, reference), path)
+
+
+def draw_rate(summaries: list[dict], reference: str = "mtgc"):
+    """Object F1 and PSNR against bits per pixel, one point per codec with its 95 %
+    intervals on both axes: the reference and its ablations (filled markers) beside the
+    other codecs at the reference's rate (open markers). Readable in black and white; bpp
+    on a log axis (ablations send 10× less). Returns the matplotlib figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import ticker
+
+    from channels.plotting import MARKERS
+
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.0))
+    for ax, key, label in (
+        (axes[0], "f1", "object F1 (all four attributes right)"),
+        (axes[1], "psnr", "PSNR (dB)"),
+    ):
+        count = {True: 0, False: 0}  # markers counted within each group
+        for s in summaries:
+            name = s["codec"]
+            ours = name == reference or name.startswith(f"{reference}-")
+            i = count[ours]
+            count[ours] += 1
+            (blo, bhi), (lo, hi) = s["ci95"]["bpp"], s["ci95"][key]
+            ax.errorbar(
+                s["bpp"],
+                s[key],
+                xerr=[[s["bpp"] - blo], [bhi - s["bpp"]]],
+                yerr=[[s[key] - lo], [hi - s[key]]],
+                marker=MARKERS[i % len(MARKERS)],
+                markersize=7 if name == reference else 5,
+                color="black" if ours else "0.45",
+                markerfacecolor=("black" if name == reference else "0.6") if ours else "white",
+                linestyle="none",
+                capsize=2,
+                linewidth=0.8,
+                label=name,
+            )
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.set_xlabel("bits per pixel")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", linewidth=0.3, color="0.85")
+    axes[0].set_ylim(-0.02, 1.02)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
+    fig.tight_layout()
+    return fig
 
 
 def check_claim(summaries: list[dict], reference: str = "mtgc") -> list[str]:

@@ -58,6 +58,7 @@ from experiments.eval_report import (
     format_differences,
     format_markdown,
     format_table,
+    rate_figure,
     reconstruction_figure,
 )
 from experiments.eval_stats import (
@@ -87,6 +88,7 @@ __all__ = [
     "format_differences",
     "format_markdown",
     "format_table",
+    "rate_figure",
     "reconstruction_figure",
     "run_matched",
     "summarize",

@@ -215,8 +215,37 @@ def test_cli_writes_results_table_and_figure(tmp_path: Path, capsys):
     assert json.loads((out / "results.json").read_text()) == report
     assert (out / "reconstructions.png").stat().st_size > 0
     assert (out / "reconstructions.pdf").is_file()
+    assert (out / "rate.png").stat().st_size > 0 and (out / "rate.pdf").is_file()
     assert main(["evaluate", "--dataset", "kodak"]) == 2
     assert "only ShapesWorld" in capsys.readouterr().err
+
+
+def test_rate_figure_puts_each_codec_at_its_bpp_with_its_intervals(tmp_path: Path):
+    """One point per codec on both panels (object F1, PSNR against bpp), its error bars
+    the summary's 95 % intervals; the reference filled, a rival open."""
+    from experiments.eval_report import draw_rate, rate_figure
+
+    def summary(name, bpp, f1, psnr):
+        ci = {"bpp": [bpp * 0.9, bpp * 1.1], "f1": [f1 - 0.05, f1 + 0.02], "psnr": [psnr - 1, psnr]}
+        return {"codec": name, "bpp": bpp, "f1": f1, "psnr": psnr, "ci95": ci}
+
+    rows = [summary("mtgc", 0.03, 0.9, 23.0), summary("webp", 0.031, 0.4, 24.0)]
+    fig = draw_rate(rows)
+    for ax, key in zip(fig.axes[:2], ("f1", "psnr"), strict=True):
+        bars = ax.containers
+        assert [c.get_label() for c in bars] == ["mtgc", "webp"]
+        for bar, row in zip(bars, rows, strict=True):
+            line, _, (xerr, yerr) = bar
+            assert tuple(line.get_xydata()[0]) == pytest.approx((row["bpp"], row[key]))
+            lo, hi = row["ci95"][key]
+            assert yerr.get_segments()[0][:, 1] == pytest.approx([lo, hi])
+            blo, bhi = row["ci95"]["bpp"]
+            assert xerr.get_segments()[0][:, 0] == pytest.approx([blo, bhi])
+        assert bars[0][0].get_markerfacecolor() == "black"
+        assert bars[1][0].get_markerfacecolor() == "white"
+    paths = rate_figure(rows, tmp_path / "rate.png")
+    assert [p.name for p in paths] == ["rate.png", "rate.pdf"]
+    assert all(p.stat().st_size > 0 for p in paths)
 
 
 def test_decoding_workers_give_the_same_images(tmp_path: Path):

@@ -73,7 +73,10 @@ def evaluate(
         help="Also score this metric (repeatable; `semcom list metrics`), e.g. lpips.",
     ),
     out: Path | None = typer.Option(
-        None, "--out", help="Write results.json, table.md and reconstructions.png/pdf here."
+        None,
+        "--out",
+        help="Write results.json, table.md, reconstructions.png/pdf and rate.png/pdf "
+        "(object F1 and PSNR against bpp) here.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     threads: int = typer.Option(1, "--threads", help="torch threads (1 is fastest on 2 cores)."),
@@ -95,6 +98,7 @@ def evaluate(
         format_differences,
         format_markdown,
         format_table,
+        rate_figure,
         reconstruction_figure,
     )
     from experiments.evaluate import evaluate as run
@@ -146,6 +150,7 @@ def evaluate(
         table = format_markdown(summaries) + ("\n\n" + diffs if diffs else "")
         atomic_write_text(out / "table.md", table + "\n")
         reconstruction_figure(results, reference, summaries, out / "reconstructions.png")
+        rate_figure(summaries, out / "rate.png", cfg.reference)
     if as_json:
         typer.echo(json.dumps(report, indent=2))
         return
