@@ -218,6 +218,8 @@ def test_cli_writes_results_table_and_figure(tmp_path: Path, capsys):
     assert (out / "rate.png").stat().st_size > 0 and (out / "rate.pdf").is_file()
     assert main(["evaluate", "--dataset", "kodak"]) == 2
     assert "only ShapesWorld" in capsys.readouterr().err
+    assert main(["evaluate", "--split", "train", "--codec", "jpeg"]) == 2
+    assert "--split must be test or val" in capsys.readouterr().err
 
 
 def test_rate_figure_puts_each_codec_at_its_bpp_with_its_intervals(tmp_path: Path):
