@@ -15,6 +15,13 @@ from semcom.sketch import SceneSketch
 P = 1 + 6 + 8 + 2
 
 
+@pytest.fixture(autouse=True)
+def _no_grad():
+    """These tests read the sketch's outputs as numbers; none trains."""
+    with torch.no_grad():
+        yield
+
+
 @pytest.fixture(scope="module")
 def sketch() -> SceneSketch:
     torch.manual_seed(0)
