@@ -113,10 +113,13 @@ def send_rows(
 
 
 def _cn(shape: torch.Size, generator: torch.Generator | None, device) -> torch.Tensor:
-    """``CN(0, 1)`` samples of ``shape`` (complex64)."""
-    re = torch.randn(shape, generator=generator, device=device)
-    im = torch.randn(shape, generator=generator, device=device)
-    return torch.complex(re, im) * math.sqrt(0.5)
+    """``CN(0, 1)`` samples of ``shape`` (complex64) on ``device``: drawn where
+    ``generator`` lives (the CPU for a transmission's generators) and moved, so the same on
+    every device; without a generator, from ``device``'s global one (training)."""
+    where = device if generator is None else generator.device
+    re = torch.randn(shape, generator=generator, device=where)
+    im = torch.randn(shape, generator=generator, device=where)
+    return (torch.complex(re, im) * math.sqrt(0.5)).to(device)
 
 
 def awgn(

@@ -44,10 +44,11 @@ class CurvePoint:
 def _payload(
     link: Link, seed: int, label: str, blocks: int, bits: int
 ) -> tuple[torch.Tensor, torch.Generator]:
-    """Random payload bits (drawn on the CPU) and the channel's generator on the link's device."""
+    """Random payload bits (drawn on the CPU, moved to the link's device) and the channel's
+    generator (on the CPU, as every channel generator)."""
     bits_gen = stream_generator(seed, label)
     payload = torch.randint(0, 2, (blocks, bits), generator=bits_gen).float()
-    return payload.to(link.device), stream_generator(seed, label + "/channel", link.device)
+    return payload.to(link.device), stream_generator(seed, label + "/channel")
 
 
 def coded_curve(

@@ -32,19 +32,30 @@ def check_frame(frame: str) -> str:
     return frame
 
 
-def stream_generator(seed: int, name: str, device: str | torch.device = "cpu") -> torch.Generator:
-    """The generator of one stream: fixed by ``seed`` and the stream's name."""
-    g = torch.Generator(device=device)
+def stream_generator(seed: int, name: str) -> torch.Generator:
+    """The generator of one stream: fixed by ``seed`` and the stream's name.
+
+    Generators live on the CPU whatever the link's device: the channel models draw from
+    them there and move the draws (:func:`draw_normal`), so a transmission's fades and
+    noise are the same numbers on a GPU as on the CPU."""
+    g = torch.Generator()
     g.manual_seed((int(seed) * 1_000_003 + zlib.crc32(name.encode())) % (1 << 62))
     return g
 
 
-def frame_generator(
-    seed: int, device: str | torch.device = "cpu", attempt: int = 0
-) -> torch.Generator:
-    """The generator of one shared frame: fixed by the transmission's ``seed`` alone (and,
-    for a HARQ retransmission, its ``attempt`` number)."""
-    g = torch.Generator(device=device)
+def draw_normal(
+    shape: Sequence[int], generator: torch.Generator, dtype: torch.dtype, device
+) -> torch.Tensor:
+    """Standard normal draws of ``shape`` from ``generator`` where it lives (the CPU),
+    moved to ``device``: the same numbers on every device."""
+    return torch.randn(tuple(shape), generator=generator, dtype=dtype).to(device)
+
+
+def frame_generator(seed: int, attempt: int = 0) -> torch.Generator:
+    """The generator of one shared frame (on the CPU, as :func:`stream_generator`'s): fixed
+    by the transmission's ``seed`` alone (and, for a HARQ retransmission, its ``attempt``
+    number)."""
+    g = torch.Generator()
     g.manual_seed((int(seed) * 2_654_435_761 + int(attempt) * 40_503 + 0x5F4A3E) % (1 << 62))
     return g
 
@@ -106,7 +117,7 @@ def send_frame(
     llrs = link.channel.detect(
         x,
         no,
-        generator=frame_generator(seed, link.device, attempt),
+        generator=frame_generator(seed, attempt),
         segments=[(p[2].shape[-1], p[3]) for p in parts],
     )
     return {

@@ -157,7 +157,7 @@ def retransmit(
                         p.bits,
                         p.mcs,
                         snr_db,
-                        stream_generator(seeds[i], f"{p.name}#{attempt}", link.device),
+                        stream_generator(seeds[i], f"{p.name}#{attempt}"),
                         rv=rv,
                     )
                     for p in streams

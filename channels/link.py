@@ -104,7 +104,8 @@ class Link:
         if isinstance(channel, ChannelModel):
             self.channel = channel
         else:
-            self.channel = make_channel(channel, device=device, **dict(channel_options or {}))
+            # the link's device, not Sionna's default (which is a GPU where one is present)
+            self.channel = make_channel(channel, device=self.device, **dict(channel_options or {}))
         if max_iter < 1:
             raise LinkError(f"max_iter must be at least 1, got {max_iter}.")
         self.max_iter = int(max_iter)
@@ -410,9 +411,7 @@ class Link:
             sent = [
                 shared
                 if shared is not None
-                else self.send(
-                    bits[k : k + 1], mcs, snr_db, stream_generator(seeds[i], name, self.device)
-                )
+                else self.send(bits[k : k + 1], mcs, snr_db, stream_generator(seeds[i], name))
                 for k, (i, name, _, shared) in enumerate(members)
             ]
             code = torch.cat([c for c, _ in sent])

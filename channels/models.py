@@ -35,6 +35,7 @@ from sionna.phy.ofdm import (
     tdl_freq_cov_mat,
     tdl_time_cov_mat,
 )
+from sionna.phy.utils import complex_normal, expand_to_rank
 
 from channels.detection import (
     SEARCHING,
@@ -44,6 +45,7 @@ from channels.detection import (
 )
 from channels.errors import LinkError
 from channels.estimation import ESTIMATORS, WienerChannelEstimator
+from channels.frame import draw_normal
 
 
 class _GeneratorSlot:
@@ -59,7 +61,18 @@ class _GeneratorSlot:
 
 
 class _SeededAWGN(_GeneratorSlot, AWGN):
-    pass
+    """Sionna's AWGN drawing from the slot's generator where it lives (the CPU) and moving
+    the noise to the signal's device, so the noise does not depend on the device."""
+
+    def call(self, x: torch.Tensor, no) -> torch.Tensor:
+        rng = self.torch_rng
+        noise = complex_normal(
+            x.shape, precision=self.precision, device=rng.device, generator=rng
+        ).to(x.device)
+        if not isinstance(no, torch.Tensor):
+            no = torch.tensor(no, dtype=self.dtype, device=x.device)
+        no = expand_to_rank(no, x.dim(), axis=-1).to(dtype=self.dtype, device=x.device)
+        return x + noise * no.sqrt().to(dtype=self.cdtype)
 
 
 class _SeededTDL(_GeneratorSlot, TDL):
@@ -188,8 +201,8 @@ class RayleighBlockFading(ChannelModel):
         n = self.antennas
         shape = (batch, math.ceil(uses / span), n, n) if n > 1 else (batch, math.ceil(uses / span))
         h = torch.complex(
-            torch.randn(shape, generator=generator, dtype=self.dtype, device=device),
-            torch.randn(shape, generator=generator, dtype=self.dtype, device=device),
+            draw_normal(shape, generator, self.dtype, device),
+            draw_normal(shape, generator, self.dtype, device),
         ) * math.sqrt(0.5)
         return h.repeat_interleave(span, dim=1)[:, :uses]
 
@@ -380,7 +393,9 @@ class TDLChannel(ChannelModel):
         self.pilot_period = int(pilot_period)
         self.subcarrier_spacing_hz = float(subcarrier_spacing_hz)
         self.perfect_csi = bool(perfect_csi)
-        self._channel_model = self._make_model(kwargs.get("precision"), kwargs.get("device"))
+        # the Sionna model draws the channel on the CPU (from the CPU generator of the
+        # transmission); the responses move to this channel's device (see _frame)
+        self._channel_model = self._make_model(kwargs.get("precision"), "cpu")
         self._stream_management = StreamManagement(np.array([[1]]), self.antennas)
         self._frames: dict[int, tuple] = {}
         self._searchers: dict[tuple[int, int], object] = {}
@@ -453,10 +468,33 @@ class TDLChannel(ChannelModel):
                 estimator = LSChannelEstimator(rg, interpolation_type="lin", **opts)
             # call() equalises by LMMSE under K-best and EP too (their LLRs come from detect)
             equaliser = ZFEqualizer if self.detector == "zf" else LMMSEEqualizer
+            # the responses are generated on the CPU, where the model draws, and moved
+            on_cpu = str(self.device).startswith("cpu")
+            gen_rg = (
+                rg
+                if on_cpu
+                else ResourceGrid(
+                    num_ofdm_symbols=lay.num_ofdm_symbols,
+                    fft_size=self.fft_size,
+                    subcarrier_spacing=self.subcarrier_spacing_hz,
+                    num_tx=1,
+                    num_streams_per_tx=n,
+                    pilot_pattern=None,
+                    precision=self.precision,
+                    device="cpu",
+                )
+            )
+            generate = GenerateOFDMChannel(
+                self._channel_model,
+                gen_rg,
+                normalize_channel=False,
+                precision=self.precision,
+                device="cpu",
+            )
             self._frames[key] = (
                 rg,
                 ResourceGridMapper(rg, **opts),
-                GenerateOFDMChannel(self._channel_model, rg, normalize_channel=False, **opts),
+                generate,
                 estimator,
                 equaliser(rg, self._stream_management, **opts),
             )
@@ -474,7 +512,7 @@ class TDLChannel(ChannelModel):
         data = data.reshape(batch, -1, k).transpose(1, 2).reshape(batch, 1, k, -1)
         grid = mapper(data)  # [B, 1, N, T, F]
         self._seed_model(generator)
-        h = generate(batch)
+        h = generate(batch).to(grid.device)
         if k > 1:
             h = h / math.sqrt(k)
         # sum over the transmit antennas: [B, Nr, Nt, T, F] · [B, 1, Nt, T, F]

@@ -125,3 +125,33 @@ def test_sweep_configs_name_the_frame_layout():
     assert shared.hash() != apart.hash()
     with pytest.raises(SemcomError, match="frame"):
         parse_config({**base, "frame": "joint"})
+
+
+def test_channel_draws_come_from_cpu_generators_whatever_the_device():
+    """Generators live on the CPU and the models draw there (then move the draws), so a
+    transmission's noise and fades are the same numbers on every device. On the CPU the
+    noise is exactly Sionna's AWGN from the same generator."""
+    from sionna.phy.channel import AWGN
+
+    from channels.frame import draw_normal, frame_generator, stream_generator
+    from channels.models import make_channel
+
+    assert stream_generator(3, "caption").device.type == "cpu"
+    assert frame_generator(3, attempt=1).device.type == "cpu"
+    x = torch.complex(torch.randn(2, 64), torch.randn(2, 64))
+    ours = make_channel("awgn")(x, 0.3, generator=frame_generator(7))[0]
+
+    class Reference(AWGN):
+        torch_rng = frame_generator(7)
+
+    torch.testing.assert_close(ours, Reference()(x, 0.3), atol=0, rtol=0)
+    g1, g2 = frame_generator(5), frame_generator(5)
+    assert torch.equal(
+        draw_normal((3, 4), g1, torch.float32, "cpu"), torch.randn(3, 4, generator=g2)
+    )
+    # the Rayleigh fade and the TDL response are drawn from the CPU generator as well
+    for name in ("rayleigh", "tdl-a"):
+        channel = make_channel(name)
+        a = channel(x, 0.1, generator=frame_generator(9))[0]
+        b = channel(x, 0.1, generator=frame_generator(9))[0]
+        assert torch.equal(a, b)

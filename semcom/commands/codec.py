@@ -19,24 +19,16 @@ _HCI_KINDS = ("learned", "webp", "jpeg")
 
 
 def _device(name: str) -> str:
-    import torch
+    from semcom.devices import resolve_device
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SemcomError("--device cuda was asked for, but no CUDA GPU is available.")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise SemcomError(f"unknown device {name!r}; use cpu, cuda or auto.")
-    return name
+    return resolve_device(name)
 
 
 def _dtype(half: bool, device: str) -> torch.dtype | None:
     """fp16 on a GPU, bf16 on a CPU, or None (float32) when not asked for."""
-    import torch
+    from semcom.devices import half_dtype
 
-    if not half:
-        return None
-    return torch.float16 if device.startswith("cuda") else torch.bfloat16
+    return half_dtype(device) if half else None
 
 
 def _check_output(path: Path) -> None:

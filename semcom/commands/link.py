@@ -66,11 +66,15 @@ def link(
     estimator: str = typer.Option("lmmse", help="TDL/CDL channel estimate: lmmse or ls."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     plot: Path = typer.Option(None, help="Write a BLER figure (BER when --uncoded): PNG or PDF."),
+    device: str = typer.Option(
+        "cpu", "--device", help="cpu, cuda (cuda:N) or auto: where the link's blocks run."
+    ),
 ) -> None:
     """Measure BER and BLER of the link against SNR (Es/N0 in dB)."""
     from channels.curves import coded_curve, uncoded_curve
     from channels.link import Link
     from channels.mcs import MCS, parse_mcs
+    from semcom.devices import resolve_device
 
     auto = [v.strip().lower() for v in snr_db] == ["auto"]
     if auto and uncoded:
@@ -92,7 +96,12 @@ def link(
     options = channel_options(channel, coherence, delay_spread_ns, speed_mps, perfect_csi)
     options.update(mimo_options(channel, antennas, detector, estimator))
     lnk = Link(
-        channel, max_iter=max_iter, early_stop=early_stop, channel_options=options, harq=harq
+        channel,
+        max_iter=max_iter,
+        early_stop=early_stop,
+        channel_options=options,
+        harq=harq,
+        device=resolve_device(device),
     )
     if harq > 1 and uncoded:
         raise SemcomError("--harq needs a coded MCS (a CRC tells which blocks to resend).")
