@@ -156,6 +156,7 @@ def link_end_to_end(devices: list[str], args, results: list[dict]) -> None:
         {"caption": bytes(range(i, i + 12)), "spw": bytes(range(i, i + 10)), "hci": bytes(300)}
         for i in range(4 if args.quick else 32)
     ]
+    first: list = []  # the first device's deliveries: the draws are the same on every device
     for device in devices:
 
         def measure(d=device) -> dict:
@@ -164,8 +165,14 @@ def link_end_to_end(devices: list[str], args, results: list[dict]) -> None:
                 lambda: link.transmit_many(items, 10.0, seeds=range(len(items))), d, args.repeats
             )
             got = link.transmit_many(items, 10.0, seeds=range(len(items)))
-            ok = sum(v is not None for t in got for v in t.received().values())
-            return {"s_per_item": sec / len(items), "streams_delivered": ok}
+            pattern = [sorted(k for k, v in t.received().items() if v is not None) for t in got]
+            if not first:
+                first.append(pattern)
+            return {
+                "s_per_item": sec / len(items),
+                "streams_delivered": sum(len(p) for p in pattern),
+                "same_deliveries": pattern == first[0],
+            }
 
         record = {"what": "link", "device": device, "channel": "tdl-a", "items": len(items)}
         _guarded(results, record, measure)
@@ -210,7 +217,10 @@ def main() -> None:
         elif r["what"] == "ldpc":
             fig = f"{r['kbit_per_s']:9.0f} kbit/s early={r['early_stop']} same={r['same_bits']}"
         else:
-            fig = f"{r['s_per_item'] * 1e3:9.1f} ms/item delivered={r['streams_delivered']}"
+            fig = (
+                f"{r['s_per_item'] * 1e3:9.1f} ms/item delivered={r['streams_delivered']}"
+                f" same={r['same_deliveries']}"
+            )
         print(
             f"{r['what']:7s} {r['device']:5s} {r.get('dtype', ''):8s} "
             f"{r.get('steps', ''):>5} {r.get('batch', r.get('blocks', '')):>5} {fig}"

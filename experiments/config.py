@@ -19,6 +19,7 @@ Every error names the key and says what is accepted, in one sentence (a
     frame: shared                  # one frame per image; per-stream: the old layout
     harq: 4                        # optional: HARQ, up to 4 transmissions per stream (or a
                                    # mapping: max_transmissions, rv_order, combining, budget)
+    device: cpu                    # cuda, cuda:N or auto: models and link on a GPU
 
 The config hash (:meth:`SweepConfig.hash`) covers everything that changes a result,
 the metric set and the frame layout included (a config with the default metrics keeps the
@@ -53,6 +54,7 @@ _TOP_KEYS = (
     "save_images",
     "frame",
     "harq",
+    "device",
 )
 _DATASET_KEYS = ("name", "split", "n", "size", "seed")
 #: Keys of a codec entry that every codec takes; the rest are the codec's own options.
@@ -174,6 +176,9 @@ class SweepConfig:
     frame: str = "shared"
     #: HARQ per stream (:class:`channels.harq.HarqPolicy` fields as sorted pairs), or None.
     harq: tuple[tuple[str, Any], ...] | None = None
+    #: Where the models and the link run (``cpu``, ``cuda``, ``cuda:N``; ``auto`` resolves
+    #: when the config loads). The hash holds ``cuda`` for every GPU, nothing for the CPU.
+    device: str = "cpu"
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form the hash is taken over (``metrics`` only when not the
@@ -187,6 +192,10 @@ class SweepConfig:
             del d["metrics"]
         else:
             d["metrics"] = list(self.metrics)
+        if self.device == "cpu":  # CPU configs keep their hash; a GPU's rounding may differ
+            del d["device"]
+        else:
+            d["device"] = "cuda"
         if self.harq is None:  # configs without HARQ keep their hash
             del d["harq"]
         else:
@@ -410,6 +419,7 @@ def parse_config(data: Any) -> SweepConfig:
         save_images=_int(d.get("save_images", 2), "save_images", 0),
         frame=_frame(d.get("frame", "shared")),
         harq=_harq(d.get("harq")),
+        device=_device(d.get("device", "cpu")),
     )
 
 
@@ -427,6 +437,18 @@ def _harq(value: Any, where: str = "harq") -> tuple[tuple[str, Any], ...] | None
     if policy is None:
         return None
     return tuple(sorted(asdict(policy).items()))
+
+
+def _device(value: Any) -> str:
+    """``device``: cpu, cuda, cuda:N or auto, resolved on this machine (cuda needs a GPU)."""
+    from semcom.devices import resolve_device
+
+    if not isinstance(value, str):
+        raise _fail("device", f"must be cpu, cuda, cuda:N or auto, not {value!r}")
+    try:
+        return resolve_device(value, "device")
+    except SemcomError as err:
+        raise _fail("device", str(err).rstrip(".")) from None
 
 
 def _frame(value: Any) -> str:

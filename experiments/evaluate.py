@@ -165,6 +165,8 @@ class EvalConfig:
     reference: str = "mtgc"
     #: The reference codec's own options besides the flags above (its YAML keys).
     options: dict[str, Any] = field(default_factory=dict)
+    #: Where the reference codec's models run (a resolved device: cpu, cuda, cuda:N).
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.codecs is None:
@@ -285,7 +287,9 @@ Job = list[tuple[bytes, dict[str, bytes]]]
 _WORKER_CODEC = None
 
 
-def _init_worker(reference: str, options: dict, weights: str | None, threads: int) -> None:
+def _init_worker(
+    reference: str, options: dict, weights: str | None, threads: int, device: str = "cpu"
+) -> None:
     """Decoding worker: one thread, the reference codec built (and its model loaded) once."""
     global _WORKER_CODEC
     import warnings
@@ -293,7 +297,7 @@ def _init_worker(reference: str, options: dict, weights: str | None, threads: in
     torch.set_num_threads(max(1, threads))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _WORKER_CODEC = _registered(reference, options, weights=weights)
+        _WORKER_CODEC = _registered(reference, options, weights=weights, device=device)
 
 
 def _decode_job(codec, job: Job, seed: int) -> torch.Tensor:
@@ -324,7 +328,7 @@ def evaluate(
     budget = int(cfg.target_bpp * h * w)
     probe = load_probe()
     options = cfg.reference_options()
-    ref = _registered(cfg.reference, options, weights=cfg.weights)
+    ref = _registered(cfg.reference, options, weights=cfg.weights, device=cfg.device)
     results: dict[str, CodecResult] = {}
     brackets: dict[str, tuple[CodecResult, CodecResult]] = {}
 
@@ -366,7 +370,7 @@ def evaluate(
             cfg.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(cfg.reference, options, cfg.weights, torch.get_num_threads()),
+            initargs=(cfg.reference, options, cfg.weights, torch.get_num_threads(), cfg.device),
         )
         futures = {key: pool.submit(_decode_in_worker, job, cfg.seed) for key, job in jobs.items()}
 

@@ -42,6 +42,20 @@ class SweepWorker:
         return self.runner.run(group)
 
 
+def gpu_share(config: SweepConfig, ray, workers: int) -> float:
+    """GPUs per worker actor: the cluster's GPUs shared by the workers when the sweep runs
+    on CUDA (``device: cuda``), else 0 (CPU workers)."""
+    if not config.device.startswith("cuda"):
+        return 0.0
+    gpus = float(ray.cluster_resources().get("GPU", 0))
+    if gpus <= 0:
+        raise SemcomError(
+            "the sweep's device is cuda, but the Ray cluster has no GPU; run it with "
+            "--device cpu or on a cluster with GPUs."
+        )
+    return min(1.0, gpus / workers)
+
+
 def _reachable(address: str) -> None:
     """Refuse quickly when ``host:port`` does not accept connections (Ray itself would
     retry for minutes)."""
@@ -123,7 +137,7 @@ class RayExecutor:
             if model is not None:
                 model.save_pretrained(tmp)
                 weights = tmp
-            actor = ray.remote(num_cpus=1)(SweepWorker)
+            actor = ray.remote(num_cpus=1, num_gpus=gpu_share(config, ray, n))(SweepWorker)
             wdir = None if weights is None else str(Path(weights).resolve())
             pool = [actor.remote(config, threads, wdir) for _ in range(n)]
             queue = _Queue(groups)

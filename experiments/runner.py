@@ -96,7 +96,7 @@ class GroupRunner:
         """The codec of ``spec`` (built once per name and options)."""
         key = codec_key(spec)
         if key not in self.codecs:
-            self.codecs[key] = make_spec_codec(spec, self.weights, self.model)
+            self.codecs[key] = make_spec_codec(spec, self.weights, self.model, self.config.device)
         return self.codecs[key]
 
     def run(self, group: Group) -> GroupResult:
@@ -111,6 +111,7 @@ class GroupRunner:
             dict(group.channel.options),
             config.frame,
             spec.harq_policy(config.harq_policy()),
+            config.device,
         )
         if codec.kind == "analog":
             plans, reports, keys, recons, successes = _analog(
@@ -307,9 +308,11 @@ def codec_key(spec: CodecSpec) -> tuple:
     return (spec.name, tuple(sorted(spec.codec_options().items(), key=lambda kv: kv[0])))
 
 
-def make_spec_codec(spec: CodecSpec, weights: str | Path | None = None, model=None):
-    """The codec of ``spec`` from the registry; ``weights`` and ``model`` (a loaded MTGC,
-    tests) reach the codecs that take them."""
+def make_spec_codec(
+    spec: CodecSpec, weights: str | Path | None = None, model=None, device: str = "cpu"
+):
+    """The codec of ``spec`` from the registry; ``weights``, ``model`` (a loaded MTGC,
+    tests) and ``device`` reach the codecs that take them."""
     from semcom.registry import make_codec
 
-    return make_codec(spec.name, spec.codec_options(), weights=weights, model=model)
+    return make_codec(spec.name, spec.codec_options(), weights=weights, model=model, device=device)

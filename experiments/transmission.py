@@ -27,16 +27,23 @@ from semcom.errors import SemcomError
 from semcom.protocol import Encoded
 
 
-def make_link(channel: str, options: dict | None = None, frame: str = "shared", harq=None) -> Link:
+def make_link(
+    channel: str,
+    options: dict | None = None,
+    frame: str = "shared",
+    harq=None,
+    device: str = "cpu",
+) -> Link:
     """A fresh :class:`Link` for registered channel ``channel`` with its ``options``,
-    ``frame`` layout (:mod:`channels.frame`) and ``harq`` policy (:mod:`channels.harq`).
+    ``frame`` layout (:mod:`channels.frame`) and ``harq`` policy (:mod:`channels.harq`), on
+    ``device`` (the draws are the same on every device).
 
     Every random draw of a transmission comes from the generators of
     :meth:`Link.transmit` (the frame's, or each stream's), seeded by the point, and the TDL
     pilots are a fixed sequence (channels/models.py), so a link's results do not depend on
     what the process drew before.
     """
-    return Link(channel, channel_options=options, frame=frame, harq=harq)
+    return Link(channel, channel_options=options, frame=frame, harq=harq, device=device)
 
 
 def budget_uses(budget_cpp: float, height: int, width: int) -> int:

@@ -9,9 +9,10 @@ group (pyproject.toml)::
 The object is a class (or factory) with ``kind`` ("digital" or "analog", see
 :mod:`semcom.protocol`), ``name``, ``streams``, ``summary``, ``check_options(options) ->
 dict`` (ValueError on a bad option) and ``from_options(options, **context) -> codec``
-(context: ``weights``, a model folder from the command line, and ``model``, a loaded model
-handed in by tests; a codec ignores what it does not use). semcom's own codecs are
-declared the same way. See docs/extending.md.
+(context: ``weights``, a model folder from the command line, ``model``, a loaded model
+handed in by tests, and ``device``, where its models run, resolved by
+:func:`semcom.devices.resolve_device`; a codec ignores what it does not use). semcom's
+own codecs are declared the same way. See docs/extending.md.
 """
 
 from __future__ import annotations

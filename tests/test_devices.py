@@ -63,3 +63,94 @@ def test_decode_refuses_cuda_without_a_gpu(no_gpu, capsys, tmp_path):
         ["decode", str(path), "-o", str(tmp_path / "y.png"), "--device", "cuda"], capsys
     )
     assert code == 2 and err.count("\n") == 1
+
+
+def _config(**extra):
+    from experiments.config import parse_config
+
+    base = {
+        "dataset": {"n": 1},
+        "codecs": ["webp"],
+        "channels": ["awgn"],
+        "snr_db": [3],
+        "budget_cpp": [0.1],
+    }
+    return parse_config({**base, **extra})
+
+
+def test_sweep_config_device_resolves_and_keeps_cpu_hashes(no_gpu, monkeypatch):
+    plain = _config()
+    assert plain.device == "cpu" and "device" not in plain.to_dict()
+    assert _config(device="auto").hash() == plain.hash() == _config(device="cpu").hash()
+    with pytest.raises(SemcomError, match="config device: .*no CUDA GPU"):
+        _config(device="cuda")
+    with pytest.raises(SemcomError, match="config device: must be cpu, cuda"):
+        _config(device=3)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    gpu, second = _config(device="cuda"), _config(device="cuda:1")
+    assert gpu.device == "cuda" and second.device == "cuda:1"
+    # GPU rows are kept apart from CPU rows, whichever GPU made them
+    assert gpu.to_dict()["device"] == "cuda" and gpu.hash() == second.hash() != plain.hash()
+
+
+def test_ray_workers_share_the_gpus_only_for_a_cuda_sweep(no_gpu, monkeypatch):
+    from experiments.ray_executor import gpu_share
+
+    class Cluster:
+        def __init__(self, gpus):
+            self.gpus = gpus
+
+        def cluster_resources(self):
+            return {"CPU": 8.0, "GPU": self.gpus}
+
+    assert gpu_share(_config(), Cluster(2), 4) == 0.0
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    gpu = _config(device="cuda")
+    assert gpu_share(gpu, Cluster(1), 4) == 0.25
+    assert gpu_share(gpu, Cluster(8), 2) == 1.0
+    with pytest.raises(SemcomError, match="has no GPU"):
+        gpu_share(gpu, Cluster(0), 2)
+
+
+@pytest.mark.parametrize("command", ["transmit", "sweep", "evaluate"])
+def test_every_model_command_refuses_cuda_without_a_gpu(command, no_gpu, capsys, tmp_path):
+    from PIL import Image
+
+    image = tmp_path / "x.png"
+    Image.new("RGB", (64, 64)).save(image)
+    config = tmp_path / "s.yaml"
+    config.write_text(
+        "dataset: {n: 1}\ncodecs: [webp]\nchannels: [awgn]\nsnr_db: [3]\nbudget_cpp: [0.1]\n"
+    )
+    args = {
+        "transmit": [
+            str(image),
+            "-o",
+            str(tmp_path / "y.png"),
+            "--snr-db",
+            "3",
+            "--budget-cpp",
+            "0.1",
+        ],
+        "sweep": [str(config), "--out", str(tmp_path / "run")],
+        "evaluate": ["--n", "1", "--codec", "webp"],
+    }[command]
+    code, _, err = run_cli([command, *args, "--device", "cuda"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "no CUDA GPU is available" in err, err
+    assert not (tmp_path / "y.png").exists() and not (tmp_path / "run").exists()
+
+
+def test_codecs_take_the_device_from_their_context():
+    """The registry hands ``device`` to every codec; models load there and images come
+    back on the CPU."""
+    from experiments.analog import send_analog
+    from experiments.transmission import make_link
+    from semcom.registry import make_codec
+
+    mtgc = make_codec("mtgc", {}, device="cpu")
+    assert mtgc.device == "cpu" and make_codec("webp", {}, device="cpu").name == "webp"
+    deep = make_codec("deepjscc", {}, device="cpu")
+    link = make_link("awgn", device="cpu")
+    sent = send_analog(deep, link, torch.rand(1, 3, 64, 64), 5.0, 200, [0])
+    assert sent.images.device.type == "cpu" and sent.images.shape == (1, 3, 64, 64)

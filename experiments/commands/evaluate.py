@@ -86,6 +86,12 @@ def evaluate(
         help="Processes decoding the reference (each loads its model; use your cores).",
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress messages."),
+    device: str = typer.Option(
+        "cpu",
+        "--device",
+        help="cpu, cuda (cuda:N) or auto: where the reference codec's models run (the other "
+        "codecs' encoders are CPU libraries).",
+    ),
 ) -> None:
     """Real bpp, semantic accuracy, object F1, hallucination rate, PSNR, MS-SSIM (95 % CIs)."""
     import sys
@@ -110,6 +116,9 @@ def evaluate(
         )
     if threads < 1:
         raise SemcomError("--threads must be at least 1.")
+    from semcom.devices import resolve_device
+
+    dev = resolve_device(device)
     if out is not None and out.exists() and not out.is_dir():
         raise SemcomError(f"--out {out} exists and is not a folder.")
     cfg = EvalConfig(
@@ -126,6 +135,7 @@ def evaluate(
         hci_lowpass=hci_lowpass,
         init_strength=init_strength,
         metrics=tuple(metric),
+        device=dev,
     )
     torch.set_num_threads(threads)
 

@@ -37,6 +37,12 @@ def sweep(
         None, "--weights", help="MTGC model folder (default: the preset's; sd21 needs one)."
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    device: str | None = typer.Option(
+        None,
+        "--device",
+        help="cpu, cuda (cuda:N) or auto, overriding the config's `device` (default cpu); "
+        "GPU results are stored apart from CPU ones (the config hash names cuda).",
+    ),
 ) -> None:
     """Run a sweep over codecs, channels, SNRs and budgets; results go to OUT."""
     import torch
@@ -49,6 +55,12 @@ def sweep(
     if threads < 1 or (workers is not None and workers < 1):
         raise SemcomError("--threads and --workers must be at least 1.")
     cfg = load_config(config)
+    if device is not None:
+        import dataclasses
+
+        from semcom.devices import resolve_device
+
+        cfg = dataclasses.replace(cfg, device=resolve_device(device))
     torch.set_num_threads(threads)
     report = run_sweep(
         cfg,

@@ -96,6 +96,12 @@ def transmit(
         help="Also score this metric (repeatable; `semcom list metrics`), e.g. lpips.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+    device: str = typer.Option(
+        "cpu",
+        "--device",
+        help="cpu, cuda (cuda:N) or auto: where the codec's models and the link run (the "
+        "channel's draws are the same on every device).",
+    ),
 ) -> None:
     """Send IMAGE through one link and write what the receiver reconstructs."""
     import warnings
@@ -117,9 +123,11 @@ def transmit(
             raise SemcomError(f"{flag} must be a non-negative integer, not {value}.")
     from channels.frame import check_frame
     from channels.harq import HarqPolicy
+    from semcom.devices import resolve_device
 
-    HarqPolicy.parse(harq)  # a bad --harq or --frame fails before the model loads
+    HarqPolicy.parse(harq)  # a bad --harq, --frame or --device fails before the model loads
     check_frame(frame)
+    dev = resolve_device(device)
     img = load_image(image)
     from experiments.scoring import check_available
     from semcom.metrics.registry import DEFAULT_METRICS, check_metrics
@@ -148,13 +156,13 @@ def transmit(
     torch.set_num_threads(1)  # the tiny models are far faster on one thread
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        chosen = make_codec(codec, options, weights=weights)
+        chosen = make_codec(codec, options, weights=weights, device=dev)
     if chosen.kind == "analog":
         protection = {}
     out = transmit_image(
         img,
         codec=chosen,
-        link=make_link(channel, _channel_options(channel_option), frame, harq),
+        link=make_link(channel, _channel_options(channel_option), frame, harq, dev),
         snr_db=snr_db,
         budget_cpp=budget_cpp,
         mcs=mcs,

@@ -17,15 +17,21 @@ class DeepJSCCCodec(OptionlessCodec):
     option_names: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = "analog Deep JSCC (ADJSCC-style, SNR-adaptive)"
 
-    def __init__(self) -> None:
+    def __init__(self, device: str = "cpu") -> None:
         self._model = None
+        self.device = device
+
+    @classmethod
+    def from_options(cls, options, device: str = "cpu", **_) -> DeepJSCCCodec:
+        cls.check_options(options)
+        return cls(device=device)
 
     @property
     def model(self):
         if self._model is None:
             from semcom.baselines.deepjscc import load
 
-            self._model = load()
+            self._model = load().to(self.device)
         return self._model
 
     @property
@@ -38,7 +44,9 @@ class DeepJSCCCodec(OptionlessCodec):
         return self.model.max_symbols(height, width)
 
     def encode(self, images, snr_db: float, symbols: int):
-        return self.model.encode(images, snr_db, symbols)
+        """Images (any device) → symbols on the codec's device (the link's)."""
+        return self.model.encode(images.to(self.device), snr_db, symbols)
 
     def decode(self, received, effective_snr_db, height: int, width: int):
-        return self.model.decode(received, effective_snr_db, height, width)
+        """Received symbols → images on the CPU (where they are scored)."""
+        return self.model.decode(received.to(self.device), effective_snr_db, height, width).cpu()

@@ -49,8 +49,10 @@ class MTGCCodec:
         init_strength: float | None = None,
         weights: str | Path | None = None,
         model: Any = None,
+        device: str = "cpu",
     ) -> None:
         self.steps, self.preset, self.weights = steps, preset, weights
+        self.device = device
         self.hci_lowpass, self.init_strength = hci_lowpass, init_strength
         self._model = None
         self._handed_in = model is not None
@@ -95,9 +97,14 @@ class MTGCCodec:
 
     @classmethod
     def from_options(
-        cls, options: Mapping[str, Any], weights: str | Path | None = None, model: Any = None
+        cls,
+        options: Mapping[str, Any],
+        weights: str | Path | None = None,
+        model: Any = None,
+        device: str = "cpu",
+        **_: Any,
     ) -> MTGCCodec:
-        return cls(**cls.check_options(options), weights=weights, model=model)
+        return cls(**cls.check_options(options), weights=weights, model=model, device=device)
 
     @property
     def model(self):
@@ -107,7 +114,9 @@ class MTGCCodec:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self._model = self._overridden(load_codec(self.preset, self.weights))
+                self._model = self._overridden(
+                    load_codec(self.preset, self.weights, device=self.device)
+                )
         return self._model
 
     def _overridden(self, model):
