@@ -86,6 +86,11 @@ def evaluate(
         help="Processes decoding the reference (each loads its model; use your cores).",
     ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress messages."),
+    half: bool = typer.Option(
+        False,
+        "--half",
+        help="The reference's networks in half precision (float16 on a GPU, bfloat16 on a CPU).",
+    ),
     device: str = typer.Option(
         "cpu",
         "--device",
@@ -119,6 +124,11 @@ def evaluate(
     from semcom.devices import resolve_device
 
     dev = resolve_device(device)
+    if half:
+        from semcom.registry import codec_class
+
+        if "half" not in getattr(codec_class(reference), "option_names", ()):
+            raise SemcomError(f"--half applies to a reference with networks, not {reference}.")
     if out is not None and out.exists() and not out.is_dir():
         raise SemcomError(f"--out {out} exists and is not a folder.")
     cfg = EvalConfig(
@@ -136,6 +146,7 @@ def evaluate(
         init_strength=init_strength,
         metrics=tuple(metric),
         device=dev,
+        options={"half": True} if half else {},
     )
     torch.set_num_threads(threads)
 

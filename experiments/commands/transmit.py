@@ -96,6 +96,11 @@ def transmit(
         help="Also score this metric (repeatable; `semcom list metrics`), e.g. lpips.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+    half: bool = typer.Option(
+        False,
+        "--half",
+        help="MTGC's networks in half precision (float16 on a GPU, bfloat16 on a CPU).",
+    ),
     device: str = typer.Option(
         "cpu",
         "--device",
@@ -151,7 +156,11 @@ def transmit(
                 f"{', '.join(streams)}."
             )
         protection[name] = value
+    if half and "half" not in cls.option_names:
+        raise SemcomError(f"--half applies to codecs with networks such as mtgc, not {codec}.")
     flags = {"steps": steps, "preset": preset}  # offered to the codecs that declare them
+    if half:
+        flags["half"] = True
     options = {k: v for k, v in flags.items() if k in cls.option_names}
     torch.set_num_threads(1)  # the tiny models are far faster on one thread
     with warnings.catch_warnings():

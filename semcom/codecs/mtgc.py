@@ -31,14 +31,22 @@ DEFAULT_PROTECTION: dict[str, str] = {"caption": "robust", "spw": "robust", "hci
 class MTGCCodec:
     """MTGC through the link. ``steps``: DDIM steps at the receiver (None: the preset's);
     ``preset``: tiny or sd21; ``hci_lowpass`` and ``init_strength``: override the model's
-    (None keeps them); ``weights``: a model folder (default: the preset's shipped one);
+    (None keeps them); ``half``: the networks in half precision (float16 on a GPU,
+    bfloat16 on a CPU; the bitstreams are the same and the decodes within rounding of
+    float32's); ``weights``: a model folder (default: the preset's shipped one);
     ``model``: an already loaded :class:`~semcom.codec.MTGC` (tests; the overrides are set
     on it)."""
 
     kind: ClassVar[str] = "digital"
     name: ClassVar[str] = "mtgc"
     streams: ClassVar[tuple[str, ...]] = ("caption", "spw", "hci")
-    option_names: ClassVar[tuple[str, ...]] = ("steps", "preset", "hci_lowpass", "init_strength")
+    option_names: ClassVar[tuple[str, ...]] = (
+        "steps",
+        "preset",
+        "hci_lowpass",
+        "init_strength",
+        "half",
+    )
     summary: ClassVar[str] = "MTGC: caption, semantic pseudo-words and a compressed image"
 
     def __init__(
@@ -47,12 +55,13 @@ class MTGCCodec:
         preset: str = "tiny",
         hci_lowpass: int | None = None,
         init_strength: float | None = None,
+        half: bool = False,
         weights: str | Path | None = None,
         model: Any = None,
         device: str = "cpu",
     ) -> None:
         self.steps, self.preset, self.weights = steps, preset, weights
-        self.device = device
+        self.device, self.half = device, half
         self.hci_lowpass, self.init_strength = hci_lowpass, init_strength
         self._model = None
         self._handed_in = model is not None
@@ -88,11 +97,15 @@ class MTGCCodec:
             except SemcomError as err:
                 raise ValueError(str(err).rstrip(".")) from err
             strength = float(strength)
+        half = d.get("half", False)
+        if not isinstance(half, bool):
+            raise ValueError(f"half must be true or false, not {half!r}")
         return {
             "steps": steps,
             "preset": preset,
             "hci_lowpass": lowpass,
             "init_strength": strength,
+            "half": half,
         }
 
     @classmethod
@@ -114,8 +127,11 @@ class MTGCCodec:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                from semcom.devices import half_dtype
+
+                dtype = half_dtype(self.device) if self.half else None
                 self._model = self._overridden(
-                    load_codec(self.preset, self.weights, device=self.device)
+                    load_codec(self.preset, self.weights, device=self.device, dtype=dtype)
                 )
         return self._model
 
