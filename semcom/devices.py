@@ -44,3 +44,9 @@ def half_dtype(device: str):
     import torch
 
     return torch.float16 if str(device).startswith("cuda") else torch.bfloat16
+
+
+def model_dtype(device: str, half: bool):
+    """The dtype networks load in on ``device``: :func:`half_dtype` when ``half`` is asked
+    for, else None (float32, as stored)."""
+    return half_dtype(device) if half else None

@@ -127,9 +127,9 @@ class MTGCCodec:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                from semcom.devices import half_dtype
+                from semcom.devices import model_dtype
 
-                dtype = half_dtype(self.device) if self.half else None
+                dtype = model_dtype(self.device, self.half)
                 self._model = self._overridden(
                     load_codec(self.preset, self.weights, device=self.device, dtype=dtype)
                 )

@@ -6,29 +6,13 @@ import json
 import math
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
+from semcom.devices import model_dtype, resolve_device
 from semcom.errors import SemcomError
 
-if TYPE_CHECKING:
-    import torch
-
 _HCI_KINDS = ("learned", "webp", "jpeg")
-
-
-def _device(name: str) -> str:
-    from semcom.devices import resolve_device
-
-    return resolve_device(name)
-
-
-def _dtype(half: bool, device: str) -> torch.dtype | None:
-    """fp16 on a GPU, bf16 on a CPU, or None (float32) when not asked for."""
-    from semcom.devices import half_dtype
-
-    return half_dtype(device) if half else None
 
 
 def _check_output(path: Path) -> None:
@@ -74,8 +58,8 @@ def encode(
         raise SemcomError(f"--hci-codec must be one of {', '.join(_HCI_KINDS)}.")
     _check_output(output)
     img = load_image(image)
-    dev = _device(device)
-    codec = load_codec(preset, weights, device=dev, dtype=_dtype(half, dev))
+    dev = resolve_device(device)
+    codec = load_codec(preset, weights, device=dev, dtype=model_dtype(dev, half))
     if codec.preset != preset:
         raise SemcomError(f"{weights} holds preset {codec.preset!r}, not {preset!r}.")
     base = codec.config.hci_setting
@@ -133,13 +117,13 @@ def decode(
         raise SemcomError(f"{output} needs an image suffix such as .png.")
     _check_output(output)
     bs = Bitstream.load(bitstream)
-    dev = _device(device)
+    dev = resolve_device(device)
     if weights is not None:
         from semcom.codec import MTGC
 
-        codec = MTGC.from_pretrained(weights, device=dev, dtype=_dtype(half, dev))
+        codec = MTGC.from_pretrained(weights, device=dev, dtype=model_dtype(dev, half))
     else:
-        codec = load_codec(bs.preset, None, device=dev, dtype=_dtype(half, dev))
+        codec = load_codec(bs.preset, None, device=dev, dtype=model_dtype(dev, half))
     image = codec.decode(
         bs,
         steps=steps,
