@@ -1,10 +1,17 @@
-"""MTGC-tiny and the link on an accelerator against the CPU of the same machine.
+"""MTGC (sd21 at full size, and tiny) and the link on an accelerator against the CPU.
 
     python benchmarks/gpu.py [--out gpu.json] [--weights DIR] [--images 8] [--quick]
 
 Measures, on CUDA when there is a GPU and always on the CPU (the codec on one thread, the
 budget of the tiny preset's decode target; the link on all threads):
 
+* MTGC-sd21 at the published sizes (Stable Diffusion 2.1-base UNet and VAE, OpenCLIP
+  ViT-H text encoder, CLIP ViT-L/14 image encoder, ControlNet from the UNet) with random
+  weights (:mod:`semcom.presets.sd21_random`; a network's time does not depend on its
+  weights' values): encode and decode seconds per 512×512 image at 1, 4, 10 and 20 steps
+  (classifier-free guidance, so two UNet and ControlNet evaluations a step), batch 1 and
+  ``--images``, in float16 and, at 10 steps, float32; peak GPU memory; building and
+  loading the model. Only where there is a GPU (``--quick`` runs the toy scale on the CPU);
 * MTGC-tiny encode and decode seconds per 128×128 ShapesWorld test scene, decode at 1, 4,
   10 and 20 DDIM steps (the shipped sampler starts from the scene sketch, so 10 steps run
   2 UNet evaluations; ``unet_evals`` in the JSON), batch 1 and batch ``--images``; on the
@@ -12,7 +19,13 @@ budget of the tiny preset's decode target; the link on all threads):
 * the link's LDPC decoder (:class:`channels.coding.TransportBlockDecoder`, Sionna's 5G
   decoder with our early stop) on the same LLRs: information kbit/s on each device and
   whether the decoded bits agree;
-* one :meth:`channels.link.Link.transmit_many` call end to end on each device.
+* one :meth:`channels.link.Link.transmit_many` call end to end on each device;
+* a 100-point sweep (MTGC-tiny, 5 scenes × AWGN and Rayleigh × 10 SNRs, 0.1 cpp) with
+  ``device: cuda`` and with ``device: cpu``: seconds, and how many rows agree in every
+  delivered bit and every semantic figure, and the largest PSNR difference.
+
+The results file is rewritten after every section, so a run stopped early keeps what it
+measured.
 
 Every measurement runs on its own: one that fails is recorded with its error (the JSON's
 ``error`` field) and the rest still run. Times are medians of ``--repeats`` runs after a
@@ -25,7 +38,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import statistics
+import tempfile
 import time
 import traceback
 import warnings
@@ -35,6 +50,7 @@ from pathlib import Path
 import torch
 
 STEPS = (1, 4, 10, 20)
+SNRS = (-6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0)
 
 
 def _sync(device: str) -> None:
@@ -178,6 +194,148 @@ def link_end_to_end(devices: list[str], args, results: list[dict]) -> None:
         _guarded(results, record, measure)
 
 
+def sd21_timings(device: str, args, results: list[dict]) -> None:
+    """MTGC-sd21 with random weights: build, load, encode and decode on ``device``."""
+    from semcom.presets.sd21 import assemble_sd21
+    from semcom.presets.sd21_random import random_sd_snapshot
+
+    scale = "toy" if args.quick else "full"
+    root = Path(tempfile.mkdtemp(prefix="semcom-sd21-"))
+    weights: list[Path] = []
+    base = {"device": device, "scale": scale, "size": 64 if args.quick else 512}
+
+    def build() -> dict:
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sd, clip = random_sd_snapshot(root, scale)
+            min_size = 64 if args.quick else 256
+            weights.append(assemble_sd21(sd, clip, root / "mtgc", min_size=min_size))
+        return {"seconds": time.perf_counter() - t0}
+
+    try:
+        _guarded(results, {"what": "sd21 build", **base, "dtype": "float32"}, build)
+        dtypes = [torch.float32] if device == "cpu" else [torch.float16, torch.float32]
+        for dtype in dtypes if weights else []:
+            _sd21_dtype(weights[0], device, dtype, base, args, results)
+            if device.startswith("cuda"):  # the model is gone: its memory to the next
+                torch.cuda.empty_cache()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _sd21_dtype(weights: Path, device: str, dtype, base: dict, args, results: list[dict]) -> None:
+    """Load the sd21 model in ``dtype`` and time its encoder and decoder."""
+    from semcom.data.shapes import ShapesWorld
+    from semcom.presets.sd21 import load_sd21
+
+    label = {**base, "dtype": str(dtype).replace("torch.", "")}
+    loaded = []
+
+    def load() -> dict:
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            half = None if dtype == torch.float32 else dtype
+            loaded.append(load_sd21(weights, device=device, dtype=half))
+        _sync(device)
+        return {"seconds": time.perf_counter() - t0}
+
+    _guarded(results, {"what": "sd21 load", **label}, load)
+    if not loaded:
+        return
+    model = loaded.pop()
+    data = ShapesWorld("test", n=args.images, size=base["size"], seed=0)
+    scenes = [data[i] for i in range(args.images)]
+    images = torch.stack([s.image for s in scenes]).to(device)
+    captions = [s.caption for s in scenes]
+    streams = model.encode(images, captions=captions)
+    nbytes = sum(len(v) for v in streams[0].streams.values())
+    for batch in (1, args.images):
+
+        def encode(b=batch) -> dict:
+            sec = _median_seconds(
+                lambda: model.encode(images[:b], captions=captions[:b]), device, args.repeats
+            )
+            return {"s_per_image": sec / b, "bytes": nbytes}
+
+        _guarded(results, {"what": "sd21 encode", **label, "batch": batch}, encode)
+    full_grid = dtype == torch.float16 and not args.quick
+    for steps in STEPS if full_grid else (10,):
+        for batch in (1, args.images):
+
+            def decode(s=steps, b=batch) -> dict:
+                if device.startswith("cuda"):
+                    torch.cuda.reset_peak_memory_stats()
+                sec = _median_seconds(
+                    lambda: model.decode(streams[:b] if b > 1 else streams[0], steps=s),
+                    device,
+                    args.repeats,
+                )
+                out = {"s_per_image": sec / b, "unet_evals": 2 * s}
+                if device.startswith("cuda"):
+                    out["peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
+                return out
+
+            record = {"what": "sd21 decode", **label, "steps": steps, "batch": batch}
+            _guarded(results, record, decode)
+
+
+def sweep_on_devices(devices: list[str], args, results: list[dict]) -> None:
+    """The same 100-point sweep with ``device:`` set to each device in turn (a device may
+    come twice: a repeat), every run's rows compared with the first run's."""
+    from experiments.config import parse_config
+    from experiments.scoring import SEMANTIC_FIELDS
+    from experiments.store import KEY_COLUMNS, Store
+    from experiments.sweep import run_sweep
+
+    n, snrs = (1, SNRS[:2]) if args.quick else (5, SNRS)
+    frames: list = []
+    for run, device in enumerate(devices):
+        config = parse_config(
+            {
+                "name": "gpu-check",
+                "dataset": {"name": "shapes", "split": "test", "n": n, "size": 128, "seed": 0},
+                "codecs": [{"name": "mtgc", "steps": 10}],
+                "channels": ["awgn", "rayleigh"],
+                "snr_db": list(snrs),
+                "budget_cpp": [0.1],
+                "seed": 0,
+                "decode_seed": 0,
+                "device": device,
+            }
+        )
+
+        def measure(c=config) -> dict:
+            with tempfile.TemporaryDirectory(prefix="semcom-sweep-") as tmp:
+                t0 = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    report = run_sweep(c, tmp, progress=False, weights=args.weights)
+                sec = time.perf_counter() - t0
+                store = Store(tmp, create=False)
+                frames.append(store.frame().set_index(list(KEY_COLUMNS[1:])).sort_index())
+                store.close()
+            out = {"points": report.points_written, "seconds": sec}
+            if len(frames) > 1:  # compare with the first run's rows
+                first, this = frames[0], frames[-1]
+                semantic = list(SEMANTIC_FIELDS)
+                # everything the link decides: sizes, MCSs, CRCs, pre-FEC BERs, iterations
+                pixels = {"config_hash", "psnr", "ms_ssim", *semantic}
+                link = [c for c in first.columns if c not in pixels]
+                same_link = (first[link].fillna(-1) == this[link].fillna(-1)).all(axis=1)
+                same_sem = (first[semantic].fillna(-1) == this[semantic].fillna(-1)).all(axis=1)
+                out |= {
+                    "same_link_rows": int(same_link.sum()),
+                    "same_semantic_rows": int(same_sem.sum()),
+                    "max_psnr_diff_db": float((first["psnr"] - this["psnr"]).abs().max()),
+                }
+            return out
+
+        record = {"what": "sweep", "device": device, "run": run, "points_asked": n * 2 * len(snrs)}
+        _guarded(results, record, measure)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("gpu.json"))
@@ -190,14 +348,6 @@ def main() -> None:
     devices = (["cuda"] if cuda else []) + ["cpu"]
     results: list[dict] = []
     threads = torch.get_num_threads()
-    if cuda:
-        codec_timings("cuda", None, args, results)
-        codec_timings("cuda", torch.float16, args, results)
-    torch.set_num_threads(1)
-    codec_timings("cpu", None, args, results)
-    torch.set_num_threads(threads)
-    ldpc_throughput(devices, args, results)
-    link_end_to_end(devices, args, results)
     meta = {
         "gpu": torch.cuda.get_device_name() if cuda else None,
         "cpu": platform.processor() or platform.machine(),
@@ -205,15 +355,43 @@ def main() -> None:
         "torch": torch.__version__,
         "quick": args.quick,
     }
-    args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+
+    def save() -> None:  # after every section: a run stopped early keeps what it measured
+        args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+
+    if cuda or args.quick:
+        sd21_timings("cuda" if cuda else "cpu", args, results)
+        save()
+    if cuda:
+        codec_timings("cuda", None, args, results)
+        codec_timings("cuda", torch.float16, args, results)
+        save()
+    ldpc_throughput(devices, args, results)
+    link_end_to_end(devices, args, results)
+    save()
+    sweep_on_devices(devices if cuda else ["cpu", "cpu"], args, results)
+    save()
+    torch.set_num_threads(1)
+    codec_timings("cpu", None, args, results)
+    torch.set_num_threads(threads)
+    save()
     print(f"\n{meta}")
-    print(f"{'what':7s} {'device':5s} {'dtype':8s} {'steps':>5s} {'batch':>5s} {'figure':>28s}")
+    print(f"{'what':11s} {'device':5s} {'dtype':8s} {'steps':>5s} {'batch':>5s} {'figure':>28s}")
     for r in results:
         if "error" in r:
             fig = "error: " + r["error"][:60]
-        elif r["what"] in ("encode", "decode"):
+        elif "s_per_image" in r:
             fig = f"{r['s_per_image'] * 1e3:9.1f} ms/image"
             fig += f" {r['peak_mib']:7.0f} MiB" if "peak_mib" in r else ""
+        elif r["what"] == "sweep":
+            fig = f"{r['points']} points {r['seconds']:6.1f} s"
+            if "same_link_rows" in r:
+                fig += (
+                    f" same link {r['same_link_rows']} semantic {r['same_semantic_rows']}"
+                    f" dPSNR<={r['max_psnr_diff_db']:.2g}"
+                )
+        elif "seconds" in r:
+            fig = f"{r['seconds']:9.1f} s"
         elif r["what"] == "ldpc":
             fig = f"{r['kbit_per_s']:9.0f} kbit/s early={r['early_stop']} same={r['same_bits']}"
         else:
@@ -222,7 +400,7 @@ def main() -> None:
                 f" same={r['same_deliveries']}"
             )
         print(
-            f"{r['what']:7s} {r['device']:5s} {r.get('dtype', ''):8s} "
+            f"{r['what']:11s} {r['device']:5s} {r.get('dtype', ''):8s} "
             f"{r.get('steps', ''):>5} {r.get('batch', r.get('blocks', '')):>5} {fig}"
         )
 

@@ -1,8 +1,9 @@
 """The sd21 code path, built from the same classes with small random configs.
 
-A fake "snapshot" with the Stable Diffusion 2.1 layout (vae, unet, scheduler,
-text_encoder, tokenizer) and a CLIPVisionModel are made here; assemble_sd21 adds the
-MTGC parts, load_sd21 loads the result. Nothing is downloaded.
+A "snapshot" with the Stable Diffusion 2.1 layout (vae, unet, scheduler, text_encoder,
+tokenizer) and a CLIPVisionModel, random and toy-sized (semcom.presets.sd21_random), is
+made here; assemble_sd21 adds the MTGC parts, load_sd21 loads the result. Nothing is
+downloaded.
 """
 
 from __future__ import annotations
@@ -14,83 +15,18 @@ from pathlib import Path
 import pytest
 import torch
 from _mtgc import scene_image, single_thread  # noqa: F401 (fixture)
-from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
-from transformers import (
-    CLIPTextConfig,
-    CLIPTextModel,
-    CLIPTokenizer,
-    CLIPVisionConfig,
-    CLIPVisionModel,
-)
-from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 from semcom.errors import SemcomError
 from semcom.mgdd import MGDDConfig
 from semcom.presets import load_codec
 from semcom.presets.sd21 import assemble_sd21, load_sd21
-
-
-def _snapshot(root: Path) -> tuple[Path, Path]:
-    torch.manual_seed(0)
-    sd = root / "sd21-base"
-    AutoencoderKL(
-        down_block_types=("DownEncoderBlock2D",) * 4,
-        up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(8, 8, 8, 8),
-        latent_channels=4,
-        layers_per_block=1,
-        norm_num_groups=8,
-    ).save_pretrained(sd / "vae")
-    UNet2DConditionModel(
-        sample_size=8,
-        block_out_channels=(16, 32),
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        layers_per_block=1,
-        cross_attention_dim=32,
-        attention_head_dim=(2, 4),
-        use_linear_projection=True,
-        norm_num_groups=8,
-    ).save_pretrained(sd / "unet")
-    DDIMScheduler(beta_schedule="scaled_linear", clip_sample=False).save_pretrained(
-        sd / "scheduler"
-    )
-    CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=514,
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=1,
-            num_attention_heads=2,
-            max_position_embeddings=16,
-            bos_token_id=512,
-            eos_token_id=513,
-            pad_token_id=513,
-        )
-    ).save_pretrained(sd / "text_encoder")
-    chars = list(bytes_to_unicode().values())
-    vocab = {c: i for i, c in enumerate(chars)}
-    vocab |= {c + "</w>": len(chars) + i for i, c in enumerate(chars)}
-    vocab |= {"<|startoftext|>": 512, "<|endoftext|>": 513}
-    CLIPTokenizer(vocab=vocab, merges=[], model_max_length=16).save_pretrained(sd / "tokenizer")
-    clip = root / "clip-vision"
-    CLIPVisionModel(
-        CLIPVisionConfig(
-            hidden_size=48,
-            intermediate_size=96,
-            num_hidden_layers=1,
-            num_attention_heads=4,
-            image_size=32,
-            patch_size=8,
-        )
-    ).save_pretrained(clip)
-    return sd, clip
+from semcom.presets.sd21_random import random_sd_snapshot
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sd21")
-    sd, clip = _snapshot(root)
+    sd, clip = random_sd_snapshot(root, "toy")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return assemble_sd21(

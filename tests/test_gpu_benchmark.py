@@ -1,4 +1,5 @@
-"""benchmarks/gpu.py on its CPU path: every measurement runs and the JSON holds them."""
+"""benchmarks/gpu.py on its CPU path (sd21 at toy scale, the sweep twice on the CPU):
+every measurement runs and the JSON holds them."""
 
 from __future__ import annotations
 
@@ -23,8 +24,16 @@ def test_gpu_benchmark_runs_on_the_cpu_and_writes_its_figures(tmp_path) -> None:
     assert data["meta"]["gpu"] is None
     records = data["results"]
     assert [r for r in records if "error" in r] == []
-    kinds = {(r["what"], r["device"]) for r in records}
-    assert kinds == {("encode", "cpu"), ("decode", "cpu"), ("ldpc", "cpu"), ("link", "cpu")}
+    kinds = {r["what"] for r in records}
+    assert kinds == {
+        *("sd21 build", "sd21 load", "sd21 encode", "sd21 decode"),
+        *("encode", "decode", "ldpc", "link", "sweep"),
+    }
+    assert {r["device"] for r in records} == {"cpu"}
+    # the sd21 classes at toy scale on the CPU path: 64×64 scenes, batch 1 and 2
+    sd21 = [r for r in records if r["what"] == "sd21 decode"]
+    assert {(r["scale"], r["size"], r["batch"]) for r in sd21} == {("toy", 64, 1), ("toy", 64, 2)}
+    assert all(r["s_per_image"] > 0 and r["unet_evals"] == 20 for r in sd21)
     decode = [r for r in records if r["what"] == "decode"]
     assert {r["batch"] for r in decode} == {1, 2} and all(r["s_per_image"] > 0 for r in decode)
     ldpc = [r for r in records if r["what"] == "ldpc"]
@@ -33,4 +42,9 @@ def test_gpu_benchmark_runs_on_the_cpu_and_writes_its_figures(tmp_path) -> None:
     assert all(r["same_bits"] for r in ldpc) and all(r["kbit_per_s"] > 0 for r in ldpc)
     (link,) = [r for r in records if r["what"] == "link"]
     assert 0 < link["streams_delivered"] <= 3 * link["items"] and link["same_deliveries"]
+    # without a GPU the sweep runs twice on the CPU: the repeat agrees row for row
+    first, repeat = [r for r in records if r["what"] == "sweep"]
+    assert first["points"] == repeat["points"] == first["points_asked"] == 4
+    assert repeat["same_link_rows"] == repeat["same_semantic_rows"] == 4
+    assert repeat["max_psnr_diff_db"] == 0.0
     assert "decode" in proc.stdout and "kbit/s" in proc.stdout
