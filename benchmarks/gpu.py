@@ -249,7 +249,13 @@ def _sd21_dtype(weights: Path, device: str, dtype, base: dict, args, results: li
     scenes = [data[i] for i in range(args.images)]
     images = torch.stack([s.image for s in scenes]).to(device)
     captions = [s.caption for s in scenes]
-    streams = model.encode(images, captions=captions)
+    try:
+        streams = model.encode(images, captions=captions)
+    except Exception as err:  # recorded; the decoder cannot be timed without streams
+        record = {"what": "sd21 encode", **label, "error": f"{type(err).__name__}: {err}"}
+        results.append(record)
+        print(json.dumps(record), flush=True)
+        return
     nbytes = sum(len(v) for v in streams[0].streams.values())
     for batch in (1, args.images):
 

@@ -179,8 +179,8 @@ class MTGC:
             return images.to(self.tascm.device, tascm_dtype)
         size = int(self.image_encoder.config.image_size)
         x = F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False)
-        mean = torch.tensor(self.config.clip_mean).view(1, 3, 1, 1)
-        std = torch.tensor(self.config.clip_std).view(1, 3, 1, 1)
+        mean = torch.tensor(self.config.clip_mean, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.config.clip_std, device=x.device).view(1, 3, 1, 1)
         x = ((x.clamp(0, 1) - mean) / std).to(
             self.device, next(self.image_encoder.parameters()).dtype
         )
