@@ -26,6 +26,7 @@ from channels.coding import (
     stream_symbols,
     transport_block_size,
 )
+from channels.devices import canonical_device, on_own_device
 from channels.errors import LinkError
 from channels.frame import FRAMES, check_frame, frame_uses, send_frame, stream_generator
 from channels.harq import HarqPolicy, Pending, retransmit
@@ -98,7 +99,7 @@ class Link:
         frame: str = "shared",
         harq: HarqPolicy | int | Mapping | None = None,
     ) -> None:
-        self.device = device or "cpu"
+        self.device = canonical_device(device)
         self.frame = check_frame(frame)
         self.harq = HarqPolicy.parse(harq)
         if isinstance(channel, ChannelModel):
@@ -114,6 +115,7 @@ class Link:
         self._modems: dict[int, tuple[Mapper, Demapper]] = {}
 
     # -- building blocks ------------------------------------------------------------
+    @on_own_device
     def modem(self, bits_per_symbol: int) -> tuple[Mapper, Demapper]:
         """Gray QAM mapper and APP demapper for ``bits_per_symbol``."""
         if bits_per_symbol not in self._modems:
@@ -181,6 +183,7 @@ class Link:
 
     # -- the batched core -----------------------------------------------------------
     @torch.no_grad()
+    @on_own_device
     def send(
         self,
         bits: torch.Tensor,
@@ -210,6 +213,7 @@ class Link:
         return c, llr
 
     @torch.no_grad()
+    @on_own_device
     def receive(
         self,
         llr: torch.Tensor,
@@ -248,6 +252,7 @@ class Link:
         return BlockResult(*cat, layout=lay)
 
     @torch.no_grad()
+    @on_own_device
     def run_blocks(
         self, bits: torch.Tensor, mcs: MCS, snr_db: float, generator: torch.Generator
     ) -> BlockResult:
@@ -262,6 +267,7 @@ class Link:
         return self.receive(torch.cat(llrs), torch.cat(codes), bits, mcs)
 
     @torch.no_grad()
+    @on_own_device
     def run_uncoded(
         self, bits: torch.Tensor, modulation: str, snr_db: float, generator: torch.Generator
     ) -> torch.Tensor:
@@ -358,6 +364,7 @@ class Link:
             [payloads], snr_db, budget, protection, seeds=[seed], return_hard=return_hard
         )[0]
 
+    @on_own_device
     def transmit_many(
         self,
         items: Sequence[Mapping[str, bytes]],

@@ -43,6 +43,7 @@ from channels.detection import (
     check_detector,
     equalise,
 )
+from channels.devices import canonical_device, sionna_device
 from channels.errors import LinkError
 from channels.estimation import ESTIMATORS, WienerChannelEstimator
 from channels.frame import draw_normal
@@ -92,8 +93,14 @@ class ChannelModel(Block):
     layers: int = 1
 
     def __init__(self, precision: str | None = None, device: str | None = None) -> None:
+        device = canonical_device(device) if device is not None else None
         super().__init__(precision=precision, device=device)
         self._awgn = _SeededAWGN(precision=precision, device=device)
+
+    def __call__(self, *args, **kwargs):
+        # parts Sionna builds or draws without a device follow this channel's
+        with sionna_device(self.device):
+            return super().__call__(*args, **kwargs)
 
     def _convert(self, v):  # let the generator through Sionna's input conversion
         return v if isinstance(v, torch.Generator) else super()._convert(v)
@@ -396,7 +403,8 @@ class TDLChannel(ChannelModel):
         # the Sionna model draws the channel on the CPU (from the CPU generator of the
         # transmission); the responses move to this channel's device (see _frame)
         self._channel_model = self._make_model(kwargs.get("precision"), "cpu")
-        self._stream_management = StreamManagement(np.array([[1]]), self.antennas)
+        with sionna_device(self.device):
+            self._stream_management = StreamManagement(np.array([[1]]), self.antennas)
         self._frames: dict[int, tuple] = {}
         self._searchers: dict[tuple[int, int], object] = {}
 
@@ -641,4 +649,7 @@ def make_channel(name: str, *, device: str | None = None, **options) -> ChannelM
     plug-in's, see :mod:`channels.registry`) with its options."""
     from channels.registry import make_channel as build
 
-    return build(name, device=device, **options)
+    if device is None:
+        return build(name, device=device, **options)
+    with sionna_device(device) as canonical:
+        return build(name, device=canonical, **options)

@@ -16,12 +16,15 @@ DEVICE_CHOICES: tuple[str, ...] = ("cpu", "cuda", "auto")
 
 def resolve_device(name: str, option: str = "--device") -> str:
     """``cpu``, ``cuda``/``cuda:N`` (a CUDA GPU must be present) or ``auto`` (CUDA when
-    present, else the CPU) as a torch device string."""
+    present, else the CPU) as a device string torch and Sionna both take (``cpu`` or
+    ``cuda:N``: a bare ``cuda`` names torch's current GPU)."""
     import torch
+
+    from channels.devices import canonical_device
 
     text = str(name).strip().lower()
     if text == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return canonical_device("cuda") if torch.cuda.is_available() else "cpu"
     if text == "cpu":
         return "cpu"
     if text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
@@ -34,7 +37,7 @@ def resolve_device(name: str, option: str = "--device") -> str:
             raise SemcomError(
                 f"{option} {text}: this machine has {torch.cuda.device_count()} CUDA GPU(s)."
             )
-        return text
+        return canonical_device(text)
     raise SemcomError(f"{option} must be cpu, cuda, cuda:N or auto, not {name!r}.")
 
 

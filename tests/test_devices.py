@@ -28,7 +28,9 @@ def test_names_resolve_and_cuda_without_a_gpu_is_refused(no_gpu, monkeypatch):
     # with one GPU present: auto picks it, a second one does not exist
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    assert resolve_device("auto") == "cuda" and resolve_device("cuda:0") == "cuda:0"
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    # Sionna takes cuda:N only: a bare cuda names torch's current GPU
+    assert resolve_device("auto") == resolve_device("cuda") == resolve_device("cuda:0") == "cuda:0"
     with pytest.raises(SemcomError, match="has 1 CUDA GPU"):
         resolve_device("cuda:1")
     assert half_dtype("cuda:0") == torch.float16 and half_dtype("cpu") == torch.bfloat16
@@ -88,8 +90,9 @@ def test_sweep_config_device_resolves_and_keeps_cpu_hashes(no_gpu, monkeypatch):
         _config(device=3)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
     gpu, second = _config(device="cuda"), _config(device="cuda:1")
-    assert gpu.device == "cuda" and second.device == "cuda:1"
+    assert gpu.device == "cuda:0" and second.device == "cuda:1"
     # GPU rows are kept apart from CPU rows, whichever GPU made them
     assert gpu.to_dict()["device"] == "cuda" and gpu.hash() == second.hash() != plain.hash()
 
@@ -106,6 +109,7 @@ def test_ray_workers_share_the_gpus_only_for_a_cuda_sweep(no_gpu, monkeypatch):
 
     assert gpu_share(_config(), Cluster(2), 4) == 0.0
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
     gpu = _config(device="cuda")
     assert gpu_share(gpu, Cluster(1), 4) == 0.25
     assert gpu_share(gpu, Cluster(8), 2) == 1.0
@@ -192,3 +196,31 @@ def test_half_is_refused_for_a_codec_without_networks(capsys, tmp_path):
     assert code == 2 and "--half applies to codecs with networks" in err and not out.exists()
     code, _, err = run_cli(["evaluate", "--reference", "webp", "--codec", "webp", "--half"], capsys)
     assert code == 2 and "--half applies to a reference with networks" in err
+
+
+def test_a_cpu_link_ignores_sionnas_default_device(monkeypatch):
+    """On a GPU machine Sionna's default device is the GPU; a CPU link must not put any
+    part there. Emulated on the CPU: Sionna's default becomes the ``meta`` device, and
+    every channel still delivers exactly what it delivers with the default on the CPU."""
+    from sionna.phy import config
+
+    from channels.devices import canonical_device, sionna_device
+    from channels.link import Link
+
+    items = [{"caption": bytes(range(i, i + 12)), "hci": bytes(200)} for i in range(2)]
+
+    def deliveries(channel: str, **options) -> list:
+        link = Link(channel, device="cpu", channel_options=options)
+        sent = link.transmit_many(items, 3.0, seeds=range(len(items)))
+        return [sorted(t.received().items()) for t in sent]
+
+    cases = [("awgn", {}), ("rayleigh", {}), ("tdl-a", {}), ("tdl-a", {"antennas": 2})]
+    cases.append(("cdl-a", {}))
+    expected = [deliveries(name, **opts) for name, opts in cases]
+    monkeypatch.setattr(type(config), "available_devices", property(lambda _: ["cpu", "meta"]))
+    monkeypatch.setattr(config, "_device", "meta")
+    assert [deliveries(name, **opts) for name, opts in cases] == expected
+    assert config.device == "meta"  # restored after each call
+    with sionna_device(torch.device("cpu")) as name:
+        assert name == "cpu" == config.device
+    assert canonical_device(None) == "cpu" and canonical_device(torch.device("cpu")) == "cpu"
