@@ -1,6 +1,7 @@
 """MTGC (sd21 at full size, and tiny) and the link on an accelerator against the CPU.
 
     python benchmarks/gpu.py [--out gpu.json] [--weights DIR] [--images 8] [--quick]
+                             [--only sd21 tiny-gpu ldpc link sweep tiny-cpu]
 
 Measures, on CUDA when there is a GPU and always on the CPU (the codec on one thread, the
 budget of the tiny preset's decode target; the link on all threads):
@@ -50,6 +51,8 @@ from pathlib import Path
 import torch
 
 STEPS = (1, 4, 10, 20)
+#: The benchmark's sections, in the order they run (``--only`` picks some).
+SECTIONS = ("sd21", "tiny-gpu", "ldpc", "link", "sweep", "tiny-cpu")
 SNRS = (-6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0)
 
 
@@ -349,6 +352,9 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="fewer points (the tests' CPU path)")
+    ap.add_argument(
+        "--only", nargs="+", choices=SECTIONS, default=SECTIONS, help="run these sections only"
+    )
     args = ap.parse_args()
     cuda = torch.cuda.is_available()
     devices = (["cuda"] if cuda else []) + ["cpu"]
@@ -365,22 +371,27 @@ def main() -> None:
     def save() -> None:  # after every section: a run stopped early keeps what it measured
         args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
 
-    if cuda or args.quick:
+    run = set(args.only)
+    if "sd21" in run and (cuda or args.quick):
         sd21_timings("cuda" if cuda else "cpu", args, results)
         save()
-    if cuda:
+    if "tiny-gpu" in run and cuda:
         codec_timings("cuda", None, args, results)
         codec_timings("cuda", torch.float16, args, results)
         save()
-    ldpc_throughput(devices, args, results)
-    link_end_to_end(devices, args, results)
+    if "ldpc" in run:
+        ldpc_throughput(devices, args, results)
+    if "link" in run:
+        link_end_to_end(devices, args, results)
     save()
-    sweep_on_devices(devices if cuda else ["cpu", "cpu"], args, results)
-    save()
-    torch.set_num_threads(1)
-    codec_timings("cpu", None, args, results)
-    torch.set_num_threads(threads)
-    save()
+    if "sweep" in run:
+        sweep_on_devices(devices if cuda else ["cpu", "cpu"], args, results)
+        save()
+    if "tiny-cpu" in run:
+        torch.set_num_threads(1)
+        codec_timings("cpu", None, args, results)
+        torch.set_num_threads(threads)
+        save()
     print(f"\n{meta}")
     print(f"{'what':11s} {'device':5s} {'dtype':8s} {'steps':>5s} {'batch':>5s} {'figure':>28s}")
     for r in results:

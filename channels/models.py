@@ -401,8 +401,10 @@ class TDLChannel(ChannelModel):
         self.subcarrier_spacing_hz = float(subcarrier_spacing_hz)
         self.perfect_csi = bool(perfect_csi)
         # the Sionna model draws the channel on the CPU (from the CPU generator of the
-        # transmission); the responses move to this channel's device (see _frame)
-        self._channel_model = self._make_model(kwargs.get("precision"), "cpu")
+        # transmission); the responses move to this channel's device (see _frame). Held
+        # outside module registration: Sionna refuses a child on another device, and
+        # moving this channel must leave the model (and its draws) on the CPU.
+        object.__setattr__(self, "_channel_model", self._make_model(kwargs.get("precision"), "cpu"))
         with sionna_device(self.device):
             self._stream_management = StreamManagement(np.array([[1]]), self.antennas)
         self._frames: dict[int, tuple] = {}

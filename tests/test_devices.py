@@ -221,6 +221,11 @@ def test_a_cpu_link_ignores_sionnas_default_device(monkeypatch):
     monkeypatch.setattr(config, "_device", "meta")
     assert [deliveries(name, **opts) for name, opts in cases] == expected
     assert config.device == "meta"  # restored after each call
+    # a link on another device (on a GPU machine: cuda:0) keeps its channel draws on the
+    # CPU; Sionna refuses a child on another device unless it is held apart
+    for name in ("tdl-a", "cdl-a"):
+        tdl = Link(name, device="meta").channel
+        assert tdl.device == "meta" and tdl._channel_model.device == "cpu"
     with sionna_device(torch.device("cpu")) as name:
         assert name == "cpu" == config.device
     assert canonical_device(None) == "cpu" and canonical_device(torch.device("cpu")) == "cpu"
