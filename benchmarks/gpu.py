@@ -168,33 +168,42 @@ def ldpc_throughput(devices: list[str], args, results: list[dict]) -> None:
 
 
 def link_end_to_end(devices: list[str], args, results: list[dict]) -> None:
-    """One ``transmit_many`` of MTGC-sized streams over TDL-A on each device."""
+    """One ``transmit_many`` of MTGC-sized streams on each device, over TDL-A (and, unless
+    ``--quick``, CDL-A, 2×2 TDL-A and Rayleigh); every device's deliveries compared with
+    the first's (the draws are the same on every device)."""
     from channels.link import Link
 
     items = [
         {"caption": bytes(range(i, i + 12)), "spw": bytes(range(i, i + 10)), "hci": bytes(300)}
         for i in range(4 if args.quick else 32)
     ]
-    first: list = []  # the first device's deliveries: the draws are the same on every device
-    for device in devices:
+    cases = [("tdl-a", {})]
+    if not args.quick:
+        cases += [("cdl-a", {}), ("tdl-a", {"antennas": 2}), ("rayleigh", {})]
+    for channel, options in cases:
+        first: list = []
+        for device in devices:
 
-        def measure(d=device) -> dict:
-            link = Link("tdl-a", device=d)
-            sec = _median_seconds(
-                lambda: link.transmit_many(items, 10.0, seeds=range(len(items))), d, args.repeats
-            )
-            got = link.transmit_many(items, 10.0, seeds=range(len(items)))
-            pattern = [sorted(k for k, v in t.received().items() if v is not None) for t in got]
-            if not first:
-                first.append(pattern)
-            return {
-                "s_per_item": sec / len(items),
-                "streams_delivered": sum(len(p) for p in pattern),
-                "same_deliveries": pattern == first[0],
-            }
+            def measure(d=device, c=channel, o=options, first=first) -> dict:
+                link = Link(c, device=d, channel_options=o)
+                sec = _median_seconds(
+                    lambda: link.transmit_many(items, 10.0, seeds=range(len(items))),
+                    d,
+                    args.repeats,
+                )
+                got = link.transmit_many(items, 10.0, seeds=range(len(items)))
+                pattern = [sorted(k for k, v in t.received().items() if v is not None) for t in got]
+                if not first:
+                    first.append(pattern)
+                return {
+                    "s_per_item": sec / len(items),
+                    "streams_delivered": sum(len(p) for p in pattern),
+                    "same_deliveries": pattern == first[0],
+                }
 
-        record = {"what": "link", "device": device, "channel": "tdl-a", "items": len(items)}
-        _guarded(results, record, measure)
+            name = channel + (f" {options['antennas']}x{options['antennas']}" if options else "")
+            record = {"what": "link", "device": device, "channel": name, "items": len(items)}
+            _guarded(results, record, measure)
 
 
 def sd21_timings(device: str, args, results: list[dict]) -> None:
@@ -413,7 +422,8 @@ def main() -> None:
             fig = f"{r['kbit_per_s']:9.0f} kbit/s early={r['early_stop']} same={r['same_bits']}"
         else:
             fig = (
-                f"{r['s_per_item'] * 1e3:9.1f} ms/item delivered={r['streams_delivered']}"
+                f"{r['s_per_item'] * 1e3:9.1f} ms/item {r['channel']} "
+                f"delivered={r['streams_delivered']}"
                 f" same={r['same_deliveries']}"
             )
         print(

@@ -43,10 +43,13 @@ class WienerChannelEstimator:
         freq_cov: torch.Tensor,
         time_cov: torch.Tensor,
     ) -> None:
+        # the filters are computed on the CPU in float64 (small matrices) and moved to
+        # the received grid's device when applied
+        pilots = pilots.cpu()
         self.pilots = pilots if pilots.dim() == 3 else pilots[None]  # [S, P, F]
         self.pilot_symbols = list(pilot_symbols)
-        self.freq_cov = freq_cov.to(torch.complex128)
-        self.time_cov = time_cov.to(torch.complex128)
+        self.freq_cov = freq_cov.cpu().to(torch.complex128)
+        self.time_cov = time_cov.cpu().to(torch.complex128)
         # each stream's pilot subcarriers (the same on every pilot symbol) and the energy
         # of its pilots there (1 with one stream; Sionna boosts a Kronecker pattern's
         # pilots to N with N streams, so that each stream's average is 1)
@@ -94,7 +97,9 @@ class WienerChannelEstimator:
         for s, (wf, wt, err) in enumerate(per_stream):
             k = self.carriers[s]
             pilots = self.pilots[s][:, k].to(yp.device)  # [P, K]
-            h_ls = yp[..., k] * pilots.conj()  # constant-modulus pilots: y / x = y · x* / |x|²
+            h_ls = (
+                yp[..., k.to(yp.device)] * pilots.conj()
+            )  # constant-modulus pilots: y / x = y · x* / |x|²
             if self.energies[s] != 1.0:
                 h_ls = h_ls / self.energies[s]
             h_f = h_ls @ wf.T.to(yp.device)  # filter across frequency: [B, Nr, P, F]
