@@ -457,7 +457,7 @@ class TDLChannel(ChannelModel):
             # depend on what the process drew before (set before the mapper copies them).
             # With several layers each keeps its own subcarriers (zeros elsewhere).
             old = rg.pilot_pattern.pilots
-            pilots = qpsk_pilots(old.shape, key)
+            pilots = qpsk_pilots(old.shape, key).to(old.device)
             rg.pilot_pattern.pilots = pilots if n == 1 else pilots * (old.abs() > 0)
             if self.estimator == "lmmse":
                 estimator = WienerChannelEstimator(
