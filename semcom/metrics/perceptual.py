@@ -9,6 +9,8 @@ environment variable ``SEMCOM_PERCEPTUAL_WEIGHTS``, else ``~/.cache/semcom/perce
                         PerceptualSimilarity repository or the ``lpips`` package)
     dists/vgg16.pth     torchvision VGG16 ImageNet weights (vgg16-397923af.pth)
     dists/weights.pt    DISTS alpha and beta (DISTS_pytorch/weights.pt of the reference)
+    inception/inception_v3.pth  torchvision Inception-v3 (inception_v3_google-0cc3c7bd.pth),
+                        for the patch FID/KID of :mod:`semcom.metrics.patch_fid`
 
 Weights are read from safetensors only (never unpickled at run time): convert the
 upstream files once with ``python -m semcom.metrics.perceptual convert [DIR]``, which
@@ -43,6 +45,12 @@ PERCEPTUAL_METRICS: tuple[str, ...] = ("lpips", "dists")
 REQUIRED_FILES: dict[str, tuple[tuple[str, str | None], ...]] = {
     "lpips": (("lpips/alexnet.pth", "alexnet-owt-7be5be79.pth"), ("lpips/alex.pth", None)),
     "dists": (("dists/vgg16.pth", "vgg16-397923af.pth"), ("dists/weights.pt", None)),
+}
+#: Every file ``convert`` turns into safetensors: the metrics' and the Inception-v3 of
+#: the patch FID/KID (:mod:`semcom.metrics.patch_fid`).
+CONVERTIBLE_FILES: dict[str, tuple[tuple[str, str | None], ...]] = {
+    **REQUIRED_FILES,
+    "inception": (("inception/inception_v3.pth", "inception_v3_google-0cc3c7bd.pth"),),
 }
 
 
@@ -110,7 +118,7 @@ def convert_weights(weights_dir: str | Path | None = None) -> list[Path]:
 
     root = Path(weights_dir) if weights_dir is not None else default_weights_dir()
     written = []
-    for files in REQUIRED_FILES.values():
+    for files in CONVERTIBLE_FILES.values():
         for rel, cache in files:
             src, dst = _upstream(root, rel, cache), _safetensors(root, rel)
             if src is None or dst.is_file():
