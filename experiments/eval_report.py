@@ -1,6 +1,11 @@
 """``semcom evaluate``'s output: the table (plain text and Markdown, a column per figure
 and per extra metric field), the reconstruction and rate–fidelity figures, and the check
-of MTGC's claim."""
+of MTGC's claim.
+
+Every consumer takes the columns the summaries hold: on a folder of natural images there
+are no semantic ones (no ground truth), the rate figure shows LPIPS (where present) or
+MS-SSIM beside PSNR, and there is no claim to check. Set figures (FID, KID: one value per
+codec, listed in a summary's ``set_fields``) have no interval."""
 
 from __future__ import annotations
 
@@ -10,29 +15,51 @@ from experiments.eval_stats import COLUMNS, CodecResult
 
 
 def columns_of(summaries: list[dict]) -> list[tuple[str, str, bool]]:
-    """:data:`COLUMNS` and a column per extra metric field the summaries hold (label and
-    direction from the metric's :class:`~semcom.metrics.protocol.Field`)."""
+    """The :data:`COLUMNS` the summaries hold (the semantic ones need ground truth), a
+    column per extra metric field (label and direction from the metric's
+    :class:`~semcom.metrics.protocol.Field`, or :data:`FIELD_LABELS`) and per set figure."""
+    from experiments.eval_natural import FIELD_LABELS
     from semcom.metrics.registry import fields_of, metric_names
 
+    first = summaries[0] if summaries else {}
+    base = [c for c in COLUMNS if not first or c[0] in first]
     known = {k for k, _, _ in COLUMNS}
-    held = [k for k in (summaries[0]["ci95"] if summaries else {}) if k in _extra_keys(summaries)]
+    held = [k for k in first.get("ci95", {}) if k in _extra_keys(summaries) and k not in known]
+    held += [k for k in first.get("set_fields", ()) if k not in held]
     if not held:
-        return list(COLUMNS)
+        return base
     fields = {f.name: f for f in fields_of(metric_names())}
-    extra = [
-        (
-            k,
-            fields[k].label if k in fields else k,
-            fields[k].better != "lower" if k in fields else True,
-        )
-        for k in held
-        if k not in known
-    ]
-    return [*COLUMNS, *extra]
+
+    def column(k: str) -> tuple[str, str, bool]:
+        if k in fields:
+            return k, fields[k].label, fields[k].better != "lower"
+        return k, *FIELD_LABELS.get(k, (k, True))
+
+    return [*base, *(column(k) for k in held)]
 
 
 def _extra_keys(summaries: list[dict]) -> set[str]:
     return {k for s in summaries for k in s.get("extra_fields", ())}
+
+
+#: Decimals per figure in the tables (others: :data:`DEFAULT_DIGITS`).
+DIGITS: dict[str, int] = {"bpp": 4, "psnr": 2, "fid": 2, "kid": 4}
+DEFAULT_DIGITS = 3
+
+
+def _cell(summary: dict, key: str, markdown: bool) -> str:
+    """A figure with its 95 % interval (none for a set figure); "n/a" where the codec
+    has none."""
+    value = summary.get(key)
+    if value is None:
+        return "n/a"
+    digits = DIGITS.get(key, DEFAULT_DIGITS)
+    if key not in summary.get("ci95", {}):
+        return f"{value:.{digits}f}"
+    lo, hi = summary["ci95"][key]
+    if markdown:
+        return f"{value:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})"
+    return f"{value:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
 def format_table(summaries: list[dict]) -> str:
@@ -41,12 +68,7 @@ def format_table(summaries: list[dict]) -> str:
     head = ["codec", *[c[1] for c in columns]]
     rows = []
     for s in summaries:
-        row = [s["codec"]]
-        for key, _, _ in columns:
-            lo, hi = s["ci95"][key]
-            digits = 4 if key == "bpp" else (2 if key == "psnr" else 3)
-            row.append(f"{s[key]:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]")
-        rows.append(row)
+        rows.append([s["codec"], *(_cell(s, key, False) for key, _, _ in columns)])
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(head))]
     lines.append("  ".join("-" * wd for wd in widths))
@@ -61,11 +83,7 @@ def format_markdown(summaries: list[dict]) -> str:
     sep = "|---" * (len(columns) + 1) + "|"
     lines = [head, sep]
     for s in summaries:
-        cells = []
-        for key, _, _ in columns:
-            lo, hi = s["ci95"][key]
-            digits = 4 if key == "bpp" else (2 if key == "psnr" else 3)
-            cells.append(f"{s[key]:.{digits}f} ({lo:.{digits}f}–{hi:.{digits}f})")
+        cells = [_cell(s, key, True) for key, _, _ in columns]
         lines.append(f"| {s['codec']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -111,11 +129,28 @@ def rate_figure(summaries: list[dict], path, reference: str = "mtgc") -> list:
     return save_png_pdf(draw_rate(summaries, reference), path)
 
 
+#: The rate figure's left panel, the first figure the summaries hold: (key, axis label).
+RATE_PANELS: tuple[tuple[str, str], ...] = (
+    ("f1", "object F1 (all four attributes right)"),
+    ("lpips", "LPIPS (lower is better)"),
+    ("ms_ssim", "MS-SSIM"),
+)
+
+
+def rate_panels(summaries: list[dict]) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The rate figure's two panels, (key, axis label) each: object F1 where there is
+    ground truth, else LPIPS where it was scored, else MS-SSIM; then PSNR."""
+    first = summaries[0] if summaries else {}
+    left = next((p for p in RATE_PANELS if p[0] in first), RATE_PANELS[-1])
+    return left, ("psnr", "PSNR (dB)")
+
+
 def draw_rate(summaries: list[dict], reference: str = "mtgc"):
-    """Object F1 and PSNR against bits per pixel, one point per codec with its 95 %
-    intervals on both axes: the reference and its ablations (filled markers) beside the
-    other codecs at the reference's rate (open markers). Readable in black and white; bpp
-    on a log axis (ablations send 10× less). Returns the matplotlib figure."""
+    """Object F1 (on a folder: LPIPS or MS-SSIM, :func:`rate_panels`) and PSNR against
+    bits per pixel, one point per codec with its 95 % intervals on both axes: the
+    reference and its ablations (filled markers) beside the other codecs at the
+    reference's rate (open markers). Readable in black and white; bpp on a log axis
+    (ablations send 10× less). Returns the matplotlib figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -125,10 +160,8 @@ def draw_rate(summaries: list[dict], reference: str = "mtgc"):
     from channels.plotting import MARKERS
 
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.0))
-    for ax, key, label in (
-        (axes[0], "f1", "object F1 (all four attributes right)"),
-        (axes[1], "psnr", "PSNR (dB)"),
-    ):
+    panels = rate_panels(summaries)
+    for ax, (key, label) in zip(axes, panels, strict=True):
         count = {True: 0, False: 0}  # markers counted within each group
         for s in summaries:
             name = s["codec"]
@@ -157,7 +190,8 @@ def draw_rate(summaries: list[dict], reference: str = "mtgc"):
         ax.set_xlabel("bits per pixel")
         ax.set_ylabel(label)
         ax.grid(True, which="both", linewidth=0.3, color="0.85")
-    axes[0].set_ylim(-0.02, 1.02)
+    if panels[0][0] == "f1":
+        axes[0].set_ylim(-0.02, 1.02)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
     fig.tight_layout()
@@ -171,10 +205,10 @@ def check_claim(summaries: list[dict], reference: str = "mtgc") -> list[str]:
     codec whose mean bpp is at least the reference's. A rival is beaten when the paired
     95 % bootstrap interval of the F1 difference (``vs_reference``) lies above 0; a
     summary without one is compared on point estimates. Returns one sentence per failure
-    (empty when the claim holds).
+    (empty when the claim holds, and without object F1: a folder has no ground truth).
     """
     by = {s["codec"]: s for s in summaries}
-    if reference not in by:
+    if reference not in by or "f1" not in by[reference]:
         return []
     full = by[reference]
     label = "MTGC" if reference == "mtgc" else reference
@@ -202,16 +236,15 @@ def check_claim(summaries: list[dict], reference: str = "mtgc") -> list[str]:
 def format_differences(summaries: list[dict], reference: str = "mtgc") -> str:
     """A Markdown table of each codec's difference from the reference (reference minus
     codec) with paired 95 % bootstrap intervals; empty when there are none."""
-    from experiments.eval_stats import DIFFERENCE_KEYS
-
     rows = [s for s in summaries if s.get("vs_reference")]
     if not rows:
         return ""
-    head = f"| {reference} minus | " + " | ".join(DIFFERENCE_KEYS) + " |"
-    lines = [head, "|---" * (len(DIFFERENCE_KEYS) + 1) + "|"]
+    keys = list(rows[0]["vs_reference"])
+    head = f"| {reference} minus | " + " | ".join(keys) + " |"
+    lines = [head, "|---" * (len(keys) + 1) + "|"]
     for s in rows:
         cells = []
-        for k in DIFFERENCE_KEYS:
+        for k in keys:
             d = s["vs_reference"][k]
             digits = 2 if k == "psnr" else 3
             lo, hi = d["ci95"]

@@ -28,6 +28,17 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
 )
 #: Figures whose difference from the reference :func:`paired_differences` reports.
 DIFFERENCE_KEYS: tuple[str, ...] = ("f1", "semantic_accuracy", "shape_accuracy", "psnr")
+#: The same without ground truth (a folder of images): pixel figures, then every extra
+#: per-image field the results hold (LPIPS, DISTS, CLIP score …).
+PIXEL_DIFFERENCE_KEYS: tuple[str, ...] = ("psnr", "ms_ssim")
+#: The semantic columns of :data:`COLUMNS` (absent without ground truth).
+SEMANTIC_KEYS: tuple[str, ...] = (
+    "f1",
+    "precision",
+    "recall",
+    "semantic_accuracy",
+    "hallucinations_per_image",
+)
 #: A codec's figures on a draw of image indices (pooled counts, means of the rest).
 Stats = Callable[[np.ndarray], dict[str, float]]
 
@@ -64,13 +75,14 @@ def _pooled(counts: np.ndarray) -> dict[str, float]:
 def stats_of(result: CodecResult, pixels: int) -> Stats:
     """``idx`` → ``result``'s figures on images ``idx`` (drawn with replacement or not)."""
     counts = np.asarray([astuple(c) for c in result.counts], dtype=float)
+    semantic = bool(result.counts)
     bpp = np.asarray(result.bits, dtype=float) / pixels
     psnr = np.asarray(result.psnr, dtype=float)
     msssim = np.asarray(result.ms_ssim, dtype=float)
     extra = {k: np.asarray(v, dtype=float) for k, v in result.extra.items()}
 
     def stats(idx: np.ndarray) -> dict[str, float]:
-        out = _pooled(counts[idx].sum(0))
+        out = _pooled(counts[idx].sum(0)) if semantic else {}
         out.update(
             bpp=float(bpp[idx].mean()),
             psnr=float(psnr[idx].mean()),
@@ -115,6 +127,17 @@ def summarize(result: CodecResult, pixels: int, bootstrap: int, seed: int) -> di
         "file_bpp": float(np.mean(result.file_bits)) / pixels if result.file_bits else None,
         "extra_fields": sorted(result.extra),
     }
+
+
+def difference_keys(point: dict[str, float]) -> tuple[str, ...]:
+    """The figures :func:`paired_differences` reports for stats like ``point``: the
+    semantic ones and PSNR where there is ground truth, else PSNR, MS-SSIM and every
+    extra per-image field."""
+    if "f1" in point:
+        return DIFFERENCE_KEYS
+    known = {k for k, _, _ in COLUMNS} | set(SEMANTIC_KEYS)
+    extra = tuple(k for k in point if k not in known and k not in PIXEL_DIFFERENCE_KEYS)
+    return (*PIXEL_DIFFERENCE_KEYS, *extra)
 
 
 def paired_differences(
@@ -169,12 +192,16 @@ def per_image_interpolated(
     def mix(a: Sequence[float], b: Sequence[float]) -> list[float]:
         return list((1 - t) * np.asarray(a, dtype=float) + t * np.asarray(b, dtype=float))
 
-    counts = [
-        SemanticCounts(
-            *((1 - ti) * x + ti * y for x, y in zip(astuple(cb), astuple(ca), strict=True))
-        )
-        for ti, cb, ca in zip(t, below.counts, above.counts, strict=True)
-    ]
+    counts = (
+        [
+            SemanticCounts(
+                *((1 - ti) * x + ti * y for x, y in zip(astuple(cb), astuple(ca), strict=True))
+            )
+            for ti, cb, ca in zip(t, below.counts, above.counts, strict=True)
+        ]
+        if below.counts and above.counts
+        else []
+    )
     nearer = torch.stack([(above if ti >= 0.5 else below).images[i] for i, ti in enumerate(t)])
     note = "interpolated per image to the reference's bits"
     if unreachable:
@@ -268,5 +295,5 @@ def summarize_interpolated(
 
 
 def _public(summary: dict) -> dict:
-    """The headline figures of a summary (no intervals)."""
-    return {k: summary[k] for k, _, _ in COLUMNS}
+    """The headline figures of a summary (no intervals; the semantic ones where held)."""
+    return {k: summary[k] for k, _, _ in COLUMNS if k in summary}

@@ -1,5 +1,7 @@
 """``semcom evaluate``: codecs on ShapesWorld test (or validation) scenes, semantic and
-pixel fidelity.
+pixel fidelity, or on a folder of natural images (``dataset="folder:PATH"``,
+:mod:`experiments.folder_data`), pixel and perceptual fidelity only
+(:mod:`experiments.eval_natural`: no ground truth, so no semantic figures).
 
 Every codec is a registered digital codec (:mod:`semcom.registry`, ``semcom list
 codecs``); ``--codec`` names them, plus ablations of the reference codec:
@@ -47,11 +49,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from experiments.eval_natural import NaturalPlan
 from experiments.eval_report import (
     check_claim,
     columns_of,
@@ -64,6 +68,7 @@ from experiments.eval_report import (
 from experiments.eval_stats import (
     COLUMNS,
     CodecResult,
+    difference_keys,
     interpolated_stats_of,
     paired_differences,
     per_image_interpolated,
@@ -167,8 +172,21 @@ class EvalConfig:
     options: dict[str, Any] = field(default_factory=dict)
     #: Where the reference codec's models run (a resolved device: cpu, cuda, cuda:N).
     device: str = "cpu"
+    #: ``shapes`` (ShapesWorld) or ``folder:PATH`` (the images of a folder).
+    dataset: str = "shapes"
+    #: A folder's images are resized to this side (None: the reference's natural size).
+    image_size: int | None = None
+    #: A folder's captions file (None: PATH/captions.jsonl when present).
+    captions: str | None = None
+    #: A local CLIP model folder for the CLIP score (folders only; None: skipped).
+    clip: str | None = None
+    #: Inception-v3 safetensors file for FID/KID (None: the perceptual weights folder's).
+    inception: str | None = None
+    #: FID/KID patch side (None: :func:`experiments.eval_natural.default_patch`).
+    fid_patch: int | None = None
 
     def __post_init__(self) -> None:
+        self._check_dataset()
         if self.codecs is None:
             _registered(self.reference)
             self.codecs = default_codecs(self.reference)
@@ -215,6 +233,43 @@ class EvalConfig:
             check_metrics(("pixel", *extra))
             check_available(extra)
 
+    def _check_dataset(self) -> None:
+        """SemcomError for an unknown data set, a folder without images, an oracle on a
+        folder, or a folder's options given for ShapesWorld."""
+        from experiments.folder_data import folder_of, image_files
+
+        folder = folder_of(self.dataset)
+        if folder is None and self.dataset != "shapes":
+            raise SemcomError(
+                f"--dataset {self.dataset} is not available: semantic scores need ground "
+                "truth, which only ShapesWorld (shapes) has; for pixel and perceptual "
+                "figures on your own images use --dataset folder:PATH."
+            )
+        if folder is None:
+            given = {
+                "--image-size": self.image_size,
+                "--captions": self.captions,
+                "--clip": self.clip,
+                "--inception": self.inception,
+                "--fid-patch": self.fid_patch,
+            }
+            named = [k for k, v in given.items() if v is not None]
+            if named:
+                raise SemcomError(
+                    f"{', '.join(named)} apply to --dataset folder:PATH, not to ShapesWorld."
+                )
+            return
+        if self.codecs is not None and self.oracle in self.codecs:
+            raise SemcomError(
+                f"{self.oracle} sends ShapesWorld's ground-truth caption; a folder has none "
+                "(give your own captions with --captions)."
+            )
+        if self.fid_patch is not None and self.fid_patch < 1:
+            raise SemcomError("--fid-patch must be a positive number of pixels.")
+        if self.image_size is not None and self.image_size < 1:
+            raise SemcomError("--image-size must be a positive number of pixels.")
+        image_files(folder, self.n)
+
     @property
     def oracle(self) -> str:
         """The name of the reference's oracle variant."""
@@ -231,19 +286,30 @@ class EvalConfig:
 
 
 def _score(
-    result: CodecResult, reference: torch.Tensor, truths: list, probe, metrics: Sequence[str] = ()
+    result: CodecResult,
+    reference: torch.Tensor,
+    truths: list | None,
+    probe,
+    metrics: Sequence[str] = (),
+    natural: NaturalPlan | None = None,
 ) -> None:
-    """Fill ``result``'s per-image figures: the probe's counts (pooled later) and, through
-    the sweep's :func:`~experiments.scoring.score`, PSNR, MS-SSIM and ``metrics``."""
+    """Fill ``result``'s per-image figures: the probe's counts (pooled later; ShapesWorld
+    only, ``truths`` None for a folder) and, through the sweep's
+    :func:`~experiments.scoring.score`, PSNR, MS-SSIM and ``metrics``; on a folder the
+    CLIP score where ``natural`` has a CLIP model."""
+    from experiments.eval_natural import clip_extra
     from experiments.scoring import EXTRA, score
 
-    reads = probe.read(result.images.float().clamp(0, 1))
-    result.counts = [count_scene(t, r) for t, r in zip(truths, reads, strict=True)]
+    if truths is not None and probe is not None:
+        reads = probe.read(result.images.float().clamp(0, 1))
+        result.counts = [count_scene(t, r) for t, r in zip(truths, reads, strict=True)]
     rows = score(reference, result.images, None, ("pixel", *metrics))
     result.psnr = [float(r["psnr"]) for r in rows]  # type: ignore[arg-type]
     result.ms_ssim = [float(r["ms_ssim"]) for r in rows]  # type: ignore[arg-type]
     names = {k for r in rows for k in (r[EXTRA] or {})}
     result.extra = {k: [_nan((r[EXTRA] or {}).get(k)) for r in rows] for k in sorted(names)}
+    if natural is not None:
+        result.extra.update(clip_extra(natural, reference, result.images))
 
 
 def _nan(value: object) -> float:
@@ -310,32 +376,117 @@ def _decode_in_worker(job: Job, seed: int) -> torch.Tensor:
     return _decode_job(_WORKER_CODEC, job, seed)
 
 
+@dataclass
+class EvalData:
+    """The originals [N,3,H,W] in [0, 1], their ShapesWorld objects (None: a folder, no
+    ground truth), the user's captions (None entries: the codec's own) and, for a
+    folder, its file names, captions file and the figures it can get."""
+
+    images: torch.Tensor
+    truths: list | None
+    captions: list[str | None]
+    names: list[str] = field(default_factory=list)
+    captions_file: str | None = None
+    natural: NaturalPlan | None = None
+
+
+def load_data(cfg: EvalConfig, ref: Any) -> EvalData:
+    """``cfg``'s images: ShapesWorld scenes, or a folder's images at ``cfg.image_size``
+    (default: the reference ``ref``'s natural size) with their captions."""
+    from experiments.eval_natural import plan_natural
+    from experiments.folder_data import folder_of, load_folder
+    from experiments.reference_codec import check_size, has_captioner, natural_size
+    from experiments.reference_codec import takes_captions as captioned
+
+    folder = folder_of(cfg.dataset)
+    if folder is None:
+        from semcom.data.shapes import ShapesWorld
+
+        data = ShapesWorld(cfg.split, n=cfg.n, seed=cfg.seed)
+        items = [data[i] for i in range(cfg.n)]
+        images = torch.stack([it.image for it in items])
+        return EvalData(images, [it.objects for it in items], [None] * cfg.n)
+    size = cfg.image_size if cfg.image_size is not None else natural_size(ref)
+    if size is None:
+        raise SemcomError(
+            f"--image-size is needed: the reference {cfg.reference} states no natural image size."
+        )
+    check_size(ref, cfg.reference, size)
+    given = Path(cfg.captions) if cfg.captions is not None else None
+    if given is not None and not captioned(ref):
+        raise SemcomError(
+            f"--captions gives the transmitter's caption, but {cfg.reference} sends none; "
+            "leave --captions out."
+        )
+    fs = load_folder(folder, size, cfg.n, given if captioned(ref) else None)
+    if not captioned(ref):
+        fs.captions = [None] * len(fs.names)
+    bare = [k for k, c in zip(fs.names, fs.captions, strict=True) if c is None]
+    if bare and captioned(ref) and not has_captioner(ref):
+        raise SemcomError(
+            f"{len(bare)} images ({bare[0]} first) have no caption and {cfg.reference}'s model "
+            "has no captioner; give each one in --captions (or PATH/captions.jsonl) or add "
+            "captioner/ to the weights directory."
+        )
+    natural = plan_natural(
+        len(fs.names), size, tuple(cfg.metrics), cfg.clip, cfg.inception, cfg.fid_patch
+    )
+    return EvalData(
+        fs.images,
+        None,
+        fs.captions,
+        fs.names,
+        str(fs.captions_file) if fs.captions_file is not None else None,
+        natural,
+    )
+
+
 def evaluate(
-    cfg: EvalConfig, progress: Callable[[str], None] | None = None
+    cfg: EvalConfig,
+    progress: Callable[[str], None] | None = None,
+    about: dict[str, Any] | None = None,
 ) -> tuple[list[dict], dict[str, CodecResult], torch.Tensor]:
-    """Run every codec of ``cfg``; returns (summaries, results by codec, references)."""
+    """Run every codec of ``cfg``; returns (summaries, results by codec, references).
+
+    ``about``, when given, receives what the run was on: ``images`` (count),
+    ``image_size``, and for a folder ``files``, ``captions_file`` and ``notes`` (one line
+    per figure skipped here, and why).
+    """
+    from experiments.eval_natural import reference_features, set_figures
     from experiments.rate_match import plan_bits
-    from semcom.data.shapes import ShapesWorld
+    from experiments.reference_codec import encode as encode_reference
     from semcom.metrics.semantic import load_probe
 
     say = progress or (lambda msg: None)
     codecs = tuple(cfg.codecs or ())
-    data = ShapesWorld(cfg.split, n=cfg.n, seed=cfg.seed)
-    items = [data[i] for i in range(cfg.n)]
-    reference = torch.stack([it.image for it in items])
-    truths = [it.objects for it in items]
-    h, w = reference.shape[-2:]
-    budget = int(cfg.target_bpp * h * w)
-    probe = load_probe()
     options = cfg.reference_options()
     ref = _registered(cfg.reference, options, weights=cfg.weights, device=cfg.device)
+    data = load_data(cfg, ref)
+    reference, truths, natural = data.images, data.truths, data.natural
+    count = reference.shape[0]
+    h, w = reference.shape[-2:]
+    if about is not None:
+        about.update(images=count, image_size=[h, w])
+        if natural is not None:
+            about.update(
+                files=data.names,
+                captions_file=data.captions_file,
+                captions=sum(c is not None for c in data.captions),
+                notes=list(natural.notes),
+            )
+    budget = int(cfg.target_bpp * h * w)
+    probe = load_probe() if truths is not None else None
+    metrics = natural.metrics if natural is not None else cfg.metrics
     results: dict[str, CodecResult] = {}
     brackets: dict[str, tuple[CodecResult, CodecResult]] = {}
 
     t0 = time.time()
-    encoded = [ref.encode(img) for img in reference]
+    encoded = [
+        encode_reference(ref, img, cap) for img, cap in zip(reference, data.captions, strict=True)
+    ]
     plans = [plan_bits(e, budget) for e in encoded]
-    say(f"encoded {cfg.n} scenes at {cfg.target_bpp} bpp in {time.time() - t0:.0f} s")
+    kind = "scenes" if truths is not None else "images"
+    say(f"encoded {count} {kind} at {cfg.target_bpp} bpp in {time.time() - t0:.0f} s")
     targets = [p.bits for p in plans]
     variants: dict[str, tuple[list, list, tuple[str, ...]]] = {}
     for name in codecs:
@@ -354,7 +505,7 @@ def evaluate(
     jobs = {}
     for name, (encs, _, _) in variants.items():
         pairs = [(e.header, r) for e, r in zip(encs, received[name], strict=True)]
-        for i in range(0, cfg.n, cfg.batch):
+        for i in range(0, count, cfg.batch):
             jobs[(name, i)] = pairs[i : i + cfg.batch]
 
     # The reference's variants decode on `workers` processes (each builds the codec once)
@@ -386,7 +537,7 @@ def evaluate(
                     sides.append(
                         CodecResult(name, recon, bits, seconds=time.time() - t1, file_bits=files)
                     )
-                    _score(sides[-1], reference, truths, probe, cfg.metrics)
+                    _score(sides[-1], reference, truths, probe, metrics, natural)
                 if cfg.match == "equal":
                     results[name] = per_image_interpolated(sides[0], sides[1], targets)
                 else:
@@ -397,14 +548,14 @@ def evaluate(
                 results[name] = CodecResult(
                     name, recon, bits, seconds=time.time() - t1, file_bits=files
                 )
-                _score(results[name], reference, truths, probe, cfg.metrics)
+                _score(results[name], reference, truths, probe, metrics, natural)
             say(f"{name}: {time.time() - t1:.0f} s")
         for name, (_, _, keep) in variants.items():
             chunks = [
                 futures[(name, i)].result()
                 if pool is not None
                 else _decode_job(ref, jobs[(name, i)], cfg.seed)
-                for i in range(0, cfg.n, cfg.batch)
+                for i in range(0, count, cfg.batch)
             ]
             note = (
                 "ground truth where the transmitter would estimate (upper bound, not a transmitter)"
@@ -418,7 +569,7 @@ def evaluate(
             result.stream_bits = {
                 s: float(np.mean([8 * len(r.get(s, b"")) for r in received[name]])) for s in keep
             }
-            _score(result, reference, truths, probe, cfg.metrics)
+            _score(result, reference, truths, probe, metrics, natural)
             results[name] = result
             say(f"{name}: decoded ({time.time() - t_ref:.0f} s since decoding began)")
     finally:
@@ -430,8 +581,15 @@ def evaluate(
         else summarize(results[c], h * w, cfg.bootstrap, cfg.seed)
         for c in codecs
     ]
+    if natural is not None:
+        originals = reference_features(natural, reference)
+        for s in summaries:
+            figures = set_figures(natural, originals, results[s["codec"]].images, cfg.seed)
+            s.update(figures)
+            s["set_fields"] = list(figures)
     if cfg.reference in results:
         ref_stats = stats_of(results[cfg.reference], h * w)
+        keys = difference_keys(ref_stats(np.arange(count)))
         for s in summaries:
             name = s["codec"]
             if name == cfg.reference:
@@ -441,5 +599,7 @@ def evaluate(
                 if name in brackets
                 else stats_of(results[name], h * w)
             )
-            s["vs_reference"] = paired_differences(ref_stats, other, cfg.n, cfg.bootstrap, cfg.seed)
+            s["vs_reference"] = paired_differences(
+                ref_stats, other, count, cfg.bootstrap, cfg.seed, keys
+            )
     return summaries, results, reference
