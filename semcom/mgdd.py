@@ -176,7 +176,8 @@ class MGDD:
         pixel_weights: torch.Tensor | None = None,
         layout: torch.Tensor | None = None,
         guide: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+        return_x0: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The denoising loss every training stage minimises (a scalar).
 
         images: [B,3,H,W] in [0,1] (ignored when ``latents`` [B,C,h,w] are given);
@@ -188,14 +189,17 @@ class MGDD:
         [B,1,h,w] (e.g. towards object pixels; mean 1 keeps the scale) and per image by
         Min-SNR-γ when the config asks for it. ``layout``: [B,g²,D] SPW layout vectors
         (with gradients if they train), required with a layout grid; ``guide``
-        [B,C+1,h,w] the guide planes, required with guide channels.
+        [B,C+1,h,w] the guide planes, required with guide channels. ``return_x0``: also
+        return the one-step estimate of the clean latents [B,C,h,w] (with gradients) and
+        ᾱ_t [B] of each image's timestep, for task losses on what the decoder would draw.
         """
         z = self.encode_latents(images) if latents is None else latents.to(self.device, self.dtype)
         b = z.shape[0]
         cfg = self.scheduler.config
         noise = torch.randn(z.shape, generator=generator, dtype=torch.float32).to(z)
         t = torch.randint(0, cfg.num_train_timesteps, (b,), generator=generator).to(self.device)
-        noisy = self.model_input(self.scheduler.add_noise(z, noise, t), layout, guide)
+        z_t = self.scheduler.add_noise(z, noise, t)
+        noisy = self.model_input(z_t, layout, guide)
         ctx = context.to(self.device, self.dtype)
         down = mid = None
         if hci is not None and hci_present is not None and bool(hci_present.any()):
@@ -235,7 +239,15 @@ class MGDD:
             # the Min-SNR-γ weight of the ε loss; v's loss is (SNR + 1)× larger
             v_pred = cfg.prediction_type == "v_prediction"
             per_image = per_image * snr.clamp(max=gamma) / (snr + 1 if v_pred else snr)
-        return per_image.mean()
+        if not return_x0:
+            return per_image.mean()
+        ac = self.scheduler.alphas_cumprod.to(self.device)[t].float().view(b, 1, 1, 1)
+        p, zt = pred.float(), z_t.float()
+        if cfg.prediction_type == "v_prediction":  # x0 = √ᾱ z_t − √(1−ᾱ) v
+            x0 = ac.sqrt() * zt - (1 - ac).sqrt() * p
+        else:  # x0 = (z_t − √(1−ᾱ) ε) / √ᾱ
+            x0 = (zt - (1 - ac).sqrt() * p) / ac.sqrt().clamp_min(1e-4)
+        return per_image.mean(), x0, ac.flatten()
 
     # -- sampling -----------------------------------------------------------------------
     @torch.no_grad()

@@ -1,4 +1,6 @@
-"""``semcom train``: the three training stages of the tiny preset (see the semcom.train package)."""
+"""``semcom train``: the three training stages of MTGC: the tiny preset on ShapesWorld (the
+semcom.train package) or the sd21 preset on a folder of natural images
+(:mod:`semcom.train.natural`)."""
 
 from __future__ import annotations
 
@@ -37,10 +39,72 @@ def train(
     steps: int | None = typer.Option(None, "--steps", help="Override every part's steps."),
     threads: int | None = typer.Option(None, "--threads", help="torch threads (default 2)."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore checkpoints in --work."),
+    preset: str = typer.Option(
+        "tiny",
+        "--preset",
+        help="tiny (ShapesWorld, CPU recipe) or sd21 (an image folder: --data, --out).",
+    ),
+    data: Path | None = typer.Option(
+        None, "--data", help="sd21: the folder of training images (PNG, JPEG, WebP)."
+    ),
+    captions: Path | None = typer.Option(
+        None,
+        "--captions",
+        help='sd21: JSONL of {"file": ..., "caption": ...} (default DATA/captions.jsonl).',
+    ),
+    sd: Path | None = typer.Option(
+        None,
+        "--sd",
+        help="sd21: a local Stable Diffusion 2.1-base diffusers snapshot, to assemble --out "
+        "from when it holds no model yet.",
+    ),
+    image_encoder: Path | None = typer.Option(
+        None,
+        "--image-encoder",
+        help="sd21: a local transformers CLIPVisionModel folder (with --sd).",
+    ),
+    device: str = typer.Option(
+        "cpu", "--device", help="cpu, cuda (cuda:N) or auto: where sd21 trains."
+    ),
 ) -> None:
-    """Train MTGC-tiny on ShapesWorld; each part checkpoints, resumes and logs to WORK."""
+    """Train MTGC (tiny on ShapesWorld, sd21 on an image folder); each part checkpoints,
+    resumes and logs to WORK."""
+    from semcom.devices import resolve_device
     from semcom.train import STAGE_PARTS, TrainConfig, run_all, run_stage
 
+    where = resolve_device(device)
+    if preset == "sd21":
+        _train_sd21(
+            stage=stage,
+            part=part,
+            config=config,
+            out=out,
+            work=work,
+            steps=steps,
+            threads=threads,
+            fresh=fresh,
+            data=data,
+            captions=captions,
+            sd=sd,
+            image_encoder=image_encoder,
+            device=where,
+        )
+        return
+    if preset != "tiny":
+        raise SemcomError(f"--preset must be tiny or sd21, not {preset!r}.")
+    for flag, value in (
+        ("--data", data),
+        ("--captions", captions),
+        ("--sd", sd),
+        ("--image-encoder", image_encoder),
+    ):
+        if value is not None:
+            raise SemcomError(f"{flag} applies to --preset sd21 (tiny renders ShapesWorld).")
+    if where != "cpu":
+        raise SemcomError(
+            "the tiny recipe trains on the CPU (its shipped weights come from 2 cores); "
+            "--device cuda applies to --preset sd21."
+        )
     if stage is not None and stage not in STAGE_PARTS:
         raise SemcomError(f"--stage must be 1, 2 or 3, not {stage}.")
     cfg = TrainConfig.from_yaml(config) if config is not None else TrainConfig()
@@ -67,6 +131,56 @@ def train(
         reports = run_all(cfg, out, work, not fresh)
     else:
         reports = run_stage(stage, cfg, out, work, tuple(part) or None, not fresh)
+    for name, report in reports.items():
+        typer.echo(f"{name}: " + ", ".join(f"{k} {v}" for k, v in report.items()))
+
+
+def _train_sd21(
+    *,
+    stage,
+    part,
+    config,
+    out,
+    work,
+    steps,
+    threads,
+    fresh,
+    data,
+    captions,
+    sd,
+    image_encoder,
+    device,
+) -> None:
+    """``semcom train --preset sd21``: assemble ``out`` if asked, then train on ``data``."""
+    from semcom.presets.sd21 import assemble_sd21
+    from semcom.train.natural import NATURAL_STAGE_PARTS, NaturalTrainConfig, train_natural
+
+    if data is None or out is None:
+        raise SemcomError(
+            "--preset sd21 trains on --data FOLDER (images and captions.jsonl) into --out "
+            "MODEL_DIR (an sd21 weights directory)."
+        )
+    cfg = NaturalTrainConfig.from_yaml(config) if config is not None else NaturalTrainConfig()
+    overrides: dict = {}
+    if steps is not None:
+        overrides.update({f"{p}_steps": steps for ps in NATURAL_STAGE_PARTS.values() for p in ps})
+    if threads is not None:
+        overrides["threads"] = threads
+    cfg = cfg.updated(overrides, "the command line")
+    if not (out / "mtgc.json").is_file():
+        if sd is None or image_encoder is None:
+            raise SemcomError(
+                f"{out} holds no sd21 model: pass --sd SD21_BASE_DIR and --image-encoder "
+                "CLIP_VISION_DIR to assemble one there."
+            )
+        if not image_encoder.is_dir():
+            raise SemcomError(f"the image encoder folder {image_encoder} does not exist.")
+        typer.echo(f"assembling an sd21 model in {out} from {sd} and {image_encoder}", err=True)
+        # images smaller than the preset default of 256 set the smallest size taken
+        assemble_sd21(sd, image_encoder, out, min_size=min(256, cfg.image_size))
+    reports = train_natural(
+        stage, data, out, work, cfg, tuple(part) or None, not fresh, device, captions
+    )
     for name, report in reports.items():
         typer.echo(f"{name}: " + ", ".join(f"{k} {v}" for k, v in report.items()))
 

@@ -241,16 +241,22 @@ class LearnedHCICodec(nn.Module, ConfigMixin):
             raise StreamError(f"{path} needs config.json and {_WEIGHTS} for the HCI codec.")
         model = cls.from_config(cls.load_config(path))
         model.update()
-        state = load_file(str(path / _WEIGHTS))
-        own = model.state_dict()
-        for key, value in state.items():
-            # The entropy coder's CDF tables change size with training: fit the buffers.
+        model.load_state_dict(load_file(str(path / _WEIGHTS)))
+        model._updated = True  # saved right after update(): the tables fit the weights
+        return model.eval()
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        """As torch's, but the entropy coder's CDF tables (which change size with
+        training) are resized to the incoming ones first; the tables are rebuilt before the
+        next compress (a training checkpoint's may be stale)."""
+        own = self.state_dict()
+        for key, value in state_dict.items():
             owner, _, name = key.rpartition(".")
             if key in own and own[key].shape != value.shape and name in _CDF_BUFFERS:
-                getattr(model.get_submodule(owner), name).resize_(value.shape)
-        model.load_state_dict(state)
-        model._updated = True
-        return model.eval()
+                getattr(self.get_submodule(owner), name).resize_(value.shape)
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        self._updated = False
+        return result
 
 
 def _to_uint8(x: torch.Tensor) -> np.ndarray:

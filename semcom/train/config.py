@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import ClassVar, TypeVar
 
 import yaml
 
@@ -30,8 +31,64 @@ SAMPLING_CANDIDATES: tuple[tuple[int, float, float], ...] = (
 )
 
 
+S = TypeVar("S", bound="Settings")
+
+
+class Settings:
+    """``from_yaml`` and ``updated`` for a dataclass of training settings."""
+
+    #: Settings that must be at least 1 (besides every ``*_steps`` and ``*_batch``).
+    at_least_one: ClassVar[tuple[str, ...]] = ()
+
+    def check(self, where: str) -> None:
+        """Checks across fields (after :meth:`updated`'s per-field ones)."""
+
+    @classmethod
+    def from_yaml(cls: type[S], path: Path) -> S:
+        """Read a YAML mapping of field → value; unknown keys are an error."""
+        if not path.is_file():
+            raise SemcomError(f"the training config {path} does not exist.")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise SemcomError(f"{path} is not valid YAML ({type(err).__name__}).") from err
+        if not isinstance(data, dict):
+            raise SemcomError(f"{path} must hold a mapping of training settings.")
+        return cls().updated(data, str(path))
+
+    def updated(self: S, values: dict, where: str = "the options") -> S:
+        """A copy with ``values`` applied, type-checked against the defaults;
+        ``*_steps``, ``*_batch`` and :attr:`at_least_one` settings must be at least 1,
+        ``*_minutes`` positive."""
+        known = {f.name for f in fields(self)}  # type: ignore[arg-type]
+        out = asdict(self)  # type: ignore[call-overload]
+        for key, value in values.items():
+            if key not in known:
+                raise SemcomError(f"{where}: unknown training setting {key!r}.")
+            default = out[key]
+            try:
+                if isinstance(default, tuple):
+                    value = tuple(int(v) for v in value)
+                elif isinstance(default, bool):
+                    value = bool(value)
+                else:
+                    value = type(default)(value)
+            except (TypeError, ValueError) as err:
+                raise SemcomError(f"{where}: {key} must be like {default!r}.") from err
+            out[key] = value
+        cfg = type(self)(**out)
+        for f in fields(cfg):  # type: ignore[arg-type]
+            v = getattr(cfg, f.name)
+            if (f.name.endswith(("_steps", "_batch")) or f.name in cfg.at_least_one) and v < 1:
+                raise SemcomError(f"{where}: {f.name} must be at least 1.")
+            if f.name.endswith("_minutes") and not v > 0:
+                raise SemcomError(f"{where}: {f.name} must be a positive number of minutes.")
+        cfg.check(where)
+        return cfg
+
+
 @dataclass
-class TrainConfig:
+class TrainConfig(Settings):
     """Training settings (every field is a key of the ``--config`` YAML)."""
 
     seed: int = 0
@@ -110,48 +167,13 @@ class TrainConfig:
     gate_scenes: int = 48
     grad_clip: float = 1.0
 
-    @classmethod
-    def from_yaml(cls, path: Path) -> TrainConfig:
-        """Read a YAML mapping of field → value; unknown keys are an error."""
-        if not path.is_file():
-            raise SemcomError(f"the training config {path} does not exist.")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise SemcomError(f"{path} is not valid YAML ({type(err).__name__}).") from err
-        if not isinstance(data, dict):
-            raise SemcomError(f"{path} must hold a mapping of training settings.")
-        return cls().updated(data, str(path))
+    #: Settings that must be at least 1 (besides every ``*_steps`` and ``*_batch``).
+    at_least_one: ClassVar[tuple[str, ...]] = ("train_scenes", "threads", "gate_scenes")
 
-    def updated(self, values: dict, where: str = "the options") -> TrainConfig:
-        """A copy with ``values`` applied, type-checked against the defaults."""
-        known = {f.name: f for f in fields(self)}
-        out = asdict(self)
-        for key, value in values.items():
-            if key not in known:
-                raise SemcomError(f"{where}: unknown training setting {key!r}.")
-            default = out[key]
-            try:
-                if isinstance(default, tuple):
-                    value = tuple(int(v) for v in value)
-                elif isinstance(default, bool):
-                    value = bool(value)
-                else:
-                    value = type(default)(value)
-            except (TypeError, ValueError) as err:
-                raise SemcomError(f"{where}: {key} must be like {default!r}.") from err
-            out[key] = value
-        cfg = TrainConfig(**out)
-        for f in fields(cfg):
-            v = getattr(cfg, f.name)
-            at_least_one = f.name in ("train_scenes", "threads", "gate_scenes")
-            if (f.name.endswith(("_steps", "_batch")) or at_least_one) and v < 1:
-                raise SemcomError(f"{where}: {f.name} must be at least 1.")
-            if f.name.endswith("_minutes") and not v > 0:
-                raise SemcomError(f"{where}: {f.name} must be a positive number of minutes.")
-        if min(cfg.vae_solid, cfg.vae_zoom) < 0 or cfg.vae_solid + cfg.vae_zoom > 1:
+    def check(self, where: str) -> None:
+        """Checks across fields (after :func:`updated`'s per-field ones)."""
+        if min(self.vae_solid, self.vae_zoom) < 0 or self.vae_solid + self.vae_zoom > 1:
             raise SemcomError(
                 f"{where}: vae_solid and vae_zoom are fractions of a batch (each ≥ 0, "
                 "together ≤ 1)."
             )
-        return cfg

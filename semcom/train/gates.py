@@ -37,14 +37,23 @@ def _captioner_accuracy(cap, seed: int, n: int) -> dict[str, float]:
 def _hci_rates(codec: MTGC, seed: int, n: int) -> dict[str, float]:
     """Mean real HCI bits and PSNR of the downsampled image at f = 8, q = 0 / 8 / 15."""
     images, _ = _val_pool(seed, min(n, 64))
+    return hci_rate_table(codec.hci.learned, downsample(images, 8), "f8")
+
+
+def hci_rate_table(
+    learned, small: torch.Tensor, prefix: str, qualities: tuple[int, ...] = (0, 8, 15)
+) -> dict[str, float]:
+    """Real bits (entropy-coded bytes that decode back) and PSNR of a learned HCI codec on
+    downsampled images ``small`` [N,3,h,w] in [0,1] at each quality:
+    ``{prefix}_q{q}_bits`` (mean per image) and ``{prefix}_q{q}_psnr`` (dB)."""
     out = {}
-    for q in (0, 8, 15):
-        small = downsample(images, 8)
-        payloads = codec.hci.learned.compress(small, q)
-        rec = torch.cat([codec.hci.learned.decompress(p, 16, 16, q) for p in payloads])
+    h, w = small.shape[-2:]
+    for q in qualities:
+        payloads = learned.compress(small, q)
+        rec = torch.cat([learned.decompress(p, h, w, q) for p in payloads])
         psnr = -10 * torch.log10(((rec - small) ** 2).mean((1, 2, 3))).mean()
-        out[f"f8_q{q}_bits"] = round(8 * float(np.mean([len(p) for p in payloads])), 1)
-        out[f"f8_q{q}_psnr"] = round(float(psnr), 2)
+        out[f"{prefix}_q{q}_bits"] = round(8 * float(np.mean([len(p) for p in payloads])), 1)
+        out[f"{prefix}_q{q}_psnr"] = round(float(psnr), 2)
     return out
 
 

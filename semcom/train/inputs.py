@@ -16,12 +16,13 @@ from semcom.sketch import CellReader
 
 def _context(codec: MTGC, texts: list[str], spw: torch.Tensor | None, grad: bool) -> torch.Tensor:
     """Caption tokens [B,L,D] (with or without gradients) followed by SPW tokens [B,K,D]."""
-    ids = codec.text_encoder.tokenizer(texts)
+    model = codec.text_encoder.model
+    ids = codec.text_encoder.tokenizer(texts).to(next(model.parameters()).device)
     with torch.set_grad_enabled(grad):
-        tokens = codec.text_encoder.model(input_ids=ids).last_hidden_state
+        tokens = model(input_ids=ids).last_hidden_state
     if spw is None:
         spw = codec.tascm.null(len(texts)).detach()
-    return torch.cat([tokens, spw], dim=1)
+    return torch.cat([tokens, spw.to(tokens)], dim=1)
 
 
 def _layout(codec: MTGC, layout: torch.Tensor | None, drop: torch.Tensor) -> torch.Tensor | None:

@@ -25,25 +25,14 @@ def train(ctx: PartContext) -> dict[str, float]:
     def loss_fn(step, idx, gen):
         f = cfg.hci_factors[int(torch.randint(0, len(cfg.hci_factors), (1,), generator=gen))]
         q = int(torch.randint(0, len(hci.config.gains), (1,), generator=gen))
-        small = downsample(pool.images[idx].float() / 255, f)
-        res = hci(small, q)
-        pixels = small.shape[0] * small.shape[-2] * small.shape[-1]
-        bpp = sum(-torch.log2(lk).sum() for lk in res["likelihoods"].values()) / pixels
-        mse = F.mse_loss(res["x_hat"], small)
-        aux = hci.net.aux_loss()
-        return {
-            "loss": bpp + cfg.hci_lambda * 255**2 * mse + aux,
-            "bpp_small": bpp,
-            "mse": mse,
-        }
+        return rate_distortion(
+            hci, downsample(pool.images[idx].float() / 255, f), q, cfg.hci_lambda
+        )
 
-    aux_params = {n_ for n_, p in hci.named_parameters() if n_.endswith(".quantiles")}
-    params = [p for n_, p in hci.named_parameters() if n_ not in aux_params]
-    params += [p for n_, p in hci.named_parameters() if n_ in aux_params]
     report = trainer.run(
         part,
         {"hci": hci},
-        params,
+        hci_parameters(hci),
         cfg.hci_lr,
         cfg.hci_steps,
         cfg.hci_batch,
@@ -56,3 +45,20 @@ def train(ctx: PartContext) -> dict[str, float]:
     report.update(_hci_rates(codec, cfg.seed, cfg.report_scenes))
     hci.save_pretrained(out / "hci")
     return report
+
+
+def rate_distortion(hci, small: torch.Tensor, quality: int, lam: float) -> dict[str, torch.Tensor]:
+    """The learned HCI codec's training loss on downsampled images ``small`` [B,3,h,w] in
+    [0,1] at ``quality``: bits per (small) pixel + λ·255²·MSE + compressai's aux loss."""
+    res = hci(small, quality)
+    pixels = small.shape[0] * small.shape[-2] * small.shape[-1]
+    bpp = sum(-torch.log2(lk).sum() for lk in res["likelihoods"].values()) / pixels
+    mse = F.mse_loss(res["x_hat"], small)
+    return {"loss": bpp + lam * 255**2 * mse + hci.net.aux_loss(), "bpp_small": bpp, "mse": mse}
+
+
+def hci_parameters(hci) -> list[torch.nn.Parameter]:
+    """The HCI codec's parameters, the entropy bottleneck's quantiles (aux loss) last."""
+    aux = {n for n, _ in hci.named_parameters() if n.endswith(".quantiles")}
+    named = list(hci.named_parameters())
+    return [p for n, p in named if n not in aux] + [p for n, p in named if n in aux]
