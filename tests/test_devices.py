@@ -117,7 +117,7 @@ def test_ray_workers_share_the_gpus_only_for_a_cuda_sweep(no_gpu, monkeypatch):
         gpu_share(gpu, Cluster(0), 2)
 
 
-@pytest.mark.parametrize("command", ["transmit", "sweep", "evaluate"])
+@pytest.mark.parametrize("command", ["transmit", "sweep", "evaluate", "train", "train-sd21"])
 def test_every_model_command_refuses_cuda_without_a_gpu(command, no_gpu, capsys, tmp_path):
     from PIL import Image
 
@@ -139,10 +139,14 @@ def test_every_model_command_refuses_cuda_without_a_gpu(command, no_gpu, capsys,
         ],
         "sweep": [str(config), "--out", str(tmp_path / "run")],
         "evaluate": ["--n", "1", "--codec", "webp"],
+        "train": ["--work", str(tmp_path / "run")],
+        "train-sd21": ["--preset", "sd21", "--data", str(tmp_path), "--out", str(tmp_path / "m")],
     }[command]
-    code, _, err = run_cli([command, *args, "--device", "cuda"], capsys)
+    name = command.split("-")[0]
+    code, _, err = run_cli([name, *args, "--device", "cuda"], capsys)
     assert code == 2 and err.count("\n") == 1 and "no CUDA GPU is available" in err, err
     assert not (tmp_path / "y.png").exists() and not (tmp_path / "run").exists()
+    assert not (tmp_path / "m").exists()
 
 
 def test_codecs_take_the_device_from_their_context():
@@ -229,3 +233,14 @@ def test_a_cpu_link_ignores_sionnas_default_device(monkeypatch):
     with sionna_device(torch.device("cpu")) as name:
         assert name == "cpu" == config.device
     assert canonical_device(None) == "cpu" and canonical_device(torch.device("cpu")) == "cpu"
+
+
+def test_the_tiny_recipe_stays_on_the_cpu(monkeypatch, capsys, tmp_path):
+    """With a GPU present, ``semcom train --device cuda`` trains sd21 only: the tiny
+    recipe's weights come from 2 CPU cores and time budgets a GPU would change."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    code, _, err = run_cli(["train", "--work", str(tmp_path / "w"), "--device", "cuda"], capsys)
+    assert code == 2 and "tiny recipe trains on the CPU" in err and "--preset sd21" in err
+    assert not (tmp_path / "w").exists()
