@@ -308,11 +308,13 @@ def _gates(run: _Run, spw: bool) -> dict[str, float]:
     out: dict[str, float] = {}
 
     def measure(with_hci: bool, with_spw: bool) -> tuple[float, float]:
+        """(denoising loss, CLIP agreement: only measured with ``spw``, else NaN)."""
         g = torch.Generator().manual_seed(run.cfg.seed + 2)
         present = torch.full((n,), with_hci)
-        loss, x0, _ = _denoising(
-            run, images, texts, hci, present, tokens if with_spw else None, g, with_x0=True
-        )
+        context = tokens if with_spw else None
+        if not spw:
+            return float(_denoising(run, images, texts, hci, present, context, g)), float("nan")
+        loss, x0, _ = _denoising(run, images, texts, hci, present, context, g, with_x0=True)
         return float(loss), float(clip_agreement(codec, x0, images).mean())
 
     on = measure(True, spw)
