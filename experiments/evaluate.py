@@ -238,6 +238,10 @@ class EvalConfig:
         folder, or a folder's options given for ShapesWorld."""
         from experiments.folder_data import folder_of, image_files
 
+        if self.fid_patch is not None and self.fid_patch < 1:
+            raise SemcomError("--fid-patch must be a positive number of pixels.")
+        if self.image_size is not None and self.image_size < 1:
+            raise SemcomError("--image-size must be a positive number of pixels.")
         folder = folder_of(self.dataset)
         if folder is None and self.dataset != "shapes":
             raise SemcomError(
@@ -264,10 +268,6 @@ class EvalConfig:
                 f"{self.oracle} sends ShapesWorld's ground-truth caption; a folder has none "
                 "(give your own captions with --captions)."
             )
-        if self.fid_patch is not None and self.fid_patch < 1:
-            raise SemcomError("--fid-patch must be a positive number of pixels.")
-        if self.image_size is not None and self.image_size < 1:
-            raise SemcomError("--image-size must be a positive number of pixels.")
         image_files(folder, self.n)
 
     @property
@@ -418,9 +418,7 @@ def load_data(cfg: EvalConfig, ref: Any) -> EvalData:
             f"--captions gives the transmitter's caption, but {cfg.reference} sends none; "
             "leave --captions out."
         )
-    fs = load_folder(folder, size, cfg.n, given if captioned(ref) else None)
-    if not captioned(ref):
-        fs.captions = [None] * len(fs.names)
+    fs = load_folder(folder, size, cfg.n, given, with_captions=captioned(ref))
     bare = [k for k, c in zip(fs.names, fs.captions, strict=True) if c is None]
     if bare and captioned(ref) and not has_captioner(ref):
         raise SemcomError(

@@ -143,10 +143,15 @@ def read_captions(path: Path, names: list[str]) -> dict[str, str]:
 
 
 def load_folder(
-    folder: Path, size: int, n: int | None = None, captions: Path | None = None
+    folder: Path,
+    size: int,
+    n: int | None = None,
+    captions: Path | None = None,
+    with_captions: bool = True,
 ) -> FolderSet:
     """The first ``n`` images of ``folder`` at ``size`` × ``size`` and their captions
-    (``captions``, else ``folder/captions.jsonl`` when present, else none)."""
+    (``captions``, else ``folder/captions.jsonl`` when present, else none; none at all
+    when not ``with_captions``: the codec sends no caption)."""
     from semcom.imageio import load_image
 
     files = image_files(folder, n)
@@ -161,7 +166,7 @@ def load_folder(
         images.append(square(image, size))
     names = [p.name for p in files]
     source = captions if captions is not None else folder / DEFAULT_CAPTIONS
-    if captions is None and not source.is_file():
+    if not with_captions or (captions is None and not source.is_file()):
         return FolderSet(folder, names, torch.stack(images), [None] * len(names))
     every = [p.name for p in image_files(folder)]
     given = read_captions(source, every)

@@ -128,6 +128,8 @@ OUT_OF_RANGE: dict[str, dict[str, tuple[str, str]]] = {
         "--init-strength": ("2", "--init-strength"),
         "--threads": ("0", "--threads"),
         "--workers": ("0", "--workers"),
+        "--image-size": ("0", "--image-size"),
+        "--fid-patch": ("0", "--fid-patch"),
     },
     "link": {
         "--code-rate": ("1.5", "code rate"),

@@ -286,3 +286,11 @@ def test_bad_inputs_exit_2_with_one_sentence(tmp_path: Path, weights: Path, caps
     assert "a folder has none" in err
     err = _bad(tmp_path, capsys, ["--codec", "webp", "--captions", "c.jsonl"])
     assert "apply to --dataset folder:PATH" in err
+    (folder / "c.jsonl").write_text('{"file": "im0.png", "caption": "x"}\n')
+    webp = ["--dataset", f"folder:{folder}", "--reference", "webp", "--codec", "webp"]
+    err = _bad(tmp_path, capsys, [*webp, "--captions", str(folder / "c.jsonl")])
+    assert "--image-size is needed" in err
+    err = _bad(
+        tmp_path, capsys, [*webp, "--image-size", "64", "--captions", str(folder / "c.jsonl")]
+    )
+    assert "webp sends none; leave --captions out" in err
