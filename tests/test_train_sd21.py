@@ -185,14 +185,14 @@ def test_image_folders_read_squares_captions_and_refuse_bad_files(setup, tmp_pat
     bad = tmp_path / "bad"
     shutil.copytree(setup["images"], bad)
     (bad / "captions.jsonl").write_text('{"file": "img0.png"}\n')
-    with pytest.raises(SemcomError, match="line 1 must be"):
+    with pytest.raises(SemcomError, match="line 1 lacks a string 'file' or 'caption'"):
         load_folder(bad, 32)
     (bad / "captions.jsonl").write_text('{"file": "zzz.png", "caption": "x"}\n')
-    with pytest.raises(SemcomError, match="names files that are not in"):
+    with pytest.raises(SemcomError, match="which is not an image of the folder"):
         load_folder(bad, 32)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(SemcomError, match="holds no images"):
+    with pytest.raises(SemcomError, match="holds no PNG, JPEG or WebP images"):
         load_folder(empty, 32)
     (empty / "broken.png").write_bytes(b"not a png")
     with pytest.raises(SemcomError, match="is not an image semcom can read"):

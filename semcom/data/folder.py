@@ -1,10 +1,12 @@
 """A folder of natural images with optional captions, as square tensors.
 
-Every PNG, JPEG or WebP file directly in the folder (sorted by name) is read
-(:func:`semcom.imageio.load_image`), centre-cropped to a square and resized to ``size``
-(area averaging when shrinking, bicubic when enlarging). Captions come from a JSONL file,
-one object per line: ``{"file": "name.png", "caption": "..."}`` (default
-``FOLDER/captions.jsonl`` when present); an image without a line gets an empty caption.
+Every PNG, JPEG or WebP file directly in the folder (:data:`IMAGE_SUFFIXES`, any case;
+sorted by name) is read (:func:`semcom.imageio.load_image`), centre-cropped to a square
+and resized to ``size`` (bicubic, antialiased when shrinking). Captions come from a JSONL
+file, one object per line: ``{"file": "name.png", "caption": "..."}`` (default
+``FOLDER/captions.jsonl`` when present). :func:`load_folder` (training) gives an image
+without a line an empty caption; ``semcom evaluate --dataset folder:``
+(:mod:`experiments.folder_data`) lets the codec's captioner write one.
 """
 
 from __future__ import annotations
@@ -54,42 +56,86 @@ class ImageFolder:
         )
 
 
+def image_files(folder: Path, n: int | None = None) -> list[Path]:
+    """The image files of ``folder`` sorted by name, the first ``n`` of them; SemcomError
+    when the folder is missing or holds none."""
+    if not folder.exists():
+        raise SemcomError(f"{folder} does not exist; name a folder of PNG, JPEG or WebP images.")
+    if not folder.is_dir():
+        raise SemcomError(f"{folder} is not a folder; name the folder that holds the images.")
+    files = sorted(
+        (p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+        key=lambda p: p.name,
+    )
+    if not files:
+        raise SemcomError(
+            f"{folder} holds no PNG, JPEG or WebP images ({', '.join(IMAGE_SUFFIXES)}); put "
+            "the images there."
+        )
+    return files[:n] if n is not None else files
+
+
 def square(image: torch.Tensor, size: int) -> torch.Tensor:
-    """[3,H,W] in [0,1] → [3,size,size]: centre crop to a square, then resize."""
-    _, h, w = image.shape
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    crop = image[:, top : top + s, left : left + s].unsqueeze(0)
-    if s == size:
-        return crop[0]
-    mode = "area" if s > size else "bicubic"
-    out = F.interpolate(crop, size=(size, size), mode=mode)
-    return out.clamp(0, 1)[0]
+    """[3,H,W] in [0, 1] → its centre square (side min(H, W)) resized to [3,size,size]
+    (bicubic, antialiased when shrinking), clamped to [0, 1], float32."""
+    h, w = image.shape[-2:]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    crop = image[:, top : top + side, left : left + side].float()
+    if side == size:
+        return crop.contiguous()
+    out = F.interpolate(
+        crop.unsqueeze(0), size=(size, size), mode="bicubic", align_corners=False, antialias=True
+    )
+    return out[0].clamp(0, 1)
 
 
-def read_captions(path: Path) -> dict[str, str]:
-    """A captions JSONL → {file name: caption}; a malformed line is a SemcomError."""
-    out: dict[str, str] = {}
+def read_captions(path: Path, names: list[str]) -> dict[str, str]:
+    """``{file: caption}`` from a JSONL file; SemcomError naming the line when a line is
+    not ``{"file": str, "caption": str}``, names a file that is not among ``names``,
+    repeats one, or holds a caption longer than the caption stream takes."""
+    from semcom.streams.caption import MAX_CAPTION_BYTES
+
+    if not path.is_file():
+        raise SemcomError(f"--captions {path} does not exist; give a JSONL file of captions.")
     try:
-        lines = path.read_text().splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as err:
-        raise SemcomError(f"the captions file {path} cannot be read ({err}).") from err
-    for number, line in enumerate(lines, 1):
+        raise SemcomError(f"{path} is not a readable UTF-8 text file ({err}).") from None
+    known = set(names)
+    out: dict[str, str] = {}
+    shape = 'one {"file": "name.png", "caption": "..."} object per line'
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
-        except ValueError as err:
-            raise SemcomError(f"{path} line {number} is not JSON ({err}).") from err
+        except ValueError:
+            raise SemcomError(f"{path} line {number} is not JSON; write {shape}.") from None
         if (
             not isinstance(row, dict)
             or not isinstance(row.get("file"), str)
             or not isinstance(row.get("caption"), str)
         ):
             raise SemcomError(
-                f'{path} line {number} must be {{"file": "name.png", "caption": "..."}}.'
+                f"{path} line {number} lacks a string 'file' or 'caption'; write {shape}."
             )
-        out[Path(row["file"]).name] = row["caption"]
+        name, caption = row["file"], row["caption"]
+        if name not in known:
+            raise SemcomError(
+                f"{path} line {number} names {name!r}, which is not an image of the folder; "
+                "fix the name or remove the line."
+            )
+        if name in out:
+            raise SemcomError(
+                f"{path} line {number} gives {name!r} a second caption; keep one per image."
+            )
+        if len(caption.encode()) > MAX_CAPTION_BYTES:
+            raise SemcomError(
+                f"{path} line {number}: the caption of {name!r} is longer than the "
+                f"{MAX_CAPTION_BYTES} bytes the caption stream takes; shorten it."
+            )
+        out[name] = caption
     return out
 
 
@@ -98,25 +144,12 @@ def load_folder(
 ) -> ImageFolder:
     """Read the images of ``path`` (see the module docstring); ``limit`` caps their number."""
     folder = Path(path)
-    if not folder.is_dir():
-        raise SemcomError(f"the image folder {folder} does not exist.")
     if size < 8:
         raise SemcomError(f"the image size must be at least 8 pixels, not {size}.")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if limit is not None:
-        files = files[:limit]
-    if not files:
-        raise SemcomError(
-            f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}): put the training or "
-            "test images there."
-        )
+    files = image_files(folder, limit)
     cap_path = Path(captions) if captions is not None else folder / CAPTIONS_NAME
-    if captions is not None and not cap_path.is_file():
-        raise SemcomError(f"the captions file {cap_path} does not exist.")
-    texts = read_captions(cap_path) if cap_path.is_file() else {}
-    unknown = sorted(set(texts) - {p.name for p in sorted(folder.iterdir())})
-    if unknown:
-        raise SemcomError(f"{cap_path} names files that are not in {folder}: {unknown[0]}.")
+    names = [p.name for p in image_files(folder)]
+    texts = read_captions(cap_path, names) if captions is not None or cap_path.is_file() else {}
     images = torch.empty(len(files), 3, size, size, dtype=torch.uint8)
     for i, p in enumerate(files):
         images[i] = (square(load_image(p), size) * 255).round().to(torch.uint8)
