@@ -59,8 +59,7 @@ def takes_captions(codec: Any) -> bool:
     """Whether the reference sends a caption stream that the user's text can replace."""
     return (
         "caption" in getattr(codec, "streams", ())
-        and hasattr(codec, "_encoded")
-        and hasattr(_model(codec), "encode")
+        and hasattr(codec, "encode_with_caption")
     )
 
 
@@ -74,7 +73,4 @@ def encode(codec: Any, image: torch.Tensor, caption: str | None) -> Any:
     caption stream carrying ``caption`` (None: the codec's own encoding)."""
     if caption is None:
         return codec.encode(image)
-    img = image.unsqueeze(0) if image.dim() == 3 else image
-    # MTGCCodec offers no public caption argument; its _encoded builds the streams from a
-    # bitstream exactly as encode() and encode_oracle() do.
-    return codec._encoded(img, _model(codec).encode(img, captions=[caption])[0])
+    return codec.encode_with_caption(image, caption)

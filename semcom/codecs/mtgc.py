@@ -167,13 +167,18 @@ class MTGCCodec:
         img = image.unsqueeze(0) if image.dim() == 3 else image
         return self._encoded(img, self.model.encode(img)[0])
 
+    def encode_with_caption(self, image, caption: str) -> Encoded:
+        """As :meth:`encode`, sending ``caption`` (text the user supplies, as
+        ``semcom encode --caption`` does) instead of the captioner's."""
+        img = image.unsqueeze(0) if image.dim() == 3 else image
+        return self._encoded(img, self.model.encode(img, captions=[caption])[0])
+
     def encode_oracle(self, image, objects) -> Encoded:
         """As :meth:`encode`, sending the ground-truth caption of ``objects`` (ShapesWorld's
         scene) instead of the captioner's: an upper bound, never a transmitter."""
         from semcom.data.captions import canonical_caption
 
-        img = image.unsqueeze(0) if image.dim() == 3 else image
-        return self._encoded(img, self.model.encode(img, captions=[canonical_caption(objects)])[0])
+        return self.encode_with_caption(image, canonical_caption(objects))
 
     def _encoded(self, img, bs) -> Encoded:
         from semcom.container import Bitstream
