@@ -1,7 +1,7 @@
 """MTGC (sd21 at full size, and tiny) and the link on an accelerator against the CPU.
 
     python benchmarks/gpu.py [--out gpu.json] [--weights DIR] [--images 8] [--quick]
-                             [--only sd21 tiny-gpu ldpc link sweep tiny-cpu]
+                             [--only sd21 tiny-gpu agreement ldpc link sweep tiny-cpu]
 
 Measures, on CUDA when there is a GPU and always on the CPU (the codec on one thread, the
 budget of the tiny preset's decode target; the link on all threads):
@@ -20,6 +20,10 @@ budget of the tiny preset's decode target; the link on all threads):
 * the link's LDPC decoder (:class:`channels.coding.TransportBlockDecoder`, Sionna's 5G
   decoder with our early stop) on the same LLRs: information kbit/s on each device and
   whether the decoded bits agree;
+* the agreement of MTGC-tiny's decodes across precision and device: float32 against
+  half precision (float16 on a GPU, bfloat16 on a CPU) and the GPU against the CPU, the
+  same bitstreams decoded with the same seeds (PSNR between the decodes, largest pixel
+  difference, whether the encoders wrote the same bits);
 * one :meth:`channels.link.Link.transmit_many` call end to end on each device;
 * a 100-point sweep (MTGC-tiny, 5 scenes × AWGN and Rayleigh × 10 SNRs, 0.1 cpp) with
   ``device: cuda`` and with ``device: cpu``: seconds, and how many rows agree in every
@@ -52,7 +56,7 @@ import torch
 
 STEPS = (1, 4, 10, 20)
 #: The benchmark's sections, in the order they run (``--only`` picks some).
-SECTIONS = ("sd21", "tiny-gpu", "ldpc", "link", "sweep", "tiny-cpu")
+SECTIONS = ("sd21", "tiny-gpu", "agreement", "ldpc", "link", "sweep", "tiny-cpu")
 SNRS = (-6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0)
 
 
@@ -123,6 +127,51 @@ def codec_timings(device: str, dtype: torch.dtype | None, args, results: list[di
                 return out
 
             _guarded(results, {"what": "decode", **label, "steps": steps, "batch": batch}, measure)
+
+
+def decode_agreement(device: str, args, results: list[dict]) -> None:
+    """How far MTGC-tiny's decodes move with the device and the precision: the same
+    scenes encoded in float32 and in half precision (float16 on a GPU, bfloat16 on a
+    CPU) on ``device``, and on the CPU; whether the bitstreams are equal, and the PSNR
+    (dB) and largest pixel difference between decodes of the same bitstreams."""
+    from semcom.data.shapes import ShapesWorld
+    from semcom.devices import half_dtype
+    from semcom.presets import load_codec
+
+    data = ShapesWorld("val", n=args.images, size=128, seed=0)
+    images = torch.stack([data[i].image for i in range(args.images)])
+
+    def load(where: str, dtype):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_codec("tiny", args.weights, device=where, dtype=dtype)
+
+    def compare(a: torch.Tensor, b: torch.Tensor) -> dict:
+        mse = ((a.float() - b.float()) ** 2).mean((1, 2, 3)).clamp_min(1e-12)
+        return {
+            "min_psnr_db": float((-10 * torch.log10(mse)).min()),
+            "max_abs_diff": float((a.float() - b.float()).abs().max()),
+        }
+
+    def measure(other: str, dtype) -> dict:
+        ref = load(device, None)
+        sent = ref.encode(images.to(device))
+        test = load(other, dtype)
+        same = [x.to_bytes() for x in test.encode(images.to(other))] == [x.to_bytes() for x in sent]
+        a = ref.decode(sent, seed=0).cpu()
+        b = test.decode(sent, seed=0).cpu()
+        return {"same_bitstreams": same, "images": len(sent), **compare(a, b)}
+
+    half = half_dtype(device)
+    cases = [(device, half)] + ([("cpu", None)] if device != "cpu" else [])
+    for other, dtype in cases:
+        record = {
+            "what": "agreement",
+            "device": device,
+            "against": other,
+            "dtype": str(dtype or torch.float32).replace("torch.", ""),
+        }
+        _guarded(results, record, lambda o=other, d=dtype: measure(o, d))
 
 
 def ldpc_throughput(devices: list[str], args, results: list[dict]) -> None:
@@ -388,6 +437,9 @@ def main() -> None:
         codec_timings("cuda", None, args, results)
         codec_timings("cuda", torch.float16, args, results)
         save()
+    if "agreement" in run:
+        decode_agreement(devices[0], args, results)
+        save()
     if "ldpc" in run:
         ldpc_throughput(devices, args, results)
     if "link" in run:
@@ -416,6 +468,11 @@ def main() -> None:
                     f" same link {r['same_link_rows']} semantic {r['same_semantic_rows']}"
                     f" dPSNR<={r['max_psnr_diff_db']:.2g}"
                 )
+        elif r["what"] == "agreement":
+            fig = (
+                f"vs {r['against']}: same bits={r['same_bitstreams']} "
+                f"PSNR>={r['min_psnr_db']:.1f} dB max diff {r['max_abs_diff']:.3g}"
+            )
         elif "seconds" in r:
             fig = f"{r['seconds']:9.1f} s"
         elif r["what"] == "ldpc":

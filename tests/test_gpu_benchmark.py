@@ -27,7 +27,7 @@ def test_gpu_benchmark_runs_on_the_cpu_and_writes_its_figures(tmp_path) -> None:
     kinds = {r["what"] for r in records}
     assert kinds == {
         *("sd21 build", "sd21 load", "sd21 encode", "sd21 decode"),
-        *("encode", "decode", "ldpc", "link", "sweep"),
+        *("encode", "decode", "agreement", "ldpc", "link", "sweep"),
     }
     assert {r["device"] for r in records} == {"cpu"}
     # the sd21 classes at toy scale on the CPU path: 64×64 scenes, batch 1 and 2
@@ -42,6 +42,10 @@ def test_gpu_benchmark_runs_on_the_cpu_and_writes_its_figures(tmp_path) -> None:
     assert all(r["same_bits"] for r in ldpc) and all(r["kbit_per_s"] > 0 for r in ldpc)
     (link,) = [r for r in records if r["what"] == "link"]
     assert 0 < link["streams_delivered"] <= 3 * link["items"] and link["same_deliveries"]
+    # half precision (bfloat16 on the CPU) writes the same bits and decodes within rounding
+    (agree,) = [r for r in records if r["what"] == "agreement"]
+    assert agree["dtype"] == "bfloat16" and agree["same_bitstreams"] and agree["images"] == 2
+    assert agree["min_psnr_db"] > 40 and agree["max_abs_diff"] < 0.1
     # without a GPU the sweep runs twice on the CPU: the repeat agrees row for row
     first, repeat = [r for r in records if r["what"] == "sweep"]
     assert first["points"] == repeat["points"] == first["points_asked"] == 4
