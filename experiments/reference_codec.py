@@ -57,10 +57,7 @@ def check_size(codec: Any, name: str, size: int) -> None:
 
 def takes_captions(codec: Any) -> bool:
     """Whether the reference sends a caption stream that the user's text can replace."""
-    return (
-        "caption" in getattr(codec, "streams", ())
-        and hasattr(codec, "encode_with_caption")
-    )
+    return "caption" in getattr(codec, "streams", ()) and hasattr(codec, "encode_with_caption")
 
 
 def has_captioner(codec: Any) -> bool:
