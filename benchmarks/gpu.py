@@ -1,7 +1,7 @@
 """MTGC (sd21 at full size, and tiny) and the link on an accelerator against the CPU.
 
     python benchmarks/gpu.py [--out gpu.json] [--weights DIR] [--images 8] [--quick]
-                             [--only sd21 tiny-gpu agreement ldpc link sweep tiny-cpu]
+                             [--only sd21 sd21-train tiny-gpu agreement ldpc link sweep tiny-cpu]
 
 Measures, on CUDA when there is a GPU and always on the CPU (the codec on one thread, the
 budget of the tiny preset's decode target; the link on all threads):
@@ -13,6 +13,9 @@ budget of the tiny preset's decode target; the link on all threads):
   (classifier-free guidance, so two UNet and ControlNet evaluations a step), batch 1 and
   ``--images``, in float16 and, at 10 steps, float32; peak GPU memory; building and
   loading the model. Only where there is a GPU (``--quick`` runs the toy scale on the CPU);
+* ``semcom train --preset sd21`` on the same model (``sd21-train``): each part a few steps
+  at its default batch on rendered 512×512 scenes, seconds (steps, gates, writing the
+  weights) and peak GPU memory;
 * MTGC-tiny encode and decode seconds per 128×128 ShapesWorld test scene, decode at 1, 4,
   10 and 20 DDIM steps (the shipped sampler starts from the scene sketch, so 10 steps run
   2 UNet evaluations; ``unet_evals`` in the JSON), batch 1 and batch ``--images``; on the
@@ -56,7 +59,7 @@ import torch
 
 STEPS = (1, 4, 10, 20)
 #: The benchmark's sections, in the order they run (``--only`` picks some).
-SECTIONS = ("sd21", "tiny-gpu", "agreement", "ldpc", "link", "sweep", "tiny-cpu")
+SECTIONS = ("sd21", "sd21-train", "tiny-gpu", "agreement", "ldpc", "link", "sweep", "tiny-cpu")
 SNRS = (-6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0)
 
 
@@ -277,12 +280,64 @@ def sd21_timings(device: str, args, results: list[dict]) -> None:
     try:
         _guarded(results, {"what": "sd21 build", **base, "dtype": "float32"}, build)
         dtypes = [torch.float32] if device == "cpu" else [torch.float16, torch.float32]
-        for dtype in dtypes if weights else []:
+        for dtype in dtypes if weights and "sd21" in args.only else []:
             _sd21_dtype(weights[0], device, dtype, base, args, results)
             if device.startswith("cuda"):  # the model is gone: its memory to the next
                 torch.cuda.empty_cache()
+        if weights and "sd21-train" in args.only:
+            _sd21_training(weights[0], root, device, base, args, results)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _sd21_training(
+    weights: Path, root: Path, device: str, base: dict, args, results: list[dict]
+) -> None:
+    """``semcom train --preset sd21``'s parts, a few steps each on ``--images`` rendered
+    scenes (+ 2 for validation): seconds per part (steps, validation gates and writing
+    the part's weights) and peak GPU memory, at the config's default batch sizes."""
+    import json as _json
+
+    from semcom.data.shapes import ShapesWorld
+    from semcom.imageio import save_image
+    from semcom.train.natural import NATURAL_STAGE_PARTS, NaturalTrainConfig, train_natural
+
+    size = base["size"]
+    folder = root / "train-images"
+    folder.mkdir(exist_ok=True)
+    scenes = ShapesWorld("train", n=args.images + 2, size=size, seed=0)
+    with (folder / "captions.jsonl").open("w") as f:
+        for i in range(args.images + 2):
+            save_image(scenes[i].image, folder / f"s{i:03d}.png")
+            f.write(_json.dumps({"file": f"s{i:03d}.png", "caption": scenes[i].caption}) + "\n")
+    steps = 2 if args.quick else 3
+    settings = {f"{p}_steps": steps for ps in NATURAL_STAGE_PARTS.values() for p in ps}
+    settings |= {"image_size": size, "val_every": (args.images + 2) // 2, "gate_images": 2}
+    settings |= {"checkpoint_every": 1000, "log_every": 1000, "warmup": 1}
+    if args.quick:
+        settings |= {f"{p}_batch": 2 for ps in NATURAL_STAGE_PARTS.values() for p in ps}
+    cfg = NaturalTrainConfig().updated(settings, "the benchmark")
+    for stage, parts in NATURAL_STAGE_PARTS.items():
+        for part in parts:
+
+            def measure(st=stage, pt=part) -> dict:
+                if device.startswith("cuda"):
+                    torch.cuda.reset_peak_memory_stats()
+                t0 = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    train_natural(st, folder, weights, root / "work", cfg, (pt,), False, device)
+                _sync(device)
+                out = {"seconds": time.perf_counter() - t0, "steps": steps}
+                out["batch"] = getattr(cfg, f"{pt}_batch")
+                if device.startswith("cuda"):
+                    out["peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
+                return out
+
+            record = {"what": "sd21 train", **base, "dtype": "float32", "part": part}
+            _guarded(results, record, measure)
+            if device.startswith("cuda"):
+                torch.cuda.empty_cache()
 
 
 def _sd21_dtype(weights: Path, device: str, dtype, base: dict, args, results: list[dict]) -> None:
@@ -430,7 +485,7 @@ def main() -> None:
         args.out.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
 
     run = set(args.only)
-    if "sd21" in run and (cuda or args.quick):
+    if run & {"sd21", "sd21-train"} and (cuda or args.quick):
         sd21_timings("cuda" if cuda else "cpu", args, results)
         save()
     if "tiny-gpu" in run and cuda:
@@ -473,6 +528,9 @@ def main() -> None:
                 f"vs {r['against']}: same bits={r['same_bitstreams']} "
                 f"PSNR>={r['min_psnr_db']:.1f} dB max diff {r['max_abs_diff']:.3g}"
             )
+        elif r["what"] == "sd21 train":
+            fig = f"{r['part']}: {r['steps']} steps of {r['batch']} in {r['seconds']:6.1f} s"
+            fig += f" {r['peak_mib']:7.0f} MiB" if "peak_mib" in r else ""
         elif "seconds" in r:
             fig = f"{r['seconds']:9.1f} s"
         elif r["what"] == "ldpc":

@@ -26,7 +26,7 @@ def test_gpu_benchmark_runs_on_the_cpu_and_writes_its_figures(tmp_path) -> None:
     assert [r for r in records if "error" in r] == []
     kinds = {r["what"] for r in records}
     assert kinds == {
-        *("sd21 build", "sd21 load", "sd21 encode", "sd21 decode"),
+        *("sd21 build", "sd21 load", "sd21 encode", "sd21 decode", "sd21 train"),
         *("encode", "decode", "agreement", "ldpc", "link", "sweep"),
     }
     assert {r["device"] for r in records} == {"cpu"}
@@ -34,6 +34,10 @@ def test_gpu_benchmark_runs_on_the_cpu_and_writes_its_figures(tmp_path) -> None:
     sd21 = [r for r in records if r["what"] == "sd21 decode"]
     assert {(r["scale"], r["size"], r["batch"]) for r in sd21} == {("toy", 64, 1), ("toy", 64, 2)}
     assert all(r["s_per_image"] > 0 and r["unet_evals"] == 20 for r in sd21)
+    # every part of semcom train --preset sd21 ran its steps on the same model
+    trained = [r for r in records if r["what"] == "sd21 train"]
+    assert [r["part"] for r in trained] == ["hci", "controlnet", "tascm", "joint"]
+    assert all(r["steps"] == 2 and r["batch"] == 2 and r["seconds"] > 0 for r in trained)
     decode = [r for r in records if r["what"] == "decode"]
     assert {r["batch"] for r in decode} == {1, 2} and all(r["s_per_image"] > 0 for r in decode)
     ldpc = [r for r in records if r["what"] == "ldpc"]
