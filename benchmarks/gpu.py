@@ -1,6 +1,6 @@
 """MTGC (sd21 at full size, and tiny) and the link on an accelerator against the CPU.
 
-    python benchmarks/gpu.py [--out gpu.json] [--weights DIR] [--images 8] [--quick]
+    python benchmarks/gpu.py [--out gpu.json] [--weights DIR] [--images 8] [--quick] [--compile]
                              [--only sd21 sd21-train tiny-gpu agreement ldpc link sweep tiny-cpu]
 
 Measures, on CUDA when there is a GPU and always on the CPU (the codec on one thread, the
@@ -383,7 +383,14 @@ def _sd21_dtype(weights: Path, device: str, dtype, base: dict, args, results: li
 
         _guarded(results, {"what": "sd21 encode", **label, "batch": batch}, encode)
     full_grid = dtype == torch.float16 and not args.quick
-    for steps in STEPS if full_grid else (10,):
+    _decode_grid(model, streams, STEPS if full_grid else (10,), device, label, args, results)
+    if args.compile and device.startswith("cuda") and dtype == torch.float16:
+        _compiled(model, streams, device, label, args, results)
+
+
+def _decode_grid(model, streams, steps_list, device, label, args, results) -> None:
+    """sd21 decode seconds per image at each step count, batch 1 and ``--images``."""
+    for steps in steps_list:
         for batch in (1, args.images):
 
             def decode(s=steps, b=batch) -> dict:
@@ -401,6 +408,25 @@ def _sd21_dtype(weights: Path, device: str, dtype, base: dict, args, results: li
 
             record = {"what": "sd21 decode", **label, "steps": steps, "batch": batch}
             _guarded(results, record, decode)
+
+
+def _compiled(model, streams, device, label, args, results) -> None:
+    """``--compile``: the float16 decoder again with its UNet and ControlNet under
+    ``torch.compile(mode="reduce-overhead")`` (CUDA graphs), which a launch-bound batch-1
+    decode should gain from; the first decode (compilation) is timed on its own."""
+    mg = model.mgdd
+    mg.unet = torch.compile(mg.unet, mode="reduce-overhead")
+    mg.controlnet = torch.compile(mg.controlnet, mode="reduce-overhead")
+    label = {**label, "dtype": "float16+compile"}
+
+    def first() -> dict:
+        t0 = time.perf_counter()
+        model.decode(streams[0], steps=10)
+        _sync(device)
+        return {"seconds": time.perf_counter() - t0}
+
+    _guarded(results, {"what": "sd21 compile", **label}, first)
+    _decode_grid(model, streams, (10, 20), device, label, args, results)
 
 
 def sweep_on_devices(devices: list[str], args, results: list[dict]) -> None:
@@ -465,6 +491,11 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=8)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="fewer points (the tests' CPU path)")
+    ap.add_argument(
+        "--compile",
+        action="store_true",
+        help="on a GPU, also time sd21's float16 decoder under torch.compile (CUDA graphs)",
+    )
     ap.add_argument(
         "--only", nargs="+", choices=SECTIONS, default=SECTIONS, help="run these sections only"
     )
