@@ -80,6 +80,22 @@ def _median_seconds(fn: Callable[[], object], device: str, repeats: int) -> floa
     return statistics.median(times)
 
 
+def _decode_seconds(codec, streams: list, steps: int, batch: int, device: str, repeats: int):
+    """Median seconds per image of decoding the first ``batch`` bitstreams at ``steps``
+    (one bitstream alone when ``batch`` is 1), and on a GPU the peak memory (MiB)."""
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    sec = _median_seconds(
+        lambda: codec.decode(streams[:batch] if batch > 1 else streams[0], steps=steps),
+        device,
+        repeats,
+    )
+    out = {"s_per_image": sec / batch}
+    if device.startswith("cuda"):
+        out["peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
+    return out
+
+
 def _guarded(results: list[dict], record: dict, fn: Callable[[], dict]) -> None:
     """Run one measurement; its figures or its error go into ``record``."""
     try:
@@ -117,17 +133,8 @@ def codec_timings(device: str, dtype: torch.dtype | None, args, results: list[di
                 continue  # the CPU's batched figure at the shipped step count is enough
 
             def measure(s=steps, b=batch) -> dict:
-                if device.startswith("cuda"):
-                    torch.cuda.reset_peak_memory_stats()
-                sec = _median_seconds(
-                    lambda: codec.decode(streams[:b] if b > 1 else streams[0], steps=s),
-                    device,
-                    args.repeats,
-                )
-                out = {"s_per_image": sec / b, "unet_evals": max(1, round(s * strength))}
-                if device.startswith("cuda"):
-                    out["peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
-                return out
+                out = _decode_seconds(codec, streams, s, b, device, args.repeats)
+                return {**out, "unet_evals": max(1, round(s * strength))}
 
             _guarded(results, {"what": "decode", **label, "steps": steps, "batch": batch}, measure)
 
@@ -296,8 +303,6 @@ def _sd21_training(
     """``semcom train --preset sd21``'s parts, a few steps each on ``--images`` rendered
     scenes (+ 2 for validation): seconds per part (steps, validation gates and writing
     the part's weights) and peak GPU memory, at the config's default batch sizes."""
-    import json as _json
-
     from semcom.data.shapes import ShapesWorld
     from semcom.imageio import save_image
     from semcom.train.natural import NATURAL_STAGE_PARTS, NaturalTrainConfig, train_natural
@@ -309,7 +314,7 @@ def _sd21_training(
     with (folder / "captions.jsonl").open("w") as f:
         for i in range(args.images + 2):
             save_image(scenes[i].image, folder / f"s{i:03d}.png")
-            f.write(_json.dumps({"file": f"s{i:03d}.png", "caption": scenes[i].caption}) + "\n")
+            f.write(json.dumps({"file": f"s{i:03d}.png", "caption": scenes[i].caption}) + "\n")
     steps = 2 if args.quick else 3
     settings = {f"{p}_steps": steps for ps in NATURAL_STAGE_PARTS.values() for p in ps}
     settings |= {"image_size": size, "val_every": (args.images + 2) // 2, "gate_images": 2}
@@ -394,17 +399,8 @@ def _decode_grid(model, streams, steps_list, device, label, args, results) -> No
         for batch in (1, args.images):
 
             def decode(s=steps, b=batch) -> dict:
-                if device.startswith("cuda"):
-                    torch.cuda.reset_peak_memory_stats()
-                sec = _median_seconds(
-                    lambda: model.decode(streams[:b] if b > 1 else streams[0], steps=s),
-                    device,
-                    args.repeats,
-                )
-                out = {"s_per_image": sec / b, "unet_evals": 2 * s}
-                if device.startswith("cuda"):
-                    out["peak_mib"] = torch.cuda.max_memory_allocated() / 2**20
-                return out
+                out = _decode_seconds(model, streams, s, b, device, args.repeats)
+                return {**out, "unet_evals": 2 * s}
 
             record = {"what": "sd21 decode", **label, "steps": steps, "batch": batch}
             _guarded(results, record, decode)

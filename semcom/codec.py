@@ -177,16 +177,22 @@ class MTGC:
         tascm_dtype = next(self.tascm.parameters()).dtype
         if self.image_encoder is None:
             return images.to(self.tascm.device, tascm_dtype)
-        size = int(self.image_encoder.config.image_size)
+        with torch.no_grad():
+            tokens = self.image_encoder(pixel_values=self.clip_pixels(images)).last_hidden_state
+        return tokens.to(self.tascm.device, tascm_dtype)
+
+    def clip_pixels(self, images: torch.Tensor) -> torch.Tensor:
+        """Images [B,3,H,W] in [0,1] → the image encoder's ``pixel_values`` [B,3,S,S]:
+        resized to its side S (bicubic), normalised by the CLIP mean and std, on its device
+        and in its dtype (differentiable, for training losses through the encoder)."""
+        enc = self.image_encoder
+        if enc is None:
+            raise SemcomError("this model has no image_encoder/ (CLIP).")
+        size = int(enc.config.image_size)
         x = F.interpolate(images, size=(size, size), mode="bicubic", align_corners=False)
         mean = torch.tensor(self.config.clip_mean, device=x.device).view(1, 3, 1, 1)
         std = torch.tensor(self.config.clip_std, device=x.device).view(1, 3, 1, 1)
-        x = ((x.clamp(0, 1) - mean) / std).to(
-            self.device, next(self.image_encoder.parameters()).dtype
-        )
-        with torch.no_grad():
-            tokens = self.image_encoder(pixel_values=x).last_hidden_state
-        return tokens.to(self.tascm.device, tascm_dtype)
+        return ((x.clamp(0, 1) - mean) / std).to(self.device, next(enc.parameters()).dtype)
 
     def captions_for(self, images: torch.Tensor) -> list[str]:
         """The transmitter's captions: from the captioner, which sees the image only."""

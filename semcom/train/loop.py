@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -115,6 +116,23 @@ class Trainer:
             "minutes": round(seconds / 60, 1),
             **running,
         }
+
+
+# -- the stage log ----------------------------------------------------------------------
+@contextmanager
+def stage_log(path: Path) -> Iterator[Callable[[str], None]]:
+    """A log function for one stage: each message, timestamped, to stdout and appended to
+    ``path`` (created with its folder; closed when the block ends)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as file:
+
+        def log(msg: str) -> None:
+            line = f"{time.strftime('%H:%M:%S')} {msg}"
+            print(line, flush=True)
+            file.write(line + "\n")
+            file.flush()
+
+        yield log
 
 
 # -- the model directory ---------------------------------------------------------------

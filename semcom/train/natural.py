@@ -23,7 +23,6 @@ the validation images (every ``val_every``-th file), never on the training ones.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -39,8 +38,9 @@ from semcom.train.config import Settings
 from semcom.train.data import _hci
 from semcom.train.gates import hci_rate_table
 from semcom.train.inputs import _context
-from semcom.train.loop import Trainer, record
+from semcom.train.loop import Trainer, record, stage_log
 from semcom.train.parts.hci import hci_parameters, rate_distortion
+from semcom.train.parts.tascm import joint_decoder_parameters
 
 __all__ = ["NATURAL_STAGE_PARTS", "NaturalTrainConfig", "clip_agreement", "train_natural"]
 
@@ -150,15 +150,8 @@ class _Run:
 def clip_embedding(codec: MTGC, images: torch.Tensor) -> torch.Tensor:
     """CLIP image embeddings [B,D] (unit length) of images [B,3,H,W] in [0,1], with
     gradients if the images carry them (the encoder's own weights stay frozen)."""
-    enc = codec.image_encoder
-    if enc is None:
-        raise SemcomError("this model has no image_encoder/: the CLIP task loss needs one.")
-    size = int(enc.config.image_size)
-    x = F.interpolate(images.float(), size=(size, size), mode="bicubic", align_corners=False)
-    mean = torch.tensor(codec.config.clip_mean, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(codec.config.clip_std, device=x.device).view(1, 3, 1, 1)
-    x = ((x.clamp(0, 1) - mean) / std).to(next(enc.parameters()).dtype)
-    return F.normalize(enc(pixel_values=x).pooler_output.float(), dim=-1)
+    pixels = codec.clip_pixels(images.float())
+    return F.normalize(codec.image_encoder(pixel_values=pixels).pooler_output.float(), dim=-1)
 
 
 def clip_agreement(codec: MTGC, x0: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
@@ -251,11 +244,9 @@ def _train_tascm(run: _Run, joint: bool) -> dict[str, float]:
     params = list(tascm.parameters())
     modules: dict[str, torch.nn.Module] = {"tascm": tascm}
     if joint:
-        cross = [p for name, p in mg.unet.named_parameters() if ".attn2." in name]
-        for p in [*cross, *mg.controlnet.parameters()]:
-            p.requires_grad_(True)
-        params += cross + list(mg.controlnet.parameters())
-        modules.update({"unet": mg.unet, "controlnet": mg.controlnet})
+        more, decoder = joint_decoder_parameters(mg)
+        params += more
+        modules.update(decoder)
 
     def loss_fn(step, idx, gen):
         images = run.images(idx)
@@ -388,18 +379,9 @@ def train_natural(
     codec.to(device)
     if codec.hci.learned is not None:
         codec.hci.learned.to(device)
-    work.mkdir(parents=True, exist_ok=True)
     reports: dict[str, dict[str, float]] = {}
     for s in stages:
-        log_file = (work / f"sd21-stage{s}.log").open("a")
-
-        def log(msg: str, log_file=log_file) -> None:
-            line = f"{time.strftime('%H:%M:%S')} {msg}"
-            print(line, flush=True)
-            log_file.write(line + "\n")
-            log_file.flush()
-
-        try:
+        with stage_log(work / f"sd21-stage{s}.log") as log:
             log(
                 f"sd21 stage {s}: {len(train)} training and {len(val)} validation images of "
                 f"{data} at {size}² on {device}; config {json.dumps(asdict(cfg))}"
@@ -410,6 +392,4 @@ def train_natural(
                 record(out, s, part, report, cfg)
                 log(f"{part}: done, wrote {out} ({json.dumps(report)})")
                 reports[part] = report
-        finally:
-            log_file.close()
     return reports

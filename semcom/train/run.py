@@ -17,7 +17,7 @@ from semcom.errors import SemcomError
 from semcom.train.config import STAGE_PARTS, TrainConfig
 from semcom.train.context import PartContext
 from semcom.train.data import render_pool
-from semcom.train.loop import Trainer, load_model, record
+from semcom.train.loop import Trainer, load_model, record, stage_log
 
 #: The module under :mod:`semcom.train.parts` that trains each part.
 PART_MODULES: dict[str, str] = {
@@ -74,22 +74,11 @@ def run_stage(
         raise SemcomError(
             f"stage {stage} has the parts {', '.join(STAGE_PARTS[stage])}; not {', '.join(bad)}."
         )
-    work.mkdir(parents=True, exist_ok=True)
-    log_file = (work / f"stage{stage}.log").open("a")
-
-    def log(msg: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {msg}"
-        print(line, flush=True)
-        log_file.write(line + "\n")
-        log_file.flush()
-
-    log(f"stage {stage} parts {chosen} config {json.dumps(asdict(cfg))}")
     reports = {}
-    try:
+    with stage_log(work / f"stage{stage}.log") as log:
+        log(f"stage {stage} parts {chosen} config {json.dumps(asdict(cfg))}")
         for part in chosen:
             reports[part] = train_part(part, cfg, out, work, resume, log)
-    finally:
-        log_file.close()
     return reports
 
 

@@ -63,11 +63,9 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
     params = list(tascm.parameters()) + list(head.parameters())
     modules: dict[str, nn.Module] = {"tascm": tascm, "head": head}
     if joint:
-        cross = [p for name, p in mg.unet.named_parameters() if ".attn2." in name]
-        for p in [*cross, *mg.controlnet.parameters()]:
-            p.requires_grad_(True)
-        params += cross + list(mg.controlnet.parameters())
-        modules.update({"unet": mg.unet, "controlnet": mg.controlnet})
+        more, decoder = joint_decoder_parameters(mg)
+        params += more
+        modules.update(decoder)
     p_drop_caption = cfg.stage2_p_drop_caption
     steps = cfg.joint_steps if joint else cfg.tascm_steps
     batch = cfg.joint_batch if joint else cfg.tascm_batch
@@ -118,6 +116,17 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
     report["codes_used_last_window"] = window.get("codes_used", int((usage > 0).sum()))
     report.update(_tascm_task_accuracy(tascm, head, cfg.seed, cfg.report_scenes))
     return report
+
+
+def joint_decoder_parameters(mg) -> tuple[list[nn.Parameter], dict[str, nn.Module]]:
+    """What stage 3 (``joint``) trains of the decoder: the UNet's cross-attention layers
+    and the whole ControlNet, made trainable; returns them and the modules that hold
+    them (for the checkpoint)."""
+    cross = [p for name, p in mg.unet.named_parameters() if ".attn2." in name]
+    control = list(mg.controlnet.parameters())
+    for p in [*cross, *control]:
+        p.requires_grad_(True)
+    return cross + control, {"unet": mg.unet, "controlnet": mg.controlnet}
 
 
 def _init_codebook(tascm, pool: Pool, seed: int) -> None:
