@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,3 +111,23 @@ def scene_image(seed: int = 0, size: tuple[int, int] = (64, 64)) -> torch.Tensor
         y0, x0 = rng.integers(0, h // 2), rng.integers(0, w // 2)
         img[:, y0 : y0 + h // 3, x0 : x0 + w // 3] = rng.random((3, 1, 1), dtype=np.float32)
     return torch.from_numpy(img).unsqueeze(0)
+
+
+def toy_sd21(root: Path, name: str = "mtgc-sd21") -> tuple[Path, Path, Path]:
+    """The sd21 layout at toy size (random weights, semcom.presets.sd21_random) assembled as
+    a user would: returns (the SD snapshot, the CLIP vision folder, the model directory)."""
+    from semcom.presets.sd21 import assemble_sd21
+    from semcom.presets.sd21_random import random_sd_snapshot
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sd, clip = random_sd_snapshot(root, "toy")
+        model = assemble_sd21(
+            sd,
+            clip,
+            root / name,
+            hci_channels=(16, 16),
+            min_size=32,
+            mgdd=MGDDConfig(num_inference_steps=2, guidance_scale=4.0),
+        )
+    return sd, clip, model

@@ -14,29 +14,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from _mtgc import scene_image, single_thread  # noqa: F401 (fixture)
+from _mtgc import scene_image, single_thread, toy_sd21  # noqa: F401 (fixture)
 
 from semcom.errors import SemcomError
-from semcom.mgdd import MGDDConfig
 from semcom.presets import load_codec
-from semcom.presets.sd21 import assemble_sd21, load_sd21
-from semcom.presets.sd21_random import random_sd_snapshot
+from semcom.presets.sd21 import load_sd21
 
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("sd21")
-    sd, clip = random_sd_snapshot(root, "toy")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return assemble_sd21(
-            sd,
-            clip,
-            root / "mtgc-sd21",
-            hci_channels=(16, 16),
-            min_size=32,
-            mgdd=MGDDConfig(num_inference_steps=2, guidance_scale=4.0),
-        )
+    return toy_sd21(tmp_path_factory.mktemp("sd21"))[2]
 
 
 def test_assembled_directory_has_the_documented_layout(weights: Path) -> None:

@@ -133,16 +133,11 @@ def test_cli_on_a_folder_reports_pixel_figures_at_equal_rate(
     assert (out / "rate.png").stat().st_size > 0 and (out / "reconstructions.png").is_file()
 
 
-def test_clip_score_and_patch_kid_from_local_weights(tmp_path: Path, weights: Path, no_weights):
-    """With a local CLIP model and Inception-v3 weights (random here) the CLIP score is a
-    per-image column and KID a set figure; 8 patches are too few for FID, which says so."""
-    from torchvision.models import inception_v3
+def _tiny_clip(path: Path) -> Path:
+    """A CLIPVisionModelWithProjection a few thousand parameters large, saved at ``path``."""
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    from semcom.metrics.perceptual import convert_weights
-
     torch.manual_seed(0)
-    clip = tmp_path / "clip"
     vision = CLIPVisionConfig(
         hidden_size=16,
         intermediate_size=32,
@@ -154,7 +149,18 @@ def test_clip_score_and_patch_kid_from_local_weights(tmp_path: Path, weights: Pa
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        CLIPVisionModelWithProjection(vision).save_pretrained(clip)
+        CLIPVisionModelWithProjection(vision).save_pretrained(path)
+    return path
+
+
+def test_clip_score_and_patch_kid_from_local_weights(tmp_path: Path, weights: Path, no_weights):
+    """With a local CLIP model and Inception-v3 weights (random here) the CLIP score is a
+    per-image column and KID a set figure; 8 patches are too few for FID, which says so."""
+    from torchvision.models import inception_v3
+
+    from semcom.metrics.perceptual import convert_weights
+
+    clip = _tiny_clip(tmp_path / "clip")
     # torchvision's file converted in the perceptual weights folder, found there by default
     net = inception_v3(weights=None, aux_logits=False, init_weights=False)
     (no_weights / "inception").mkdir()
@@ -185,21 +191,9 @@ def test_clip_score_and_patch_kid_from_local_weights(tmp_path: Path, weights: Pa
 
 
 def test_clip_score_is_one_for_an_image_and_itself(tmp_path: Path):
-    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
-
     from semcom.metrics.clip_score import clip_scores
 
-    torch.manual_seed(0)
-    vision = CLIPVisionConfig(
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        image_size=32,
-        patch_size=8,
-        projection_dim=8,
-    )
-    CLIPVisionModelWithProjection(vision).save_pretrained(tmp_path / "clip")
+    _tiny_clip(tmp_path / "clip")
     x = torch.rand(3, 3, 48, 40)
     assert clip_scores(x, x, tmp_path / "clip") == pytest.approx([1.0] * 3)
     other = clip_scores(x, 1 - x, tmp_path / "clip")

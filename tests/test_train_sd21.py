@@ -14,14 +14,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from _mtgc import toy_sd21
 from conftest import run_cli
 
 from semcom.data.folder import load_folder, square
 from semcom.errors import SemcomError
 from semcom.imageio import save_image
-from semcom.mgdd import MGDDConfig
-from semcom.presets.sd21 import assemble_sd21
-from semcom.presets.sd21_random import random_sd_snapshot
 
 SETTINGS = {
     "image_size": 64,
@@ -42,17 +40,7 @@ def setup(tmp_path_factory) -> dict[str, Path]:
     from semcom.data.shapes import ShapesWorld
 
     root = tmp_path_factory.mktemp("sd21-train")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sd, clip = random_sd_snapshot(root, "toy")
-        model = assemble_sd21(
-            sd,
-            clip,
-            root / "model",
-            hci_channels=(16, 16),
-            min_size=32,
-            mgdd=MGDDConfig(num_inference_steps=2, guidance_scale=4.0),
-        )
+    sd, clip, model = toy_sd21(root, "model")
     images = root / "images"
     images.mkdir()
     scenes = ShapesWorld("train", n=6, size=80, seed=0)
