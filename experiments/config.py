@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,7 @@ _TOP_KEYS = (
 )
 _DATASET_KEYS = ("name", "split", "n", "size", "seed")
 #: Keys of a codec entry that every codec takes; the rest are the codec's own options.
-_SPEC_KEYS = ("name", "label", "mcs", "protection", "harq")
+_SPEC_KEYS = ("name", "label", "mcs", "protection", "harq", "objective", "tolerance")
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,10 @@ class CodecSpec:
     options: tuple[tuple[str, Any], ...] = ()
     own_label: str = ""
     harq: tuple[tuple[str, Any], ...] | None = None
+    #: ``mcs: planned``: what the planner maximises (:class:`experiments.planning.Objective`
+    #: text; None: ``f1``) and its tie-break tolerance (None: the default).
+    objective: str | None = None
+    tolerance: float | None = None
 
     def harq_policy(self, default=None):
         """This codec's :class:`channels.harq.HarqPolicy` (None: one transmission), or
@@ -110,7 +115,15 @@ class CodecSpec:
         """A unique, readable name: the config's ``label``, else ``webp`` or ``webp@mcs9``."""
         if self.own_label:
             return self.own_label
+        if self.mcs == "planned" and self.objective not in (None, "f1"):
+            return f"{self.name}@planned-" + re.sub(r"[^A-Za-z0-9_.]+", "_", self.objective)
         return self.name if self.mcs == "adaptive" else f"{self.name}@{self.mcs}"
+
+    def planner_objective(self):
+        """The :class:`experiments.planning.Objective` of a planned codec."""
+        from experiments.planning import Objective
+
+        return Objective.parse(self.objective or "f1", self.tolerance)
 
     def codec_options(self) -> dict[str, Any]:
         """The options the codec is built with (only those it declares)."""
@@ -128,6 +141,9 @@ class CodecSpec:
             d.pop("options")
         if not self.own_label:
             d.pop("own_label")
+        for key in ("objective", "tolerance"):  # only when set: older configs keep their hash
+            if d[key] is None:
+                d.pop(key)
         if self.harq is None:
             d.pop("harq")
         else:
@@ -267,8 +283,11 @@ def _check_mcs(text: Any, where: str) -> str:
 
     if not isinstance(text, str):
         raise _fail(
-            where, f"{text!r} is not an MCS; write 'adaptive', 'robust', 'mcsN' or 'qam16:1/2'"
+            where,
+            f"{text!r} is not an MCS; write 'adaptive', 'robust', 'planned', 'mcsN' or 'qam16:1/2'",
         )
+    if text.strip().lower() == "planned" and where.endswith(".mcs"):
+        return "planned"
     if keyword := protection_keyword(text):
         return keyword
     try:
@@ -301,7 +320,10 @@ def _codec(entry: Any, i: int) -> CodecSpec:
     if cls.kind == "analog" and (mcs != "adaptive" or "protection" in d):
         key = "mcs" if mcs != "adaptive" else "protection"
         raise _fail(f"{where}.{key}", f"{name} sends analog symbols and takes no MCS")
+    objective, tolerance = _objective(d, mcs, where)
     protection: tuple[tuple[str, str], ...] = ()
+    if "protection" in d and mcs == "planned":
+        raise _fail(f"{where}.protection", "planned protection chooses every stream's MCS; drop it")
     if "protection" in d:
         prot = _check_keys(d["protection"], tuple(cls.streams), f"{where}.protection")
         protection = tuple(
@@ -323,7 +345,39 @@ def _codec(entry: Any, i: int) -> CodecSpec:
             raise _fail(f"{where}.harq", f"{name} sends analog symbols and has no HARQ")
         harq = _harq(d["harq"], f"{where}.harq") or (("max_transmissions", 1),)
     return CodecSpec(
-        name, mcs, protection, steps, preset, tuple(sorted(checked.items())), label, harq
+        name,
+        mcs,
+        protection,
+        steps,
+        preset,
+        tuple(sorted(checked.items())),
+        label,
+        harq,
+        objective,
+        tolerance,
+    )
+
+
+def _objective(d: dict, mcs: str, where: str) -> tuple[str | None, float | None]:
+    """A codec entry's ``objective`` and ``tolerance`` (only with ``mcs: planned``)."""
+    from experiments.planning import Objective
+
+    if mcs != "planned":
+        for key in ("objective", "tolerance"):
+            if key in d:
+                raise _fail(f"{where}.{key}", "applies to mcs: planned only")
+        return None, None
+    objective, tolerance = d.get("objective"), d.get("tolerance")
+    if tolerance is not None and (
+        isinstance(tolerance, bool) or not isinstance(tolerance, int | float)
+    ):
+        raise _fail(f"{where}.tolerance", f"must be a number, not {tolerance!r}")
+    try:
+        parsed = Objective.parse("f1" if objective is None else objective, tolerance)
+    except SemcomError as err:
+        raise _fail(f"{where}.objective", str(err).rstrip(".")) from err
+    return (None if objective is None else str(parsed)), (
+        None if tolerance is None else float(tolerance)
     )
 
 

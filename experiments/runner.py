@@ -230,7 +230,21 @@ def _digital(
             prepared[(ckey, i)] = codec.encode(refs[i])
     timer.add("codec", t0)
     encoded = [prepared[(ckey, i)] for i, _ in todo]
-    plans = [plan(link, enc, snr, budget, dict(spec.protection), spec.mcs) for enc in encoded]
+    values = objective = None
+    if spec.mcs == "planned":
+        from semcom.values import values_for
+
+        if (ckey, "values") not in prepared:
+            prepared[(ckey, "values")] = values_for(codec)
+        values, objective = prepared[(ckey, "values")], spec.planner_objective()
+    plans, made = [], {}
+    for (i, _), enc in zip(todo, encoded, strict=True):
+        # a group has one link, SNR and budget: a plan depends on the image, not the trial
+        if i not in made or spec.mcs != "planned":
+            made[i] = plan(
+                link, enc, snr, budget, dict(spec.protection), spec.mcs, values, objective
+            )
+        plans.append(made[i])
     t0 = time.perf_counter()
     seeds = [link_seed(config.seed, i, t) for i, t in todo]
     txs = send_plans(link, plans, snr, seeds, budget)

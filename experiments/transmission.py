@@ -26,6 +26,9 @@ from channels.mcs import MCS
 from semcom.errors import SemcomError
 from semcom.protocol import Encoded
 
+#: The protection keyword of the planner (:mod:`experiments.planning`).
+PLANNED = "planned"
+
 
 def make_link(
     channel: str,
@@ -100,6 +103,8 @@ class Plan:
     detail: dict[str, object] = field(default_factory=dict)
     #: Channel uses of the whole transmission (pilots of a shared frame included).
     frame_uses: int = 0
+    #: Planned protection: the expected figures (:class:`experiments.planning.Prediction`).
+    predicted: object | None = None
 
     @property
     def total_uses(self) -> int:
@@ -117,8 +122,14 @@ def plan(
     budget: int,
     protection: Mapping[str, str | MCS] | None = None,
     mcs: str | MCS = "adaptive",
+    values=None,
+    objective=None,
 ) -> Plan:
     """Fit a digital codec's streams into ``budget`` channel uses (the rule for every codec).
+
+    ``mcs="planned"``: every stream's option and MCS chosen by the planner
+    (:func:`experiments.planning.plan_planned`) from the codec's value table ``values`` to
+    maximise ``objective`` (default ``f1``). Otherwise the fixed rule:
 
     The streams are taken in their priority order; each sends the first of its options (in
     the codec's order of preference) with which the transmission's channel uses at its MCS
@@ -131,6 +142,16 @@ def plan(
     repetitions first) and takes the first that fits. The chosen options' details are the
     plan's.
     """
+    if isinstance(mcs, str) and mcs == PLANNED:
+        from experiments.planning import plan_planned
+
+        if values is None:
+            raise SemcomError("planned protection needs the codec's value table.")
+        if protection:
+            raise SemcomError(
+                "planned protection chooses every stream's MCS; drop the per-stream protection."
+            )
+        return plan_planned(link, encoded, snr_db, budget, values, objective or "f1")
     prot = dict(protection or {})
     symbols: list[int] = []
     out = Plan({}, {}, {})
@@ -280,6 +301,7 @@ def transmit_image(
     decode_seed: int = 0,
     truth: Sequence[object] | None = None,
     metrics: Sequence[str] | None = None,
+    objective=None,
 ) -> Outcome:
     """Send ``image`` [3,H,W] in [0,1] with ``codec`` (a registered name or a codec).
 
@@ -288,6 +310,7 @@ def transmit_image(
     ``steps``); ``model``/``weights`` reach codecs with weights. An analog codec takes no
     MCS: one stream, never erased, always a success. ``metrics``: registered metric names
     scored (default pixel and semantic; the others' fields go under ``figures``).
+    ``mcs="planned"``: the planner with the codec's value table maximises ``objective``.
     """
     from experiments.scoring import score
     from semcom.metrics.registry import DEFAULT_METRICS
@@ -312,7 +335,12 @@ def transmit_image(
                 f"{codec.name} has no stream {sorted(unknown)[0]!r}; its streams are "
                 f"{', '.join(encoded.stream_names)}."
             )
-        chosen = plan(link, encoded, snr_db, budget, protection, mcs)
+        values = None
+        if mcs == PLANNED:
+            from semcom.values import values_for
+
+            values = values_for(codec)
+        chosen = plan(link, encoded, snr_db, budget, protection, mcs, values, objective)
         tx = send_plans(link, [chosen], snr_db, [seed], budget)[0]
         got = delivered(tx)
         recon = codec.decode(encoded.header, got, decode_seed).clamp(0, 1)

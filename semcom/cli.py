@@ -81,7 +81,7 @@ def check_environment() -> None:
 
 
 #: Options that take several values after one flag (``--snr-db 0 2 4``).
-MULTI_VALUE_OPTIONS = ("--snr-db", "--mcs")
+MULTI_VALUE_OPTIONS = ("--snr-db", "--mcs", "--budget-cpp")
 
 
 def expand_multi_value_options(args: list[str]) -> list[str]:

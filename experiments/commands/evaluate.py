@@ -119,6 +119,19 @@ def evaluate(
         "--workers",
         help="Processes decoding the reference (each loads its model; use your cores).",
     ),
+    values: Path | None = typer.Option(
+        None,
+        "--values",
+        help="Measure value tables instead (what each subset of streams is worth, for the "
+        "planner; needs --split val): one --codec (default the reference) to this JSON "
+        "file, several to NAME.json in this folder.",
+    ),
+    value_options: int = typer.Option(
+        6,
+        "--value-options",
+        help="--values: payload options per variable stream decoded per scene, spread over "
+        "its sizes.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="No progress messages."),
     half: bool = typer.Option(
         False,
@@ -162,6 +175,23 @@ def evaluate(
             raise SemcomError(f"--half applies to a reference with networks, not {reference}.")
     if out is not None and out.exists() and not out.is_dir():
         raise SemcomError(f"--out {out} exists and is not a folder.")
+    if values is not None:
+        torch.set_num_threads(threads)
+        _measure_values(
+            list(codec) or [reference],
+            values,
+            split=split,
+            dataset=dataset,
+            n=n,
+            seed=seed,
+            steps=steps,
+            weights=weights,
+            options=value_options,
+            metrics=tuple(metric),
+            device=dev,
+            quiet=quiet,
+        )
+        return
     cfg = EvalConfig(
         codecs=tuple(codec) or None,
         reference=reference,
@@ -249,3 +279,69 @@ def evaluate(
         typer.echo(f"{ref} does not beat every rival: " + "; ".join(failures) + ".")
     elif cfg.reference in (cfg.codecs or ()):
         typer.echo(f"{ref} is above every rival in object F1 (paired 95 % intervals above 0).")
+
+
+def _measure_values(
+    names: list[str],
+    path: Path,
+    *,
+    split: str,
+    dataset: str,
+    n: int,
+    seed: int,
+    steps: int | None,
+    weights: Path | None,
+    options: int,
+    metrics: tuple[str, ...],
+    device: str,
+    quiet: bool,
+) -> None:
+    """``semcom evaluate --values``: each codec's value table on validation scenes."""
+    import sys
+
+    from experiments.values import measure_values
+    from semcom.data.shapes import ShapesWorld
+    from semcom.metrics.registry import DEFAULT_METRICS
+    from semcom.registry import codec_class, make_codec
+
+    if split != "val":
+        raise SemcomError("value tables are measured on validation scenes only; add --split val.")
+    if dataset != "shapes":
+        raise SemcomError("value tables are measured on ShapesWorld scenes (--dataset shapes).")
+    if not 1 <= n <= 10000:
+        raise SemcomError(f"--n must be 1 to 10000 scenes, not {n}.")
+    if len(names) > 1 and path.exists() and not path.is_dir():
+        raise SemcomError(f"--values {path} must be a folder for several codecs.")
+    for name in names:
+        if codec_class(name).kind != "digital":
+            raise SemcomError(f"{name} sends analog symbols; value tables are for digital codecs.")
+    data = ShapesWorld("val", n, 128, seed)
+    items = [data[i] for i in range(n)]
+    import torch
+
+    images = torch.stack([it.image for it in items])
+    truths = [it.objects for it in items]
+    for name in names:
+        opts = (
+            {"steps": steps}
+            if steps is not None and "steps" in codec_class(name).option_names
+            else {}
+        )
+        codec = make_codec(name, opts, weights=str(weights) if weights else None, device=device)
+        target = path / f"{name}.json" if len(names) > 1 else path
+        cmd = f"semcom evaluate --split val --n {n} --seed {seed} --codec {name}"
+        cmd += f" --value-options {options}" + (f" --steps {steps}" if opts else "")
+        table = measure_values(
+            codec,
+            images,
+            truths,
+            options=options,
+            metrics=metrics or DEFAULT_METRICS,
+            meta={"split": "val", "dataset_seed": seed, "options": opts, "command": cmd},
+            progress=None
+            if quiet
+            else (lambda m, name=name: print(f"{name}: {m}", file=sys.stderr, flush=True)),
+        )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        table.save(target)
+        typer.echo(f"{name}: value table of {len(table.curves)} stream subsets -> {target}")

@@ -66,6 +66,21 @@ def transmit(
         "one stream): 'adaptive', 'robust' (3 dB more margin; below the table QPSK 1/5, repeated), "
         "table index 'mcsN' or 'modulation:rate'.",
     ),
+    protection_mode: str = typer.Option(
+        "fixed",
+        "--protection",
+        help="fixed (the --mcs and --protect rules) or planned: every stream's payload and "
+        "MCS chosen to maximise --objective's expected value (the codec's value table).",
+    ),
+    objective: str = typer.Option(
+        "f1",
+        "--objective",
+        help="--protection planned: a metric field (f1, psnr, ms_ssim, ...), a weighted sum "
+        "(0.7*f1+0.01*psnr) or f1,psnr (psnr breaks ties within --tolerance of the best f1).",
+    ),
+    tolerance: float | None = typer.Option(
+        None, "--tolerance", help="--protection planned: the tie-break tolerance (0.005)."
+    ),
     protect: list[str] = typer.Option(
         [],
         "--protect",
@@ -166,6 +181,18 @@ def transmit(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         chosen = make_codec(codec, options, weights=weights, device=dev)
+    if protection_mode not in ("fixed", "planned"):
+        raise SemcomError(f"--protection {protection_mode!r}: choose fixed or planned.")
+    objective_ = None
+    if protection_mode == "planned":
+        from experiments.planning import Objective
+
+        if chosen.kind == "analog":
+            raise SemcomError(f"{codec} sends analog symbols; it has no protection to plan.")
+        if protect or mcs != "adaptive":
+            raise SemcomError("--protection planned chooses every MCS; drop --mcs and --protect.")
+        objective_ = Objective.parse(objective, tolerance)
+        mcs, protection = "planned", {}
     if chosen.kind == "analog":
         protection = {}
     out = transmit_image(
@@ -179,6 +206,7 @@ def transmit(
         seed=seed,
         decode_seed=decode_seed,
         metrics=metrics,
+        objective=objective_,
     )
     tmp = output.with_name(f".{output.stem}.tmp{output.suffix}")
     save_image(out.image, tmp)

@@ -8,6 +8,8 @@ the same interface.
 channel symbols without coding (``experiments/analog.py``); imported on use (diffusers).
 """
 
+from pathlib import Path
+
 from semcom.baselines.conventional import (
     BASELINE_NAMES,
     CODEC_NAMES,
@@ -27,11 +29,15 @@ from semcom.baselines.rate import (
     psnr,
 )
 
+#: The baselines' value tables (:mod:`semcom.values`), one ``NAME.json`` per codec.
+VALUES_DIR = Path(__file__).parent / "weights" / "values"
+
 #: Analog baselines: images mapped straight to channel symbols, no bytes, no MCS.
 ANALOG_NAMES: tuple[str, ...] = ("deepjscc",)
 
 __all__ = [
     "ANALOG_NAMES",
+    "VALUES_DIR",
     "BASELINE_NAMES",
     "CODEC_NAMES",
     "FACTORS",

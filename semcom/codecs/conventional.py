@@ -36,6 +36,13 @@ class ConventionalCodec(OptionlessCodec):
     def identity(self) -> str | None:
         return None
 
+    @property
+    def values_path(self) -> Path:
+        """Its shipped value table (:mod:`semcom.values`)."""
+        from semcom.baselines import VALUES_DIR
+
+        return VALUES_DIR / f"{self.name}.json"
+
     def encode(self, image) -> Encoded:
         """``image`` [3,H,W] in [0,1] → the ``image`` stream's operating points."""
         from semcom.baselines import get_codec, operating_points, pareto_front

@@ -161,6 +161,19 @@ class MTGCCodec:
             return folder_identity(WEIGHTS_DIR)
         return None
 
+    @property
+    def values_path(self) -> Path | None:
+        """The value table beside the weights (:mod:`semcom.values`; None: no folder)."""
+        from semcom.values import VALUES_FILE
+
+        if self.weights is not None:
+            return Path(self.weights) / VALUES_FILE
+        if self.preset == "tiny" and not self._handed_in:
+            from semcom.presets.tiny import WEIGHTS_DIR
+
+            return Path(WEIGHTS_DIR) / VALUES_FILE
+        return None
+
     def encode(self, image) -> Encoded:
         """``image`` [3,H,W] in [0,1] → header and the three streams (HCI: every distinct
         payload, the best-decoding first)."""

@@ -1,0 +1,175 @@
+"""``semcom plan``: what planned protection sends, and what it expects to deliver, per
+(SNR, budget) point; ``--plot`` draws the predicted F1–PSNR trade-off as the objective's
+weight moves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from semcom.errors import SemcomError
+
+#: Weights of PSNR (per dB) against F1 for the trade-off figure (F1 first at 0).
+FRONT_WEIGHTS: tuple[float, ...] = (0.0, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.3, 1.0, 10.0)
+
+
+def register(app: typer.Typer) -> None:
+    """Add plan to ``app``."""
+    app.command("plan")(plan)
+
+
+def plan(
+    codec: str = typer.Option("mtgc", "--codec", help="A registered digital codec."),
+    channel: str = typer.Option("rayleigh", "--channel", help="A calibrated channel."),
+    snr_db: list[str] = typer.Option(
+        ["-6:9:3"], "--snr-db", help="Es/N0 values in dB, or start:stop:step (repeatable)."
+    ),
+    budget_cpp: list[float] = typer.Option(
+        [0.03, 0.1], "--budget-cpp", help="Budgets in channel uses per pixel (repeatable)."
+    ),
+    objective: str = typer.Option(
+        "f1",
+        "--objective",
+        help="f1, psnr, ms_ssim, ... a weighted sum (0.7*f1+0.01*psnr), or f1,psnr "
+        "(psnr breaks ties within --tolerance).",
+    ),
+    tolerance: float | None = typer.Option(None, "--tolerance", help="Tie-break tolerance."),
+    image: Path | None = typer.Option(
+        None, "--image", help="Plan for this image (default: a ShapesWorld test scene)."
+    ),
+    scene: int = typer.Option(0, "--scene", help="The ShapesWorld test scene (no --image)."),
+    weights: Path | None = typer.Option(None, "--weights", help="MTGC model directory."),
+    frame: str = typer.Option("shared", "--frame", help="shared or per-stream."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plans as JSON."),
+    plot: Path | None = typer.Option(
+        None,
+        "--plot",
+        help="Draw the predicted F1-PSNR trade-off (PSNR's weight against F1 swept) at "
+        "each SNR of the first budget to this PNG (and a PDF beside it).",
+    ),
+) -> None:
+    """Plan each stream's payload and MCS to maximise the expected objective and print the
+    plans with their channel uses and predicted scores."""
+    import warnings
+
+    import torch
+
+    from channels.frame import check_frame
+    from experiments.planning import Objective, describe, plan_planned
+    from experiments.transmission import budget_uses, make_link
+    from semcom.registry import codec_class, make_codec
+    from semcom.values import values_for
+
+    from semcom.commands.link import parse_snr_list
+
+    snrs = parse_snr_list(snr_db)
+    check_frame(frame)
+    goal = Objective.parse(objective, tolerance)
+    if codec_class(codec).kind != "digital":
+        raise SemcomError(f"{codec} sends analog symbols; it has no protection to plan.")
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise SemcomError(f"--plot {plot} needs a .png name.")
+    if image is not None:
+        from semcom.imageio import load_image
+
+        img = load_image(image)
+    else:
+        from semcom.data.shapes import ShapesWorld
+
+        if not 0 <= scene < 10000:
+            raise SemcomError(f"--scene must be 0 to 9999, not {scene}.")
+        img = ShapesWorld("test", scene + 1, 128, 0)[scene].image
+    torch.set_num_threads(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        chosen = make_codec(codec, {}, weights=str(weights) if weights else None)
+        table = values_for(chosen)
+        goal.check(table)
+        encoded = chosen.encode(img)
+    link = make_link(channel, None, frame)
+    rows = []
+    for cpp in budget_cpp:
+        budget = budget_uses(cpp, encoded.height, encoded.width)
+        for snr in snrs:
+            p = plan_planned(link, encoded, snr, budget, table, goal)
+            rows.append(
+                {
+                    "snr_db": snr,
+                    "budget_cpp": cpp,
+                    "budget_uses": budget,
+                    "channel_uses": p.frame_uses,
+                    "streams": describe(p, encoded.stream_names),
+                    "predicted": p.detail.get("predicted", {}),
+                    "outcomes": p.predicted.outcomes,
+                }
+            )
+    if plot is not None:
+        _front(link, encoded, table, snrs, budget_cpp[0], plot, codec, channel)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"codec": codec, "channel": channel, "objective": str(goal), "plans": rows},
+                indent=1,
+            )
+        )
+        return
+    typer.echo(f"{codec} over {channel}, objective {goal}; predicted means per image:")
+    for r in rows:
+        figs = r["predicted"]
+        sent = ", ".join(f"{k} {v}" for k, v in r["streams"].items())
+        typer.echo(
+            f"  {r['snr_db']:+6.1f} dB {r['budget_cpp']:g} cpp: {r['channel_uses']:5d}/"
+            f"{r['budget_uses']} uses; {sent}; F1 {figs.get('f1', float('nan')):.3f}, "
+            f"PSNR {figs.get('psnr', float('nan')):.2f} dB"
+        )
+
+
+def _front(link, encoded, table, snrs, cpp, path: Path, codec: str, channel: str) -> None:
+    """The predicted F1-PSNR front at each SNR: the plan of f1 + w psnr for each weight
+    of :data:`FRONT_WEIGHTS`, and psnr alone."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from experiments.planning import Objective, plan_planned
+    from experiments.store import atomic_write_bytes
+    from experiments.transmission import budget_uses
+
+    budget = budget_uses(cpp, encoded.height, encoded.width)
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    markers = "osD^vP*X"
+    for k, snr in enumerate(snrs):
+        pts = []
+        for w in (*FRONT_WEIGHTS, None):
+            goal = (
+                Objective((("psnr", 1.0),))
+                if w is None
+                else Objective(
+                    (("f1", 1.0), ("psnr", w)) if w else (("f1", 1.0),), "psnr" if not w else None
+                )
+            )
+            fig_ = plan_planned(link, encoded, snr, budget, table, goal).predicted.figures
+            pts.append((fig_["psnr"], fig_["f1"]))
+        pts = sorted(set(pts))
+        ax.plot(
+            [p[0] for p in pts],
+            [p[1] for p in pts],
+            marker=markers[k % len(markers)],
+            label=f"{snr:g} dB",
+        )
+    ax.set_xlabel("predicted PSNR (dB)")
+    ax.set_ylabel("predicted object F1")
+    ax.set_title(f"{codec} over {channel}, {cpp:g} cpp: planned trade-off", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, title="Es/N0", title_fontsize=7)
+    fig.tight_layout()
+    for suffix in (".png", ".pdf"):
+        import io
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format=suffix[1:], dpi=150)
+        atomic_write_bytes(path.with_suffix(suffix), buf.getvalue())
+    plt.close(fig)

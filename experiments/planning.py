@@ -1,0 +1,474 @@
+"""Planned protection: each stream's payload option and MCS chosen to maximise the expected
+value of what arrives, under the channel-use budget.
+
+Three facts decide a plan: what each subset of streams is worth to the receiver (the
+codec's value table, :mod:`semcom.values`), what the link will deliver (the arrival
+probability of each stream at each MCS, correlated through the frame's fade,
+:mod:`channels.delivery`), and the budget. For a choice ``c`` of (option or not sent,
+protection) per stream the expected value is::
+
+    E[c] = E_x[ sum_S V(S, bits_S) prod_{s in S} p_s(x) prod_{s sent, not in S} (1 - p_s(x)) ]
+
+over the fade ``x`` (quadrature nodes), ``S`` the subsets of the sent streams. The search
+is exact: every stream's candidates (its options × the protections of
+:data:`PROTECTIONS`) are pruned only of those another candidate of the same option beats
+at every fade for fewer channel uses, the streams but the largest are enumerated, and the
+largest is scored for all its candidates at once; the best feasible total wins (ties: fewer
+channel uses, then the first found). :func:`brute_force` enumerates without pruning, for
+the tests.
+
+Objectives (:class:`Objective`): one metric field (``f1``, ``psnr``, any field of the
+table), a weighted sum (``0.7*f1+0.01*psnr``), or one field first and a second as the
+tie-break within a tolerance (``f1,psnr``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from channels.coding import stream_symbols
+from channels.delivery import block_model, fading
+from channels.frame import _aligned
+from channels.mcs import MCS, MIN_CODE_RATE, NR_MCS_TABLE
+from semcom.errors import SemcomError
+from semcom.values import ValueTable, subset_key
+
+#: Repetitions of the rate-1/5 QPSK codeword the planner may choose (below the table).
+REPEATS: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+#: Every protection the planner may give a stream: the NR table and QPSK 1/5 repeated.
+PROTECTIONS: tuple[MCS, ...] = (
+    *(MCS("qpsk", MIN_CODE_RATE / r) for r in reversed(REPEATS)),
+    *NR_MCS_TABLE,
+)
+#: The default tie-break tolerance of a two-field objective (in the first field's units).
+DEFAULT_TOLERANCE = 0.005
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a plan maximises: ``weights`` {field: weight} summed; with ``tiebreak`` a
+    second field maximised among plans within ``tolerance`` of the best first value."""
+
+    weights: tuple[tuple[str, float], ...]
+    tiebreak: str | None = None
+    tolerance: float = DEFAULT_TOLERANCE
+
+    @classmethod
+    def parse(cls, text: str | Objective, tolerance: float | None = None) -> Objective:
+        """``f1``, ``psnr``, ``0.7*f1+0.01*psnr`` or ``f1,psnr`` (``f1`` first, ``psnr``
+        the tie-break within ``tolerance``)."""
+        if isinstance(text, Objective):
+            return text
+        if not isinstance(text, str) or not text.strip():
+            raise SemcomError(
+                f"objective {text!r} is not understood; write a metric field such as f1 or "
+                "psnr, a weighted sum such as 0.7*f1+0.01*psnr, or f1,psnr (a tie-break)."
+            )
+        first, _, second = text.replace(" ", "").partition(",")
+        weights = []
+        for term in first.split("+"):
+            m = re.fullmatch(r"(?:([0-9.eE+-]+)\*)?([A-Za-z_][A-Za-z0-9_]*)", term)
+            if m is None:
+                raise SemcomError(
+                    f"objective term {term!r} is not understood; write field or weight*field "
+                    "(e.g. 0.01*psnr)."
+                )
+            try:
+                w = float(m.group(1)) if m.group(1) else 1.0
+            except ValueError as err:
+                raise SemcomError(f"objective weight {m.group(1)!r} is not a number.") from err
+            weights.append((m.group(2), w))
+        if second and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", second):
+            raise SemcomError(f"the objective's tie-break {second!r} is not a field name.")
+        tol = DEFAULT_TOLERANCE if tolerance is None else float(tolerance)
+        if not (math.isfinite(tol) and tol >= 0):
+            raise SemcomError(f"the tie-break tolerance must be 0 or more, not {tolerance!r}.")
+        return cls(tuple(weights), second or None, tol)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(f for f, _ in self.weights) + ((self.tiebreak,) if self.tiebreak else ())
+
+    def check(self, table: ValueTable) -> None:
+        for f in self.fields:
+            table.check_field(f)
+
+    def __str__(self) -> str:
+        text = "+".join(f if w == 1 else f"{w:g}*{f}" for f, w in self.weights)
+        return text + (f",{self.tiebreak}" if self.tiebreak else "")
+
+
+@dataclass
+class Candidate:
+    """One way to send (or not send) one stream."""
+
+    option: int | None  # index into the stream's options; None: not sent
+    mcs: MCS | None
+    symbols: int  # data symbols (0 when not sent)
+    cost: int  # what it takes of the budget (aligned symbols or its own frame's uses)
+    success: np.ndarray  # [J] arrival probability at each fade node
+    bits: int  # payload bits (the value table's bits when the stream is variable)
+
+
+@dataclass
+class Prediction:
+    """A plan's predicted expected figures and the probability of each outcome."""
+
+    figures: dict[str, float] = field(default_factory=dict)
+    outcomes: dict[str, float] = field(default_factory=dict)
+    objective: float = 0.0
+
+
+def _budget_limit(link, budget: int) -> int:
+    """The most cost units (aligned data symbols in a shared frame, channel uses with a
+    frame per stream) that fit ``budget`` channel uses."""
+    if link.frame != "shared":
+        return int(budget)
+    lo, hi = 0, max(1, int(budget) * 8 + 64)
+    while link.frame_uses([hi]) <= budget:
+        hi *= 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if link.frame_uses([mid]) <= budget:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _cost(link, symbols: int) -> int:
+    if link.frame == "shared":
+        return _aligned(symbols, link.channel)
+    return link.channel.channel_uses(symbols)
+
+
+@lru_cache(maxsize=4096)
+def _protection_arrays(bits: int, protections: tuple[MCS, ...]) -> tuple:
+    """Per protection for a ``bits`` payload: data symbols [P] and the block models' fields
+    (code blocks, K, n0, power, gap) as arrays, for vectorised arrival probabilities."""
+    symbols = np.array([stream_symbols(bits, m) for m in protections])
+    models = [block_model(bits, m) for m in protections]
+    fields = [np.array([getattr(b, f) for b in models], dtype=float) for f in BLOCK_FIELDS]
+    return symbols, *fields
+
+
+BLOCK_FIELDS = ("num_cbs", "k", "n0", "power", "gap")
+
+
+def _success(gain: np.ndarray, num_cbs, k, n0, power, gap) -> np.ndarray:
+    """Arrival probabilities [P, J] of P block models at the gains [J] (linear SNR)."""
+    from channels.delivery import _block_error
+
+    snr = gain[None, :] * (power / gap)[:, None]
+    p_cb = _block_error(snr, n0[:, None], k[:, None])
+    return (1.0 - p_cb) ** num_cbs[:, None]
+
+
+def candidates(
+    link,
+    stream,
+    snr_db: float,
+    nodes: np.ndarray,
+    weights: np.ndarray,
+    limit: int,
+    prune: bool = True,
+    protections: Sequence[MCS] = PROTECTIONS,
+) -> list[Candidate]:
+    """The candidates of one :class:`~semcom.protocol.Stream` within ``limit`` cost units,
+    "not sent" first; with ``prune``, those that a cheaper candidate of the same option
+    delivers at least as often at every fade node are dropped."""
+    gain = 10 ** (snr_db / 10) * nodes
+    out = [Candidate(None, None, 0, 0, np.zeros_like(nodes), 0)]
+    protections = tuple(protections)
+    for k, option in enumerate(stream.options):
+        if not option.payload:
+            continue
+        bits = 8 * len(option.payload)
+        symbols, *model = _protection_arrays(bits, protections)
+        costs = [_cost(link, int(n)) for n in symbols]
+        fit = [i for i, c in enumerate(costs) if c <= limit]
+        if not fit:
+            continue
+        probs = _success(gain, *(a[fit] for a in model))
+        if link.frame != "shared":  # its own fade: independent of the others
+            probs = np.repeat((probs @ weights)[:, None], len(gain), axis=1)
+        mine = [
+            Candidate(k, protections[i], int(symbols[i]), costs[i], probs[j], bits)
+            for j, i in enumerate(fit)
+        ]
+        if prune:
+            keep = _frontier(probs, [c.cost for c in mine])
+            mine = [mine[i] for i in sorted(keep)]
+        out.extend(mine)
+    return out
+
+
+def _values(table: ValueTable, objective: Objective, names: Sequence[str], bits) -> np.ndarray:
+    """The objective's value (and tie-break, stacked) when exactly ``names`` arrive with
+    ``bits`` variable payload bits (any shape) -> [2, *shape]."""
+    curve = table.curve(names)
+    first = sum(w * curve.at(f, bits) for f, w in objective.weights)
+    second = curve.at(objective.tiebreak, bits) if objective.tiebreak else np.zeros_like(first)
+    return np.stack([np.asarray(first, dtype=float), np.asarray(second, dtype=float)])
+
+
+def _weights_of_fade(link) -> tuple[np.ndarray, np.ndarray]:
+    if link.harq is not None:
+        raise SemcomError(
+            "planned protection does not model HARQ retransmissions yet; plan without harq "
+            "or protect the streams with a fixed rule."
+        )
+    f = fading(link.calibrated_as)
+    return f.nodes()
+
+
+def _subsets(n: int) -> list[tuple[int, ...]]:
+    return [tuple(i for i in range(n) if mask >> i & 1) for mask in range(1 << n)]
+
+
+def _choose(total: np.ndarray, cost: np.ndarray, objective: Objective) -> int:
+    """Index of the best feasible entry: ``total`` [2, K] (objective, tie-break), ``cost``
+    [K] (-1: infeasible)."""
+    feasible = cost >= 0
+    if not feasible.any():
+        return -1
+    first = np.where(feasible, total[0], -np.inf)
+    best = first.max()
+    if objective.tiebreak:
+        near = feasible & (first >= best - objective.tolerance - 1e-12)
+        key = np.where(near, total[1], -np.inf)
+        top = key.max()
+        pick = near & (key >= top - 1e-12)
+    else:
+        pick = feasible & (first >= best - 1e-12)
+    idx = np.flatnonzero(pick)
+    return int(idx[np.argmin(cost[idx])])
+
+
+def _prune_last(
+    cands: Sequence[Candidate],
+    last: str,
+    rest: Sequence[str],
+    table: ValueTable,
+    objective: Objective,
+    variable: bool,
+) -> list[Candidate]:
+    """Drop the last stream's candidates that another, no dearer candidate (of any option)
+    beats in what it adds to every outcome of the other streams at every fade (exact: the
+    expected value is linear in those additions; the other streams carry no variable
+    bits)."""
+    probs = np.stack([c.success for c in cands])  # [C, J]
+    sent = np.array([c.option is not None for c in cands], dtype=float)
+    vbits = np.array([c.bits if variable else 0 for c in cands], dtype=float)
+    parts = []
+    for sub in _subsets(len(rest)):
+        names = [rest[k] for k in sub]
+        delta = _values(table, objective, [*names, last], vbits)
+        delta = (delta - _values(table, objective, names, 0)[:, None]) * sent[None, :]  # [2, C]
+        parts.append(delta[:, :, None] * probs[None, :, :])  # [2, C, J]
+    gains = np.concatenate(parts).transpose(1, 0, 2).reshape(len(cands), -1)
+    return [cands[i] for i in sorted(_frontier(gains, [c.cost for c in cands]))]
+
+
+def _frontier(scores: np.ndarray, costs: Sequence[int]) -> list[int]:
+    """Indices of the rows of ``scores`` [N, D] that no row of no greater cost matches or
+    beats in every column (ties: the cheaper, then the higher sum, then the first)."""
+    order = sorted(range(len(costs)), key=lambda i: (costs[i], -float(scores[i].sum()), i))
+    kept = np.empty_like(scores)
+    idx: list[int] = []
+    for i in order:
+        if idx and np.any(np.all(kept[: len(idx)] >= scores[i] - 1e-12, axis=1)):
+            continue
+        kept[len(idx)] = scores[i]
+        idx.append(i)
+    return idx
+
+
+def search(
+    streams: Sequence,
+    cands: Sequence[Sequence[Candidate]],
+    weights: np.ndarray,
+    table: ValueTable,
+    objective: Objective,
+    limit: int,
+) -> tuple[list[Candidate], float]:
+    """The best choice of one candidate per stream (see the module docstring): every
+    combination of the other streams' candidates at once (arrays), against every
+    candidate of the stream with the most."""
+    names = [s.name for s in streams]
+    variable = set(table.variable)
+    last = max(range(len(streams)), key=lambda i: len(cands[i]))
+    rest = [i for i in range(len(streams)) if i != last]
+    lc = list(cands[last])
+    if not any(names[i] in variable for i in rest):
+        lc = _prune_last(
+            lc, names[last], [names[i] for i in rest], table, objective, names[last] in variable
+        )
+    lp = np.stack([c.success for c in lc])  # [C, J]
+    lcost = np.array([c.cost for c in lc])
+    lbits = np.array([c.bits if names[last] in variable else 0 for c in lc], dtype=float)
+    combos = [
+        combo
+        for combo in itertools.product(*(cands[i] for i in rest))
+        if sum(c.cost for c in combo) + lcost.min() <= limit
+    ]
+    if not combos:
+        return [], -math.inf
+    rcost = np.array([sum(c.cost for c in combo) for combo in combos])
+    probs = [np.stack([combo[k].success for combo in combos]) for k in range(len(rest))]
+    bits = [
+        np.array([combo[k].bits if names[rest[k]] in variable else 0 for combo in combos])
+        for k in range(len(rest))
+    ]
+    total = np.zeros((2, len(combos), len(lc)))
+    for sub in _subsets(len(rest)):
+        prob = np.ones((len(combos), len(weights)))
+        for k in range(len(rest)):
+            prob = prob * (probs[k] if k in sub else 1 - probs[k])
+        wp = prob * weights[None, :]
+        a = wp.sum(axis=1)  # [K]: P(exactly sub of the others)
+        m = wp @ lp.T  # [K, C]: ... and the last stream arrives
+        b = sum((bits[k] for k in sub), np.zeros(len(combos))).astype(float)
+        sub_names = [names[rest[k]] for k in sub]
+        v_without = _values(table, objective, sub_names, b)  # [2, K]
+        v_with = _values(table, objective, [*sub_names, names[last]], b[:, None] + lbits[None, :])
+        total += v_without[:, :, None] * (a[:, None] - m)[None] + v_with * m[None]
+    cost = rcost[:, None] + lcost[None, :]
+    k = _choose(total.reshape(2, -1), np.where(cost <= limit, cost, -1).ravel(), objective)
+    if k < 0:
+        return [], -math.inf
+    i, j = divmod(k, len(lc))
+    chosen = list(combos[i])
+    chosen.insert(last, lc[j])
+    return chosen, float(total[0, i, j])
+
+
+def _better(a: tuple, b: tuple, objective: Objective) -> bool:
+    """Whether (objective, tie-break, -cost) ``a`` beats ``b`` under ``objective``."""
+    if objective.tiebreak:
+        hi = max(a[0], b[0])
+        a_near, b_near = a[0] >= hi - objective.tolerance, b[0] >= hi - objective.tolerance
+        if a_near != b_near:
+            return a_near
+        if abs(a[1] - b[1]) > 1e-12:
+            return a[1] > b[1]
+        return a[2] > b[2]
+    if abs(a[0] - b[0]) > 1e-12:
+        return a[0] > b[0]
+    return a[2] > b[2]
+
+
+def predict(
+    streams: Sequence, chosen: Sequence[Candidate], weights: np.ndarray, table: ValueTable
+) -> Prediction:
+    """Expected value of every field of ``table`` and each outcome's probability for one
+    choice of candidates."""
+    names = [s.name for s in streams]
+    variable = set(table.variable)
+    sent = [i for i, c in enumerate(chosen) if c.option is not None]
+    out = Prediction()
+    for sub in _subsets(len(sent)):
+        prob = np.ones_like(weights)
+        for k, i in enumerate(sent):
+            prob = prob * (chosen[i].success if k in sub else 1 - chosen[i].success)
+        p = float(weights @ prob)
+        arrived = [names[sent[k]] for k in sub]
+        out.outcomes[subset_key(arrived)] = p
+        bits = sum(chosen[sent[k]].bits for k in sub if names[sent[k]] in variable)
+        for f in table.fields:
+            out.figures[f] = out.figures.get(f, 0.0) + p * float(table.value(arrived, f, bits))
+    return out
+
+
+def plan_planned(
+    link,
+    encoded,
+    snr_db: float,
+    budget: int,
+    table: ValueTable,
+    objective: Objective | str = "f1",
+):
+    """The plan that maximises ``objective``'s expected value for ``encoded``'s streams over
+    ``link`` at ``snr_db`` in ``budget`` channel uses: a
+    :class:`~experiments.transmission.Plan` whose ``predicted`` is its :class:`Prediction`."""
+    from experiments.transmission import Plan
+
+    objective = Objective.parse(objective)
+    objective.check(table)
+    missing = set(encoded.stream_names) - set(table.streams)
+    if missing:
+        raise SemcomError(
+            f"the value table of {table.codec} has no stream {sorted(missing)[0]!r}; remake it."
+        )
+    nodes, weights = _weights_of_fade(link)
+    limit = _budget_limit(link, budget)
+    streams = list(encoded.streams)
+    cands = [candidates(link, s, snr_db, nodes, weights, limit) for s in streams]
+    chosen, _ = search(streams, cands, weights, table, objective, limit)
+    out = Plan({}, {}, {})
+    symbols: list[int] = []
+    for s, c in zip(streams, chosen, strict=True):
+        if c.option is None:
+            out.not_sent.append(s.name)
+            continue
+        option = s.options[c.option]
+        out.payloads[s.name] = option.payload
+        out.protection[s.name] = c.mcs
+        out.adaptive[s.name] = True
+        out.detail.update(option.detail)
+        symbols.append(c.symbols)
+        out.uses[s.name] = c.symbols if link.frame == "shared" else c.cost
+    out.frame_uses = link.frame_uses(symbols) if symbols else 0
+    out.predicted = predict(streams, chosen, weights, table) if chosen else Prediction()
+    out.predicted.objective = float(
+        sum(w * out.predicted.figures.get(f, 0.0) for f, w in objective.weights)
+    )
+    out.detail["objective"] = str(objective)
+    out.detail["predicted"] = {k: round(v, 6) for k, v in sorted(out.predicted.figures.items())}
+    return out
+
+
+def brute_force(
+    link,
+    encoded,
+    snr_db: float,
+    budget: int,
+    table: ValueTable,
+    objective: Objective | str,
+    protections: Sequence[MCS] = PROTECTIONS,
+) -> tuple[list[Candidate], float]:
+    """Every combination of candidates, unpruned (for the tests): the best choice and its
+    objective value (single-field or weighted objectives)."""
+    objective = Objective.parse(objective)
+    nodes, weights = _weights_of_fade(link)
+    limit = _budget_limit(link, budget)
+    streams = list(encoded.streams)
+    cands = [
+        candidates(link, s, snr_db, nodes, weights, limit, False, protections) for s in streams
+    ]
+    best, best_value = [], -math.inf
+    for combo in itertools.product(*cands):
+        if sum(c.cost for c in combo) > limit:
+            continue
+        pred = predict(streams, combo, weights, table)
+        value = sum(w * pred.figures[f] for f, w in objective.weights)
+        if value > best_value + 1e-12:
+            best, best_value = list(combo), value
+    return best, best_value
+
+
+def describe(plan, streams: Sequence[str]) -> Mapping[str, str]:
+    """Per stream: ``"MCS (bits b)"`` or ``"not sent"``."""
+    return {
+        n: f"{plan.protection[n]} ({8 * len(plan.payloads[n])} b)"
+        if n in plan.payloads
+        else "not sent"
+        for n in streams
+    }

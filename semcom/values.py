@@ -1,0 +1,233 @@
+"""What each stream is worth: a codec's value table.
+
+For every subset of a codec's streams that can arrive, the mean score of the receiver's
+output when exactly that subset arrives, for every metric field, measured on validation
+scenes (:mod:`experiments.values` measures it; ``semcom evaluate --split val --values
+FILE`` runs it). Where a subset holds streams with several payload options (MTGC's HCI, a
+conventional codec's image), the score depends on which option was sent, so the table
+keeps it as a curve against those streams' payload bits (means over bins of the measured
+samples, read by linear interpolation in log2(bits), held beyond the ends); a subset of
+one-option streams is a single point. The empty subset is the lost image.
+
+The planner (:mod:`experiments.planning`) weighs these values with the link's arrival
+probabilities (:mod:`channels.delivery`). A table names the codec and the identity of the
+weights it was measured with (:attr:`ValueTable.identity`), so a table of other weights is
+refused. No torch here: a table is JSON and numpy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from semcom.errors import SemcomError
+
+#: The file name of a value table beside a model's weights.
+VALUES_FILE = "values.json"
+#: Samples per bin of a curve (at most :data:`MAX_BINS` bins).
+MIN_BIN = 12
+MAX_BINS = 10
+FORMAT = 1
+
+
+def subset_key(names: Iterable[str]) -> str:
+    """The canonical key of a set of stream names: sorted, joined by ``+`` (``""``: none)."""
+    return "+".join(sorted(names))
+
+
+def per_image_f1(figures: Mapping[str, object]) -> float | None:
+    """Object F1 of one image, ``2 exact / (true + read)`` (1 for an empty scene read empty;
+    None without semantic figures)."""
+    exact, true, read = (figures.get(k) for k in ("exact", "objects_true", "objects_read"))
+    if exact is None or true is None or read is None:
+        return None
+    total = float(true) + float(read)
+    return 1.0 if total == 0 else 2.0 * float(exact) / total
+
+
+def numeric_fields(figures: Mapping[str, object]) -> dict[str, float]:
+    """The numeric figures of one scored image (extra metrics' fields flattened), with the
+    per-image object F1 as ``f1``."""
+    out: dict[str, float] = {}
+    for key, value in figures.items():
+        if key == "figures" and isinstance(value, Mapping):
+            out.update(numeric_fields(value))
+        elif isinstance(value, bool):
+            continue
+        elif isinstance(value, (int, float)) and math.isfinite(float(value)):
+            out[key] = float(value)
+    f1 = per_image_f1(figures)
+    if f1 is not None:
+        out["f1"] = f1
+    return out
+
+
+@dataclass
+class Curve:
+    """One subset's value: bin centres of the variable streams' payload bits (ascending;
+    one point for one-option streams), each field's mean per bin, and the samples per bin."""
+
+    bits: list[float]
+    values: dict[str, list[float]]
+    samples: list[int]
+
+    @classmethod
+    def from_samples(cls, bits: Sequence[float], figures: Sequence[Mapping[str, float]]) -> Curve:
+        """Bin ``(bits, figures)`` samples by bits (equal-count bins of at least
+        :data:`MIN_BIN`, at most :data:`MAX_BINS`) and average each field."""
+        order = np.argsort(np.asarray(bits, dtype=float), kind="stable")
+        n = len(order)
+        if n == 0:
+            raise SemcomError("a value curve needs at least one sample.")
+        distinct = len(set(float(b) for b in bits))
+        bins = 1 if distinct == 1 else max(1, min(MAX_BINS, n // MIN_BIN, distinct))
+        fields = sorted(set().union(*(f.keys() for f in figures)))
+        centres, samples = [], []
+        values: dict[str, list[float]] = {f: [] for f in fields}
+        for part in np.array_split(order, bins):
+            centres.append(float(np.mean([bits[i] for i in part])))
+            samples.append(len(part))
+            for f in fields:
+                got = [figures[i][f] for i in part if f in figures[i]]
+                values[f].append(float(np.mean(got)) if got else float("nan"))
+        return cls(centres, values, samples)
+
+    def at(self, field_name: str, bits: np.ndarray | float) -> np.ndarray:
+        """``field_name``'s value at payload ``bits`` (any shape): linear in log2(bits)
+        between bins, held beyond the ends."""
+        y = np.asarray(self.values[field_name], dtype=float)
+        x = np.log2(np.maximum(np.asarray(self.bits, dtype=float), 1.0))
+        q = np.log2(np.maximum(np.asarray(bits, dtype=float), 1.0))
+        if len(x) == 1:
+            return np.full(np.shape(q), y[0])
+        return np.interp(q, x, y)
+
+
+@dataclass
+class ValueTable:
+    """A codec's value table (see the module docstring).
+
+    ``streams``: the codec's streams; ``variable``: those with several payload options (the
+    curves' bits are theirs); ``curves``: subset key (:func:`subset_key`) -> :class:`Curve`;
+    ``meta``: how it was measured (split, scenes, seed, options per stream, command).
+    """
+
+    codec: str
+    identity: str | None
+    streams: tuple[str, ...]
+    variable: tuple[str, ...]
+    curves: dict[str, Curve]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The metric fields every subset has."""
+        sets = [set(c.values) for c in self.curves.values()]
+        return tuple(sorted(set.intersection(*sets))) if sets else ()
+
+    def check_field(self, name: str) -> None:
+        if name not in self.fields:
+            raise SemcomError(
+                f"the value table of {self.codec} has no field {name!r}; it has "
+                f"{', '.join(self.fields)}."
+            )
+
+    def curve(self, subset: Iterable[str]) -> Curve:
+        key = subset_key(subset)
+        if key not in self.curves:
+            raise SemcomError(
+                f"the value table of {self.codec} has no entry for the streams "
+                f"{key or '(none)'}; remake it with semcom evaluate --split val --values."
+            )
+        return self.curves[key]
+
+    def value(self, subset: Iterable[str], field_name: str, bits: np.ndarray | float = 0):
+        """Mean ``field_name`` when exactly ``subset`` arrives, its variable streams
+        carrying ``bits`` payload bits in all."""
+        return self.curve(subset).at(field_name, bits)
+
+    # -- files ----------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "format": FORMAT,
+            "codec": self.codec,
+            "identity": self.identity,
+            "streams": list(self.streams),
+            "variable": list(self.variable),
+            "meta": self.meta,
+            "curves": {
+                k: {"bits": c.bits, "samples": c.samples, "values": c.values}
+                for k, c in sorted(self.curves.items())
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> ValueTable:
+        try:
+            return cls(
+                str(d["codec"]),
+                d.get("identity"),
+                tuple(d["streams"]),
+                tuple(d["variable"]),
+                {
+                    k: Curve(list(c["bits"]), dict(c["values"]), list(c["samples"]))
+                    for k, c in d["curves"].items()
+                },
+                dict(d.get("meta", {})),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise SemcomError(f"the value table is malformed ({err}); remake it.") from err
+
+    def save(self, path: str | Path) -> None:
+        """Write the table as JSON (atomically: a temporary file, then renamed)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1, allow_nan=True) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ValueTable:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError as err:
+            raise SemcomError(f"no value table at {path}.") from err
+        except (OSError, ValueError) as err:
+            raise SemcomError(f"the value table {path} cannot be read ({err}).") from err
+        return cls.from_dict(data)
+
+
+def values_for(codec) -> ValueTable:
+    """The shipped value table of ``codec`` (a registered codec instance): the file its
+    ``values_path`` names, checked against its name and identity. One sentence saying
+    how to make it when there is none."""
+    path = getattr(codec, "values_path", None)
+    hint = (
+        f"make one on validation scenes with semcom evaluate --split val --codec {codec.name} "
+        "--values FILE"
+    )
+    if path is None:
+        raise SemcomError(
+            f"the codec {codec.name} has no value table, so it cannot be planned; {hint}."
+        )
+    path = Path(path)
+    if not path.is_file():
+        raise SemcomError(
+            f"the codec {codec.name} has no value table at {path}, so it cannot be planned; "
+            f"{hint.replace('FILE', str(path))}."
+        )
+    table = ValueTable.load(path)
+    if table.codec != codec.name:
+        raise SemcomError(f"{path} is the value table of {table.codec}, not of {codec.name}.")
+    identity = codec.identity
+    if identity is not None and table.identity is not None and table.identity != identity:
+        raise SemcomError(
+            f"{path} was measured with other weights of {codec.name} (identity "
+            f"{table.identity}, these are {identity}); remake it: {hint}."
+        )
+    return table
