@@ -48,7 +48,7 @@ from channels.mcs import (
 #: Block error rate at a calibrated threshold.
 TARGET_BLER = 0.1
 #: Cells of the quadrature over the fade.
-NODES = 128
+NODES = 48
 _LOG2E = math.log2(math.e)
 
 
@@ -90,10 +90,16 @@ def _threshold(payload_bits: int, mcs: MCS) -> tuple[MCS, float]:
     return mcs, threshold_db(mcs, "awgn", payload_bits)
 
 
-@lru_cache(maxsize=8192)
 def block_model(payload_bits: int, mcs: MCS) -> BlockModel:
-    """The :class:`BlockModel` of a stream of ``payload_bits`` at ``mcs`` (cached)."""
-    lay = tb_layout(transport_block_size(payload_bits, mcs.code_rate), mcs)
+    """The :class:`BlockModel` of a stream of ``payload_bits`` at ``mcs``: that of its
+    transport block size (payloads are zero-padded to it)."""
+    return _tb_model(transport_block_size(int(payload_bits), mcs.code_rate), mcs)
+
+
+@lru_cache(maxsize=8192)
+def _tb_model(tb_size: int, mcs: MCS) -> BlockModel:
+    payload_bits = tb_size
+    lay = tb_layout(tb_size, mcs)
     n0 = lay.ldpc_coded_bits / lay.bits_per_symbol
     power = lay.cb_coded_bits / lay.ldpc_coded_bits
     base, t10 = _threshold(payload_bits, mcs)

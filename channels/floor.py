@@ -26,7 +26,7 @@ from channels.mcs import MCS, MIN_CODE_RATE, floor_threshold_db
 FLOOR_FILE = "floor_thresholds.json"
 DEFAULT_OUT = Path(__file__).parent / "data" / FLOOR_FILE
 #: Payload sizes (bits) measured: MTGC's captions and SPWs (tens of bits) up to a code block.
-SIZES: tuple[int, ...] = (24, 40, 56, 88, 128, 192, 256, 384, 512, 1024, 2048)
+SIZES: tuple[int, ...] = (24, 40, 56, 88, 128, 192, 256, 512, 1024)
 
 
 @lru_cache(maxsize=1)

@@ -32,20 +32,23 @@ class BitPlan:
 
 
 def plan_bits(encoded: Any, budget_bits: int) -> BitPlan:
-    """The planner's rule on bits: streams in priority order, each its first option whose
-    bits fit what is left; a stream none of whose options fits is not sent."""
-    left = budget_bits
+    """The packing rule (:func:`experiments.planning.first_fit`) on bits: streams in
+    priority order, each its first option whose bits fit what is left; a stream none of
+    whose options fits is not sent."""
+    from experiments.planning.rule import first_fit
+
+    def fits(taken: list, option: Any) -> bool:
+        return sum(8 * len(o.payload) for o in taken) + 8 * len(option.payload) <= budget_bits
+
+    choices = [[o for o in s.options if o.payload] for s in encoded.streams]
+    picks = first_fit(choices, fits)
     payloads: dict[str, bytes] = {}
     detail: dict[str, Any] = {}
-    for stream in encoded.streams:
-        for option in stream.options:
-            bits = 8 * len(option.payload)
-            if option.payload and bits <= left:
-                payloads[stream.name] = option.payload
-                detail.update(option.detail)
-                left -= bits
-                break
-    return BitPlan(payloads, budget_bits - left, detail)
+    for stream, option in zip(encoded.streams, picks, strict=True):
+        if option is not None:
+            payloads[stream.name] = option.payload
+            detail.update(option.detail)
+    return BitPlan(payloads, sum(8 * len(p) for p in payloads.values()), detail)
 
 
 def ladder(encoded: Any) -> list[BitPlan]:

@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from channels.coding import stream_symbols
 from channels.link import Link, Transmission
 from channels.mcs import MCS
-from semcom.errors import SemcomError
-from semcom.protocol import Encoded
 
-#: The protection keyword of the planner (:mod:`experiments.planning`).
-PLANNED = "planned"
+# the packing rule and the planner live in experiments.planning; imported here as before
+from experiments.planning.rule import PLANNED, Plan, plan  # noqa: F401
+from semcom.errors import SemcomError
 
 
 def make_link(
@@ -88,99 +87,6 @@ def max_payload_bits(link: Link, mcs: MCS, uses: int) -> int:
         else:
             hi = mid
     return 8 * lo
-
-
-# -- the planner ----------------------------------------------------------------------------
-@dataclass
-class Plan:
-    """The transmitter's decision for one point: payloads to send and what was left out."""
-
-    payloads: dict[str, bytes]
-    protection: dict[str, MCS]
-    uses: dict[str, int]
-    not_sent: list[str] = field(default_factory=list)
-    adaptive: dict[str, bool] = field(default_factory=dict)
-    detail: dict[str, object] = field(default_factory=dict)
-    #: Channel uses of the whole transmission (pilots of a shared frame included).
-    frame_uses: int = 0
-    #: Planned protection: the expected figures (:class:`experiments.planning.Prediction`).
-    predicted: object | None = None
-
-    @property
-    def total_uses(self) -> int:
-        return self.frame_uses
-
-    def arrived(self, delivered: Mapping[str, bytes]) -> bool:
-        """Whether the point succeeded: something was sent and every sent stream arrived."""
-        return bool(self.payloads) and set(delivered) == set(self.payloads)
-
-
-def plan(
-    link: Link,
-    encoded: Encoded,
-    snr_db: float,
-    budget: int,
-    protection: Mapping[str, str | MCS] | None = None,
-    mcs: str | MCS = "adaptive",
-    values=None,
-    objective=None,
-) -> Plan:
-    """Fit a digital codec's streams into ``budget`` channel uses (the rule for every codec).
-
-    ``mcs="planned"``: every stream's option and MCS chosen by the planner
-    (:func:`experiments.planning.plan_planned`) from the codec's value table ``values`` to
-    maximise ``objective`` (default ``f1``). Otherwise the fixed rule:
-
-    The streams are taken in their priority order; each sends the first of its options (in
-    the codec's order of preference) with which the transmission's channel uses at its MCS
-    (:meth:`Link.frame_uses`: one shared frame, or a frame per stream) still fit, and a
-    stream none of whose options fits is not sent (the receiver treats it as erased). A
-    stream's MCS is ``protection[name]``, else ``mcs`` if the stream's default is
-    ``adaptive``, else its default; ``adaptive`` is the link's best MCS for ``snr_db`` and
-    the option's size; a ``robust`` stream tries the rungs of its ladder in turn
-    (:meth:`Link.ladder`: 3 dB more margin, below the table QPSK 1/5 repeated, most
-    repetitions first) and takes the first that fits. The chosen options' details are the
-    plan's.
-    """
-    if isinstance(mcs, str) and mcs == PLANNED:
-        from experiments.planning import plan_planned
-
-        if values is None:
-            raise SemcomError("planned protection needs the codec's value table.")
-        if protection:
-            raise SemcomError(
-                "planned protection chooses every stream's MCS; drop the per-stream protection."
-            )
-        return plan_planned(link, encoded, snr_db, budget, values, objective or "f1")
-    prot = dict(protection or {})
-    symbols: list[int] = []
-    out = Plan({}, {}, {})
-    for stream in encoded.streams:
-        default = mcs if stream.protection == "adaptive" else stream.protection
-        for option in stream.options:
-            if not option.payload:
-                continue
-            # adaptive MCS from the thresholds of blocks this option's size; a robust
-            # stream tries its ladder (fewer repetitions each rung) before the next option
-            bits = 8 * len(option.payload)
-            for rung in link.ladder(prot.get(stream.name, default), snr_db, bits):
-                mcs_i, adaptive = rung
-                n = stream_symbols(bits, mcs_i)
-                total = link.frame_uses([*symbols, n])
-                if total <= budget:
-                    break
-            if total <= budget:
-                symbols.append(n)
-                out.payloads[stream.name] = option.payload
-                out.protection[stream.name] = mcs_i
-                out.uses[stream.name] = n if link.frame == "shared" else total - out.frame_uses
-                out.adaptive[stream.name] = adaptive
-                out.detail.update(option.detail)
-                out.frame_uses = total
-                break
-        else:
-            out.not_sent.append(stream.name)
-    return out
 
 
 # -- the link -------------------------------------------------------------------------------

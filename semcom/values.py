@@ -67,6 +67,23 @@ def numeric_fields(figures: Mapping[str, object]) -> dict[str, float]:
     return out
 
 
+def monotone_fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``y`` (at ascending ``x``, weights ``w``) fitted non-decreasing or non-increasing,
+    whichever way its weighted least-squares slope points (pool adjacent violators)."""
+    if len(y) < 2 or not np.all(np.isfinite(y)):
+        return y.astype(float)
+    slope = np.cov(x, y, aweights=w)[0, 1] if np.ptp(x) > 0 else 0.0
+    sign = -1.0 if slope < 0 else 1.0
+    blocks: list[list[float]] = []  # [mean, weight, count]
+    for v, wt in zip(sign * y, w, strict=True):
+        blocks.append([float(v), float(wt), 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, w2, n2 = blocks.pop()
+            m1, w1, n1 = blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, n1 + n2])
+    return sign * np.concatenate([[m] * n for m, _, n in blocks])
+
+
 @dataclass
 class Curve:
     """One subset's value: bin centres of the variable streams' payload bits (ascending;
@@ -97,10 +114,24 @@ class Curve:
                 values[f].append(float(np.mean(got)) if got else float("nan"))
         return cls(centres, values, samples)
 
+    def fitted(self, field_name: str) -> np.ndarray:
+        """The bins' means of ``field_name`` made monotone in the direction of their trend
+        (weighted pool-adjacent-violators): a curve the planner reads, so that noise between
+        bins cannot lure it to one payload size."""
+        key = ("_fit", field_name)
+        cache = self.__dict__.setdefault("_fits", {})
+        if key not in cache:
+            cache[key] = monotone_fit(
+                np.log2(np.maximum(np.asarray(self.bits, dtype=float), 1.0)),
+                np.asarray(self.values[field_name], dtype=float),
+                np.asarray(self.samples, dtype=float),
+            )
+        return cache[key]
+
     def at(self, field_name: str, bits: np.ndarray | float) -> np.ndarray:
-        """``field_name``'s value at payload ``bits`` (any shape): linear in log2(bits)
-        between bins, held beyond the ends."""
-        y = np.asarray(self.values[field_name], dtype=float)
+        """``field_name``'s value at payload ``bits`` (any shape): the monotone fit
+        (:meth:`fitted`), linear in log2(bits) between bins, held beyond the ends."""
+        y = self.fitted(field_name)
         x = np.log2(np.maximum(np.asarray(self.bits, dtype=float), 1.0))
         q = np.log2(np.maximum(np.asarray(bits, dtype=float), 1.0))
         if len(x) == 1:

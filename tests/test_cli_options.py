@@ -130,6 +130,12 @@ OUT_OF_RANGE: dict[str, dict[str, tuple[str, str]]] = {
         "--workers": ("0", "--workers"),
         "--image-size": ("0", "--image-size"),
         "--fid-patch": ("0", "--fid-patch"),
+        "--value-options": ("0", "--value-options"),
+    },
+    "plan": {
+        "--budget-cpp": ("0", "--budget-cpp"),
+        "--scene": ("-1", "--scene"),
+        "--tolerance": ("-1", "tolerance"),
     },
     "link": {
         "--code-rate": ("1.5", "code rate"),
@@ -147,6 +153,7 @@ OUT_OF_RANGE: dict[str, dict[str, tuple[str, str]]] = {
         "--stage": ("4", "--stage"),
         "--steps": ("0", "steps"),
         "--threads": ("0", "threads"),
+        "--value-scenes": ("-1", "--value-scenes"),
     },
     "transmit": {
         "--snr-db": ("nan", "SNR"),
@@ -155,6 +162,7 @@ OUT_OF_RANGE: dict[str, dict[str, tuple[str, str]]] = {
         "--decode-seed": ("-1", "--decode-seed"),
         "--steps": ("0", "--steps"),
         "--harq": ("0", "transmissions"),
+        "--tolerance": ("-1", "--tolerance"),
     },
 }
 #: Numeric options whose range is the data's (checked against a sweep's own values by
@@ -185,6 +193,7 @@ def _arguments(name: str, tmp: Path) -> list[str]:
         "encode": [str(scene), "-o", str(tmp / "e.mtgc")],
         "evaluate": ["--out", str(tmp / "ev")],
         "link": ["--snr-db", "0", "--channel", "tdl-a"],
+        "plan": ["--codec", "jpeg"],
         "sweep": [str(tmp / "c.yaml"), "--out", str(tmp / "sw")],
         "train": ["--work", str(tmp / "tw"), "--out", str(tmp / "to")],
         "transmit": [str(scene), "-o", str(tmp / "t.png"), "--snr-db", "0", "--budget-cpp", "1"],

@@ -165,6 +165,8 @@ def evaluate(
 
     if threads < 1:
         raise SemcomError("--threads must be at least 1.")
+    if value_options < 1:
+        raise SemcomError(f"--value-options must be at least 1, not {value_options}.")
     from semcom.devices import resolve_device
 
     dev = resolve_device(device)

@@ -5,6 +5,7 @@ weight moves."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import typer
@@ -43,6 +44,15 @@ def plan(
     weights: Path | None = typer.Option(None, "--weights", help="MTGC model directory."),
     frame: str = typer.Option("shared", "--frame", help="shared or per-stream."),
     as_json: bool = typer.Option(False, "--json", help="Print the plans as JSON."),
+    check: Path | None = typer.Option(
+        None,
+        "--check",
+        help="Instead: compare a sweep's planned rows (folder of results.sqlite) with their "
+        "predictions: a table per point, and with --out the table and a figure.",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="--check: write check.md and check.png/pdf into this folder."
+    ),
     plot: Path | None = typer.Option(
         None,
         "--plot",
@@ -59,14 +69,23 @@ def plan(
     from channels.frame import check_frame
     from experiments.planning import Objective, describe, plan_planned
     from experiments.transmission import budget_uses, make_link
+    from semcom.commands.link import parse_snr_list
     from semcom.registry import codec_class, make_codec
     from semcom.values import values_for
 
-    from semcom.commands.link import parse_snr_list
-
+    if check is not None:
+        _check(check, out)
+        return
     snrs = parse_snr_list(snr_db)
     check_frame(frame)
     goal = Objective.parse(objective, tolerance)
+    for cpp in budget_cpp:
+        if not (math.isfinite(cpp) and cpp > 0):
+            raise SemcomError(
+                f"--budget-cpp {cpp:g} must be a positive number of channel uses per pixel."
+            )
+    if not 0 <= scene < 10000:
+        raise SemcomError(f"--scene must be 0 to 9999, not {scene}.")
     if codec_class(codec).kind != "digital":
         raise SemcomError(f"{codec} sends analog symbols; it has no protection to plan.")
     if plot is not None and plot.suffix.lower() != ".png":
@@ -78,8 +97,6 @@ def plan(
     else:
         from semcom.data.shapes import ShapesWorld
 
-        if not 0 <= scene < 10000:
-            raise SemcomError(f"--scene must be 0 to 9999, not {scene}.")
         img = ShapesWorld("test", scene + 1, 128, 0)[scene].image
     torch.set_num_threads(1)
     with warnings.catch_warnings():
@@ -124,6 +141,22 @@ def plan(
             f"{r['budget_uses']} uses; {sent}; F1 {figs.get('f1', float('nan')):.3f}, "
             f"PSNR {figs.get('psnr', float('nan')):.2f} dB"
         )
+
+
+def _check(folder: Path, out: Path | None) -> None:
+    """``semcom plan --check``: the planner's predictions against a sweep's measurements."""
+    from experiments.plan_check import compare, figure, markdown
+    from experiments.store import atomic_write_text
+
+    table = compare(folder)
+    text = markdown(table)
+    if out is not None:
+        if out.exists() and not out.is_dir():
+            raise SemcomError(f"--out {out} exists and is not a folder.")
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(out / "check.md", text + "\n")
+        figure(table, out / "check.png")
+    typer.echo(text)
 
 
 def _front(link, encoded, table, snrs, cpp, path: Path, codec: str, channel: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -138,6 +139,8 @@ def transmit(
         raise SemcomError(f"the output folder {parent} does not exist.")
     if steps is not None and steps < 1:
         raise SemcomError("--steps must be at least 1.")
+    if tolerance is not None and not (math.isfinite(tolerance) and tolerance >= 0):
+        raise SemcomError(f"--tolerance must be 0 or more, not {tolerance:g}.")
     for flag, value in (("--seed", seed), ("--decode-seed", decode_seed)):
         if value < 0:
             raise SemcomError(f"{flag} must be a non-negative integer, not {value}.")

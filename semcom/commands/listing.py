@@ -33,7 +33,8 @@ def list_installed(
         header = ("channel", "options", "MCS thresholds", "summary", "from")
         _print(_channel_rows(), header, as_json)
         return
-    _print(_codec_rows(), ("codec", "kind", "streams", "options", "summary", "from"), as_json)
+    header = ("codec", "kind", "streams", "options", "value table", "summary", "from")
+    _print(_codec_rows(), header, as_json)
 
 
 def _codec_rows() -> list[dict]:
@@ -57,11 +58,32 @@ def _codec_rows() -> list[dict]:
                 "kind": cls.kind,
                 "streams": list(cls.streams),
                 "options": list(getattr(cls, "option_names", ())),
+                "values": _value_table(name) if cls.kind == "digital" else "-",
                 "summary": getattr(cls, "summary", ""),
                 "source": sources[name],
             }
         )
     return rows
+
+
+def _value_table(name: str) -> str:
+    """Whether a digital codec ships a value table (what planned protection needs)."""
+    import json
+    from pathlib import Path
+
+    from semcom.registry import make_codec
+
+    try:
+        path = getattr(make_codec(name, {}), "values_path", None)
+    except Exception:  # a plug-in that cannot be built without its options: not known
+        return "unknown"
+    if path is None or not Path(path).is_file():
+        return "none"
+    try:
+        scenes = json.loads(Path(path).read_text()).get("meta", {}).get("scenes")
+    except (OSError, ValueError):
+        return "unreadable"
+    return f"yes ({scenes} val scenes)" if scenes else "yes"
 
 
 def _metric_rows() -> list[dict]:

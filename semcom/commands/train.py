@@ -38,6 +38,12 @@ def train(
     work: Path = typer.Option(Path("runs/train"), "--work", help="Checkpoints and logs."),
     steps: int | None = typer.Option(None, "--steps", help="Override every part's steps."),
     threads: int | None = typer.Option(None, "--threads", help="torch threads (default 2)."),
+    value_scenes: int = typer.Option(
+        48,
+        "--value-scenes",
+        help="After a full run: measure the model's value table (what planned protection "
+        "reads) on this many validation scenes into OUT/values.json; 0 skips it.",
+    ),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore checkpoints in --work."),
     preset: str = typer.Option(
         "tiny",
@@ -107,6 +113,8 @@ def train(
         )
     if stage is not None and stage not in STAGE_PARTS:
         raise SemcomError(f"--stage must be 1, 2 or 3, not {stage}.")
+    if not 0 <= value_scenes <= 10000:
+        raise SemcomError(f"--value-scenes must be 0 to 10000, not {value_scenes}.")
     cfg = TrainConfig.from_yaml(config) if config is not None else TrainConfig()
     overrides: dict = {}
     if steps is not None:
@@ -129,10 +137,25 @@ def train(
         if part:
             raise SemcomError("--part needs --stage (the parts are named per stage).")
         reports = run_all(cfg, out, work, not fresh)
+        if value_scenes > 0:
+            _measure_values(out, value_scenes)
     else:
         reports = run_stage(stage, cfg, out, work, tuple(part) or None, not fresh)
     for name, report in reports.items():
         typer.echo(f"{name}: " + ", ".join(f"{k} {v}" for k, v in report.items()))
+
+
+def _measure_values(out: Path, scenes: int) -> None:
+    """The last part of ``semcom train``: the trained model's value table on validation
+    scenes, through ``semcom evaluate --values`` (the command that measures every codec's)."""
+    from semcom.cli import main
+
+    args = ["evaluate", "--split", "val", "--n", str(scenes), "--codec", "mtgc", "--steps"]
+    args += ["10", "--weights", str(out), "--values", str(out / "values.json"), "--quiet"]
+    if main(args) != 0:
+        raise SemcomError(
+            f"measuring the value table of {out} failed; run semcom {' '.join(args)}."
+        )
 
 
 def _train_sd21(

@@ -1,4 +1,4 @@
-"""Planned protection: each stream's payload option and MCS chosen to maximise the expected
+"""The planner: each stream's payload option and MCS chosen to maximise the expected
 value of what arrives, under the channel-use budget.
 
 Three facts decide a plan: what each subset of streams is worth to the receiver (the
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,6 +36,7 @@ from channels.coding import stream_symbols
 from channels.delivery import block_model, fading
 from channels.frame import _aligned
 from channels.mcs import MCS, MIN_CODE_RATE, NR_MCS_TABLE
+from experiments.planning.objective import Objective
 from semcom.errors import SemcomError
 from semcom.values import ValueTable, subset_key
 
@@ -47,62 +47,6 @@ PROTECTIONS: tuple[MCS, ...] = (
     *(MCS("qpsk", MIN_CODE_RATE / r) for r in reversed(REPEATS)),
     *NR_MCS_TABLE,
 )
-#: The default tie-break tolerance of a two-field objective (in the first field's units).
-DEFAULT_TOLERANCE = 0.005
-
-
-@dataclass(frozen=True)
-class Objective:
-    """What a plan maximises: ``weights`` {field: weight} summed; with ``tiebreak`` a
-    second field maximised among plans within ``tolerance`` of the best first value."""
-
-    weights: tuple[tuple[str, float], ...]
-    tiebreak: str | None = None
-    tolerance: float = DEFAULT_TOLERANCE
-
-    @classmethod
-    def parse(cls, text: str | Objective, tolerance: float | None = None) -> Objective:
-        """``f1``, ``psnr``, ``0.7*f1+0.01*psnr`` or ``f1,psnr`` (``f1`` first, ``psnr``
-        the tie-break within ``tolerance``)."""
-        if isinstance(text, Objective):
-            return text
-        if not isinstance(text, str) or not text.strip():
-            raise SemcomError(
-                f"objective {text!r} is not understood; write a metric field such as f1 or "
-                "psnr, a weighted sum such as 0.7*f1+0.01*psnr, or f1,psnr (a tie-break)."
-            )
-        first, _, second = text.replace(" ", "").partition(",")
-        weights = []
-        for term in first.split("+"):
-            m = re.fullmatch(r"(?:([0-9.eE+-]+)\*)?([A-Za-z_][A-Za-z0-9_]*)", term)
-            if m is None:
-                raise SemcomError(
-                    f"objective term {term!r} is not understood; write field or weight*field "
-                    "(e.g. 0.01*psnr)."
-                )
-            try:
-                w = float(m.group(1)) if m.group(1) else 1.0
-            except ValueError as err:
-                raise SemcomError(f"objective weight {m.group(1)!r} is not a number.") from err
-            weights.append((m.group(2), w))
-        if second and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", second):
-            raise SemcomError(f"the objective's tie-break {second!r} is not a field name.")
-        tol = DEFAULT_TOLERANCE if tolerance is None else float(tolerance)
-        if not (math.isfinite(tol) and tol >= 0):
-            raise SemcomError(f"the tie-break tolerance must be 0 or more, not {tolerance!r}.")
-        return cls(tuple(weights), second or None, tol)
-
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return tuple(f for f, _ in self.weights) + ((self.tiebreak,) if self.tiebreak else ())
-
-    def check(self, table: ValueTable) -> None:
-        for f in self.fields:
-            table.check_field(f)
-
-    def __str__(self) -> str:
-        text = "+".join(f if w == 1 else f"{w:g}*{f}" for f, w in self.weights)
-        return text + (f",{self.tiebreak}" if self.tiebreak else "")
 
 
 @dataclass
@@ -278,16 +222,33 @@ def _prune_last(
 
 
 def _frontier(scores: np.ndarray, costs: Sequence[int]) -> list[int]:
-    """Indices of the rows of ``scores`` [N, D] that no row of no greater cost matches or
-    beats in every column (ties: the cheaper, then the higher sum, then the first)."""
+    """Indices of the rows of ``scores`` [N, D] that no earlier row matches or beats in
+    every column, rows taken by (cost, higher sum first, index): a row is dropped when a
+    no dearer one is at least as good everywhere."""
     order = sorted(range(len(costs)), key=lambda i: (costs[i], -float(scores[i].sum()), i))
-    kept = np.empty_like(scores)
+    ranked = scores[order]
+    n = len(order)
+    if n * n * scores.shape[1] <= 4_000_000:  # all pairs at once
+        ge = np.all(ranked[None, :, :] >= ranked[:, None, :] - 1e-12, axis=2)  # [i, k]
+        beaten = np.tril(ge, k=-1).any(axis=1)  # an earlier row k beats row i
+        return [order[i] for i in range(n) if not beaten[i]]
+    # row by row against the kept rows, screened by a few non-negative projections (a row
+    # that beats another everywhere beats it in every such projection)
+    ranked = ranked[:, np.ptp(ranked, axis=0) > 0]
+    d = ranked.shape[1]
+    ramp = np.linspace(0.0, 1.0, d)
+    proj = ranked @ np.stack([np.ones(d), ramp, ramp[::-1], (ramp - 0.5) ** 2]).T
+    kept = np.empty_like(ranked)
+    kept_proj = np.empty_like(proj)
     idx: list[int] = []
-    for i in order:
-        if idx and np.any(np.all(kept[: len(idx)] >= scores[i] - 1e-12, axis=1)):
-            continue
-        kept[len(idx)] = scores[i]
-        idx.append(i)
+    for i in range(n):
+        m = len(idx)
+        if m:
+            near = np.flatnonzero(np.all(kept_proj[:m] >= proj[i] - 1e-9, axis=1))
+            if near.size and np.any(np.all(kept[near] >= ranked[i] - 1e-12, axis=1)):
+                continue
+        kept[m], kept_proj[m] = ranked[i], proj[i]
+        idx.append(order[i])
     return idx
 
 
@@ -321,33 +282,50 @@ def search(
     ]
     if not combos:
         return [], -math.inf
-    rcost = np.array([sum(c.cost for c in combo) for combo in combos])
-    probs = [np.stack([combo[k].success for combo in combos]) for k in range(len(rest))]
-    bits = [
-        np.array([combo[k].bits if names[rest[k]] in variable else 0 for combo in combos])
-        for k in range(len(rest))
-    ]
-    total = np.zeros((2, len(combos), len(lc)))
-    for sub in _subsets(len(rest)):
-        prob = np.ones((len(combos), len(weights)))
-        for k in range(len(rest)):
-            prob = prob * (probs[k] if k in sub else 1 - probs[k])
-        wp = prob * weights[None, :]
-        a = wp.sum(axis=1)  # [K]: P(exactly sub of the others)
-        m = wp @ lp.T  # [K, C]: ... and the last stream arrives
-        b = sum((bits[k] for k in sub), np.zeros(len(combos))).astype(float)
-        sub_names = [names[rest[k]] for k in sub]
-        v_without = _values(table, objective, sub_names, b)  # [2, K]
-        v_with = _values(table, objective, [*sub_names, names[last]], b[:, None] + lbits[None, :])
-        total += v_without[:, :, None] * (a[:, None] - m)[None] + v_with * m[None]
-    cost = rcost[:, None] + lcost[None, :]
-    k = _choose(total.reshape(2, -1), np.where(cost <= limit, cost, -1).ravel(), objective)
-    if k < 0:
+    # combos grouped by which of the other streams they send: only the subsets of those
+    # can arrive, so each group weighs only its own outcomes
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, combo in enumerate(combos):
+        sent = tuple(k for k, c in enumerate(combo) if c.option is not None)
+        groups.setdefault(sent, []).append(i)
+    best: tuple[float, float, int, int, int] | None = None
+    for sent, members in groups.items():
+        group = [combos[i] for i in members]
+        rcost = np.array([sum(c.cost for c in combo) for combo in group])
+        probs = {k: np.stack([combo[k].success for combo in group]) for k in sent}
+        bits = {
+            k: np.array([combo[k].bits if names[rest[k]] in variable else 0 for combo in group])
+            for k in sent
+        }
+        total = np.zeros((2, len(group), len(lc)))
+        for r in range(len(sent) + 1):
+            for sub in itertools.combinations(sent, r):
+                prob = np.ones((len(group), len(weights)))
+                for k in sent:
+                    prob = prob * (probs[k] if k in sub else 1 - probs[k])
+                wp = prob * weights[None, :]
+                a = wp.sum(axis=1)  # [K]: P(exactly sub of the others)
+                m = wp @ lp.T  # [K, C]: ... and the last stream arrives
+                b = sum((bits[k] for k in sub), np.zeros(len(group))).astype(float)
+                sub_names = [names[rest[k]] for k in sub]
+                v_without = _values(table, objective, sub_names, b)  # [2, K]
+                v_with = _values(
+                    table, objective, [*sub_names, names[last]], b[:, None] + lbits[None, :]
+                )
+                total += v_without[:, :, None] * (a[:, None] - m)[None] + v_with * m[None]
+        cost = rcost[:, None] + lcost[None, :]
+        k = _choose(total.reshape(2, -1), np.where(cost <= limit, cost, -1).ravel(), objective)
+        if k < 0:
+            continue
+        i, j = divmod(k, len(lc))
+        key = (float(total[0, i, j]), float(total[1, i, j]), -int(cost[i, j]), members[i], j)
+        if best is None or _better(key, best, objective):
+            best = key
+    if best is None:
         return [], -math.inf
-    i, j = divmod(k, len(lc))
-    chosen = list(combos[i])
-    chosen.insert(last, lc[j])
-    return chosen, float(total[0, i, j])
+    chosen = list(combos[best[3]])
+    chosen.insert(last, lc[best[4]])
+    return chosen, best[0]
 
 
 def _better(a: tuple, b: tuple, objective: Objective) -> bool:
@@ -398,7 +376,7 @@ def plan_planned(
     """The plan that maximises ``objective``'s expected value for ``encoded``'s streams over
     ``link`` at ``snr_db`` in ``budget`` channel uses: a
     :class:`~experiments.transmission.Plan` whose ``predicted`` is its :class:`Prediction`."""
-    from experiments.transmission import Plan
+    from experiments.planning.rule import Plan
 
     objective = Objective.parse(objective)
     objective.check(table)

@@ -1,0 +1,39 @@
+"""How a transmission's streams are fitted into a budget: the one packing rule of the fixed
+protections (:mod:`~experiments.planning.rule`) and the planner that maximises a
+semantic objective's expected value (:mod:`~experiments.planning.planner`,
+:mod:`~experiments.planning.objective`)."""
+
+from experiments.planning.objective import DEFAULT_TOLERANCE, Objective
+from experiments.planning.planner import (
+    PROTECTIONS,
+    REPEATS,
+    Candidate,
+    Prediction,
+    brute_force,
+    candidates,
+    describe,
+    plan_planned,
+    predict,
+    search,
+)
+from experiments.planning.rule import PLANNED, Plan, first_fit, plan, plan_fixed
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "PLANNED",
+    "PROTECTIONS",
+    "REPEATS",
+    "Candidate",
+    "Objective",
+    "Plan",
+    "Prediction",
+    "brute_force",
+    "candidates",
+    "describe",
+    "first_fit",
+    "plan",
+    "plan_fixed",
+    "plan_planned",
+    "predict",
+    "search",
+]

@@ -1,0 +1,88 @@
+"""Value tables (semcom.values, experiments.values): measured, saved, checked, found."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from semcom.codecs.identity import folder_identity
+from semcom.errors import SemcomError
+from semcom.values import Curve, ValueTable, numeric_fields, per_image_f1, values_for
+
+
+def test_per_image_f1_and_fields():
+    fig = {"exact": 2, "objects_true": 3, "objects_read": 3, "psnr": 20.0, "figures": None}
+    assert per_image_f1(fig) == pytest.approx(2 / 3)
+    assert numeric_fields(fig)["f1"] == pytest.approx(2 / 3)
+    assert per_image_f1({"exact": 0, "objects_true": 0, "objects_read": 0}) == 1.0
+    assert per_image_f1({"psnr": 1.0}) is None
+
+
+def test_a_curve_bins_and_interpolates_in_log_bits():
+    bits = [100.0] * 12 + [400.0] * 12
+    figs = [{"psnr": 10.0}] * 12 + [{"psnr": 20.0}] * 12
+    c = Curve.from_samples(bits, figs)
+    assert c.bits == [100.0, 400.0]
+    assert float(c.at("psnr", 200.0)) == pytest.approx(15.0)  # halfway in log2
+    assert float(c.at("psnr", 50.0)) == 10.0 and float(c.at("psnr", 9999.0)) == 20.0
+    one = Curve.from_samples([0.0, 0.0], [{"f1": 1.0}, {"f1": 0.5}])
+    assert one.bits == [0.0] and float(one.at("f1", 123)) == 0.75
+
+
+def test_a_table_round_trips_and_refuses_other_weights(tmp_path):
+    table = ValueTable(
+        "jpeg", "abc", ("image",), ("image",), {"": Curve([0.0], {"f1": [0.1]}, [3])}
+    )
+    path = tmp_path / "t.json"
+    table.save(path)
+    again = ValueTable.load(path)
+    assert again.to_dict() == table.to_dict()
+
+    class Codec:
+        name, identity, values_path = "jpeg", "xyz", path
+
+    with pytest.raises(SemcomError, match="other weights"):
+        values_for(Codec())
+    Codec.identity = "abc"
+    assert values_for(Codec()).codec == "jpeg"
+    Codec.values_path = tmp_path / "missing.json"
+    with pytest.raises(SemcomError, match="semcom evaluate --split val"):
+        values_for(Codec())
+    path.write_text("{not json")
+    Codec.values_path = path
+    with pytest.raises(SemcomError, match="cannot be read"):
+        values_for(Codec())
+
+
+def test_a_value_table_is_not_part_of_the_weights_identity(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    before = folder_identity(tmp_path)
+    (tmp_path / "values.json").write_text(json.dumps({"x": 1}))
+    assert folder_identity(tmp_path) == before
+
+
+def test_measured_on_scenes_every_subset_and_option(tmp_path):
+    from experiments.values import measure_values, spread_options
+    from semcom.data.shapes import ShapesWorld
+    from semcom.registry import make_codec
+
+    assert spread_options([10, 20, 20, 30, 40], 3) == [0, 3, 4]  # sizes 10, 30, 40
+    assert spread_options([10, 20], 5) == [0, 1]
+    data = ShapesWorld("val", 2, 128, 0)
+    images = np.stack([data[i].image.numpy() for i in range(2)])
+    import torch
+
+    table = measure_values(
+        make_codec("jpeg", {}),
+        torch.from_numpy(images),
+        [data[i].objects for i in range(2)],
+        options=3,
+    )
+    assert set(table.curves) == {"", "image"}
+    assert table.variable == ("image",)
+    assert sum(table.curves["image"].samples) == 6  # 2 scenes x 3 options
+    assert {"f1", "psnr", "ms_ssim"} <= set(table.fields)
+    lost, got = table.value([], "psnr"), table.value(["image"], "psnr", 4000)
+    assert float(got) > float(lost)
