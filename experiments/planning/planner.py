@@ -40,8 +40,10 @@ from experiments.planning.objective import Objective
 from semcom.errors import SemcomError
 from semcom.values import ValueTable, subset_key
 
-#: Repetitions of the rate-1/5 QPSK codeword the planner may choose (below the table).
-REPEATS: tuple[int, ...] = (1, 2, 3, 4, 6, 8)
+#: Repetitions of the rate-1/5 QPSK codeword the planner may choose (below the table):
+#: fractional ones repeat part of the codeword (cyclically, as rate matching does), so a
+#: short stream can fill what the budget leaves.
+REPEATS: tuple[float, ...] = (1, 1.25, 1.5, 1.75, 2, 2.25, 2.5, 3, 3.5, 4, 5, 6, 7, 8)
 #: Every protection the planner may give a stream: the NR table and QPSK 1/5 repeated.
 PROTECTIONS: tuple[MCS, ...] = (
     *(MCS("qpsk", MIN_CODE_RATE / r) for r in reversed(REPEATS)),

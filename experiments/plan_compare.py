@@ -1,0 +1,175 @@
+"""Planned protection against the fixed rules, point by point, on the same frames.
+
+A planned sweep (``experiments/configs/planned.yaml``) and the shipped results of the fixed
+rules on the same scenes, trials and seeds (``docs/results/paper``, ``docs/results/robust``)
+share every (image, trial, channel, SNR, budget) frame. :func:`compare_rules` gives, per
+(channel, budget, SNR), each codec's pooled object F1 (the strict metric) and mean PSNR,
+and the paired difference of each planned codec's F1 from the best fixed rule of the same
+codec with its 95 % bootstrap interval over images (rows of one image drawn together);
+:func:`outage_f1` is the physical limit of a caption-only decode over Rayleigh: the
+caption arrives at most when its channel uses can carry its bits
+(:func:`channels.delivery.outage_probability`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+#: Bootstrap draws of the paired intervals.
+BOOTSTRAP = 1000
+
+
+def load_rows(path: str | Path):
+    """Rows of a results folder: a sweep store (results.sqlite) or shipped results
+    (results.parquet)."""
+    import pandas as pd
+
+    from experiments.store import Store
+    from semcom.errors import SemcomError
+
+    path = Path(path)
+    if (path / "results.parquet").is_file():
+        return pd.read_parquet(path / "results.parquet")
+    if (path / "results.sqlite").is_file():
+        store = Store(path, create=False)
+        try:
+            return store.frame()
+        finally:
+            store.close()
+    raise SemcomError(f"{path} holds no results.parquet or results.sqlite.")
+
+
+def base_codec(label: str) -> str:
+    """The registered codec of a row label (``mtgc@planned`` -> ``mtgc``)."""
+    return label.split("@")[0].split("-")[0]
+
+
+def _pooled(per: np.ndarray) -> np.ndarray:
+    """Pooled F1 of summed (exact, true, read) counts [..., 3]."""
+    return 2 * per[..., 0] / np.maximum(per[..., 1] + per[..., 2], 1.0)
+
+
+def compare_rules(planned, references):
+    """One row per (channel, budget, SNR, planned codec, fixed rule): both pooled F1s and
+    mean PSNRs, the paired F1 difference (planned - fixed) and its 95 % interval."""
+    import pandas as pd
+
+    from experiments.sweep_tables import counts_filled
+
+    planned = counts_filled(planned)
+    # the same point in two result sets (paper and robust both hold robust MTGC): the first
+    point = ["codec", "channel", "snr_db", "budget_cpp", "image", "trial"]
+    ref = pd.concat(references, ignore_index=True).drop_duplicates(point, keep="first")
+    ref = counts_filled(ref)
+    keys = ["channel", "budget_cpp", "snr_db"]
+    out = []
+    for key, g in planned.groupby(keys, sort=True):
+        r = ref
+        for k, v in zip(keys, key, strict=True):
+            r = r[r[k] == v]
+        images = np.array(sorted(set(g["image"])))
+        draws = np.random.default_rng(0).integers(0, len(images), (BOOTSTRAP, len(images)))
+
+        def counts(rows, images=images) -> np.ndarray:
+            per = rows.groupby("image")[["exact", "objects_true", "objects_read"]].sum()
+            return per.reindex(images, fill_value=0).to_numpy(dtype=float)
+
+        for label in sorted(set(g["codec"])):
+            if "@planned" not in label:
+                continue
+            mine = g[g["codec"] == label]
+            pc = counts(mine)
+            for fixed in sorted(set(r["codec"]) | set(g["codec"])):
+                if "@planned" in fixed or base_codec(fixed) != base_codec(label):
+                    continue
+                theirs = (
+                    r[r["codec"] == fixed] if fixed in set(r["codec"]) else g[g["codec"] == fixed]
+                )
+                theirs = theirs[theirs["image"].isin(images)]
+                if len(theirs) != len(mine):
+                    continue  # not the same frames
+                fc = counts(theirs)
+                diff = _pooled(pc[draws].sum(1)) - _pooled(fc[draws].sum(1))
+                lo, hi = np.percentile(diff, [2.5, 97.5])
+                out.append(
+                    {
+                        "channel": key[0],
+                        "budget_cpp": key[1],
+                        "snr_db": key[2],
+                        "planned": label,
+                        "fixed": fixed,
+                        "f1_planned": float(_pooled(pc.sum(0))),
+                        "f1_fixed": float(_pooled(fc.sum(0))),
+                        "diff": float(_pooled(pc.sum(0)) - _pooled(fc.sum(0))),
+                        "diff_lo": float(lo),
+                        "diff_hi": float(hi),
+                        "psnr_planned": float(mine["psnr"].mean()),
+                        "psnr_fixed": float(theirs["psnr"].mean()),
+                        "bits_planned": float(mine["payload_bits"].mean()),
+                        "bits_fixed": float(theirs["payload_bits"].mean()),
+                    }
+                )
+    return pd.DataFrame(out)
+
+
+def verdicts(table):
+    """Per (channel, budget, SNR, planned codec): the best fixed rule by F1 and whether the
+    planned codec is not below it beyond the interval (its difference's upper bound >= 0)."""
+    import pandas as pd
+
+    rows = []
+    for key, g in table.groupby(["channel", "budget_cpp", "snr_db", "planned"], sort=True):
+        best = g.loc[g["f1_fixed"].idxmax()]
+        rows.append(
+            {
+                "channel": key[0],
+                "budget_cpp": key[1],
+                "snr_db": key[2],
+                "planned": key[3],
+                "f1_planned": best["f1_planned"],
+                "best_fixed": best["fixed"],
+                "f1_best_fixed": best["f1_fixed"],
+                "diff": best["diff"],
+                "diff_lo": best["diff_lo"],
+                "diff_hi": best["diff_hi"],
+                "holds": bool(best["diff_hi"] >= 0),
+                "psnr_planned": best["psnr_planned"],
+                "psnr_best_fixed": best["psnr_fixed"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def outage_f1(caption_bits: np.ndarray, uses: int, snr_db: float, f1_caption: float) -> float:
+    """The caption-only decode's F1 at the outage limit: the mean over images of
+    P(the caption's bits fit the channel's capacity in ``uses`` channel uses) times the
+    F1 of a caption-only decode (Rayleigh)."""
+    from channels.delivery import outage_probability
+
+    arrive = [1 - outage_probability(int(b), int(uses), snr_db, "rayleigh") for b in caption_bits]
+    return float(np.mean(arrive)) * f1_caption
+
+
+def markdown(verdict) -> str:
+    lines = [
+        "| codec | channel | cpp | SNR (dB) | F1 planned | best fixed rule | its F1 | "
+        "difference [95 %] | PSNR planned / fixed (dB) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for _, r in verdict.iterrows():
+        mark = "" if r["holds"] else " ✗"
+        lines.append(
+            f"| {r['planned']} | {r['channel']} | {r['budget_cpp']:g} | {r['snr_db']:g} | "
+            f"{r['f1_planned']:.3f} | {r['best_fixed']} | {r['f1_best_fixed']:.3f} | "
+            f"{r['diff']:+.3f} [{r['diff_lo']:+.3f}, {r['diff_hi']:+.3f}]{mark} | "
+            f"{r['psnr_planned']:.2f} / {r['psnr_best_fixed']:.2f} |"
+        )
+    held = int(verdict["holds"].sum())
+    lines += [
+        "",
+        f"Planned not below the best fixed rule beyond the paired interval at {held}/"
+        f"{len(verdict)} points (✗: below).",
+    ]
+    return "\n".join(lines)
