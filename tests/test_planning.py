@@ -228,3 +228,11 @@ def test_a_planned_sweep_stores_its_predictions(tmp_path):
     table = compare(tmp_path)
     assert set(table["codec"]) == {"avif@planned-psnr"} and len(table) == 2
     assert list(table["points"]) == [4, 4]
+    # against the fixed rule on the same frames (here: the same store's adaptive rows)
+    from experiments.plan_compare import compare_rules, load_rows, verdicts
+
+    rules = compare_rules(load_rows(tmp_path), [])
+    assert set(rules["fixed"]) == {"avif"} and len(rules) == 2
+    verdict = verdicts(rules)
+    assert (verdict["diff_lo"] <= verdict["diff"]).all()
+    assert (verdict["diff"] <= verdict["diff_hi"]).all()

@@ -50,8 +50,17 @@ def plan(
         help="Instead: compare a sweep's planned rows (folder of results.sqlite) with their "
         "predictions: a table per point, and with --out the table and a figure.",
     ),
+    against: list[Path] = typer.Option(
+        [],
+        "--against",
+        help="--check: results of the fixed rules on the same frames (a folder of "
+        "results.parquet or results.sqlite; repeatable): planned against the best of them.",
+    ),
     out: Path | None = typer.Option(
-        None, "--out", help="--check: write check.md and check.png/pdf into this folder."
+        None,
+        "--out",
+        help="--check: write check.md and check.png/pdf (with --against also compare.md and "
+        "compare.png/pdf) into this folder.",
     ),
     plot: Path | None = typer.Option(
         None,
@@ -74,7 +83,7 @@ def plan(
     from semcom.values import values_for
 
     if check is not None:
-        _check(check, out)
+        _check(check, out, against)
         return
     snrs = parse_snr_list(snr_db)
     check_frame(frame)
@@ -143,20 +152,69 @@ def plan(
         )
 
 
-def _check(folder: Path, out: Path | None) -> None:
-    """``semcom plan --check``: the planner's predictions against a sweep's measurements."""
-    from experiments.plan_check import compare, figure, markdown
+def _check(folder: Path, out: Path | None, against: list[Path]) -> None:
+    """``semcom plan --check``: the planner's predictions against a sweep's measurements,
+    and with ``--against`` planned protection against the fixed rules on the same frames."""
+    from experiments import plan_check, plan_compare
     from experiments.store import atomic_write_text
 
-    table = compare(folder)
-    text = markdown(table)
+    table = plan_check.compare(folder)
+    text = plan_check.markdown(table)
     if out is not None:
         if out.exists() and not out.is_dir():
             raise SemcomError(f"--out {out} exists and is not a folder.")
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(out / "check.md", text + "\n")
-        figure(table, out / "check.png")
+        plan_check.figure(table, out / "check.png")
     typer.echo(text)
+    if not against:
+        return
+    rows = plan_compare.load_rows(folder)
+    refs = [plan_compare.load_rows(p) for p in against]
+    verdict = plan_compare.verdicts(plan_compare.compare_rules(rows, refs))
+    text = plan_compare.markdown(verdict)
+    bounds = _outage_bounds(rows, refs)
+    if bounds:
+        lines = [
+            "",
+            "Caption-only outage limit over Rayleigh (and 1 dB lower) against planned MTGC:",
+        ]
+        for cpp, by_snr in sorted(bounds.items()):
+            for snr, (bound, lower) in sorted(by_snr.items()):
+                got = verdict[
+                    (verdict["channel"] == "rayleigh")
+                    & (verdict["budget_cpp"] == cpp)
+                    & (verdict["snr_db"] == snr)
+                    & (verdict["planned"].str.startswith("mtgc@"))
+                ]["f1_planned"]
+                best = f"{got.max():.3f}" if len(got) else "-"
+                lines.append(
+                    f"- {cpp:g} cpp, {snr:+g} dB: limit {bound:.3f}, 1 dB lower {lower:.3f}, "
+                    f"planned {best}"
+                )
+        text += "\n".join(lines)
+    if out is not None:
+        atomic_write_text(out / "compare.md", text + "\n")
+        table_all = plan_compare.compare_rules(rows, refs)
+        plan_compare.figure(table_all, out / "compare.png", bounds)
+    typer.echo(text)
+
+
+def _outage_bounds(rows, refs) -> dict:
+    """{budget: {snr: (limit, limit 1 dB lower)}} of MTGC's caption over Rayleigh, from the
+    shipped MTGC value table's caption-only F1 (empty without MTGC rows)."""
+    import pandas as pd
+
+    from experiments.plan_compare import base_codec, outage_rows
+    from semcom.registry import make_codec
+    from semcom.values import values_for
+
+    every = pd.concat([rows, *refs], ignore_index=True)
+    if "caption_bits" not in every or not (every["codec"].map(base_codec) == "mtgc").any():
+        return {}
+    f1_caption = float(values_for(make_codec("mtgc", {})).value(["caption"], "f1"))
+    ray = every[every["channel"] == "rayleigh"]
+    return {cpp: outage_rows(ray, f1_caption, cpp) for cpp in sorted(set(ray["budget_cpp"]))}
 
 
 def _front(link, encoded, table, snrs, cpp, path: Path, codec: str, channel: str) -> None:

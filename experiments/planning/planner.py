@@ -130,30 +130,40 @@ def candidates(
     """The candidates of one :class:`~semcom.protocol.Stream` within ``limit`` cost units,
     "not sent" first; with ``prune``, those that a cheaper candidate of the same option
     delivers at least as often at every fade node are dropped."""
-    gain = 10 ** (snr_db / 10) * nodes
     out = [Candidate(None, None, 0, 0, np.zeros_like(nodes), 0)]
     protections = tuple(protections)
+    # a link plans many images at one SNR and budget (a sweep's group): an option size's
+    # candidates are the same for all of them
+    cache = link.__dict__.setdefault("_planner_cache", {})
     for k, option in enumerate(stream.options):
         if not option.payload:
             continue
         bits = 8 * len(option.payload)
-        symbols, *model = _protection_arrays(bits, protections)
-        costs = [_cost(link, int(n)) for n in symbols]
-        fit = [i for i, c in enumerate(costs) if c <= limit]
-        if not fit:
-            continue
-        probs = _success(gain, *(a[fit] for a in model))
-        if link.frame != "shared":  # its own fade: independent of the others
-            probs = np.repeat((probs @ weights)[:, None], len(gain), axis=1)
-        mine = [
-            Candidate(k, protections[i], int(symbols[i]), costs[i], probs[j], bits)
-            for j, i in enumerate(fit)
-        ]
-        if prune:
-            keep = _frontier(probs, [c.cost for c in mine])
-            mine = [mine[i] for i in sorted(keep)]
-        out.extend(mine)
+        key = (bits, float(snr_db), int(limit), bool(prune), protections, len(nodes))
+        if key not in cache:
+            cache[key] = _option_candidates(
+                link, bits, snr_db, nodes, weights, limit, prune, protections
+            )
+        out.extend(Candidate(k, *c) for c in cache[key])
     return out
+
+
+def _option_candidates(link, bits, snr_db, nodes, weights, limit, prune, protections) -> list:
+    """(MCS, symbols, cost, arrival [J], bits) of one payload size at each protection that
+    fits ``limit`` (pruned as :func:`candidates` says)."""
+    symbols, *model = _protection_arrays(bits, protections)
+    costs = [_cost(link, int(n)) for n in symbols]
+    fit = [i for i, c in enumerate(costs) if c <= limit]
+    if not fit:
+        return []
+    probs = _success(10 ** (snr_db / 10) * nodes, *(a[fit] for a in model))
+    if link.frame != "shared":  # its own fade: independent of the others
+        probs = np.repeat((probs @ weights)[:, None], len(nodes), axis=1)
+    keep = _frontier(probs, [costs[i] for i in fit]) if prune else range(len(fit))
+    return [
+        (protections[fit[j]], int(symbols[fit[j]]), costs[fit[j]], probs[j], bits)
+        for j in sorted(keep)
+    ]
 
 
 def _values(table: ValueTable, objective: Objective, names: Sequence[str], bits) -> np.ndarray:
