@@ -63,6 +63,7 @@ def test_one_fade_correlates_the_streams_of_a_frame():
     assert shared[both] + shared[frozenset({0})] == pytest.approx(pa, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_two_streams_in_one_rayleigh_frame_match_the_link():
     """The predicted probabilities that the caption-sized and the SPW-sized stream of one
     frame arrive, each and both, lie within 3 sigma of a Monte Carlo of the link."""

@@ -44,6 +44,11 @@ from semcom.values import ValueTable, subset_key
 #: fractional ones repeat part of the codeword (cyclically, as rate matching does), so a
 #: short stream can fill what the budget leaves.
 REPEATS: tuple[float, ...] = (1, 1.25, 1.5, 1.75, 2, 2.25, 2.5, 3, 3.5, 4, 5, 6, 7, 8)
+#: Arrival-probability slack of the pruning: a candidate that arrives with probability
+#: below it at every fade is dropped, and one that another no dearer candidate matches to
+#: within it everywhere is dropped (0: exact). A plan's expected value is then within about
+#: SLACK x the value table's range of the exact optimum; the tests check both.
+SLACK = 1e-3
 #: Every protection the planner may give a stream: the NR table and QPSK 1/5 repeated.
 PROTECTIONS: tuple[MCS, ...] = (
     *(MCS("qpsk", MIN_CODE_RATE / r) for r in reversed(REPEATS)),
@@ -139,7 +144,7 @@ def candidates(
         if not option.payload:
             continue
         bits = 8 * len(option.payload)
-        key = (bits, float(snr_db), int(limit), bool(prune), protections, len(nodes))
+        key = (bits, float(snr_db), int(limit), bool(prune), protections, len(nodes), SLACK)
         if key not in cache:
             cache[key] = _option_candidates(
                 link, bits, snr_db, nodes, weights, limit, prune, protections
@@ -159,7 +164,12 @@ def _option_candidates(link, bits, snr_db, nodes, weights, limit, prune, protect
     probs = _success(10 ** (snr_db / 10) * nodes, *(a[fit] for a in model))
     if link.frame != "shared":  # its own fade: independent of the others
         probs = np.repeat((probs @ weights)[:, None], len(nodes), axis=1)
-    keep = _frontier(probs, [costs[i] for i in fit]) if prune else range(len(fit))
+    if prune and SLACK > 0:  # never arrives: as good as not sent
+        live = [j for j in range(len(fit)) if probs[j].max() >= SLACK]
+        fit, probs = [fit[j] for j in live], probs[live]
+        if not fit:
+            return []
+    keep = _frontier(probs, [costs[i] for i in fit], SLACK) if prune else range(len(fit))
     return [
         (protections[fit[j]], int(symbols[fit[j]]), costs[fit[j]], probs[j], bits)
         for j in sorted(keep)
@@ -230,10 +240,11 @@ def _prune_last(
         delta = (delta - _values(table, objective, names, 0)[:, None]) * sent[None, :]  # [2, C]
         parts.append(delta[:, :, None] * probs[None, :, :])  # [2, C, J]
     gains = np.concatenate(parts).transpose(1, 0, 2).reshape(len(cands), -1)
-    return [cands[i] for i in sorted(_frontier(gains, [c.cost for c in cands]))]
+    tol = SLACK * float(np.abs(gains).max(initial=0.0))
+    return [cands[i] for i in sorted(_frontier(gains, [c.cost for c in cands], tol))]
 
 
-def _frontier(scores: np.ndarray, costs: Sequence[int]) -> list[int]:
+def _frontier(scores: np.ndarray, costs: Sequence[int], tol: float = 0.0) -> list[int]:
     """Indices of the rows of ``scores`` [N, D] that no earlier row matches or beats in
     every column, rows taken by (cost, higher sum first, index): a row is dropped when a
     no dearer one is at least as good everywhere."""
@@ -241,7 +252,7 @@ def _frontier(scores: np.ndarray, costs: Sequence[int]) -> list[int]:
     ranked = scores[order]
     n = len(order)
     if n * n * scores.shape[1] <= 4_000_000:  # all pairs at once
-        ge = np.all(ranked[None, :, :] >= ranked[:, None, :] - 1e-12, axis=2)  # [i, k]
+        ge = np.all(ranked[None, :, :] >= ranked[:, None, :] - tol - 1e-12, axis=2)  # [i, k]
         beaten = np.tril(ge, k=-1).any(axis=1)  # an earlier row k beats row i
         return [order[i] for i in range(n) if not beaten[i]]
     # row by row against the kept rows, screened by a few non-negative projections (a row
@@ -256,8 +267,8 @@ def _frontier(scores: np.ndarray, costs: Sequence[int]) -> list[int]:
     for i in range(n):
         m = len(idx)
         if m:
-            near = np.flatnonzero(np.all(kept_proj[:m] >= proj[i] - 1e-9, axis=1))
-            if near.size and np.any(np.all(kept[near] >= ranked[i] - 1e-12, axis=1)):
+            near = np.flatnonzero(np.all(kept_proj[:m] >= proj[i] - (tol + 1e-9) * d, axis=1))
+            if near.size and np.any(np.all(kept[near] >= ranked[i] - tol - 1e-12, axis=1)):
                 continue
         kept[m], kept_proj[m] = ranked[i], proj[i]
         idx.append(order[i])
@@ -309,7 +320,10 @@ def search(
             k: np.array([combo[k].bits if names[rest[k]] in variable else 0 for combo in group])
             for k in sent
         }
+        flat = not any(bits[k].any() for k in sent)  # no variable bits among the others
+        comps = 2 if objective.tiebreak else 1
         total = np.zeros((2, len(group), len(lc)))
+        outcome_w, gains = [], []  # flat: one product sum over every outcome
         for r in range(len(sent) + 1):
             for sub in itertools.combinations(sent, r):
                 prob = np.ones((len(group), len(weights)))
@@ -317,14 +331,26 @@ def search(
                     prob = prob * (probs[k] if k in sub else 1 - probs[k])
                 wp = prob * weights[None, :]
                 a = wp.sum(axis=1)  # [K]: P(exactly sub of the others)
+                sub_names = [names[rest[k]] for k in sub]
+                if flat:
+                    v0 = _values(table, objective, sub_names, 0.0)  # [2]
+                    v1 = _values(table, objective, [*sub_names, names[last]], lbits)  # [2, C]
+                    total[:comps] += (v0[:comps, None] * a[None, :])[:, :, None]
+                    outcome_w.append(wp)
+                    gains.append(v1[:comps] - v0[:comps, None])
+                    continue
                 m = wp @ lp.T  # [K, C]: ... and the last stream arrives
                 b = sum((bits[k] for k in sub), np.zeros(len(group))).astype(float)
-                sub_names = [names[rest[k]] for k in sub]
-                v_without = _values(table, objective, sub_names, b)  # [2, K]
+                v_without = _values(table, objective, sub_names, b)[:, :, None]  # [2, K, 1]
                 v_with = _values(
                     table, objective, [*sub_names, names[last]], b[:, None] + lbits[None, :]
-                )
-                total += v_without[:, :, None] * (a[:, None] - m)[None] + v_with * m[None]
+                )  # [2, K, C]
+                total += v_without * (a[:, None] - m)[None] + v_with * m[None]
+        if flat:  # sum over outcomes S and fades j of P(S, j) p_c(j) (V(S+c) - V(S))
+            wp_all = np.concatenate(outcome_w, axis=1)  # [K, S*J]
+            for c in range(comps):
+                lg = np.concatenate([lp * g[c][:, None] for g in gains], axis=1)  # [C, S*J]
+                total[c] += wp_all @ lg.T
         cost = rcost[:, None] + lcost[None, :]
         k = _choose(total.reshape(2, -1), np.where(cost <= limit, cost, -1).ravel(), objective)
         if k < 0:
