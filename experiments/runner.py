@@ -241,9 +241,16 @@ def _digital(
     for (i, _), enc in zip(todo, encoded, strict=True):
         # a group has one link, SNR and budget: a plan depends on the image, not the trial
         if i not in made or spec.mcs != "planned":
-            made[i] = plan(
-                link, enc, snr, budget, dict(spec.protection), spec.mcs, values, objective
-            )
+            mine = values
+            if values is not None:  # what the sender knows of this image
+                from experiments.planning import sender_values
+
+                if (ckey, i, "values") not in prepared:
+                    prepared[(ckey, i, "values")] = sender_values(
+                        values, codec, enc, refs[i], config.decode_seed
+                    )
+                mine = prepared[(ckey, i, "values")]
+            made[i] = plan(link, enc, snr, budget, dict(spec.protection), spec.mcs, mine, objective)
         plans.append(made[i])
     t0 = time.perf_counter()
     seeds = [link_seed(config.seed, i, t) for i, t in todo]

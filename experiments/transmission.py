@@ -243,9 +243,10 @@ def transmit_image(
             )
         values = None
         if mcs == PLANNED:
+            from experiments.planning.rule import sender_values
             from semcom.values import values_for
 
-            values = values_for(codec)
+            values = sender_values(values_for(codec), codec, encoded, image, decode_seed)
         chosen = plan(link, encoded, snr_db, budget, protection, mcs, values, objective)
         tx = send_plans(link, [chosen], snr_db, [seed], budget)[0]
         got = delivered(tx)

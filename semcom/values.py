@@ -92,6 +92,9 @@ class Curve:
     bits: list[float]
     values: dict[str, list[float]]
     samples: list[int]
+    #: Fields known exactly at these bits (one image's, see :meth:`ValueTable.known`):
+    #: read as they are, not fitted.
+    exact: tuple[str, ...] = ()
 
     @classmethod
     def from_samples(cls, bits: Sequence[float], figures: Sequence[Mapping[str, float]]) -> Curve:
@@ -120,6 +123,8 @@ class Curve:
         bins cannot lure it to one payload size."""
         key = ("_fit", field_name)
         cache = self.__dict__.setdefault("_fits", {})
+        if field_name in self.exact:
+            return np.asarray(self.values[field_name], dtype=float)
         if key not in cache:
             cache[key] = monotone_fit(
                 np.log2(np.maximum(np.asarray(self.bits, dtype=float), 1.0)),
@@ -181,6 +186,34 @@ class ValueTable:
         """Mean ``field_name`` when exactly ``subset`` arrives, its variable streams
         carrying ``bits`` payload bits in all."""
         return self.curve(subset).at(field_name, bits)
+
+    def known(
+        self,
+        subset: Iterable[str],
+        figures: Mapping[str, Sequence[float] | float],
+        bits: Sequence[float] = (0.0,),
+    ) -> ValueTable:
+        """A copy whose ``subset`` reads ``figures`` (field -> value per point of ``bits``)
+        exactly: what the sender knows of one image (the lost image's pixel figures, the
+        ``expected`` figures of a one-stream codec's options). Other fields and subsets
+        are the table's."""
+        key = subset_key(subset)
+        base = self.curve(subset)
+        order = np.argsort(np.asarray(bits, dtype=float), kind="stable")
+        xs = [float(bits[i]) for i in order]
+        values = {}
+        for f in base.values:
+            if f in figures:
+                v = figures[f]
+                vals = [float(v)] * len(xs) if np.isscalar(v) else [float(v[i]) for i in order]
+                values[f] = vals
+            else:  # the table's fitted value at each of these bits
+                values[f] = [float(x) for x in base.at(f, np.asarray(xs))]
+        curves = dict(self.curves)
+        curves[key] = Curve(
+            xs, values, [1] * len(xs), tuple(f for f in figures if f in base.values)
+        )
+        return ValueTable(self.codec, self.identity, self.streams, self.variable, curves, self.meta)
 
     # -- files ----------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -114,6 +114,9 @@ def plan(
         table = values_for(chosen)
         goal.check(table)
         encoded = chosen.encode(img)
+        from experiments.planning import sender_values
+
+        table = sender_values(table, chosen, encoded, img)
     link = make_link(channel, None, frame)
     rows = []
     for cpp in budget_cpp:

@@ -16,7 +16,14 @@ from experiments.planning.planner import (
     predict,
     search,
 )
-from experiments.planning.rule import PLANNED, Plan, first_fit, plan, plan_fixed
+from experiments.planning.rule import (
+    PLANNED,
+    Plan,
+    first_fit,
+    plan,
+    plan_fixed,
+    sender_values,
+)
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -36,4 +43,5 @@ __all__ = [
     "plan_planned",
     "predict",
     "search",
+    "sender_values",
 ]
