@@ -96,14 +96,12 @@ def markdown(table) -> str:
 def figure(table, path: Path) -> None:
     """Predicted against measured F1 and PSNR, one point per (codec, channel, budget, SNR),
     the tolerance band around the diagonal; PNG and PDF."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from experiments.store import atomic_write_bytes
+    from channels.plotting import save_png_pdf
 
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.8))
     markers = {"awgn": "o", "rayleigh": "s"}
@@ -131,8 +129,4 @@ def figure(table, path: Path) -> None:
     axes[0].legend(fontsize=6)
     fig.suptitle("Planned protection: predicted against measured (band: the tolerance)", fontsize=9)
     fig.tight_layout()
-    for suffix in (".png", ".pdf"):
-        buf = io.BytesIO()
-        fig.savefig(buf, format=suffix[1:], dpi=150)
-        atomic_write_bytes(path.with_suffix(suffix), buf.getvalue())
-    plt.close(fig)
+    save_png_pdf(fig, path)

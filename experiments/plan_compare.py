@@ -195,14 +195,12 @@ def figure(table, path: Path, bounds: dict | None = None) -> None:
     the fixed rules of the same codec on the same frames (dashed), with the caption-only
     outage limit where given (``bounds``: {budget: {snr: (bound, bound 1 dB lower)}},
     Rayleigh). PNG and PDF."""
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from experiments.store import atomic_write_bytes
+    from channels.plotting import save_png_pdf
 
     panels = sorted(set(zip(table["channel"], table["budget_cpp"], strict=True)))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.4), sharey=True)
@@ -232,8 +230,4 @@ def figure(table, path: Path, bounds: dict | None = None) -> None:
     axes[0].set_ylabel("object F1 (pooled)")
     axes[-1].legend(fontsize=5.5, loc="lower right")
     fig.tight_layout()
-    for suffix in (".png", ".pdf"):
-        buf = io.BytesIO()
-        fig.savefig(buf, format=suffix[1:], dpi=150)
-        atomic_write_bytes(path.with_suffix(suffix), buf.getvalue())
-    plt.close(fig)
+    save_png_pdf(fig, path)

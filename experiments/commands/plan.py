@@ -228,8 +228,8 @@ def _front(link, encoded, table, snrs, cpp, path: Path, codec: str, channel: str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from channels.plotting import save_png_pdf
     from experiments.planning import Objective, plan_planned
-    from experiments.store import atomic_write_bytes
     from experiments.transmission import budget_uses
 
     budget = budget_uses(cpp, encoded.height, encoded.width)
@@ -260,10 +260,4 @@ def _front(link, encoded, table, snrs, cpp, path: Path, codec: str, channel: str
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, title="Es/N0", title_fontsize=7)
     fig.tight_layout()
-    for suffix in (".png", ".pdf"):
-        import io
-
-        buf = io.BytesIO()
-        fig.savefig(buf, format=suffix[1:], dpi=150)
-        atomic_write_bytes(path.with_suffix(suffix), buf.getvalue())
-    plt.close(fig)
+    save_png_pdf(fig, path)
