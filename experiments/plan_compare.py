@@ -59,6 +59,10 @@ def compare_rules(planned, references):
     from experiments.sweep_tables import counts_filled
 
     planned = counts_filled(planned)
+    # the planned codecs: those whose rows carry their plan's predictions
+    mine_labels = {
+        c for c, d in zip(planned["codec"], planned["detail"], strict=True) if "predicted" in str(d)
+    }
     # the same point in two result sets (paper and robust both hold robust MTGC): the first
     point = ["codec", "channel", "snr_db", "budget_cpp", "image", "trial"]
     ref = pd.concat([planned.iloc[:0], *references], ignore_index=True)
@@ -77,13 +81,11 @@ def compare_rules(planned, references):
             per = rows.groupby("image")[["exact", "objects_true", "objects_read"]].sum()
             return per.reindex(images, fill_value=0).to_numpy(dtype=float)
 
-        for label in sorted(set(g["codec"])):
-            if "@planned" not in label:
-                continue
+        for label in sorted(set(g["codec"]) & mine_labels):
             mine = g[g["codec"] == label]
             pc = counts(mine)
             for fixed in sorted(set(r["codec"]) | set(g["codec"])):
-                if "@planned" in fixed or base_codec(fixed) != base_codec(label):
+                if fixed in mine_labels or base_codec(fixed) != base_codec(label):
                     continue
                 theirs = (
                     r[r["codec"] == fixed] if fixed in set(r["codec"]) else g[g["codec"] == fixed]
@@ -229,5 +231,80 @@ def figure(table, path: Path, bounds: dict | None = None) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("object F1 (pooled)")
     axes[-1].legend(fontsize=5.5, loc="lower right")
+    fig.tight_layout()
+    save_png_pdf(fig, path)
+
+
+def front_lines(table, fixed: str = "mtgc"):
+    """Per (channel, budget, SNR) with three or more planned objectives of one codec: the
+    measured (PSNR, F1) of each, sorted by PSNR, and the fixed rule ``fixed``'s point with
+    each plan's paired F1 difference from it."""
+    out = {}
+    t = table[table["fixed"] == fixed]
+    for key, g in t.groupby(["channel", "budget_cpp", "snr_db"], sort=True):
+        if g["planned"].nunique() < 3:
+            continue
+        g = g.sort_values("psnr_planned")
+        out[key] = {
+            "plans": [
+                (r["planned"], r["psnr_planned"], r["f1_planned"], r["diff_lo"], r["diff_hi"])
+                for _, r in g.iterrows()
+            ],
+            "fixed": (fixed, float(g["psnr_fixed"].iloc[0]), float(g["f1_fixed"].iloc[0])),
+        }
+    return out
+
+
+def front_markdown(lines, psnr_goal: float = 18.5) -> str:
+    """The measured fronts as a table, and for each point whether some plan reaches
+    ``psnr_goal`` with F1 not below the fixed rule's beyond the paired interval."""
+    rows = [
+        "| channel | cpp | SNR (dB) | objective | PSNR (dB) | F1 | F1 - fixed rule [95 %] |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    verdict = []
+    for (channel, cpp, snr), d in lines.items():
+        name, p0, f0 = d["fixed"]
+        rows.append(f"| {channel} | {cpp:g} | {snr:g} | {name} (fixed) | {p0:.2f} | {f0:.3f} | |")
+        for label, p, f, lo, hi in d["plans"]:
+            rows.append(
+                f"| {channel} | {cpp:g} | {snr:g} | {label} | {p:.2f} | {f:.3f} | "
+                f"{f - f0:+.3f} [{lo:+.3f}, {hi:+.3f}] |"
+            )
+        ok = [(label, p) for label, p, _, _, hi in d["plans"] if p >= psnr_goal and hi >= 0]
+        best = max(ok, key=lambda x: x[1]) if ok else None
+        verdict.append(
+            f"- {channel} {cpp:g} cpp {snr:+g} dB: "
+            + (
+                f"{best[0]} reaches {best[1]:.2f} dB with F1 not below {name}'s"
+                if best
+                else f"no plan reaches {psnr_goal} dB with F1 not below {name}'s"
+            )
+        )
+    return "\n".join(rows + [""] + verdict)
+
+
+def front_figure(lines, path: Path) -> None:
+    """Measured F1 against PSNR: a line per SNR through the objectives, the fixed rule's
+    point beside it (open marker). PNG and PDF."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from channels.plotting import line_style, save_png_pdf
+
+    fig, ax = plt.subplots(figsize=(5.2, 3.8))
+    for i, ((channel, cpp, snr), d) in enumerate(lines.items()):
+        style = line_style(i)
+        xs = [p for _, p, _, _, _ in d["plans"]]
+        ys = [f for _, _, f, _, _ in d["plans"]]
+        ax.plot(xs, ys, label=f"{channel} {cpp:g} cpp, {snr:g} dB", **style)
+        ax.plot([d["fixed"][1]], [d["fixed"][2]], marker="*", ms=9, color=style["color"], ls="")
+    ax.set_xlabel("PSNR (dB)")
+    ax.set_ylabel("object F1 (pooled)")
+    ax.set_title("Planned protection, objective f1 + w psnr (★: robust, fixed)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     save_png_pdf(fig, path)

@@ -196,10 +196,16 @@ def _check(folder: Path, out: Path | None, against: list[Path]) -> None:
                     f"planned {best}"
                 )
         text += "\n".join(lines)
+    table_all = plan_compare.compare_rules(rows, refs)
+    fronts = plan_compare.front_lines(table_all)
+    if fronts:
+        text += "\n\nThe F1-PSNR front of the objectives against the fixed rule:\n\n"
+        text += plan_compare.front_markdown(fronts)
     if out is not None:
         atomic_write_text(out / "compare.md", text + "\n")
-        table_all = plan_compare.compare_rules(rows, refs)
         plan_compare.figure(table_all, out / "compare.png", bounds)
+        if fronts:
+            plan_compare.front_figure(fronts, out / "front.png")
     typer.echo(text)
 
 
