@@ -222,6 +222,18 @@ def test_cli_sweep_export_and_errors(tmp_path, capsys) -> None:
     assert code == 2 and "budgets" in err and "Traceback" not in err
     code, _, err = run_cli(["export", str(tmp_path), "--format", "xls"], capsys)
     assert code == 2
+    # two folders' rows together, one codec's only
+    joined = tmp_path / "joined.csv"
+    args = ["export", str(out), "--with", str(twin), "--codec", "webp", "-o", str(joined)]
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    rows = pd.read_csv(joined)
+    assert set(rows["codec"]) == {"webp"} and len(rows) == 2 * (len(df) // 2)
+    code, _, err = run_cli(["export", str(out), "--codec", "nope"], capsys)
+    assert code == 2 and "'nope'" in err
+    nowhere = tmp_path / "missing" / "r.csv"  # was a traceback
+    code, _, err = run_cli(["export", str(out), "-o", str(nowhere)], capsys)
+    assert code == 2 and "does not exist" in err and "Traceback" not in err
 
 
 def test_tdl_sweep_is_reproducible_whatever_ran_before(tmp_path) -> None:

@@ -134,22 +134,43 @@ def export(
         "intervals, delivery and delivered bpp per channel, budget, codec and SNR).",
     ),
     output: Path | None = typer.Option(None, "-o", "--output", help="File (default: in FOLDER)."),
+    with_: list[Path] = typer.Option(
+        [],
+        "--with",
+        help="Another sweep folder whose rows join FOLDER's (repeatable; e.g. two sweeps of "
+        "one grid with different codecs).",
+    ),
+    codec: list[str] = typer.Option(
+        [], "--codec", help="Only these codec labels (repeatable; rows then sorted by label)."
+    ),
 ) -> None:
     """Export a sweep's results: rows (one per point, per-stream columns) as CSV or
     Parquet, or its tables as Markdown."""
+    import pandas as pd
+
     from experiments.store import Store
 
     if fmt not in ("csv", "parquet", "markdown"):
         raise SemcomError(f"--format must be csv, parquet or markdown, not {fmt!r}.")
-    store = Store(folder, create=False)
-    try:
-        df = store.frame()
-    finally:
-        store.close()
+    frames = []
+    for source in (folder, *with_):
+        store = Store(source, create=False)
+        try:
+            frames.append(store.frame())
+        finally:
+            store.close()
+    df = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if codec:
+        unknown = sorted(set(codec) - set(df["codec"])) if len(df) else sorted(codec)
+        if unknown:
+            raise SemcomError(f"no rows of codec {unknown[0]!r} in {folder}; check --codec.")
+        df = df[df["codec"].isin(codec)].sort_values("codec", kind="stable")
     if not len(df):
         raise SemcomError(f"{folder} holds no results yet: run the sweep first.")
     name = "tables.md" if fmt == "markdown" else f"results.{fmt}"
     path = output or folder / name
+    if not path.parent.is_dir():
+        raise SemcomError(f"the folder of --output {path} does not exist; create it first.")
     tmp = path.with_name(f".{path.name}.tmp")
     if fmt == "markdown":
         from experiments.sweep_tables import sweep_tables
