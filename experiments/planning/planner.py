@@ -311,8 +311,8 @@ def search(
     for i, combo in enumerate(combos):
         sent = tuple(k for k, c in enumerate(combo) if c.option is not None)
         groups.setdefault(sent, []).append(i)
-    best: tuple[float, float, int, int, int] | None = None
-    for sent, members in groups.items():
+    best: tuple | None = None
+    for rank, (sent, members) in enumerate(groups.items()):
         group = [combos[i] for i in members]
         rcost = np.array([sum(c.cost for c in combo) for combo in group])
         probs = {k: np.stack([combo[k].success for combo in group]) for k in sent}
@@ -348,22 +348,77 @@ def search(
                 total += v_without * (a[:, None] - m)[None] + v_with * m[None]
         if flat:  # sum over outcomes S and fades j of P(S, j) p_c(j) (V(S+c) - V(S))
             wp_all = np.concatenate(outcome_w, axis=1)  # [K, S*J]
+            lgs = [
+                np.concatenate([lp * g[c][:, None] for g in gains], axis=1)  # [C, S*J]
+                for c in range(comps)
+            ]
+            if comps == 1:  # one objective: bound each combination, score the best first
+                best = _bounded(
+                    total[0, :, 0],
+                    wp_all,
+                    lgs[0],
+                    rcost,
+                    lcost,
+                    limit,
+                    objective,
+                    best,
+                    rank,
+                    members,
+                )
+                continue
             for c in range(comps):
-                lg = np.concatenate([lp * g[c][:, None] for g in gains], axis=1)  # [C, S*J]
-                total[c] += wp_all @ lg.T
+                total[c] += wp_all @ lgs[c].T
         cost = rcost[:, None] + lcost[None, :]
         k = _choose(total.reshape(2, -1), np.where(cost <= limit, cost, -1).ravel(), objective)
         if k < 0:
             continue
         i, j = divmod(k, len(lc))
-        key = (float(total[0, i, j]), float(total[1, i, j]), -int(cost[i, j]), members[i], j)
+        key = (
+            float(total[0, i, j]),
+            float(total[1, i, j]),
+            -int(cost[i, j]),
+            rank,
+            i,
+            j,
+            members[i],
+        )
         if best is None or _better(key, best, objective):
             best = key
     if best is None:
         return [], -math.inf
-    chosen = list(combos[best[3]])
-    chosen.insert(last, lc[best[4]])
+    chosen = list(combos[best[6]])
+    chosen.insert(last, lc[best[5]])
     return chosen, best[0]
+
+
+#: Combinations scored at once by :func:`_bounded`.
+CHUNK = 128
+
+
+def _bounded(base, wp_all, lg, rcost, lcost, limit, objective, best, rank, members):
+    """One group's best (single objective), scoring its combinations in order of an upper
+    bound (each fade node's largest gain of any last-stream candidate) and stopping once no
+    bound can beat the best so far: the same choice as scoring them all."""
+    bound = base + wp_all @ lg.max(axis=0)
+    order = np.argsort(-bound, kind="stable")
+    for start in range(0, len(order), CHUNK):
+        rows = order[start : start + CHUNK]
+        if best is not None and bound[rows[0]] < best[0] - 1e-9:
+            break
+        t = base[rows, None] + wp_all[rows] @ lg.T  # [k, C]
+        cost = rcost[rows, None] + lcost[None, :]
+        t = np.where(cost <= limit, t, -np.inf)
+        top = t.max()
+        if not np.isfinite(top):
+            continue
+        # every entry within 1e-12 of the chunk's best, each a candidate key (ties: the
+        # cheaper, then the earlier group and position, as one full scan would choose)
+        for r, j in zip(*np.nonzero(t >= top - 1e-12), strict=True):
+            i = int(rows[r])
+            key = (float(t[r, j]), 0.0, -int(cost[r, j]), rank, i, int(j), members[i])
+            if best is None or _better(key, best, objective):
+                best = key
+    return best
 
 
 def _better(a: tuple, b: tuple, objective: Objective) -> bool:
@@ -378,7 +433,9 @@ def _better(a: tuple, b: tuple, objective: Objective) -> bool:
         return a[2] > b[2]
     if abs(a[0] - b[0]) > 1e-12:
         return a[0] > b[0]
-    return a[2] > b[2]
+    if a[2] != b[2]:
+        return a[2] > b[2]
+    return a[3:6] < b[3:6]
 
 
 def predict(
