@@ -27,7 +27,7 @@ fitted to that channel's calibrated 10 % thresholds (:func:`fading`). With
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -62,6 +62,25 @@ def _block_error(snr: np.ndarray, n: float, k: float) -> np.ndarray:
     return ndtr(-(n * cap - k) / np.sqrt(n * np.maximum(disp, 1e-30)))
 
 
+def block_success(snr: np.ndarray, num_cbs, k, n0, power, gap) -> np.ndarray:
+    """Probability that a transport block of ``num_cbs`` code blocks of ``k`` bits (``n0``
+    symbols a codeword, repetition gain ``power``, code gap ``gap``) arrives at linear SNR
+    ``snr``; every argument broadcasts (one model or arrays of them)."""
+    return (1.0 - _block_error(snr * power / gap, n0, k)) ** num_cbs
+
+
+def outcome_probability(
+    success: Mapping[object, np.ndarray], arrived: Container[object], ones: np.ndarray
+) -> np.ndarray:
+    """Per fade node, the probability that of the streams ``success`` (stream -> arrival
+    probability per node) exactly those in ``arrived`` arrive: given the fade their noises
+    are independent, so a product (``ones``: the result's shape when there are none)."""
+    prob = ones
+    for key, p in success.items():
+        prob = prob * (p if key in arrived else 1 - p)
+    return prob
+
+
 @dataclass(frozen=True)
 class BlockModel:
     """The error model of one stream's transport block at one MCS (see the module
@@ -76,8 +95,7 @@ class BlockModel:
 
     def success(self, snr: np.ndarray) -> np.ndarray:
         """Probability that the whole block arrives at linear SNR ``snr`` (any shape)."""
-        p_cb = _block_error(np.asarray(snr) * self.power / self.gap, self.n0, self.k)
-        return (1.0 - p_cb) ** self.num_cbs
+        return block_success(np.asarray(snr), self.num_cbs, self.k, self.n0, self.power, self.gap)
 
 
 def _threshold(payload_bits: int, mcs: MCS) -> tuple[MCS, float]:
@@ -98,11 +116,10 @@ def block_model(payload_bits: int, mcs: MCS) -> BlockModel:
 
 @lru_cache(maxsize=8192)
 def _tb_model(tb_size: int, mcs: MCS) -> BlockModel:
-    payload_bits = tb_size
     lay = tb_layout(tb_size, mcs)
     n0 = lay.ldpc_coded_bits / lay.bits_per_symbol
     power = lay.cb_coded_bits / lay.ldpc_coded_bits
-    base, t10 = _threshold(payload_bits, mcs)
+    base, t10 = _threshold(tb_size, mcs)
     if not math.isfinite(t10):  # never reaches 10 %: an error floor; never arrives
         return BlockModel(lay.num_cbs, lay.cb_bits, n0, power, math.inf)
     # a repeated codeword's threshold is the unrepeated one's
@@ -112,7 +129,7 @@ def _tb_model(tb_size: int, mcs: MCS) -> BlockModel:
     lo, hi = -20.0, 30.0
     for _ in range(60):
         mid = (lo + hi) / 2
-        ok = (1 - _block_error(np.array(snr10 / 10 ** (mid / 10)), n0, lay.cb_bits)) ** lay.num_cbs
+        ok = block_success(np.array(snr10), lay.num_cbs, lay.cb_bits, n0, 1.0, 10 ** (mid / 10))
         if float(ok) > 1 - TARGET_BLER:
             lo = mid
         else:
@@ -129,12 +146,6 @@ class Fading:
     channel: str
     m: float | None
     offset_db: float = 0.0
-
-    @property
-    def label(self) -> str:
-        if self.m is None:
-            return f"{self.channel}: no fading"
-        return f"{self.channel}: Nakagami m={self.m:.2f}, offset {self.offset_db:+.2f} dB"
 
     def nodes(self) -> tuple[np.ndarray, np.ndarray]:
         """Quadrature over the gain: nodes ``x`` [J] and weights [J] (probability masses
@@ -241,10 +252,10 @@ def joint_arrivals(
     out: dict[frozenset[int], float] = {}
     n = len(streams)
     for mask in range(1 << n):
-        term = np.ones_like(w)
-        for i, p in enumerate(probs):
-            term = term * (p if mask >> i & 1 else 1 - p)
-        out[frozenset(i for i in range(n) if mask >> i & 1)] = float(w @ term)
+        arrived = frozenset(i for i in range(n) if mask >> i & 1)
+        out[arrived] = float(
+            w @ outcome_probability(dict(enumerate(probs)), arrived, np.ones_like(w))
+        )
     return out
 
 

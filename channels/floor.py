@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from channels.mcs import MCS, MIN_CODE_RATE, floor_threshold_db
+from channels.mcs import MCS, MIN_CODE_RATE, floor_threshold_db, log2_interpolate
 
 FLOOR_FILE = "floor_thresholds.json"
 DEFAULT_OUT = Path(__file__).parent / "data" / FLOOR_FILE
@@ -45,16 +44,7 @@ def floor_awgn_db(bits: int) -> float:
     table = _table()
     if not table:
         return floor_threshold_db("awgn", bits)
-    sizes = sorted(table)
-    if bits <= sizes[0]:
-        return table[sizes[0]]
-    if bits >= sizes[-1]:
-        return table[sizes[-1]]
-    for b0, b1 in zip(sizes, sizes[1:], strict=False):
-        if b0 <= bits <= b1:
-            w = (math.log2(bits) - math.log2(b0)) / (math.log2(b1) - math.log2(b0))
-            return table[b0] + w * (table[b1] - table[b0])
-    return table[sizes[-1]]
+    return log2_interpolate(sorted(table.items()), bits)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -179,15 +179,23 @@ def threshold_db(mcs: MCS, channel: str, bits: int | None = None) -> float:
     )
     points = [(b, _table_threshold(mcs, channel, data["by_bits"][str(b)])) for b in classes]
     points.append((MAIN_BITS, main))
+    return log2_interpolate(points, bits)
+
+
+def log2_interpolate(points: list[tuple[int, float]], bits: int) -> float:
+    """A threshold at ``bits`` from (bits, dB) ``points`` in ascending bits: linear in
+    log2(bits) between the two around it (infinite if either is), held beyond the ends."""
     if bits <= points[0][0]:
         return points[0][1]
+    if bits >= points[-1][0]:
+        return points[-1][1]
     for (b0, t0), (b1, t1) in zip(points, points[1:], strict=False):
         if b0 <= bits <= b1:
             if math.isinf(t0) or math.isinf(t1):
                 return math.inf
             w = (math.log2(bits) - math.log2(b0)) / (math.log2(b1) - math.log2(b0))
             return t0 + w * (t1 - t0)
-    return main
+    return points[-1][1]
 
 
 def select_mcs(snr_db: float, channel: str, margin_db: float = 0.0, bits: int | None = None) -> MCS:

@@ -277,7 +277,7 @@ def _check_keys(d: Any, allowed: tuple[str, ...], where: str) -> dict:
     return d
 
 
-def _check_mcs(text: Any, where: str) -> str:
+def _check_mcs(text: Any, where: str, planned: bool = False) -> str:
     from channels.errors import LinkError
     from channels.mcs import parse_mcs, protection_keyword
 
@@ -286,7 +286,7 @@ def _check_mcs(text: Any, where: str) -> str:
             where,
             f"{text!r} is not an MCS; write 'adaptive', 'robust', 'planned', 'mcsN' or 'qam16:1/2'",
         )
-    if text.strip().lower() == "planned" and where.endswith(".mcs"):
+    if planned and text.strip().lower() == "planned":  # a codec's mcs, not a stream's
         return "planned"
     if keyword := protection_keyword(text):
         return keyword
@@ -316,7 +316,7 @@ def _codec(entry: Any, i: int) -> CodecSpec:
         cls = codec_class(name)
     except SemcomError as err:
         raise _fail(f"{where}.name", str(err).rstrip(".")) from err
-    mcs = _check_mcs(d.get("mcs", "adaptive"), f"{where}.mcs")
+    mcs = _check_mcs(d.get("mcs", "adaptive"), f"{where}.mcs", planned=True)
     if cls.kind == "analog" and (mcs != "adaptive" or "protection" in d):
         key = "mcs" if mcs != "adaptive" else "protection"
         raise _fail(f"{where}.{key}", f"{name} sends analog symbols and takes no MCS")

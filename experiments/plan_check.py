@@ -19,12 +19,6 @@ from pathlib import Path
 TOLERANCE = {"f1": 0.04, "psnr": 0.7}
 
 
-def _per_image_f1(row) -> float:
-    true, read, exact = row["objects_true"], row["objects_read"], row["exact"]
-    total = float(true) + float(read)
-    return 1.0 if total == 0 else 2.0 * float(exact) / total
-
-
 def compare(store_dir: str | Path):
     """A DataFrame, one row per planned (codec, channel, budget, SNR) point: points, the
     measured and predicted means of F1 and PSNR, the measured 95 % half-widths, and whether
@@ -33,6 +27,7 @@ def compare(store_dir: str | Path):
 
     from experiments.store import Store
     from semcom.errors import SemcomError
+    from semcom.values import per_image_f1
 
     store = Store(store_dir, create=False)
     try:
@@ -52,7 +47,7 @@ def compare(store_dir: str | Path):
         raise SemcomError(
             f"no rows in {store_dir} were planned (codecs with mcs: planned carry predictions)."
         )
-    df = df.assign(f1=[_per_image_f1(r) for _, r in df.iterrows()])
+    df = df.assign(f1=[per_image_f1(r) for _, r in df.iterrows()])
     out = []
     for key, g in df.groupby(["codec", "channel", "budget_cpp", "snr_db"], sort=True):
         row = dict(zip(("codec", "channel", "budget_cpp", "snr_db"), key, strict=True))

@@ -46,17 +46,12 @@ def base_codec(label: str) -> str:
     return label.split("@")[0].split("-")[0]
 
 
-def _pooled(per: np.ndarray) -> np.ndarray:
-    """Pooled F1 of summed (exact, true, read) counts [..., 3]."""
-    return 2 * per[..., 0] / np.maximum(per[..., 1] + per[..., 2], 1.0)
-
-
 def compare_rules(planned, references):
     """One row per (channel, budget, SNR, planned codec, fixed rule): both pooled F1s and
     mean PSNRs, the paired F1 difference (planned - fixed) and its 95 % interval."""
     import pandas as pd
 
-    from experiments.sweep_tables import counts_filled
+    from experiments.sweep_tables import counts_filled, image_counts, image_draws, pooled
 
     planned = counts_filled(planned)
     # the planned codecs: those whose rows carry their plan's predictions
@@ -75,15 +70,11 @@ def compare_rules(planned, references):
         for k, v in zip(keys, key, strict=True):
             r = r[r[k] == v]
         images = np.array(sorted(set(g["image"])))
-        draws = np.random.default_rng(0).integers(0, len(images), (BOOTSTRAP, len(images)))
-
-        def counts(rows, images=images) -> np.ndarray:
-            per = rows.groupby("image")[["exact", "objects_true", "objects_read"]].sum()
-            return per.reindex(images, fill_value=0).to_numpy(dtype=float)
+        draws = image_draws(images, BOOTSTRAP, 0)
 
         for label in sorted(set(g["codec"]) & mine_labels):
             mine = g[g["codec"] == label]
-            pc = counts(mine)
+            pc = image_counts(mine, images)
             for fixed in sorted(set(r["codec"]) | set(g["codec"])):
                 if fixed in mine_labels or base_codec(fixed) != base_codec(label):
                     continue
@@ -93,8 +84,8 @@ def compare_rules(planned, references):
                 theirs = theirs[theirs["image"].isin(images)]
                 if len(theirs) != len(mine):
                     continue  # not the same frames
-                fc = counts(theirs)
-                diff = _pooled(pc[draws].sum(1)) - _pooled(fc[draws].sum(1))
+                fc = image_counts(theirs, images)
+                diff = pooled(pc[draws].sum(1)) - pooled(fc[draws].sum(1))
                 lo, hi = np.percentile(diff, [2.5, 97.5])
                 out.append(
                     {
@@ -103,9 +94,9 @@ def compare_rules(planned, references):
                         "snr_db": key[2],
                         "planned": label,
                         "fixed": fixed,
-                        "f1_planned": float(_pooled(pc.sum(0))),
-                        "f1_fixed": float(_pooled(fc.sum(0))),
-                        "diff": float(_pooled(pc.sum(0)) - _pooled(fc.sum(0))),
+                        "f1_planned": float(pooled(pc.sum(0))),
+                        "f1_fixed": float(pooled(fc.sum(0))),
+                        "diff": float(pooled(pc.sum(0)) - pooled(fc.sum(0))),
                         "diff_lo": float(lo),
                         "diff_hi": float(hi),
                         "psnr_planned": float(mine["psnr"].mean()),

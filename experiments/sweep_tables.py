@@ -17,17 +17,26 @@ import pandas as pd
 NEEDED = ("codec", "channel", "snr_db", "budget_cpp", "image", "exact", "objects_true")
 
 
+def image_counts(g: pd.DataFrame, images: np.ndarray) -> np.ndarray:
+    """Per image of ``images`` (in that order), the rows' summed (exact, true, read) object
+    counts [n_images, 3] (0 for an image without rows)."""
+    per = g.groupby("image")[["exact", "objects_true", "objects_read"]].sum()
+    return per.reindex(images, fill_value=0).to_numpy(dtype=float)
+
+
+def pooled(counts: np.ndarray) -> np.ndarray:
+    """Pooled object F1 of summed (exact, true, read) counts [..., 3]: 2·exact / (true +
+    read), 0 without objects."""
+    return 2 * counts[..., 0] / np.maximum(counts[..., 1] + counts[..., 2], 1.0)
+
+
 def pooled_f1(g: pd.DataFrame, images: np.ndarray, draws: np.ndarray) -> tuple[float, float, float]:
     """Pooled object F1 of the rows ``g`` (2·exact / (true + read), summed over rows) and
     its 95 % percentile interval over ``draws`` ([bootstrap, n_images] indices into the
     image ids ``images``; an image's rows are drawn together)."""
-    per = g.groupby("image")[["exact", "objects_true", "objects_read"]].sum()
-    per = per.reindex(images, fill_value=0).to_numpy(dtype=float)
-    exact, true, read = per.sum(0)
-    f1 = 2 * exact / max(true + read, 1.0)
-    boot = per[draws].sum(1)  # [bootstrap, 3]
-    fs = 2 * boot[:, 0] / np.maximum(boot[:, 1] + boot[:, 2], 1.0)
-    lo, hi = np.percentile(fs, [2.5, 97.5])
+    per = image_counts(g, images)
+    f1 = pooled(per.sum(0))
+    lo, hi = np.percentile(pooled(per[draws].sum(1)), [2.5, 97.5])
     return float(f1), float(lo), float(hi)
 
 

@@ -95,6 +95,9 @@ class Curve:
     #: Fields known exactly at these bits (one image's, see :meth:`ValueTable.known`):
     #: read as they are, not fitted.
     exact: tuple[str, ...] = ()
+    _fits: dict[str, np.ndarray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def from_samples(cls, bits: Sequence[float], figures: Sequence[Mapping[str, float]]) -> Curve:
@@ -121,17 +124,15 @@ class Curve:
         """The bins' means of ``field_name`` made monotone in the direction of their trend
         (weighted pool-adjacent-violators): a curve the planner reads, so that noise between
         bins cannot lure it to one payload size."""
-        key = ("_fit", field_name)
-        cache = self.__dict__.setdefault("_fits", {})
         if field_name in self.exact:
             return np.asarray(self.values[field_name], dtype=float)
-        if key not in cache:
-            cache[key] = monotone_fit(
+        if field_name not in self._fits:
+            self._fits[field_name] = monotone_fit(
                 np.log2(np.maximum(np.asarray(self.bits, dtype=float), 1.0)),
                 np.asarray(self.values[field_name], dtype=float),
                 np.asarray(self.samples, dtype=float),
             )
-        return cache[key]
+        return self._fits[field_name]
 
     def at(self, field_name: str, bits: np.ndarray | float) -> np.ndarray:
         """``field_name``'s value at payload ``bits`` (any shape): the monotone fit

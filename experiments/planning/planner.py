@@ -9,13 +9,14 @@ protection) per stream the expected value is::
 
     E[c] = E_x[ sum_S V(S, bits_S) prod_{s in S} p_s(x) prod_{s sent, not in S} (1 - p_s(x)) ]
 
-over the fade ``x`` (quadrature nodes), ``S`` the subsets of the sent streams. The search
-is exact: every stream's candidates (its options × the protections of
-:data:`PROTECTIONS`) are pruned only of those another candidate of the same option beats
-at every fade for fewer channel uses, the streams but the largest are enumerated, and the
-largest is scored for all its candidates at once; the best feasible total wins (ties: fewer
-channel uses, then the first found). :func:`brute_force` enumerates without pruning, for
-the tests.
+over the fade ``x`` (quadrature nodes), ``S`` the subsets of the sent streams. Every
+stream's candidates (its options × the protections of :data:`PROTECTIONS`) are pruned only
+of those that a no-dearer candidate matches or beats at every fade node, within
+:data:`SLACK` (0: exact); the streams but the one with the most candidates are enumerated
+and that one is scored for all its candidates at once (with one objective, the
+combinations in order of an upper bound, stopping when none can win); the best feasible
+total wins (ties: fewer channel uses, then the first found). :func:`brute_force`
+enumerates without pruning, for the tests.
 
 Objectives (:class:`Objective`): one metric field (``f1``, ``psnr``, any field of the
 table), a weighted sum (``0.7*f1+0.01*psnr``), or one field first and a second as the
@@ -33,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 
 from channels.coding import stream_symbols
-from channels.delivery import block_model, fading
+from channels.delivery import block_model, block_success, fading, outcome_probability
 from channels.frame import _aligned
 from channels.mcs import MCS, MIN_CODE_RATE, NR_MCS_TABLE
 from experiments.planning.objective import Objective
@@ -113,15 +114,6 @@ def _protection_arrays(bits: int, protections: tuple[MCS, ...]) -> tuple:
 BLOCK_FIELDS = ("num_cbs", "k", "n0", "power", "gap")
 
 
-def _success(gain: np.ndarray, num_cbs, k, n0, power, gap) -> np.ndarray:
-    """Arrival probabilities [P, J] of P block models at the gains [J] (linear SNR)."""
-    from channels.delivery import _block_error
-
-    snr = gain[None, :] * (power / gap)[:, None]
-    p_cb = _block_error(snr, n0[:, None], k[:, None])
-    return (1.0 - p_cb) ** num_cbs[:, None]
-
-
 def candidates(
     link,
     stream,
@@ -161,7 +153,8 @@ def _option_candidates(link, bits, snr_db, nodes, weights, limit, prune, protect
     fit = [i for i, c in enumerate(costs) if c <= limit]
     if not fit:
         return []
-    probs = _success(10 ** (snr_db / 10) * nodes, *(a[fit] for a in model))
+    gain = 10 ** (snr_db / 10) * nodes
+    probs = block_success(gain[None, :], *(a[fit][:, None] for a in model))  # [P, J]
     if link.frame != "shared":  # its own fade: independent of the others
         probs = np.repeat((probs @ weights)[:, None], len(nodes), axis=1)
     if prune and SLACK > 0:  # never arrives: as good as not sent
@@ -326,10 +319,8 @@ def search(
         outcome_w, gains = [], []  # flat: one product sum over every outcome
         for r in range(len(sent) + 1):
             for sub in itertools.combinations(sent, r):
-                prob = np.ones((len(group), len(weights)))
-                for k in sent:
-                    prob = prob * (probs[k] if k in sub else 1 - probs[k])
-                wp = prob * weights[None, :]
+                ones = np.ones((len(group), len(weights)))
+                wp = outcome_probability(probs, sub, ones) * weights[None, :]
                 a = wp.sum(axis=1)  # [K]: P(exactly sub of the others)
                 sub_names = [names[rest[k]] for k in sub]
                 if flat:
@@ -447,11 +438,9 @@ def predict(
     variable = set(table.variable)
     sent = [i for i, c in enumerate(chosen) if c.option is not None]
     out = Prediction()
+    success = {k: chosen[i].success for k, i in enumerate(sent)}
     for sub in _subsets(len(sent)):
-        prob = np.ones_like(weights)
-        for k, i in enumerate(sent):
-            prob = prob * (chosen[i].success if k in sub else 1 - chosen[i].success)
-        p = float(weights @ prob)
+        p = float(weights @ outcome_probability(success, sub, np.ones_like(weights)))
         arrived = [names[sent[k]] for k in sub]
         out.outcomes[subset_key(arrived)] = p
         bits = sum(chosen[sent[k]].bits for k in sub if names[sent[k]] in variable)
