@@ -1,19 +1,22 @@
-"""Transport-block coding: CRC24A, segmentation, 5G NR LDPC with rate matching, scrambling.
+"""Transport-block coding: CRC, segmentation, 5G NR LDPC with rate matching, scrambling.
 
 The chain follows TS 38.212 with Sionna's blocks doing the work::
 
-    payload [..., A] ─► zero pad ─► CRC24A ─► segment into C code blocks (+CRC24B if C > 1)
+    payload [..., A] ─► zero pad ─► TB CRC ─► segment into C code blocks (+CRC24B if C > 1)
         ─► LDPC5GEncoder (rate matching + bit interleaving) ─► concatenate ─► TB5GScrambler
 
-Deviations from the standard, all deliberate: the TB CRC is always CRC24A (the standard
-uses CRC16 for A <= 3824; 24 bits keep undetected errors negligible for short semantic
-streams); the payload is zero-padded (at most C - 1 bits) so that every code block has the
-same size, instead of filler bits; every code block gets the same number of coded bits
-``E = m * ceil(K / (R m))``, so the code rate is the MCS rate or slightly below.
+The TB CRC is the standard's (TS 38.212 7.2.1): CRC16 for A <= 3824 bits, CRC24A above
+(:func:`tb_crc`). CRC16 misses a failed block with probability about 2^-16 (1.5e-5).
+Deviations from the standard, all deliberate: the payload is zero-padded (at most C - 1
+bits) so that every code block has the same size, instead of filler bits; every code
+block gets the same number of coded bits ``E = m * ceil(K / (R m))``, so the code rate is
+the MCS rate or slightly below.
 
 The decoder can stop early: it runs belief propagation one iteration at a time, checks
-each code block's CRC (CRC24B, or the TB's CRC24A when there is one block) after every
+each code block's CRC (CRC24B, or the TB's CRC when there is one block) after every
 iteration and retires the blocks that pass, so later iterations run only on the rest.
+
+Short payloads may use the 5G Polar code instead (:mod:`channels.polar`).
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from sionna.phy.fec.scrambling import TB5GScrambler
 from channels.errors import LinkError
 from channels.mcs import MCS, MIN_CODE_RATE
 
+#: CRC of a transport block above :data:`CRC16_MAX_BITS` bits (TS 38.212 7.2.1).
 TB_CRC_BITS = 24
+#: The largest transport block whose CRC is CRC16.
+CRC16_MAX_BITS = 3824
 CB_CRC_BITS = 24
 #: Largest code block (information bits incl. CRC) of LDPC base graphs 1 and 2.
 MAX_CB_BITS_BG1 = 8448
@@ -49,8 +55,10 @@ class TBLayout:
         cb_bits: information bits per code block K, CB CRC included when C > 1.
         cb_coded_bits: coded bits per code block E (a multiple of ``bits_per_symbol``).
         bits_per_symbol: modulation order m.
-        ldpc_bits: below rate 1/5, the LDPC codeword's length E0 < E that the E bits repeat
+        ldpc_bits: below rate 1/5, the codeword's length E0 < E that the E bits repeat
             cyclically (0: no repetition, E0 = E).
+        code: ``ldpc``, or ``polar`` (:func:`channels.polar.polar_layout`: one code block
+            whose K counts the CRC11).
     """
 
     payload_bits: int
@@ -60,6 +68,7 @@ class TBLayout:
     cb_coded_bits: int
     bits_per_symbol: int
     ldpc_bits: int = 0
+    code: str = "ldpc"
 
     @property
     def ldpc_coded_bits(self) -> int:
@@ -119,8 +128,16 @@ def transport_block_size(payload_bits: int, code_rate: float) -> int:
     step = 2 ** (int(math.log2(payload_bits)) - 5)
     quantised = step * math.ceil(payload_bits / step)
     k_cb_max = MAX_CB_BITS_BG2 if base_graph(quantised, code_rate) == "bg2" else MAX_CB_BITS_BG1
+    # above 3824 bits the TB CRC is CRC24A (TB_CRC_BITS)
     c = math.ceil((quantised + TB_CRC_BITS) / (k_cb_max - CB_CRC_BITS))
     return 8 * c * math.ceil((quantised + TB_CRC_BITS) / (8 * c)) - TB_CRC_BITS
+
+
+def tb_crc(payload_bits: int) -> tuple[str, int]:
+    """The transport block CRC for a TB of ``payload_bits`` bits (TS 38.212 7.2.1): its
+    Sionna name and length, ``("CRC16", 16)`` up to :data:`CRC16_MAX_BITS`, else
+    ``("CRC24A", 24)``."""
+    return ("CRC16", 16) if payload_bits <= CRC16_MAX_BITS else ("CRC24A", TB_CRC_BITS)
 
 
 def base_graph(payload_bits: int, code_rate: float) -> str:
@@ -138,7 +155,7 @@ def tb_layout(payload_bits: int, mcs: MCS) -> TBLayout:
     if payload_bits < 1:
         raise LinkError("the payload is empty; a stream needs at least one bit to send.")
     a, rate, m = payload_bits, mcs.code_rate, mcs.bits_per_symbol
-    b = a + TB_CRC_BITS
+    b = a + tb_crc(a)[1]
     k_cb_max = MAX_CB_BITS_BG2 if base_graph(a, rate) == "bg2" else MAX_CB_BITS_BG1
     if b <= k_cb_max:
         num_cbs, crc_bits = 1, 0
@@ -156,10 +173,20 @@ def tb_layout(payload_bits: int, mcs: MCS) -> TBLayout:
     return TBLayout(a, pad, num_cbs, k, e, m, e0)
 
 
+def layout_for(payload_bits: int, mcs: MCS) -> TBLayout:
+    """The layout of a block of ``payload_bits`` at ``mcs``: :func:`tb_layout` for LDPC,
+    :func:`channels.polar.polar_layout` for a Polar MCS."""
+    if mcs.code == "polar":
+        from channels.polar import polar_layout
+
+        return polar_layout(payload_bits, mcs)
+    return tb_layout(payload_bits, mcs)
+
+
 def stream_symbols(payload_bits: int, mcs: MCS) -> int:
-    """Data symbols of one stream's transport block, without building the LDPC codec (pure
+    """Data symbols of one stream's transport block, without building the codec (pure
     arithmetic on the transport-block layout)."""
-    return tb_layout(transport_block_size(payload_bits, mcs.code_rate), mcs).num_symbols
+    return layout_for(transport_block_size(payload_bits, mcs.code_rate), mcs).num_symbols
 
 
 def repeat_index(layout: TBLayout, device=None) -> torch.Tensor:
@@ -200,7 +227,10 @@ class TransportBlockEncoder(Block):
         self.mcs = mcs
         self.layout = lay = tb_layout(payload_bits, mcs)
         self._tb_crc = CRCEncoder(
-            "CRC24A", k=lay.payload_bits + lay.pad_bits, precision=precision, device=device
+            tb_crc(payload_bits)[0],
+            k=lay.payload_bits + lay.pad_bits,
+            precision=precision,
+            device=device,
         )
         self._cb_crc = (
             CRCEncoder("CRC24B", k=lay.cb_bits - CB_CRC_BITS, precision=precision, device=device)
@@ -226,7 +256,7 @@ class TransportBlockEncoder(Block):
 
     @property
     def tb_crc(self) -> CRCEncoder:
-        """The transport block's CRC24A encoder."""
+        """The transport block's CRC encoder (CRC16 or CRC24A, :func:`tb_crc`)."""
         return self._tb_crc
 
     @property
@@ -261,7 +291,7 @@ class DecodedBlocks:
 
     Attributes:
         bits: [..., payload_bits] float {0, 1}, the hard decision (also when a CRC failed).
-        tb_ok: [...] bool, the TB CRC24A (and every CB CRC24B) passed.
+        tb_ok: [...] bool, the TB CRC (and every CB CRC24B) passed.
         cb_ok: [..., num_cbs] bool, per code block CRC result.
         iterations: [..., num_cbs] int, BP iterations each code block used.
     """
@@ -324,7 +354,7 @@ class TransportBlockDecoder(Block):
         #: Pruned decoders of incremental redundancy, keyed by the covered buffer length.
         self._ir_ldpc: dict[int, LDPC5GDecoder] = {}
         self._tb_crc = CRCDecoder(encoder.tb_crc, precision=precision, device=device)
-        # With one code block, the TB CRC24A is the block's own check.
+        # With one code block, the TB CRC is the block's own check.
         cb_crc = encoder.cb_crc
         self._cb_check = (
             CRCDecoder(cb_crc, precision=precision, device=device) if cb_crc else self._tb_crc

@@ -12,7 +12,8 @@ with the finite-length normal approximation of the channel's error probability::
 
 where ``g`` is the code's gap to the normal approximation, fitted so that over AWGN the
 block error rate is 10 % at the calibrated threshold (:func:`~channels.mcs.threshold_db`,
-by MCS and block size; below the table, QPSK 1/5 as :mod:`channels.floor` measured it),
+by MCS and block size; below the table, QPSK 1/5 as :mod:`channels.floor` measured it; a
+Polar MCS, one codeword whose K counts the CRC11, as :mod:`channels.polar` measured it),
 and the transport block arrives when all its C code blocks do.
 
 The streams of one shared frame see one fade: given ``x`` their noises are independent,
@@ -34,7 +35,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import gammainc, ndtr
 
-from channels.coding import tb_layout, transport_block_size
+from channels.coding import layout_for, transport_block_size
 from channels.errors import LinkError
 from channels.floor import floor_awgn_db
 from channels.mcs import (
@@ -99,8 +100,15 @@ class BlockModel:
 
 
 def _threshold(payload_bits: int, mcs: MCS) -> tuple[MCS, float]:
-    """The MCS whose LDPC codeword is sent (QPSK 1/5 below the table) and its AWGN 10 %
-    threshold (dB) for blocks of ``payload_bits``."""
+    """The MCS whose codeword is sent (QPSK 1/5 below the table) and its AWGN 10 %
+    threshold (dB) for blocks of ``payload_bits``; a Polar MCS reads
+    :func:`~channels.polar.polar_awgn_db`."""
+    if mcs.code == "polar":
+        from channels.polar import polar_awgn_db
+
+        if mcs.code_rate < MIN_CODE_RATE - 1e-9:
+            return MCS("qpsk", MIN_CODE_RATE, code="polar"), polar_awgn_db(payload_bits, mcs)
+        return mcs, polar_awgn_db(payload_bits, mcs)
     if mcs.code_rate < MIN_CODE_RATE - 1e-9:
         return MCS("qpsk", MIN_CODE_RATE), floor_awgn_db(payload_bits)
     if mcs.modulation == "qpsk" and mcs.code_rate <= MIN_CODE_RATE + 1e-9:
@@ -116,7 +124,7 @@ def block_model(payload_bits: int, mcs: MCS) -> BlockModel:
 
 @lru_cache(maxsize=8192)
 def _tb_model(tb_size: int, mcs: MCS) -> BlockModel:
-    lay = tb_layout(tb_size, mcs)
+    lay = layout_for(tb_size, mcs)
     n0 = lay.ldpc_coded_bits / lay.bits_per_symbol
     power = lay.cb_coded_bits / lay.ldpc_coded_bits
     base, t10 = _threshold(tb_size, mcs)

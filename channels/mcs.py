@@ -21,6 +21,10 @@ from importlib import resources
 
 from channels.errors import LinkError
 
+#: Channel codes a stream can use: 5G LDPC (every size) and 5G Polar (short payloads,
+#: :mod:`channels.polar`).
+CODES: tuple[str, ...] = ("ldpc", "polar")
+
 #: Modulation name -> bits per symbol (Gray-mapped square QAM, unit average energy).
 MODULATIONS: dict[str, int] = {"qpsk": 2, "qam16": 4, "qam64": 6, "qam256": 8}
 
@@ -61,17 +65,27 @@ class MCS:
 
     Attributes:
         modulation: ``qpsk``, ``qam16``, ``qam64`` or ``qam256``.
-        code_rate: target LDPC code rate in [1/5, 948/1024].
+        code_rate: target code rate in [1/5, 948/1024]; down to 1/40 by repeating the
+            rate-1/5 codeword.
         index: the 5G NR MCS index when the entry comes from the table, else ``None``.
+        code: ``ldpc`` (the 5G LDPC transport block, default) or ``polar`` (the 5G Polar
+            code with CRC11 and list decoding, for payloads of at most 1013 bits).
     """
 
     modulation: str
     code_rate: float
     index: int | None = None
+    code: str = "ldpc"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "modulation", self.modulation.lower().replace("-", ""))
         modulation_bits(self.modulation)
+        if self.code not in CODES:
+            raise LinkError(
+                f"unknown channel code {self.code!r}; choose one of {', '.join(CODES)}."
+            )
+        if self.code == "polar" and self.index is not None:
+            raise LinkError("a table MCS index names an LDPC entry; a Polar MCS has none.")
         rate = self.code_rate
         if not (isinstance(rate, (int, float)) and math.isfinite(rate)):
             raise LinkError(f"code rate {rate!r} is not a number; give a value in [0.025, 0.925].")
@@ -105,7 +119,7 @@ class MCS:
         rate = f"{frac.numerator}/{frac.denominator}"
         if abs(float(frac) - self.code_rate) > 1e-6:
             rate = f"{self.code_rate:.3f}"
-        return f"{mod} {rate}"
+        return f"{'Polar ' if self.code == 'polar' else ''}{mod} {rate}"
 
     def __str__(self) -> str:
         prefix = f"MCS{self.index} " if self.index is not None else ""
@@ -281,8 +295,13 @@ def shannon_snr_db(spectral_efficiency: float) -> float:
 
 def parse_mcs(text: str) -> MCS:
     """Parse fixed MCS text (not ``adaptive`` / ``robust``): ``"4"``/``"mcs4"`` (table
-    index) or ``"qam16:0.5"``."""
+    index), ``"qam16:0.5"``, or ``"polar:qpsk:1/5"`` (the 5G Polar code)."""
     t = text.strip().lower()
+    if t.startswith("polar:"):
+        rest = parse_mcs(t[len("polar:") :])
+        if rest.index is not None or rest.code != "ldpc":
+            raise LinkError(f"write a Polar MCS as 'polar:modulation:rate', not {text!r}.")
+        return MCS(rest.modulation, rest.code_rate, code="polar")
     if t.startswith("mcs"):
         t = t[3:]
     if t.isdigit():
@@ -299,6 +318,6 @@ def parse_mcs(text: str) -> MCS:
             raise LinkError(f"code rate {rate!r} in {text!r} is not a number.") from err
         return MCS(mod, value)
     raise LinkError(
-        f"cannot read MCS {text!r}; write a table index (e.g. 'mcs4') or "
-        "'modulation:rate' (e.g. 'qam16:1/2')."
+        f"cannot read MCS {text!r}; write a table index (e.g. 'mcs4'), "
+        "'modulation:rate' (e.g. 'qam16:1/2') or 'polar:modulation:rate' (e.g. 'polar:qpsk:1/5')."
     )

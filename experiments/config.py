@@ -284,7 +284,8 @@ def _check_mcs(text: Any, where: str, planned: bool = False) -> str:
     if not isinstance(text, str):
         raise _fail(
             where,
-            f"{text!r} is not an MCS; write 'adaptive', 'robust', 'planned', 'mcsN' or 'qam16:1/2'",
+            f"{text!r} is not an MCS; write 'adaptive', 'robust', 'planned', 'mcsN', 'qam16:1/2' "
+            "or 'polar:qpsk:1/5'",
         )
     if planned and text.strip().lower() == "planned":  # a codec's mcs, not a stream's
         return "planned"

@@ -210,10 +210,10 @@ def test_a_short_budget_takes_the_robust_rung_that_fits():
     bits = {"caption": 40, "spw": 88}
     roomy = link.plan(bits, -6.0, None, "robust")
     assert [round(m.repetition) for m, _, _ in roomy.values()] == [4, 4]  # QPSK 1/20 each
-    # 700 channel uses: the caption keeps two copies (320 uses) so that the SPWs still fit
-    # at plain QPSK 1/5 (280); three (480) would leave them no room
-    short = link.plan(bits, -6.0, 700, "robust")
-    assert sum(uses for _, _, uses in short.values()) <= 700
+    # 600 channel uses: the caption keeps two copies (280 uses) so that the SPWs still fit
+    # at plain QPSK 1/5 (260); three (420) would leave them no room
+    short = link.plan(bits, -6.0, 600, "robust")
+    assert sum(uses for _, _, uses in short.values()) <= 600
     assert [round(m.repetition) for m, _, _ in short.values()] == [2, 1]
     tight = link.plan(bits, -6.0, 491, "robust")  # 0.03 cpp of a 128x128 image
     assert [round(m.repetition) for m, _, _ in tight.values()] == [1, 1]

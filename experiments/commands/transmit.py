@@ -65,7 +65,7 @@ def transmit(
         "--mcs",
         help="Protection of the codec's adaptive streams (MTGC: the HCI; a baseline: its "
         "one stream): 'adaptive', 'robust' (3 dB more margin; below the table QPSK 1/5, repeated), "
-        "table index 'mcsN' or 'modulation:rate'.",
+        "table index 'mcsN', 'modulation:rate' or 'polar:modulation:rate' (the 5G Polar code).",
     ),
     protection_mode: str = typer.Option(
         "fixed",

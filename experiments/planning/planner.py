@@ -33,10 +33,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from channels.coding import stream_symbols
+from channels.coding import stream_symbols, transport_block_size
 from channels.delivery import block_model, block_success, fading, outcome_probability
 from channels.frame import _aligned
 from channels.mcs import MCS, MIN_CODE_RATE, NR_MCS_TABLE
+from channels.polar import SIZES as POLAR_SIZES
 from experiments.planning.objective import Objective
 from semcom.errors import SemcomError
 from semcom.values import ValueTable, subset_key
@@ -50,11 +51,20 @@ REPEATS: tuple[float, ...] = (1, 1.25, 1.5, 1.75, 2, 2.25, 2.5, 3, 3.5, 4, 5, 6,
 #: within it everywhere is dropped (0: exact). A plan's expected value is then within about
 #: SLACK x the value table's range of the exact optimum; the tests check both.
 SLACK = 1e-3
-#: Every protection the planner may give a stream: the NR table and QPSK 1/5 repeated.
+#: QPSK rates of the 5G Polar code the planner may choose at and above rate 1/5.
+POLAR_RATES: tuple[float, ...] = (1 / 2, 1 / 3)
+#: Every protection the planner may give a stream: the NR table and QPSK 1/5 repeated
+#: (LDPC), and for payloads up to :data:`POLAR_MAX_BITS` the Polar code at
+#: :data:`POLAR_RATES` and at 1/5 repeated likewise.
 PROTECTIONS: tuple[MCS, ...] = (
     *(MCS("qpsk", MIN_CODE_RATE / r) for r in reversed(REPEATS)),
     *NR_MCS_TABLE,
+    *(MCS("qpsk", MIN_CODE_RATE / r, code="polar") for r in reversed(REPEATS)),
+    *(MCS("qpsk", r, code="polar") for r in POLAR_RATES),
 )
+#: The largest transport block the planner sends with Polar: the largest calibrated size
+#: (:data:`channels.polar.SIZES`).
+POLAR_MAX_BITS = POLAR_SIZES[-1]
 
 
 @dataclass
@@ -114,6 +124,14 @@ def _protection_arrays(bits: int, protections: tuple[MCS, ...]) -> tuple:
 BLOCK_FIELDS = ("num_cbs", "k", "n0", "power", "gap")
 
 
+def _usable(bits: int, protections: tuple[MCS, ...]) -> tuple[MCS, ...]:
+    """``protections`` less the Polar ones when a ``bits`` payload's transport block is
+    above :data:`POLAR_MAX_BITS` (LDPC carries every size)."""
+    if transport_block_size(bits, MIN_CODE_RATE) <= POLAR_MAX_BITS:
+        return protections
+    return tuple(m for m in protections if m.code != "polar")
+
+
 def candidates(
     link,
     stream,
@@ -148,6 +166,7 @@ def candidates(
 def _option_candidates(link, bits, snr_db, nodes, weights, limit, prune, protections) -> list:
     """(MCS, symbols, cost, arrival [J], bits) of one payload size at each protection that
     fits ``limit`` (pruned as :func:`candidates` says)."""
+    protections = _usable(bits, protections)
     symbols, *model = _protection_arrays(bits, protections)
     costs = [_cost(link, int(n)) for n in symbols]
     fit = [i for i, c in enumerate(costs) if c <= limit]

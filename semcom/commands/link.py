@@ -35,7 +35,8 @@ def link(
         None,
         "--mcs",
         help="Curves to draw instead of --modulation/--code-rate: "
-        "table indices ('mcs4') or 'modulation:rate' ('qam16:1/2'); several allowed.",
+        "table indices ('mcs4'), 'modulation:rate' ('qam16:1/2') or the 5G Polar code "
+        "'polar:modulation:rate' ('polar:qpsk:1/5', payloads up to 1013 bits); several allowed.",
     ),
     uncoded: bool = typer.Option(False, "--uncoded", help="No CRC and no LDPC: raw BER."),
     bits: int = typer.Option(1024, help="Payload bits per transport block."),
