@@ -150,11 +150,12 @@ def candidates(
     # a link plans many images at one SNR and budget (a sweep's group): an option size's
     # candidates are the same for all of them
     cache = link.__dict__.setdefault("_planner_cache", {})
+    point = (float(snr_db), int(limit), bool(prune), hash(protections), len(nodes), SLACK)
     for k, option in enumerate(stream.options):
         if not option.payload:
             continue
         bits = 8 * len(option.payload)
-        key = (bits, float(snr_db), int(limit), bool(prune), protections, len(nodes), SLACK)
+        key = (bits, point)
         if key not in cache:
             cache[key] = _option_candidates(
                 link, bits, snr_db, nodes, weights, limit, prune, protections
@@ -230,32 +231,6 @@ def _choose(total: np.ndarray, cost: np.ndarray, objective: Objective) -> int:
     return int(idx[np.argmin(cost[idx])])
 
 
-def _prune_last(
-    cands: Sequence[Candidate],
-    last: str,
-    rest: Sequence[str],
-    table: ValueTable,
-    objective: Objective,
-    variable: bool,
-) -> list[Candidate]:
-    """Drop the last stream's candidates that another, no dearer candidate (of any option)
-    beats in what it adds to every outcome of the other streams at every fade (exact: the
-    expected value is linear in those additions; the other streams carry no variable
-    bits)."""
-    probs = np.stack([c.success for c in cands])  # [C, J]
-    sent = np.array([c.option is not None for c in cands], dtype=float)
-    vbits = np.array([c.bits if variable else 0 for c in cands], dtype=float)
-    parts = []
-    for sub in _subsets(len(rest)):
-        names = [rest[k] for k in sub]
-        delta = _values(table, objective, [*names, last], vbits)
-        delta = (delta - _values(table, objective, names, 0)[:, None]) * sent[None, :]  # [2, C]
-        parts.append(delta[:, :, None] * probs[None, :, :])  # [2, C, J]
-    gains = np.concatenate(parts).transpose(1, 0, 2).reshape(len(cands), -1)
-    tol = SLACK * float(np.abs(gains).max(initial=0.0))
-    return [cands[i] for i in sorted(_frontier(gains, [c.cost for c in cands], tol))]
-
-
 def _frontier(scores: np.ndarray, costs: Sequence[int], tol: float = 0.0) -> list[int]:
     """Indices of the rows of ``scores`` [N, D] that no earlier row matches or beats in
     every column, rows taken by (cost, higher sum first, index): a row is dropped when a
@@ -303,17 +278,14 @@ def search(
     last = max(range(len(streams)), key=lambda i: len(cands[i]))
     rest = [i for i in range(len(streams)) if i != last]
     lc = list(cands[last])
-    if not any(names[i] in variable for i in rest):
-        lc = _prune_last(
-            lc, names[last], [names[i] for i in rest], table, objective, names[last] in variable
-        )
     lp = np.stack([c.success for c in lc])  # [C, J]
     lcost = np.array([c.cost for c in lc])
     lbits = np.array([c.bits if names[last] in variable else 0 for c in lc], dtype=float)
+    room = limit - int(lcost.min())
     combos = [
         combo
         for combo in itertools.product(*(cands[i] for i in rest))
-        if sum(c.cost for c in combo) + lcost.min() <= limit
+        if sum(c.cost for c in combo) <= room
     ]
     if not combos:
         return [], -math.inf
@@ -407,13 +379,21 @@ CHUNK = 128
 
 def _bounded(base, wp_all, lg, rcost, lcost, limit, objective, best, rank, members):
     """One group's best (single objective), scoring its combinations in order of an upper
-    bound (each fade node's largest gain of any last-stream candidate) and stopping once no
-    bound can beat the best so far: the same choice as scoring them all."""
-    bound = base + wp_all @ lg.max(axis=0)
+    bound and stopping once no bound can beat the best so far: the same choice as scoring
+    them all. A combination's bound takes, at each outcome and fade node, the largest gain
+    of the last stream's candidates that fit beside it (the "not sent" one always does):
+    the candidates sorted by cost, a running maximum, read at what the budget leaves."""
+    by_cost = np.argsort(lcost, kind="stable")
+    ceiling = np.maximum.accumulate(lg[by_cost], axis=0)  # [C, D]
+    fits = np.searchsorted(lcost[by_cost], limit - rcost, side="right")  # [K]
+    bound = base + np.einsum("kd,kd->k", wp_all, ceiling[np.maximum(fits - 1, 0)])
+    bound = np.where(fits > 0, bound, -np.inf)
     order = np.argsort(-bound, kind="stable")
     for start in range(0, len(order), CHUNK):
         rows = order[start : start + CHUNK]
-        if best is not None and bound[rows[0]] < best[0] - 1e-9:
+        if not np.isfinite(bound[rows[0]]) or (
+            best is not None and bound[rows[0]] < best[0] - 1e-9
+        ):
             break
         t = base[rows, None] + wp_all[rows] @ lg.T  # [k, C]
         cost = rcost[rows, None] + lcost[None, :]
@@ -421,13 +401,15 @@ def _bounded(base, wp_all, lg, rcost, lcost, limit, objective, best, rank, membe
         top = t.max()
         if not np.isfinite(top):
             continue
-        # every entry within 1e-12 of the chunk's best, each a candidate key (ties: the
-        # cheaper, then the earlier group and position, as one full scan would choose)
-        for r, j in zip(*np.nonzero(t >= top - 1e-12), strict=True):
-            i = int(rows[r])
-            key = (float(t[r, j]), 0.0, -int(cost[r, j]), rank, i, int(j), members[i])
-            if best is None or _better(key, best, objective):
-                best = key
+        # of the entries within 1e-12 of the chunk's best, the cheapest, then the earliest
+        # combination and candidate (as one full scan would choose)
+        tied_r, tied_j = np.nonzero(t >= top - 1e-12)
+        pick = np.lexsort((tied_j, rows[tied_r], cost[tied_r, tied_j]))[0]
+        r, j = int(tied_r[pick]), int(tied_j[pick])
+        i = int(rows[r])
+        key = (float(t[r, j]), 0.0, -int(cost[r, j]), rank, i, j, members[i])
+        if best is None or _better(key, best, objective):
+            best = key
     return best
 
 
