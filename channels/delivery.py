@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Container, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -149,27 +149,43 @@ def _tb_model(tb_size: int, mcs: MCS) -> BlockModel:
 @dataclass(frozen=True)
 class Fading:
     """The distribution of a frame's power gain: Nakagami-m (``m``; None: no fade) and an
-    SNR offset in dB (the receiver's losses, fitted for OFDM channels)."""
+    SNR offset in dB (the receiver's losses, fitted for OFDM channels).
+
+    ``transmissions`` T > 1 models HARQ with Chase combining: a stream that fails is sent
+    again through a new, independent fade of the same process and the LLRs add, so after T
+    transmissions the block is decoded at the sum of T gains — Gamma(T m, 1/m) (AWGN: T).
+    Every stream of a frame that is still missing is resent in one retransmission frame,
+    so given the T gains the streams' arrivals stay independent: the same quadrature, over
+    the sum. (Incremental redundancy decodes better than adding LLRs; for it the model is
+    conservative.)
+    """
 
     channel: str
     m: float | None
     offset_db: float = 0.0
+    transmissions: int = 1
 
     def nodes(self) -> tuple[np.ndarray, np.ndarray]:
         """Quadrature over the gain: nodes ``x`` [J] and weights [J] (probability masses
         of log-spaced cells, summing to 1)."""
-        return _nodes(self.m, self.offset_db)
+        return _nodes(self.m, self.offset_db, self.transmissions)
+
+    def combined(self, transmissions: int) -> Fading:
+        """The gain after ``transmissions`` Chase-combined transmissions (see above)."""
+        return replace(self, transmissions=int(transmissions))
 
 
 @lru_cache(maxsize=64)
-def _nodes(m: float | None, offset_db: float) -> tuple[np.ndarray, np.ndarray]:
+def _nodes(m: float | None, offset_db: float, transmissions: int = 1) -> tuple[np.ndarray, np.ndarray]:
     scale = 10 ** (-offset_db / 10)
+    t = int(transmissions)
     if m is None:
-        return np.array([scale]), np.array([1.0])
+        return np.array([scale * t]), np.array([1.0])
     # NODES cells, log-spaced from deep fades far into the tail; their masses are exact
-    inner = np.logspace(-6, math.log10(40.0 / m + 10), NODES - 1)
+    shape = m * t  # the sum of t Gamma(m, 1/m) gains
+    inner = np.logspace(-6, math.log10(t * (40.0 / m + 10)), NODES - 1)
     edges = np.concatenate([[0.0], inner, [np.inf]])
-    cdf = gammainc(m, m * np.concatenate([edges[:-1], [1.0]]))
+    cdf = gammainc(shape, m * np.concatenate([edges[:-1], [1.0]]))
     cdf[-1] = 1.0
     weights = np.diff(cdf)
     x = np.concatenate([[inner[0] / 2], np.sqrt(inner[:-1] * inner[1:]), [inner[-1] * 1.5]])
@@ -235,10 +251,12 @@ def success_given_gain(payload_bits: int, mcs: MCS, snr_db: float, fade: Fading)
     return block_model(int(payload_bits), mcs).success(10 ** (snr_db / 10) * x)
 
 
-def arrival_probability(payload_bits: int, mcs: MCS, snr_db: float, channel: str = "awgn") -> float:
+def arrival_probability(
+    payload_bits: int, mcs: MCS, snr_db: float, channel: str = "awgn", transmissions: int = 1
+) -> float:
     """Probability that one stream of ``payload_bits`` at ``mcs`` arrives (CRC passes) at
-    average Es/N0 ``snr_db`` over ``channel`` (one transmission)."""
-    fade = fading(channel)
+    average Es/N0 ``snr_db`` over ``channel`` within ``transmissions`` (HARQ, Chase)."""
+    fade = fading(channel).combined(transmissions)
     _, w = fade.nodes()
     return float(w @ success_given_gain(payload_bits, mcs, snr_db, fade))
 
@@ -248,11 +266,13 @@ def joint_arrivals(
     snr_db: float,
     channel: str = "awgn",
     shared: bool = True,
+    transmissions: int = 1,
 ) -> dict[frozenset[int], float]:
     """Probability of each outcome of sending ``streams`` ((payload bits, MCS) each) in one
-    transmission: subset of stream indices that arrive -> probability (summing to 1).
-    ``shared``: one frame, one fade (correlated arrivals); else a fade per stream."""
-    fade = fading(channel)
+    transmission (with HARQ, up to ``transmissions`` each, Chase-combined): subset of stream
+    indices that arrive -> probability (summing to 1). ``shared``: one frame, one fade
+    (correlated arrivals); else a fade per stream."""
+    fade = fading(channel).combined(transmissions)
     _, w = fade.nodes()
     probs = [success_given_gain(b, m, snr_db, fade) for b, m in streams]
     if not shared:

@@ -460,6 +460,18 @@ def parse_config(data: Any) -> SweepConfig:
         raise _fail(
             "name", f"must be a plain name (letters, digits, _ . @ + -, no slashes), not {name!r}"
         )
+    sweep_harq = _harq(d.get("harq"))
+    from channels.harq import HarqPolicy
+
+    default = None if sweep_harq is None else HarqPolicy(**dict(sweep_harq))
+    for i, spec in enumerate(codecs):
+        policy = spec.harq_policy(default)
+        if spec.mcs == "planned" and policy is not None and policy.budget != "extra":
+            raise _fail(
+                f"codecs[{i}]",
+                "planned protection models HARQ retransmissions beyond the budget only; "
+                "set harq budget: extra or protect this codec's streams with a fixed rule",
+            )
     return SweepConfig(
         metrics=_metrics(d.get("metrics")),
         name=name,
@@ -473,7 +485,7 @@ def parse_config(data: Any) -> SweepConfig:
         decode_seed=_int(d.get("decode_seed", 0), "decode_seed", 0),
         save_images=_int(d.get("save_images", 2), "save_images", 0),
         frame=_frame(d.get("frame", "shared")),
-        harq=_harq(d.get("harq")),
+        harq=sweep_harq,
         device=_device(d.get("device", "cpu")),
     )
 

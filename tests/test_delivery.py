@@ -87,3 +87,39 @@ def test_two_streams_in_one_rayleigh_frame_match_the_link():
     for what, (measured, predicted) in checks.items():
         sigma = math.sqrt(max(predicted * (1 - predicted), 1e-4) / n)
         assert abs(measured - predicted) <= 3 * sigma, (what, measured, predicted)
+
+
+def test_harq_gain_is_the_sum_of_independent_fades():
+    # Rayleigh: T transmissions Chase-combined see Gamma(T, 1) (mean T); AWGN: exactly T
+    x, w = fading("rayleigh").combined(3).nodes()
+    assert w.sum() == pytest.approx(1.0) and float(w @ x) == pytest.approx(3.0, rel=0.02)
+    x, w = fading("awgn").combined(4).nodes()
+    assert list(x) == [4.0] and list(w) == [1.0]
+    one = arrival_probability(56, MCS("qpsk", 0.2), -3.0, "rayleigh")
+    two = arrival_probability(56, MCS("qpsk", 0.2), -3.0, "rayleigh", transmissions=2)
+    assert two > one + 0.1
+
+
+@pytest.mark.slow
+def test_harq_arrivals_in_one_rayleigh_frame_match_the_link():
+    """With HARQ (2 transmissions, Chase), the predicted arrival of a caption- and an
+    SPW-sized stream, each and both, lie within 3 sigma of a Monte Carlo of the link."""
+    from channels.link import Link
+
+    snr, mcs_a, mcs_b = -6.0, MCS("qpsk", 0.1), MCS("qpsk", 0.2)
+    n = 600
+    rng = np.random.default_rng(1)
+    items = [{"caption": rng.bytes(7), "spw": rng.bytes(11)} for _ in range(n)]
+    link = Link("rayleigh", harq={"max_transmissions": 2, "combining": "chase"})
+    sent = link.transmit_many(items, snr, None, {"caption": mcs_a, "spw": mcs_b}, seeds=range(n))
+    ok_a = np.array([t.streams["caption"].stats.crc_ok for t in sent])
+    ok_b = np.array([t.streams["spw"].stats.crc_ok for t in sent])
+    pred = joint_arrivals([(56, mcs_a), (88, mcs_b)], snr, "rayleigh", transmissions=2)
+    checks = {
+        "caption": (ok_a.mean(), pred[frozenset({0})] + pred[frozenset({0, 1})]),
+        "spw": (ok_b.mean(), pred[frozenset({1})] + pred[frozenset({0, 1})]),
+        "both": ((ok_a & ok_b).mean(), pred[frozenset({0, 1})]),
+    }
+    for what, (measured, predicted) in checks.items():
+        sigma = math.sqrt(max(predicted * (1 - predicted), 1e-4) / n)
+        assert abs(measured - predicted) <= 3 * sigma, (what, measured, predicted)

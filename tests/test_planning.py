@@ -182,6 +182,26 @@ def test_bad_planned_entries_are_named(entry, message):
         _config(entry)
 
 
+def test_planning_with_harq_counts_the_retransmissions():
+    """HARQ beyond the budget: every stream may be sent again, so at a low SNR the plan
+    expects more (and may choose less protection for the same arrival); HARQ within the
+    budget is refused in one sentence, in configs before the sweep starts."""
+    from channels.harq import HarqPolicy
+
+    rng = np.random.default_rng(5)
+    encoded, table = _encoded(rng, [40, 80]), _table(rng)
+    plain = plan_planned(make_link("rayleigh"), encoded, -6.0, 700, table, "f1")
+    harq = plan_planned(make_link("rayleigh", harq=3), encoded, -6.0, 700, table, "f1")
+    assert harq.predicted.figures["f1"] > plain.predicted.figures["f1"] + 0.05
+    same = make_link("rayleigh", harq=HarqPolicy(max_transmissions=3, budget="same"))
+    with pytest.raises(SemcomError, match="budget: extra"):
+        plan_planned(same, encoded, -6.0, 700, table, "f1")
+    entry = {"name": "jpeg", "mcs": "planned", "harq": {"max_transmissions": 2, "budget": "same"}}
+    with pytest.raises(SemcomError, match=r"codecs\[0\].*budget: extra"):
+        _config(entry)
+    assert _config({**entry, "harq": 2}).codecs[0].harq_policy().max_transmissions == 2
+
+
 def test_the_cli_says_in_one_sentence_what_is_missing(tmp_path, capsys):
     from tests.conftest import run_cli
 

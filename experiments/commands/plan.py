@@ -43,6 +43,12 @@ def plan(
     scene: int = typer.Option(0, "--scene", help="The ShapesWorld test scene (no --image)."),
     weights: Path | None = typer.Option(None, "--weights", help="MTGC model directory."),
     frame: str = typer.Option("shared", "--frame", help="shared or per-stream."),
+    harq: int = typer.Option(
+        1,
+        "--harq",
+        help="HARQ: most transmissions per stream, retransmissions beyond the budget "
+        "(planned as Chase combining over independent fades); 1: none.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the plans as JSON."),
     check: Path | None = typer.Option(
         None,
@@ -85,8 +91,11 @@ def plan(
     if check is not None:
         _check(check, out, against)
         return
+    from channels.harq import HarqPolicy
+
     snrs = parse_snr_list(snr_db)
     check_frame(frame)
+    HarqPolicy.parse(harq)  # a bad --harq fails before the model loads
     goal = Objective.parse(objective, tolerance)
     for cpp in budget_cpp:
         if not (math.isfinite(cpp) and cpp > 0):
@@ -117,7 +126,7 @@ def plan(
         from experiments.planning import sender_values
 
         table = sender_values(table, chosen, encoded, img)
-    link = make_link(channel, None, frame)
+    link = make_link(channel, None, frame, harq)
     rows = []
     for cpp in budget_cpp:
         budget = budget_uses(cpp, encoded.height, encoded.width)

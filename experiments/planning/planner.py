@@ -18,6 +18,9 @@ combinations in order of an upper bound, stopping when none can win); the best f
 total wins (ties: fewer channel uses, then the first found). :func:`brute_force`
 enumerates without pruning, for the tests.
 
+With HARQ (retransmissions beyond the budget) the fade is the sum of the gains of the most
+transmissions (:meth:`channels.delivery.Fading.combined`, Chase combining).
+
 Objectives (:class:`Objective`): one metric field (``f1``, ``psnr``, any field of the
 table), a weighted sum (``0.7*f1+0.01*psnr``), or one field first and a second as the
 tie-break within a tolerance (``f1,psnr``).
@@ -199,13 +202,18 @@ def _values(table: ValueTable, objective: Objective, names: Sequence[str], bits)
 
 
 def _weights_of_fade(link) -> tuple[np.ndarray, np.ndarray]:
-    if link.harq is not None:
-        raise SemcomError(
-            "planned protection does not model HARQ retransmissions yet; plan without harq "
-            "or protect the streams with a fixed rule."
-        )
+    """The quadrature over the link's fade; with HARQ (retransmissions beyond the budget),
+    over the sum of the gains of its most transmissions (:meth:`Fading.combined`: every
+    stream that fails is sent again, so each stream gets them all)."""
     f = fading(link.calibrated_as)
-    return f.nodes()
+    if link.harq is None:
+        return f.nodes()
+    if link.harq.budget != "extra":
+        raise SemcomError(
+            "planned protection models HARQ whose retransmissions come beyond the budget "
+            "(harq budget: extra); with budget: same, protect the streams with a fixed rule."
+        )
+    return f.combined(link.harq.max_transmissions).nodes()
 
 
 def _subsets(n: int) -> list[tuple[int, ...]]:
