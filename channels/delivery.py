@@ -176,7 +176,9 @@ class Fading:
 
 
 @lru_cache(maxsize=64)
-def _nodes(m: float | None, offset_db: float, transmissions: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def _nodes(
+    m: float | None, offset_db: float, transmissions: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     scale = 10 ** (-offset_db / 10)
     t = int(transmissions)
     if m is None:
