@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.semcom-installed
 PINS   := -c constraints.txt
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test bench lint clean constraints
+.PHONY: install demo test test-fast bench lint clean constraints
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,12 @@ demo: $(STAMP)
 	$(VENV)/bin/semcom link --channel awgn --mcs mcs2 mcs4 mcs9 mcs15 mcs20 mcs27 \
 		--snr-db auto --bits 1024 --blocks 50 --seed 0 --plot figures/bler_awgn.png
 
-test: $(STAMP)
+# Everything, lint first (CI runs this); test-fast skips the tests marked slow.
+test: $(STAMP) lint
 	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(PY) benchmarks/link.py

@@ -60,7 +60,3 @@ def uncoded_ber(channel: str, modulation: str, snr_db: float) -> float | None:
     form = forms.get((channel, modulation))
     return None if form is None else form(snr_db)
 
-
-def shannon_capacity(snr_db: float) -> float:
-    """AWGN capacity log2(1 + Es/N0) in bits per complex channel use."""
-    return math.log2(1.0 + db2lin(snr_db))

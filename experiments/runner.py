@@ -310,7 +310,7 @@ def _rows(
                 "trial": t,
                 "seed": link_seed(config.seed, i, t),
                 "budget_uses": budget,
-                "channel_uses": point.total_uses,
+                "channel_uses": point.frame_uses,
                 "payload_bits": bits,
                 "bpp": bits / pixels,
                 "success": ok,

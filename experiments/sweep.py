@@ -155,9 +155,7 @@ def run_sweep(
         if model is None:
             idents = codecs_identity(config, weights)
             stored = store.get_meta("codec_weights")
-            # a store written before every codec's weights were recorded holds MTGC's alone
-            legacy = store.get_meta("mtgc_weights")
-            was = json.loads(stored) if stored else ({"mtgc": legacy} if legacy else {})
+            was = json.loads(stored) if stored else {}
             changed = sorted(k for k in was if idents.get(k) != was[k])
             if before and changed:
                 raise SemcomError(

@@ -265,7 +265,7 @@ def transmit_image(
         snr_db=float(snr_db),
         budget_cpp=float(budget_cpp),
         budget_uses=budget,
-        channel_uses=chosen.total_uses,
+        channel_uses=chosen.frame_uses,
         success=success,
         streams=streams,
         figures=figures,

@@ -113,8 +113,6 @@ class MTGC:
         """CRC32 over everything both ends must share: coders, TASCM and HCI weights."""
         if self._fingerprint is None:
             config = asdict(self.config)
-            if config.get("hci_factors") is None:  # as before the field existed
-                config.pop("hci_factors", None)
             crc = zlib.crc32(json.dumps(config, sort_keys=True).encode())
             crc = zlib.crc32(self.caption_coder.fingerprint.to_bytes(4, "big"), crc)
             modules = [("tascm", self.tascm)]

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_cli
 
 from semcom.cli import expand_multi_value_options
+from tests.conftest import run_cli
 
 
 def test_link_json_reports_one_point_per_snr(capsys):

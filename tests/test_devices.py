@@ -6,10 +6,10 @@ import json
 
 import pytest
 import torch
-from conftest import run_cli
 
 from semcom.devices import half_dtype, resolve_device
 from semcom.errors import SemcomError
+from tests.conftest import run_cli
 
 
 @pytest.fixture

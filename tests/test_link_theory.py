@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import binomial_tolerance
 
 from channels.curves import coded_curve, uncoded_curve
 from channels.link import Link
 from channels.mcs import MCS, shannon_snr_db
 from channels.theory import ber_qam16_awgn, ber_qpsk_awgn, ber_qpsk_rayleigh
+from tests.conftest import binomial_tolerance
 
 BITS, BLOCKS = 4000, 50  # 200,000 bits per SNR point
 

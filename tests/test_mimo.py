@@ -12,7 +12,6 @@ import math
 
 import pytest
 import torch
-from conftest import binomial_tolerance
 
 from channels.cdl import CDLChannel
 from channels.curves import uncoded_curve
@@ -21,6 +20,7 @@ from channels.link import Link
 from channels.mcs import MCS
 from channels.models import RayleighBlockFading, TDLChannel
 from channels.theory import ber_qpsk_mimo_zf
+from tests.conftest import binomial_tolerance
 
 BITS, BLOCKS = 4000, 100  # 400,000 bits per SNR point
 
@@ -116,7 +116,7 @@ def test_bad_mimo_options_are_refused(options):
 
 
 def test_semcom_link_takes_antennas_and_refuses_them_where_they_do_not_apply(capsys):
-    from conftest import run_cli
+    from tests.conftest import run_cli
 
     args = ["link", "--channel", "cdl-c", "--antennas", "2", "--snr-db", "25", "--blocks", "4"]
     code, out, _ = run_cli([*args, "--json"], capsys)

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 from _mtgc import toy_sd21
-from conftest import run_cli
 
 from semcom.data.folder import load_folder, square
 from semcom.errors import SemcomError
 from semcom.imageio import save_image
+from tests.conftest import run_cli
 
 SETTINGS = {
     "image_size": 64,

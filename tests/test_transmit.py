@@ -51,7 +51,7 @@ def test_baseline_plan_takes_the_best_point_that_fits(scene) -> None:
     points = operating_points(scene, "webp")
     encoded = make_codec("webp").encode(scene)
     chosen = plan(link, encoded, 10.0, 600, {IMAGE_STREAM: "qpsk:1/2"})
-    assert chosen.total_uses <= 600
+    assert chosen.frame_uses <= 600
     bits = 8 * len(chosen.payloads[IMAGE_STREAM])
     max_bits = max_payload_bits(link, parse_mcs("qpsk:1/2"), 600)
     best = min((v for v in points if v.bits <= max_bits), key=lambda v: (-v.psnr, v.bits))
@@ -84,7 +84,7 @@ def test_the_planner_keeps_priority_order_and_takes_the_first_option_that_fits()
     chosen = plan(link, encoded, 10.0, need, {})
     assert list(chosen.payloads) == ["first", "second"] and chosen.not_sent == ["third"]
     assert chosen.payloads["second"] == small.payload and chosen.detail == {"which": "small"}
-    assert chosen.total_uses == need
+    assert chosen.frame_uses == need
     # a tighter budget drops the later streams first
     tight = plan(link, encoded, 10.0, stream_uses(link, 160, mcs), {})
     assert list(tight.payloads) == ["first"] and tight.not_sent == ["second", "third"]

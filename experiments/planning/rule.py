@@ -55,10 +55,6 @@ class Plan:
     #: Planned protection: the expected figures (:class:`~experiments.planning.Prediction`).
     predicted: object | None = None
 
-    @property
-    def total_uses(self) -> int:
-        return self.frame_uses
-
     def arrived(self, delivered: Mapping[str, bytes]) -> bool:
         """Whether the point succeeded: something was sent and every sent stream arrived."""
         return bool(self.payloads) and set(delivered) == set(self.payloads)

@@ -276,7 +276,3 @@ class ShapesWorld:
             image, scene, item_seed, torch.from_numpy(labels), rng.bit_generator.state
         )
 
-
-def cell_of(obj: ShapeObject) -> str:
-    """The cell's name, e.g. "top left"."""
-    return CELLS[obj.cell]
