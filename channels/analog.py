@@ -11,7 +11,7 @@ Two paths with the same statistics:
   ``block`` symbols (perfect CSI, zero forcing), exactly as ``AWGNChannel`` and
   ``RayleighBlockFading`` (tests compare the noise variances).
 
-Conventions as in ``channels/models.py``: ``x`` is [B, n] complex64 with unit average
+Conventions as in :mod:`channels.models`: ``x`` is [B, n] complex64 with unit average
 energy per row, SNR is Es/N0 per complex symbol in dB.
 """
 

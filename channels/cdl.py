@@ -18,7 +18,8 @@ from __future__ import annotations
 from sionna.phy.channel.tr38901 import CDL, PanelArray
 from sionna.phy.channel.tr38901.channel_coefficients import ChannelCoefficientsGenerator
 
-from channels.models import TDLChannel, _GeneratorSlot
+from channels.models.base import _GeneratorSlot
+from channels.models.ofdm import TDLChannel
 
 
 class _SeededCDL(_GeneratorSlot, CDL):

@@ -42,7 +42,7 @@ def make_link(
 
     Every random draw of a transmission comes from the generators of
     :meth:`Link.transmit` (the frame's, or each stream's), seeded by the point, and the TDL
-    pilots are a fixed sequence (channels/models.py), so a link's results do not depend on
+    pilots are a fixed sequence (channels/models/ofdm.py), so a link's results do not depend on
     what the process drew before.
     """
     return Link(channel, channel_options=options, frame=frame, harq=harq, device=device)

@@ -77,15 +77,15 @@ def test_the_plugin_runs_in_a_sweep_and_a_plot(toy_installed, tmp_path) -> None:
     df = store.frame()
     store.close()
     toy = df[(df["codec"] == "toy") & (df["image"] == 0)].set_index(["snr_db", "budget_cpp"])
-    # At 20 dB the coarse stream takes 612 channel uses at QPSK 1/3 and the fine one 283
-    # (8 bits) or 214 (6 bits) at the adaptive MCS. 0.16 cpp = 655 uses: coarse only.
+    # At 20 dB the coarse stream takes 600 channel uses at QPSK 1/3 (CRC16) and the fine
+    # one 212 with its 6-bit option at the adaptive MCS. 0.16 cpp = 655 uses: coarse only.
     short = toy.loc[(20.0, 0.16)]
     assert short["coarse_sent"] and json.loads(short["not_sent"]) == ["fine"]
     assert short["coarse_mcs"] == "QPSK 1/3" and short["coarse_crc_ok"]
     # 0.21 cpp = 860 uses: the fine stream's second option (6 bits) fits what is left
     mid = toy.loc[(20.0, 0.21)]
     assert mid["success"] and json.loads(mid["detail"]) == {"fine_bits": 6}
-    assert mid["channel_uses"] == 612 + 214
+    assert mid["channel_uses"] == 600 + 212
     # 0.5 cpp at 20 dB: both arrive, the fine stream with its 8-bit option, and the image is
     # the 8×8 block means (PSNR well above the coarse-only one)
     full = toy.loc[(20.0, 0.5)]

@@ -1,19 +1,5 @@
-"""Channel models: AWGN, flat Rayleigh block fading, 3GPP TDL over OFDM.
-
-Every model is a Sionna ``Block`` with one interface::
-
-    y_eq, no_eff = channel(x, no, generator=g, block_symbols=S)
-
-    x        [B, n] complex64   unit-average-energy symbols, one row per transmission
-    no       float              noise variance per complex symbol (Es/N0 = 1 / no)
-    y_eq     [B, n] complex64   equalised symbols, ready for soft demapping
-    no_eff   [B, n] float32     post-equalisation noise variance per symbol
-
-Fading is normalised to unit average power, so SNR is Es/N0 averaged over fading.
-Randomness comes only from the explicit ``torch.Generator`` (noise, fading, TDL paths),
-so a seed fixes every realisation. ``channel_uses(n)`` counts what a transmission of n
-data symbols occupies, pilots and unused resource elements included.
-"""
+"""3GPP TR 38.901 TDL over OFDM: the frame layout, pilots, LMMSE estimation and
+equalisation, MIMO TDL."""
 
 from __future__ import annotations
 
@@ -22,8 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sionna.phy import Block
-from sionna.phy.channel import AWGN, GenerateOFDMChannel
+from sionna.phy.channel import GenerateOFDMChannel
 from sionna.phy.channel.tr38901 import TDL
 from sionna.phy.mimo import StreamManagement
 from sionna.phy.ofdm import (
@@ -35,243 +20,25 @@ from sionna.phy.ofdm import (
     tdl_freq_cov_mat,
     tdl_time_cov_mat,
 )
-from sionna.phy.utils import complex_normal, expand_to_rank
 
 from channels.detection import (
     SEARCHING,
-    FlatSearchDetector,
     check_detector,
-    equalise,
 )
-from channels.devices import canonical_device, sionna_device
+from channels.devices import sionna_device
 from channels.errors import LinkError
 from channels.estimation import ESTIMATORS, WienerChannelEstimator
-from channels.frame import draw_normal
-
-
-class _GeneratorSlot:
-    """Mixin: a Sionna block that draws from an explicit generator instead of the global one."""
-
-    _generator: torch.Generator | None = None
-
-    @property
-    def torch_rng(self) -> torch.Generator:  # overrides sionna.phy.Object.torch_rng
-        if self._generator is None:
-            raise RuntimeError("no generator set; pass generator= to the channel call")
-        return self._generator
-
-
-class _SeededAWGN(_GeneratorSlot, AWGN):
-    """Sionna's AWGN drawing from the slot's generator where it lives (the CPU) and moving
-    the noise to the signal's device, so the noise does not depend on the device."""
-
-    def call(self, x: torch.Tensor, no) -> torch.Tensor:
-        rng = self.torch_rng
-        noise = complex_normal(
-            x.shape, precision=self.precision, device=rng.device, generator=rng
-        ).to(x.device)
-        if not isinstance(no, torch.Tensor):
-            no = torch.tensor(no, dtype=self.dtype, device=x.device)
-        no = expand_to_rank(no, x.dim(), axis=-1).to(dtype=self.dtype, device=x.device)
-        return x + noise * no.sqrt().to(dtype=self.cdtype)
+from channels.models.base import (
+    ChannelModel,
+    _GeneratorSlot,
+    _search_segments,
+    check_antennas,
+    mimo_name,
+)
 
 
 class _SeededTDL(_GeneratorSlot, TDL):
     pass
-
-
-class ChannelModel(Block):
-    """Base class of the channel models (see the module docstring for the interface)."""
-
-    #: The name used in MCS threshold tables, configs and the command line.
-    name: str = "channel"
-    #: A calibrated channel whose MCS thresholds adaptive selection uses for this one
-    #: (None: this channel's own ``name``; see channels/calibrate.py).
-    thresholds_from: str | None = None
-    #: Symbols per channel use (MIMO layers). In a shared frame each stream starts on a
-    #: new channel use (:func:`channels.frame.send_frame` pads it to a multiple).
-    layers: int = 1
-
-    def __init__(self, precision: str | None = None, device: str | None = None) -> None:
-        device = canonical_device(device) if device is not None else None
-        super().__init__(precision=precision, device=device)
-        self._awgn = _SeededAWGN(precision=precision, device=device)
-
-    def __call__(self, *args, **kwargs):
-        # parts Sionna builds or draws without a device follow this channel's
-        with sionna_device(self.device):
-            return super().__call__(*args, **kwargs)
-
-    def _convert(self, v):  # let the generator through Sionna's input conversion
-        return v if isinstance(v, torch.Generator) else super()._convert(v)
-
-    def channel_uses(self, num_symbols: int) -> int:
-        """Complex channel uses taken by ``num_symbols`` data symbols."""
-        return num_symbols
-
-    def add_noise(self, y: torch.Tensor, no: float, generator: torch.Generator) -> torch.Tensor:
-        """``y + n`` with ``n ~ CN(0, no)`` drawn from ``generator``."""
-        self._awgn._generator = generator
-        return self._awgn(y, torch.as_tensor(no, dtype=self.dtype, device=y.device))
-
-    def call(
-        self,
-        x: torch.Tensor,
-        no: float,
-        *,
-        generator: torch.Generator,
-        block_symbols: int | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
-
-    def detect(
-        self,
-        x: torch.Tensor,
-        no: float,
-        *,
-        generator: torch.Generator,
-        segments: list[tuple[int, object]],
-        block_symbols: int | None = None,
-    ) -> list[torch.Tensor]:
-        """Send ``x`` [B, n] and return each segment's bit LLRs [B, n_i · m_i] (float32).
-
-        ``segments`` lists (symbols, demapper) in frame order, their symbols adding up to
-        n; each demapper (Sionna ``Demapper``) names its segment's constellation. This
-        default equalises (:meth:`call`) and demaps each segment; a channel whose MIMO
-        detector searches the constellation (K-best, EP) gives LLRs itself.
-        """
-        y, no_eff = self(x, no, generator=generator, block_symbols=block_symbols)
-        out, start = [], 0
-        for n, demapper in segments:
-            out.append(demapper(y[:, start : start + n], no_eff[:, start : start + n]))
-            start += n
-        return out
-
-
-class AWGNChannel(ChannelModel):
-    """Additive white Gaussian noise: ``y = x + n``."""
-
-    name = "awgn"
-
-    def call(self, x, no, *, generator, block_symbols=None):
-        y = self.add_noise(x, no, generator)
-        return y, torch.full(y.shape, no, dtype=self.dtype, device=y.device)
-
-
-class RayleighBlockFading(ChannelModel):
-    """Flat Rayleigh block fading ``y = h x + n``, ``h ~ CN(0, 1)`` constant per block; with
-    ``antennas`` N > 1, N×N spatial multiplexing over i.i.d. Rayleigh ``H``.
-
-    Args:
-        coherence: ``"block"`` keeps the fade for one code block (``block_symbols``
-            symbols, or the whole transmission when the caller gives none); an integer N
-            keeps it for N channel uses (1 = fast fading).
-        antennas: transmit and receive antennas (1, 2 or 4); N layers, so N symbols per
-            channel use. The transmit power is split over the layers (Es/N0 is the total
-            transmit energy per channel use over the noise per receive antenna), and
-            consecutive symbols go to consecutive layers.
-        detector: MIMO detector (ignored for one antenna): ``"lmmse"`` or ``"zf"``
-            equalisation, or ``"kbest"`` / ``"ep"``, which give bit LLRs
-            (:mod:`channels.detection`; :meth:`call` then equalises by LMMSE).
-
-    The receiver knows the channel (perfect CSI). One antenna: zero forcing ``y / h`` with
-    noise variance ``no / |h|^2``; N antennas: LMMSE (or ZF) equalisation per channel use
-    with its per-layer noise variance (``sionna.phy.mimo``).
-    """
-
-    name = "rayleigh"
-
-    def __init__(
-        self, coherence: int | str = "block", antennas: int = 1, detector: str = "lmmse", **kwargs
-    ) -> None:
-        super().__init__(**kwargs)
-        if coherence != "block" and not (isinstance(coherence, int) and coherence >= 1):
-            raise LinkError(
-                f"coherence must be 'block' or a positive number of symbols, got {coherence!r}."
-            )
-        self.coherence = coherence
-        self.antennas = check_antennas(antennas)
-        self.layers = self.antennas
-        self.detector = check_detector(detector)
-        self.name = mimo_name("rayleigh", self.antennas)
-        self._search = (
-            FlatSearchDetector(self.detector, self.antennas)
-            if self.detector in SEARCHING and self.antennas > 1
-            else None
-        )
-
-    def channel_uses(self, num_symbols: int) -> int:
-        return math.ceil(num_symbols / self.antennas)
-
-    def _fades(self, batch: int, uses: int, span: int, generator, device) -> torch.Tensor:
-        """CN(0, 1) fades [batch, uses, N, N], one draw per ``span`` channel uses."""
-        n = self.antennas
-        shape = (batch, math.ceil(uses / span), n, n) if n > 1 else (batch, math.ceil(uses / span))
-        h = torch.complex(
-            draw_normal(shape, generator, self.dtype, device),
-            draw_normal(shape, generator, self.dtype, device),
-        ) * math.sqrt(0.5)
-        return h.repeat_interleave(span, dim=1)[:, :uses]
-
-    def _span(self, n: int, block_symbols: int | None) -> int:
-        """Symbols one fade is held for: the code block (``block_symbols``, or all ``n``
-        when the caller gives none) under ``"block"`` coherence, else ``coherence``
-        channel uses."""
-        if self.coherence != "block":
-            return int(self.coherence) * self.antennas
-        return n if block_symbols is None else block_symbols
-
-    def call(self, x, no, *, generator, block_symbols=None):
-        batch, n = x.shape
-        span = self._span(n, block_symbols)
-        if self.antennas == 1:
-            h = self._fades(batch, n, span, generator, x.device)
-            y = self.add_noise(h * x, no, generator)
-            gain = h.abs().square().clamp_min(1e-12)
-            return y / h, no / gain
-        y, h = self._mimo(x, no, generator, span)
-        x_hat, no_eff = equalise(y, h, no, "zf" if self.detector == "zf" else "lmmse")
-        return x_hat.reshape(batch, -1)[:, :n], no_eff.reshape(batch, -1)[:, :n]
-
-    def _mimo(self, x, no, generator, span: int):
-        """Symbols ``x`` [B, n] through N×N fades held for ``span`` symbols: the received
-        vectors [B, U, N] and the channel matrices [B, U, N, N] (power split included)."""
-        batch, n = x.shape
-        k = self.antennas
-        uses = self.channel_uses(n)
-        h = self._fades(batch, uses, math.ceil(span / k), generator, x.device) / math.sqrt(k)
-        xs = torch.nn.functional.pad(x, (0, uses * k - n)).reshape(batch, uses, k)
-        return self.add_noise((h @ xs.unsqueeze(-1)).squeeze(-1), no, generator), h
-
-    def detect(self, x, no, *, generator, segments, block_symbols=None):
-        if self._search is None:
-            return super().detect(
-                x, no, generator=generator, segments=segments, block_symbols=block_symbols
-            )
-        y, h = self._mimo(x, no, generator, self._span(x.shape[-1], block_symbols))
-        return _search_segments(
-            segments, self.antennas, lambda m, u0, u1: self._search(y[:, u0:u1], h[:, u0:u1], no, m)
-        )
-
-
-#: Antenna counts (N×N, N layers) the MIMO channels offer.
-ANTENNAS: tuple[int, ...] = (1, 2, 4)
-
-
-def check_antennas(antennas: int) -> int:
-    """Validate an antenna count; returns it."""
-    if isinstance(antennas, bool) or antennas not in ANTENNAS:
-        raise LinkError(
-            f"antennas must be one of {', '.join(map(str, ANTENNAS))} (N×N, N layers), "
-            f"got {antennas!r}."
-        )
-    return int(antennas)
-
-
-def mimo_name(base: str, antennas: int) -> str:
-    """The name a configuration's MCS thresholds are calibrated under: ``base`` for one
-    antenna, ``base-NxN`` for N."""
-    return base if antennas == 1 else f"{base}-{antennas}x{antennas}"
 
 
 @dataclass(frozen=True)
@@ -604,22 +371,6 @@ class TDLChannel(ChannelModel):
         return x_hat[:, :n], no_eff[:, :n]
 
 
-def _search_segments(segments, layers: int, llrs) -> list[torch.Tensor]:
-    """Each segment's LLRs [B, n_i · m_i] from ``llrs(m, u0, u1)`` (the LLRs of channel
-    uses u0..u1 detected with m bits per symbol); segments start on a channel use."""
-    out, start = [], 0
-    for n, demapper in segments:
-        if start % layers:
-            raise LinkError(
-                f"a stream starts inside a channel use (symbol {start}, {layers} layers): "
-                "pad each stream to a multiple of the layers."
-            )
-        m = int(demapper.constellation.num_bits_per_symbol)
-        out.append(llrs(m, start // layers, math.ceil((start + n) / layers))[:, : n * m])
-        start += n
-    return out
-
-
 def qpsk_pilots(shape: torch.Size | tuple[int, ...], frame_key: int) -> torch.Tensor:
     """Unit-energy QPSK pilot symbols of ``shape``, a fixed function of ``frame_key``."""
     gen = torch.Generator().manual_seed(0x5EC0 + int(frame_key))
@@ -644,14 +395,3 @@ def tdl_c(device: str | None = None, **options) -> TDLChannel:
 
 for _factory in (tdl_a, tdl_b, tdl_c):
     _factory.options_of = TDLChannel  # type: ignore[attr-defined]  # its options, for listing
-
-
-def make_channel(name: str, *, device: str | None = None, **options) -> ChannelModel:
-    """Build a registered channel model by name (``awgn``, ``rayleigh``, ``tdl-a|b|c`` or a
-    plug-in's, see :mod:`channels.registry`) with its options."""
-    from channels.registry import make_channel as build
-
-    if device is None:
-        return build(name, device=device, **options)
-    with sionna_device(device) as canonical:
-        return build(name, device=canonical, **options)
