@@ -59,4 +59,3 @@ def uncoded_ber(channel: str, modulation: str, snr_db: float) -> float | None:
     }
     form = forms.get((channel, modulation))
     return None if form is None else form(snr_db)
-

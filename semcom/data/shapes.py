@@ -275,4 +275,3 @@ class ShapesWorld:
         return ShapesItem(
             image, scene, item_seed, torch.from_numpy(labels), rng.bit_generator.state
         )
-
