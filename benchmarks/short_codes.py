@@ -33,10 +33,10 @@ from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from sionna.phy.fec.polar import Polar5GDecoder, Polar5GEncoder
 from sionna.phy.mapping import Demapper, Mapper
 
-from channels.coding import stream_symbols
 from channels.link import Link
 from channels.mcs import MCS
 from channels.polar import CRC_BITS
+from channels.segmentation import stream_symbols
 
 QPSK = Mapper("qam", 2)
 DEMAP = Demapper("app", "qam", 2)

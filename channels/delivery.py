@@ -35,7 +35,6 @@ from functools import lru_cache
 import numpy as np
 from scipy.special import gammainc, ndtr
 
-from channels.coding import layout_for, transport_block_size
 from channels.errors import LinkError
 from channels.floor import floor_awgn_db
 from channels.mcs import (
@@ -45,6 +44,7 @@ from channels.mcs import (
     load_thresholds,
     threshold_db,
 )
+from channels.segmentation import layout_for, transport_block_size
 
 #: Block error rate at a calibrated threshold.
 TARGET_BLER = 0.1

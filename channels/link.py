@@ -20,12 +20,7 @@ from sionna.phy.mapping import Demapper, Mapper
 
 from channels.bits import bits_to_bytes, bytes_to_bits
 from channels.checks import check_budget, check_snr
-from channels.coding import (
-    TransportBlockDecoder,
-    TransportBlockEncoder,
-    stream_symbols,
-    transport_block_size,
-)
+from channels.coding import TransportBlockDecoder, TransportBlockEncoder
 from channels.devices import canonical_device, on_own_device
 from channels.errors import LinkError
 from channels.frame import FRAMES, check_frame, frame_uses, send_frame, stream_generator
@@ -42,6 +37,7 @@ from channels.mcs import (
 )
 from channels.models import ChannelModel, make_channel
 from channels.results import BlockResult, StreamOutcome, StreamStats, Transmission
+from channels.segmentation import stream_symbols, transport_block_size
 
 __all__ = [
     "FRAMES",

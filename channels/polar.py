@@ -46,9 +46,10 @@ from sionna.phy import Block
 from sionna.phy.fec.polar import Polar5GDecoder, Polar5GEncoder
 from sionna.phy.fec.scrambling import TB5GScrambler
 
-from channels.coding import DecodedBlocks, TBLayout, fold_repetitions, repeat_index
+from channels.coding import DecodedBlocks
 from channels.errors import LinkError
 from channels.mcs import MCS, MIN_CODE_RATE, log2_interpolate
+from channels.segmentation import TBLayout, fold_repetitions, repeat_index
 
 #: CRC the uplink Polar code appends to payloads of 20 bits and more (TS 38.212 6.3.1.2.1).
 CRC_BITS = 11

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from channels.coding import TBLayout
+from channels.segmentation import TBLayout
 
 
 @dataclass

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import torch
 
-from channels.coding import stream_symbols
 from channels.link import Link, Transmission
 from channels.mcs import MCS
+from channels.segmentation import stream_symbols
 
 # the packing rule and the planner live in experiments.planning; imported here as before
 from experiments.planning.rule import PLANNED, Plan, plan  # noqa: F401

@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-from channels.coding import stream_symbols
 from channels.delivery import block_model
 from channels.errors import LinkError
 from channels.link import Link
@@ -20,6 +19,7 @@ from channels.polar import (
     polar_awgn_db,
     polar_layout,
 )
+from channels.segmentation import stream_symbols
 
 POLAR_15 = MCS("qpsk", 0.2, code="polar")
 

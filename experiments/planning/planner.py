@@ -36,11 +36,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from channels.coding import stream_symbols, transport_block_size
 from channels.delivery import block_model, block_success, fading, outcome_probability
 from channels.frame import _aligned
 from channels.mcs import MCS, MIN_CODE_RATE, NR_MCS_TABLE
 from channels.polar import SIZES as POLAR_SIZES
+from channels.segmentation import stream_symbols, transport_block_size
 from experiments.planning.objective import Objective
 from semcom.errors import SemcomError
 from semcom.values import ValueTable, subset_key

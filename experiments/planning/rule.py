@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from channels.coding import stream_symbols
 from channels.mcs import MCS
+from channels.segmentation import stream_symbols
 from semcom.errors import SemcomError
 
 #: The protection keyword of the planner.
