@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+import experiments.planning.stream_candidates as candidate_module
 from channels.delivery import fading
 from channels.mcs import MCS, NR_MCS_TABLE
 from experiments.planning import (
@@ -14,10 +15,9 @@ from experiments.planning import (
     brute_force,
     candidates,
     plan_planned,
-    planner,
     search,
 )
-from experiments.planning.planner import _budget_limit as budget_limit
+from experiments.planning.stream_candidates import _budget_limit as budget_limit
 from experiments.transmission import make_link
 from semcom.errors import SemcomError
 from semcom.protocol import Encoded, Option, Stream
@@ -77,8 +77,8 @@ def test_the_search_equals_brute_force(case, monkeypatch):
     limit = budget_limit(link, budget)
     best, best_value = brute_force(link, encoded, snr, budget, table, objective, SMALL)
     span = 1.0 if objective.weights == (("f1", 1.0),) else 12.0  # the table's value range
-    for slack, tol in ((0.0, 1e-9), (planner.SLACK, 0.005 * span)):
-        monkeypatch.setattr(planner, "SLACK", slack)
+    for slack, tol in ((0.0, 1e-9), (candidate_module.SLACK, 0.005 * span)):
+        monkeypatch.setattr(candidate_module, "SLACK", slack)
         cands = [
             candidates(link, s, snr, nodes, weights, limit, True, SMALL) for s in encoded.streams
         ]

@@ -1,16 +1,13 @@
 """How a transmission's streams are fitted into a budget: the one packing rule of the fixed
 protections (:mod:`~experiments.planning.rule`) and the planner that maximises a
-semantic objective's expected value (:mod:`~experiments.planning.planner`,
+semantic objective's expected value (:mod:`~experiments.planning.planner`, the streams'
+candidates :mod:`~experiments.planning.stream_candidates`,
 :mod:`~experiments.planning.objective`)."""
 
 from experiments.planning.objective import DEFAULT_TOLERANCE, Objective
 from experiments.planning.planner import (
-    PROTECTIONS,
-    REPEATS,
-    Candidate,
     Prediction,
     brute_force,
-    candidates,
     describe,
     plan_planned,
     predict,
@@ -24,6 +21,7 @@ from experiments.planning.rule import (
     plan_fixed,
     sender_values,
 )
+from experiments.planning.stream_candidates import PROTECTIONS, REPEATS, Candidate, candidates
 
 __all__ = [
     "DEFAULT_TOLERANCE",
