@@ -22,6 +22,7 @@ Short payloads may use the 5G Polar code instead (:mod:`channels.polar`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 from sionna.phy import Block
@@ -349,3 +350,20 @@ class TransportBlockDecoder(Block):
             cb_ok=cb_ok,
             iterations=iters.reshape(*batch, lay.num_cbs),
         )
+
+
+@lru_cache(maxsize=512)
+def build_codec(
+    tb_size: int, mcs: MCS, max_iter: int = 20, early_stop: bool = True, device: str = "cpu"
+) -> tuple[TransportBlockEncoder, TransportBlockDecoder]:
+    """The encoder and decoder of a ``tb_size``-bit transport block at ``mcs``, shared by
+    every :class:`~channels.link.Link` of the process (building an LDPC pair takes
+    ~0.4 s); a Polar MCS gets :mod:`channels.polar`'s pair."""
+    if mcs.code == "polar":
+        from channels.polar import PolarDecoder, PolarEncoder
+
+        polar = PolarEncoder(tb_size, mcs, device=device)
+        return polar, PolarDecoder(polar, device=device)
+    enc = TransportBlockEncoder(tb_size, mcs, device=device)
+    dec = TransportBlockDecoder(enc, max_iter=max_iter, early_stop=early_stop, device=device)
+    return enc, dec

@@ -120,6 +120,7 @@ def retransmit(
     """Run the HARQ process for the ``pending`` (failed) streams; updates ``results``
     (their outcomes, statistics and the transmissions' channel uses) in place."""
     from channels.frame import send_frame, stream_generator
+    from channels.results import stream_outcome
 
     waiting = list(pending)
     for attempt in range(1, policy.max_transmissions):
@@ -180,7 +181,7 @@ def retransmit(
             bits = torch.cat([p.bits for p in members]).to(link.device)
             out = link.receive(llr, code, bits, mcs, rv=list(rvs))
             for k, p in enumerate(members):
-                outcome = link._outcome(out, k, mcs, p.adaptive, p.uses, return_hard)
+                outcome = stream_outcome(out, k, mcs, p.adaptive, p.uses, return_hard)
                 outcome.stats.transmissions = len(rvs)
                 results[p.item].streams[p.name] = outcome
                 if not outcome.stats.crc_ok:

@@ -13,14 +13,13 @@ sweeps and BER/BLER curves call with many transport blocks at once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 
 import torch
 from sionna.phy.mapping import Demapper, Mapper
 
 from channels.bits import bits_to_bytes, bytes_to_bits
 from channels.checks import check_budget, check_snr
-from channels.coding import TransportBlockDecoder, TransportBlockEncoder
+from channels.coding import TransportBlockDecoder, TransportBlockEncoder, build_codec
 from channels.devices import canonical_device, on_own_device
 from channels.errors import LinkError
 from channels.frame import FRAMES, check_frame, frame_uses, send_frame, stream_generator
@@ -36,7 +35,13 @@ from channels.mcs import (
     select_robust,
 )
 from channels.models import ChannelModel, make_channel
-from channels.results import BlockResult, StreamOutcome, StreamStats, Transmission
+from channels.results import (
+    BlockResult,
+    StreamOutcome,
+    StreamStats,
+    Transmission,
+    stream_outcome,
+)
 from channels.segmentation import stream_symbols, transport_block_size
 
 __all__ = [
@@ -130,7 +135,7 @@ class Link:
         gives (the payload zero-padded), so payloads of nearby sizes share them.
         """
         tb_size = transport_block_size(payload_bits, mcs.code_rate)
-        return _build_codec(tb_size, mcs, self.max_iter, self.early_stop, self.device)
+        return build_codec(tb_size, mcs, self.max_iter, self.early_stop, self.device)
 
     @property
     def calibrated_as(self) -> str:
@@ -420,7 +425,7 @@ class Link:
             code = torch.cat([c for c, _ in sent])
             out = self.receive(torch.cat([llr for _, llr in sent]), code, bits, mcs)
             for k, (i, name, (_, adaptive, uses), _) in enumerate(members):
-                results[i].streams[name] = self._outcome(out, k, mcs, adaptive, uses, return_hard)
+                results[i].streams[name] = stream_outcome(out, k, mcs, adaptive, uses, return_hard)
                 if self.harq is not None and not bool(out.tb_ok[k]):
                     symbols = self.codec(bits.shape[-1], mcs)[0].layout.num_symbols
                     p = Pending(i, name, bits[k : k + 1], mcs, adaptive, symbols, uses)
@@ -436,47 +441,3 @@ class Link:
         for i, payloads in enumerate(items):  # keep the caller's stream order
             results[i].streams = {n: results[i].streams[n] for n in payloads}
         return results
-
-    @staticmethod
-    def _outcome(
-        out: BlockResult, k: int, mcs: MCS, adaptive: bool, uses: int, return_hard: bool
-    ) -> StreamOutcome:
-        """Row ``k`` of a decoded batch as one stream's outcome and statistics."""
-        ok = bool(out.tb_ok[k])
-        hard = bits_to_bytes(out.bits[k])
-        stats = StreamStats(
-            mcs=str(mcs),
-            modulation=mcs.modulation,
-            code_rate=mcs.code_rate,
-            adaptive=adaptive,
-            payload_bits=out.bits.shape[-1],
-            code_blocks=out.layout.num_cbs,
-            data_symbols=out.layout.num_symbols,
-            channel_uses=uses,
-            pre_fec_ber=float(out.pre_fec_errors[k]) / out.layout.coded_bits,
-            crc_ok=ok,
-            undetected=bool(out.undetected[k]),
-            bit_errors=int(out.bit_errors[k]),
-            iterations=float(out.iterations[k].float().mean()),
-        )
-        return StreamOutcome(
-            payload=hard if ok else None,
-            stats=stats,
-            hard_bytes=hard if (return_hard and not ok) else None,
-        )
-
-
-@lru_cache(maxsize=512)
-def _build_codec(
-    tb_size: int, mcs: MCS, max_iter: int, early_stop: bool, device: str
-) -> tuple[TransportBlockEncoder, TransportBlockDecoder]:
-    """Encoder and decoder shared by every Link of the process (building an LDPC pair
-    takes ~0.4 s); a Polar MCS gets :mod:`channels.polar`'s pair."""
-    if mcs.code == "polar":
-        from channels.polar import PolarDecoder, PolarEncoder
-
-        polar = PolarEncoder(tb_size, mcs, device=device)
-        return polar, PolarDecoder(polar, device=device)
-    enc = TransportBlockEncoder(tb_size, mcs, device=device)
-    dec = TransportBlockDecoder(enc, max_iter=max_iter, early_stop=early_stop, device=device)
-    return enc, dec

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from channels.bits import bits_to_bytes
 from channels.segmentation import TBLayout
 
 
@@ -94,3 +95,33 @@ class Transmission:
             "channel_uses": self.channel_uses,
             "streams": {n: asdict(s.stats) for n, s in self.streams.items()},
         }
+
+
+def stream_outcome(
+    out: BlockResult, k: int, mcs, adaptive: bool, uses: int, return_hard: bool
+) -> StreamOutcome:
+    """Row ``k`` of a decoded batch as one stream's outcome and statistics: its bytes when
+    the CRC passed (an undetected error is delivered, as a real receiver would, and
+    counted), else an erasure (with ``return_hard``, the hard decision beside it)."""
+    ok = bool(out.tb_ok[k])
+    hard = bits_to_bytes(out.bits[k])
+    stats = StreamStats(
+        mcs=str(mcs),
+        modulation=mcs.modulation,
+        code_rate=mcs.code_rate,
+        adaptive=adaptive,
+        payload_bits=out.bits.shape[-1],
+        code_blocks=out.layout.num_cbs,
+        data_symbols=out.layout.num_symbols,
+        channel_uses=uses,
+        pre_fec_ber=float(out.pre_fec_errors[k]) / out.layout.coded_bits,
+        crc_ok=ok,
+        undetected=bool(out.undetected[k]),
+        bit_errors=int(out.bit_errors[k]),
+        iterations=float(out.iterations[k].float().mean()),
+    )
+    return StreamOutcome(
+        payload=hard if ok else None,
+        stats=stats,
+        hard_bytes=hard if (return_hard and not ok) else None,
+    )
