@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from experiments.evaluate import (
+from experiments.evaluation import (
     CodecResult,
     EvalConfig,
     ablation_streams,
@@ -98,7 +98,7 @@ def test_claim_checks_rivals_at_equal_or_higher_rate_and_ablations():
 def test_paired_differences_are_zero_for_a_codec_against_itself_and_see_a_lead():
     """The same images scored twice differ by exactly 0; a codec that reads one more
     object right on every image leads with an interval above 0."""
-    from experiments.eval_stats import paired_differences, stats_of
+    from experiments.evaluation.stats import paired_differences, stats_of
 
     wrong = ShapeObject(shape=1, colour=2, size=1, cell=4)
     n = 20
@@ -225,7 +225,7 @@ def test_cli_writes_results_table_and_figure(tmp_path: Path, capsys):
 def test_rate_figure_puts_each_codec_at_its_bpp_with_its_intervals(tmp_path: Path):
     """One point per codec on both panels (object F1, PSNR against bpp), its error bars
     the summary's 95 % intervals; the reference filled, a rival open."""
-    from experiments.eval_report import draw_rate, rate_figure
+    from experiments.evaluation.report import draw_rate, rate_figure
 
     def summary(name, bpp, f1, psnr):
         ci = {"bpp": [bpp * 0.9, bpp * 1.1], "f1": [f1 - 0.05, f1 + 0.02], "psnr": [psnr - 1, psnr]}
@@ -328,7 +328,7 @@ def test_equal_rate_interpolates_each_image_between_its_two_points():
     """Image 0: below 64 bits (object wrong, 20 dB), above 192 (right, 30 dB), target 96:
     a quarter of the way. Image 1: the codec's lowest point (128 bits) is above the target
     64: no extrapolation, its lowest point, and the note counts it."""
-    from experiments.eval_stats import per_image_interpolated
+    from experiments.evaluation.stats import per_image_interpolated
 
     wrong = ShapeObject(shape=1, colour=1, size=1, cell=0)
     below = CodecResult("webp", torch.zeros(2, 3, 8, 8), [64, 128])

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from experiments.evaluate import EvalConfig, evaluate, format_table
+from experiments.evaluation import EvalConfig, evaluate, format_table
 from experiments.folder_data import load_folder
 from semcom.cli import main
 from semcom.errors import SemcomError

@@ -101,7 +101,7 @@ def test_transmit_sends_the_captioners_text(tmp_path, capsys, truth_captions_rai
 
 def test_a_sweep_and_evaluate_run_without_the_truth(tmp_path, truth_captions_raise) -> None:
     from experiments.config import parse_config
-    from experiments.evaluate import EvalConfig, evaluate
+    from experiments.evaluation import EvalConfig, evaluate
     from experiments.sweep import run_sweep
 
     weights = _weights(tmp_path)

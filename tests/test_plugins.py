@@ -188,7 +188,7 @@ def test_the_plugin_metric_is_scored_stored_plotted_and_evaluated(toy_installed,
     import json
 
     from experiments.config import parse_config
-    from experiments.evaluate import EvalConfig, evaluate, format_table
+    from experiments.evaluation import EvalConfig, evaluate, format_table
     from experiments.plots import panels_of, plot_all
     from experiments.store import Store
     from experiments.sweep import run_sweep
@@ -256,7 +256,7 @@ def test_the_plugin_codec_runs_in_evaluate_at_mtgcs_rate(toy_installed) -> None:
     """`semcom evaluate` matches a plug-in codec to MTGC's bits with the planner's rule on
     bits: below the target only the coarse stream fits (48 bytes); the smallest plan above
     it adds the fine stream's 6-bit option (144 bytes)."""
-    from experiments.evaluate import EvalConfig, evaluate
+    from experiments.evaluation import EvalConfig, evaluate
     from semcom.errors import SemcomError
 
     base = dict(codecs=("toy",), n=2, bootstrap=10)

@@ -152,7 +152,7 @@ def evaluate(
 
     import torch
 
-    from experiments.evaluate import (
+    from experiments.evaluation import (
         EvalConfig,
         check_claim,
         format_differences,
@@ -161,7 +161,7 @@ def evaluate(
         rate_figure,
         reconstruction_figure,
     )
-    from experiments.evaluate import evaluate as run
+    from experiments.evaluation import evaluate as run
 
     if threads < 1:
         raise SemcomError("--threads must be at least 1.")

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import torch
 
-from experiments.eval_stats import COLUMNS, CodecResult
+from experiments.evaluation.stats import COLUMNS, CodecResult
 
 
 def columns_of(summaries: list[dict]) -> list[tuple[str, str, bool]]:
     """The :data:`COLUMNS` the summaries hold (the semantic ones need ground truth), a
     column per extra metric field (label and direction from the metric's
     :class:`~semcom.metrics.protocol.Field`, or :data:`FIELD_LABELS`) and per set figure."""
-    from experiments.eval_natural import FIELD_LABELS
+    from experiments.evaluation.natural import FIELD_LABELS
     from semcom.metrics.registry import fields_of, metric_names
 
     first = summaries[0] if summaries else {}
