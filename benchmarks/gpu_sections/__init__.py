@@ -1,0 +1,1 @@
+"""The sections of ``benchmarks/gpu.py`` (imported by it; run that script)."""
