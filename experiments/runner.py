@@ -19,7 +19,6 @@ import torch
 from experiments.analog import send_analog
 from experiments.config import CodecSpec, SweepConfig
 from experiments.groups import Group, GroupResult, link_seed, sweep_images
-from experiments.scoring import score
 from experiments.transmission import (
     budget_uses,
     delivered,
@@ -28,6 +27,7 @@ from experiments.transmission import (
     send_plans,
     stream_report,
 )
+from semcom.metrics.scoring import score
 
 
 @dataclass

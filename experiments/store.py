@@ -8,7 +8,7 @@ Tables:
   every figure, the outcome and per-stream JSON (sent, bits, MCS, channel uses, CRC,
   pre-FEC BER, iterations). The primary key makes a resumed sweep skip what is done. The
   default metrics' fields have columns of their own; any other metric's go into the JSON
-  column ``figures`` (:mod:`experiments.scoring`), so a new metric needs no migration.
+  column ``figures`` (:mod:`semcom.metrics.scoring`), so a new metric needs no migration.
   A store written before that column existed gains it, empty, when a sweep opens it to
   write; readers (plot, export) leave the file as it is.
 - ``images``: PNG reconstructions of the first ``save_images`` images at trial 0 (and
@@ -40,8 +40,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from experiments.scoring import EXTRA, FIGURES
 from semcom.errors import SemcomError
+from semcom.metrics.scoring import EXTRA, FIGURES
 
 STORE_NAME = "results.sqlite"
 LOCK_NAME = ".sweep.lock"

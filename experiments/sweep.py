@@ -40,9 +40,9 @@ from experiments.config import SweepConfig
 from experiments.executors import check_executor, make_executor
 from experiments.groups import Group, GroupResult, link_seed, plan_groups, sweep_images
 from experiments.runner import DecodeCache, GroupRunner, _png, codec_key, make_spec_codec
-from experiments.scoring import check_available, semantic_status
 from experiments.store import Store
 from semcom.errors import SemcomError
+from semcom.metrics.scoring import check_available, semantic_status
 
 __all__ = [
     "DecodeCache",

@@ -218,8 +218,8 @@ def transmit_image(
     scored (default pixel and semantic; the others' fields go under ``figures``).
     ``mcs="planned"``: the planner with the codec's value table maximises ``objective``.
     """
-    from experiments.scoring import score
     from semcom.metrics.registry import DEFAULT_METRICS
+    from semcom.metrics.scoring import score
     from semcom.registry import make_codec
 
     if isinstance(codec, str):

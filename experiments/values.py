@@ -51,8 +51,8 @@ def measure_values(
     """The value table of ``codec`` (a registered digital codec) on ``images`` [N,3,H,W]
     in [0,1] with their ground truth ``truths`` (or None: pixel figures only); decodes
     with ``seed``."""
-    from experiments.scoring import score
     from semcom.metrics.registry import DEFAULT_METRICS
+    from semcom.metrics.scoring import score
 
     if getattr(codec, "kind", "digital") != "digital":
         raise SemcomError(

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from experiments.scoring import EXTRA, FIGURES, score
 from experiments.store import COLUMNS, KEY_COLUMNS, Store
 from semcom.errors import SemcomError
 from semcom.metrics.protocol import Field
@@ -21,6 +20,7 @@ from semcom.metrics.registry import (
     metric,
     metric_names,
 )
+from semcom.metrics.scoring import EXTRA, FIGURES, score
 
 
 def test_the_built_in_metrics_are_registered_with_their_fields() -> None:

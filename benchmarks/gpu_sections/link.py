@@ -97,9 +97,9 @@ def sweep_on_devices(devices: list[str], args, results: list[dict]) -> None:
     """The same 100-point sweep with ``device:`` set to each device in turn (a device may
     come twice: a repeat), every run's rows compared with the first run's."""
     from experiments.config import parse_config
-    from experiments.scoring import SEMANTIC_FIELDS
     from experiments.store import KEY_COLUMNS, Store
     from experiments.sweep import run_sweep
+    from semcom.metrics.scoring import SEMANTIC_FIELDS
 
     n, snrs = (1, SNRS[:2]) if args.quick else (5, SNRS)
     frames: list = []

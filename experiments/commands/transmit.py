@@ -152,8 +152,8 @@ def transmit(
     check_frame(frame)
     dev = resolve_device(device)
     img = load_image(image)
-    from experiments.scoring import check_available
     from semcom.metrics.registry import DEFAULT_METRICS, check_metrics
+    from semcom.metrics.scoring import check_available
     from semcom.registry import codec_class, make_codec
 
     metrics = check_metrics((*DEFAULT_METRICS, *[m for m in metric if m not in DEFAULT_METRICS]))

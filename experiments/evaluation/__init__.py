@@ -40,7 +40,7 @@ accuracy (the mean of shape, colour, size and position accuracy over true object
 object F1, hallucination rate, PSNR and MS-SSIM, and the mean of every field of the extra
 ``metrics`` (``--metric lpips`` …), each with a 95 % bootstrap confidence interval over
 images (the pooled statistic recomputed on images drawn with replacement, percentile
-interval). Per-image figures come from :func:`experiments.scoring.score`, the sweep's
+interval). Per-image figures come from :func:`semcom.metrics.scoring.score`, the sweep's
 scoring path; the semantic ones are pooled from the probe's per-image counts.
 """
 

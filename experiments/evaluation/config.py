@@ -131,8 +131,8 @@ class EvalConfig:
 
             check_strength(self.init_strength, "--init-strength")
         if self.metrics:
-            from experiments.scoring import check_available
             from semcom.metrics.registry import check_metrics
+            from semcom.metrics.scoring import check_available
 
             extra = tuple(self.metrics)
             if {"pixel", "semantic"} & set(extra):

@@ -26,10 +26,10 @@ def _score(
 ) -> None:
     """Fill ``result``'s per-image figures: the probe's counts (pooled later; ShapesWorld
     only, ``truths`` None for a folder) and, through the sweep's
-    :func:`~experiments.scoring.score`, PSNR, MS-SSIM and ``metrics``; on a folder the
+    :func:`~semcom.metrics.scoring.score`, PSNR, MS-SSIM and ``metrics``; on a folder the
     CLIP score where ``natural`` has a CLIP model."""
     from experiments.evaluation.natural import clip_extra
-    from experiments.scoring import EXTRA, score
+    from semcom.metrics.scoring import EXTRA, score
 
     if truths is not None and probe is not None:
         reads = probe.read(result.images.float().clamp(0, 1))

@@ -156,7 +156,7 @@ def sender_values(table, codec, encoded, image, seed: int = 0):
     as the receiver would) and the ``expected`` figures the options state for arriving
     alone (a one-stream codec's decoded quality). The planner reads these instead of the
     validation scenes' averages; nothing here needs the scene's ground truth."""
-    from experiments.scoring import score
+    from semcom.metrics.scoring import score
 
     lost = codec.decode(encoded.header, {}, seed).clamp(0, 1)
     figures = score(image.unsqueeze(0), lost.unsqueeze(0).to(image.dtype), None, ("pixel",))[0]
