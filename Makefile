@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.semcom-installed
 PINS   := -c constraints.txt
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install demo test test-fast bench lint clean constraints
+.PHONY: install demo test test-fast bench lint docs clean constraints
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(PY):
 $(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PIP) install --upgrade pip
 	$(PIP) install $(PINS) torch==2.14.1 torchvision==0.29.1
-	$(PIP) install $(PINS) -e ".[test,dev]"
+	$(PIP) install $(PINS) -e ".[test,dev,docs]"
 	$(PIP) install $(PINS) --no-deps compressai==1.2.8
 	$(PY) -c "import sionna.phy, importlib.metadata as m; v = m.version('sionna-no-rt'); assert v.startswith('2.'), f'sionna-no-rt {v} is the TensorFlow 1.x line; reinstall sionna-no-rt>=2.2'"
 	touch $(STAMP)
@@ -49,8 +49,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# The documentation site (mkdocs-material, API pages from the docstrings) into site/.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf site $(VENV) .pytest_cache build *.egg-info
 
 # Rewrite constraints.txt from this environment (after the tests pass with newer versions).
 constraints: $(STAMP)
