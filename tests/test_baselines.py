@@ -132,6 +132,7 @@ def test_rate_falls_with_factor(codec, textured):
     assert len(set(bits[:3])) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("codec", CODEC_NAMES)
 def test_fit_bits_respects_budget_and_picks_best_psnr(codec, image):
     table = points_of(codec, image)

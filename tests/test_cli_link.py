@@ -114,6 +114,7 @@ def test_bad_link_input_exits_2_with_one_sentence(args, phrase, capsys):
     assert "Traceback" not in err + out
 
 
+@pytest.mark.slow
 def test_console_script_exits_2_without_traceback_and_debug_shows_it():
     cmd = [sys.executable, "-m", "semcom.cli", "link", "--snr-db", "1", "--channel", "x"]
     plain = subprocess.run(cmd, capture_output=True, text=True)

@@ -70,6 +70,7 @@ def test_every_command_is_covered() -> None:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_an_unknown_option_is_one_sentence(name: str, capsys) -> None:
     from semcom.cli import main
@@ -81,6 +82,7 @@ def test_an_unknown_option_is_one_sentence(name: str, capsys) -> None:
     assert "--no-such-option" in err and "--help" in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(n for n, c in COMMANDS.items() if _required_arguments(c)))
 def test_a_missing_argument_is_one_sentence(name: str, capsys) -> None:
     from semcom.cli import main
@@ -91,6 +93,7 @@ def test_a_missing_argument_is_one_sentence(name: str, capsys) -> None:
     assert "Missing argument" in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "option"),
     sorted((n, o) for n, c in COMMANDS.items() for o in _numeric_options(c)),
@@ -136,6 +139,7 @@ OUT_OF_RANGE: dict[str, dict[str, tuple[str, str]]] = {
         "--budget-cpp": ("0", "--budget-cpp"),
         "--scene": ("-1", "--scene"),
         "--tolerance": ("-1", "tolerance"),
+        "--harq": ("0", "transmissions"),
     },
     "link": {
         "--code-rate": ("1.5", "code rate"),
@@ -200,6 +204,7 @@ def _arguments(name: str, tmp: Path) -> list[str]:
     }[name]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "option"), sorted((c, o) for c, opts in OUT_OF_RANGE.items() for o in opts)
 )

@@ -41,6 +41,7 @@ def _encode(image: Path, out: Path, weights: Path, *extra: str) -> int:
     return main(["encode", str(image), "-o", str(out), "--weights", str(weights), *extra])
 
 
+@pytest.mark.slow
 def test_encode_info_decode_round_trip(png, weights, tmp_path, capsys) -> None:
     out = tmp_path / "x.mtgc"
     assert _encode(png, out, weights, "--caption", "a big red star at the top") == 0
@@ -63,6 +64,7 @@ def test_encode_info_decode_round_trip(png, weights, tmp_path, capsys) -> None:
     assert np.array_equal(first, np.asarray(Image.open(png_out)))
 
 
+@pytest.mark.slow
 def test_info_prints_a_table(png, weights, tmp_path, capsys) -> None:
     out = tmp_path / "x.mtgc"
     _encode(png, out, weights, "--caption", "two shapes")
@@ -89,6 +91,7 @@ def _write(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["grey", "rgba", "grey16", "rgb16", "palette"])
 def test_unusual_image_formats_are_converted(kind, weights, tmp_path) -> None:
     rng = np.random.default_rng(0)
@@ -192,6 +195,7 @@ def test_sd21_without_weights(png, tmp_path, capsys) -> None:
     )
 
 
+@pytest.mark.slow
 def test_truncated_bitstream(png, weights, tmp_path, capsys) -> None:
     out = tmp_path / "x.mtgc"
     _encode(png, out, weights, "--caption", "x")
@@ -212,6 +216,7 @@ def test_missing_bitstream(tmp_path, capsys) -> None:
     _fails(["info", str(tmp_path / "x.mtgc")], capsys, "does not exist")
 
 
+@pytest.mark.slow
 def test_weights_mismatch(png, weights, other_weights, tmp_path, capsys) -> None:
     out = tmp_path / "x.mtgc"
     _encode(png, out, weights, "--caption", "x")
@@ -239,6 +244,7 @@ def test_preset_mismatch(weights, tmp_path, capsys) -> None:
     )
 
 
+@pytest.mark.slow
 def test_bad_output_suffix(png, weights, tmp_path, capsys) -> None:
     out = tmp_path / "x.mtgc"
     _encode(png, out, weights, "--caption", "x")
@@ -249,6 +255,7 @@ def test_bad_output_suffix(png, weights, tmp_path, capsys) -> None:
     )
 
 
+@pytest.mark.slow
 def test_init_strength_needs_a_sketch_and_a_fraction(png, weights, tmp_path, capsys) -> None:
     out = tmp_path / "x.mtgc"
     _encode(png, out, weights, "--caption", "x")
@@ -267,6 +274,7 @@ def test_exif_orientation_is_applied(tmp_path) -> None:
     assert load_image(tmp_path / "rot.jpg").shape == (3, 60, 40)
 
 
+@pytest.mark.slow
 def test_streams_can_be_left_out_for_ablations(png, weights, tmp_path, capsys) -> None:
     out = tmp_path / "x.mtgc"
     assert _encode(png, out, weights, "--caption", "x", "--without", "hci", "--without", "spw") == 0

@@ -124,6 +124,7 @@ def test_shipped_model_improves_with_snr(scene) -> None:
     assert load().config.latent_channels * 16 * 16 // 2 >= 4915  # holds the 0.3 cpp budget
 
 
+@pytest.mark.slow
 def test_cli_transmit_deepjscc(scene, tmp_path, capsys) -> None:
     from semcom.imageio import save_image
 
@@ -144,6 +145,7 @@ def test_config_rejects_an_mcs_for_deepjscc() -> None:
         parse_config({**base, "snr_db": [0], "budget_cpp": [0.1]})
 
 
+@pytest.mark.slow
 def test_tiny_sweep_with_deepjscc_and_its_figures(tmp_path) -> None:
     cfg = parse_config(
         {

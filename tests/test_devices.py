@@ -36,6 +36,7 @@ def test_names_resolve_and_cuda_without_a_gpu_is_refused(no_gpu, monkeypatch):
     assert half_dtype("cuda:0") == torch.float16 and half_dtype("cpu") == torch.bfloat16
 
 
+@pytest.mark.slow
 def test_link_runs_on_the_device_named_and_refuses_cuda_in_one_sentence(no_gpu, capsys):
     args = ["link", "--channel", "awgn", "--mcs", "mcs4", "--snr-db", "2"]
     args += ["--bits", "64", "--blocks", "4", "--json"]
@@ -117,6 +118,7 @@ def test_ray_workers_share_the_gpus_only_for_a_cuda_sweep(no_gpu, monkeypatch):
         gpu_share(gpu, Cluster(0), 2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["transmit", "sweep", "evaluate", "train", "train-sd21"])
 def test_every_model_command_refuses_cuda_without_a_gpu(command, no_gpu, capsys, tmp_path):
     from PIL import Image
@@ -189,6 +191,7 @@ def test_half_precision_sends_the_same_bits_and_decodes_within_rounding():
         make_codec("mtgc", {"half": "yes"})
 
 
+@pytest.mark.slow
 def test_half_is_refused_for_a_codec_without_networks(capsys, tmp_path):
     from PIL import Image
 

@@ -27,6 +27,7 @@ def test_lmmse_nmse_is_at_least_10_db_below_ls_at_10_db_on_tdl_a():
     assert nmse["lmmse"] <= nmse["ls"] - 10.0
 
 
+@pytest.mark.slow
 def test_lmmse_estimate_lowers_the_block_error_rate():
     mcs, snr, blocks = MCS("qam16", 0.5), 9.0, 100
     ls, lmmse = (

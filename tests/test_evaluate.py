@@ -160,6 +160,7 @@ def test_codecs_come_from_the_registry_and_ablations_from_the_reference_streams(
     assert default_codecs("webp")[0] == "webp" and "mtgc" in default_codecs("webp")
 
 
+@pytest.mark.slow
 def test_split_val_scores_validation_scenes_not_test_scenes(tmp_path: Path):
     """--split val (for choosing settings) draws its scenes from the validation split."""
     from semcom.data.shapes import ShapesWorld
@@ -175,6 +176,7 @@ def test_split_val_scores_validation_scenes_not_test_scenes(tmp_path: Path):
         assert torch.equal(reference, torch.stack([data[i].image for i in range(2)]))
 
 
+@pytest.mark.slow
 def test_evaluate_end_to_end_on_a_small_model(tmp_path: Path):
     weights = tmp_path / "model"
     small_codec(0).save_pretrained(weights)
@@ -203,6 +205,7 @@ def test_evaluate_end_to_end_on_a_small_model(tmp_path: Path):
     assert table.count("\n") == len(summaries) + 1
 
 
+@pytest.mark.slow
 def test_cli_writes_results_table_and_figure(tmp_path: Path, capsys):
     weights = tmp_path / "model"
     small_codec(0).save_pretrained(weights)
@@ -250,6 +253,7 @@ def test_rate_figure_puts_each_codec_at_its_bpp_with_its_intervals(tmp_path: Pat
     assert all(p.stat().st_size > 0 for p in paths)
 
 
+@pytest.mark.slow
 def test_decoding_workers_give_the_same_images(tmp_path: Path):
     weights = tmp_path / "model"
     small_codec(0).save_pretrained(weights)
@@ -261,6 +265,7 @@ def test_decoding_workers_give_the_same_images(tmp_path: Path):
         assert one[name].bits == two[name].bits
 
 
+@pytest.mark.slow
 def test_hci_lowpass_override_reaches_every_decoder(tmp_path: Path):
     """--hci-lowpass 0 and 4 give different MTGC images, the same in a worker process."""
     weights = tmp_path / "model"
@@ -275,6 +280,7 @@ def test_hci_lowpass_override_reaches_every_decoder(tmp_path: Path):
         EvalConfig(hci_lowpass=-1)
 
 
+@pytest.mark.slow
 def test_init_strength_override_reaches_every_decoder(tmp_path: Path):
     """--init-strength 0.5 starts from the sketch (other images than from noise), the
     same in a worker process; a model without a sketch refuses it clearly."""
@@ -295,6 +301,7 @@ def test_init_strength_override_reaches_every_decoder(tmp_path: Path):
         evaluate(EvalConfig(**{**base, "weights": str(plain)}, init_strength=0.5))
 
 
+@pytest.mark.slow
 def test_the_reference_plan_is_what_encode_target_bpp_sends(tmp_path: Path):
     """The planner's rule on MTGC's streams (caption, SPWs, then the best-decoding HCI
     that fits) gives the bitstream `MTGC.encode(target_bpp=...)` gives; the oracle sends

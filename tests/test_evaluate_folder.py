@@ -99,6 +99,7 @@ def test_captions_are_what_the_transmitter_sends(tmp_path: Path, weights: Path, 
     assert results["mtgc-caption"].bits == [8 * len(b) for b in sent]
 
 
+@pytest.mark.slow
 def test_cli_on_a_folder_reports_pixel_figures_at_equal_rate(
     tmp_path: Path, weights: Path, no_weights, capsys
 ):
@@ -153,6 +154,7 @@ def _tiny_clip(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_clip_score_and_patch_kid_from_local_weights(tmp_path: Path, weights: Path, no_weights):
     """With a local CLIP model and Inception-v3 weights (random here) the CLIP score is a
     per-image column and KID a set figure; 8 patches are too few for FID, which says so."""
@@ -239,6 +241,7 @@ def _bad(tmp_path: Path, capsys, args: list[str]) -> str:
     return err
 
 
+@pytest.mark.slow
 def test_bad_inputs_exit_2_with_one_sentence(tmp_path: Path, weights: Path, capsys):
     w = ["--weights", str(weights), "--codec", "mtgc"]
     missing = tmp_path / "nowhere"

@@ -46,6 +46,7 @@ def _findings(report) -> str:
     return "\n".join(f"{f.target} #{f.index} {f.kind}: {f.detail}" for f in report.findings)
 
 
+@pytest.mark.slow
 def test_every_decoder_is_fuzzed(report) -> None:
     targets = harness.all_targets()
     counts = harness.target_counts(N_INPUTS, targets)

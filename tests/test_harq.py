@@ -44,6 +44,7 @@ def test_incremental_redundancy_and_chase_recover_what_one_transmission_loses():
         dec(first, rv=[0, 2])
 
 
+@pytest.mark.slow
 def test_incremental_redundancy_beats_chase_at_the_same_snr():
     # 16-QAM 3/4 at 5 dB: one transmission never decodes; a second one that repeats the
     # same coded bits (Chase) gains 3 dB of SNR, one with new parity bits (IR, rv 2)
@@ -150,6 +151,7 @@ def test_within_the_budget_the_first_streams_are_resent_first():
     assert t.channel_uses == room
 
 
+@pytest.mark.slow
 def test_link_curves_report_residual_bler_after_harq(capsys):
     from channels.curves import coded_curve
     from tests.conftest import run_cli

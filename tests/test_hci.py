@@ -173,6 +173,7 @@ def test_hyperprior_training_pass_reports_both_likelihoods(hyper: HCICodec) -> N
     assert out["x_hat"].shape == (1, 3, 64, 64)
 
 
+@pytest.mark.slow
 def test_hyperprior_fuzz_raises_only_stream_errors(hyper: HCICodec) -> None:
     seeds = [
         hyper.encode(scene_image(8, (128, 128)), HCISetting("learned", 2, q))[0] for q in (0, 15)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -10,6 +11,7 @@ from semcom.data.mean_image import MEAN_IMAGE_FILE, compute_mean_image, mean_ima
 from tests._mtgc import single_thread, small_codec  # noqa: F401
 
 
+@pytest.mark.slow
 def test_the_shipped_file_is_the_mean_of_the_training_scenes() -> None:
     with Image.open(MEAN_IMAGE_FILE) as img:
         shipped = np.asarray(img.convert("RGB"))

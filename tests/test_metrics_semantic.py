@@ -158,6 +158,7 @@ def test_perceptual_metrics_are_skipped_with_a_reason_without_weights(
         dists(x, x, weights_dir=tmp_path)
 
 
+@pytest.mark.slow
 def test_perceptual_metrics_run_from_weights_in_the_documented_layout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

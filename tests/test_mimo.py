@@ -115,6 +115,7 @@ def test_bad_mimo_options_are_refused(options):
         CDLChannel("F")
 
 
+@pytest.mark.slow
 def test_semcom_link_takes_antennas_and_refuses_them_where_they_do_not_apply(capsys):
     from tests.conftest import run_cli
 

@@ -79,6 +79,7 @@ def test_the_fixture_does_refuse_the_truth(truth_captions_raise) -> None:
     assert grammar.canonical_caption(list(item.objects))  # a reading, not the truth
 
 
+@pytest.mark.slow
 def test_transmit_sends_the_captioners_text(tmp_path, capsys, truth_captions_raise) -> None:
     from semcom.codecs.mtgc import MTGCCodec
     from semcom.data.shapes import ShapesWorld

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
 
 
+@pytest.mark.slow
 def test_quickstart_notebook_runs(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SEMCOM_QUICKSTART_OUT", str(tmp_path / "sweep"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

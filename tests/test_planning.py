@@ -202,6 +202,7 @@ def test_planning_with_harq_counts_the_retransmissions():
     assert _config({**entry, "harq": 2}).codecs[0].harq_policy().max_transmissions == 2
 
 
+@pytest.mark.slow
 def test_the_cli_says_in_one_sentence_what_is_missing(tmp_path, capsys):
     from tests.conftest import run_cli
 
@@ -215,6 +216,7 @@ def test_the_cli_says_in_one_sentence_what_is_missing(tmp_path, capsys):
     assert code == 2 and "objective term" in err
 
 
+@pytest.mark.slow
 def test_a_planned_sweep_stores_its_predictions(tmp_path):
     """A sweep with a planned codec (the shipped AVIF value table) sends each point's plan,
     stores the predicted figures beside the measured ones, and semcom plan --check reads
@@ -266,6 +268,7 @@ def test_a_planned_sweep_stores_its_predictions(tmp_path):
     assert (verdict["diff"] <= verdict["diff_hi"]).all()
 
 
+@pytest.mark.slow
 def test_transmit_plans_one_image(tmp_path, capsys):
     import json
 

@@ -42,6 +42,7 @@ def toy_installed(tmp_path, monkeypatch):
     metric_registry.refresh()
 
 
+@pytest.mark.slow
 def test_the_plugin_is_listed(toy_installed, capsys) -> None:
     import json
 
@@ -52,6 +53,7 @@ def test_the_plugin_is_listed(toy_installed, capsys) -> None:
     assert rows["toy"]["source"] == "semcom_toy:ToyCodec" and rows["webp"]["kind"] == "digital"
 
 
+@pytest.mark.slow
 def test_the_plugin_runs_in_a_sweep_and_a_plot(toy_installed, tmp_path) -> None:
     from experiments.config import parse_config
     from experiments.plots import plot_all
@@ -123,6 +125,7 @@ def test_no_registered_codecs_says_how_to_repair(monkeypatch) -> None:
         registry.codec_names()
 
 
+@pytest.mark.slow
 def test_the_plugin_channel_is_listed_and_runs_with_its_options(toy_installed, tmp_path, capsys):
     """The toy channel (a fixed phase rotation, AWGN thresholds) under two labels with
     different options beside AWGN: the same noise draws, so after its ideal equalisation
@@ -182,6 +185,7 @@ def test_the_plugin_channel_is_listed_and_runs_with_its_options(toy_installed, t
         parse_config({**base, "channels": [{"name": "rayleigh", "label": "r", "fade": 1}]})
 
 
+@pytest.mark.slow
 def test_the_plugin_metric_is_scored_stored_plotted_and_evaluated(toy_installed, tmp_path, capsys):
     """A metric from a plug-in: listed, validated in a config (and part of its hash),
     stored without a store migration, exported, plotted, and scored by semcom evaluate."""

@@ -56,6 +56,7 @@ _truncated = st.builds(
 _files = st.one_of(st.binary(max_size=200), st.builds(_mutate, st.just(VALID), _ops), _truncated)
 
 
+@pytest.mark.slow
 @MANY
 @given(_files)
 def test_parser_raises_only_bitstream_errors(data: bytes) -> None:
@@ -79,6 +80,7 @@ def test_valid_bitstreams_round_trip(preset, fingerprint, height, width, streams
     assert Bitstream.from_bytes(bs.to_bytes()) == bs
 
 
+@pytest.mark.slow
 @MANY
 @given(st.text(max_size=120))
 def test_any_text_round_trips_through_the_caption_coder(text: str) -> None:
@@ -121,6 +123,7 @@ def hci() -> tuple[HCICodec, list[bytes]]:
     return codec, payloads
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None, derandomize=True, database=None)
 @given(st.data())
 def test_hci_decoder_raises_only_stream_errors(hci, data) -> None:

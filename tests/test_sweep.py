@@ -51,6 +51,7 @@ def test_tiny_sweep_writes_one_row_per_point(tmp_path) -> None:
     assert (lost["image_crc_ok"] != True).all()  # noqa: E712 - NaN or False
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_the_same_store(tmp_path) -> None:
     cfg = config()
     full, cut = tmp_path / "full", tmp_path / "cut"
@@ -188,6 +189,7 @@ def test_a_codec_entry_may_bring_its_own_harq(tmp_path) -> None:
     assert (resent.loc[more, "cpp_spent"] > resent.loc[more, "channel_uses"] / 64**2).all()
 
 
+@pytest.mark.slow
 def test_cli_sweep_export_and_errors(tmp_path, capsys) -> None:
     cfg = {**BASE, "codecs": ["webp", {"name": "jpegxl", "mcs": "mcs4"}], "channels": ["awgn"]}
     path = tmp_path / "c.yaml"

@@ -29,6 +29,7 @@ def sweep_dir(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_plot_writes_every_figure_as_png_and_pdf(sweep_dir, tmp_path) -> None:
     paths = plot_all(sweep_dir, tmp_path)
     names = {p.name for p in paths}
@@ -39,6 +40,7 @@ def test_plot_writes_every_figure_as_png_and_pdf(sweep_dir, tmp_path) -> None:
         assert head.startswith(b"\x89PNG") if p.suffix == ".png" else head.startswith(b"%PDF")
 
 
+@pytest.mark.slow
 def test_plot_cli_and_errors(sweep_dir, tmp_path, capsys) -> None:
     code, out, err = run_cli(["plot", str(sweep_dir), "--out", str(tmp_path / "f")], capsys)
     assert code == 0, err

@@ -60,6 +60,7 @@ def digest(folder: Path) -> str:
         store.close()
 
 
+@pytest.mark.slow
 def test_ray_executor_writes_the_same_store_as_the_local_one(tmp_path) -> None:
     """A local Ray instance with 2 CPUs and 2 worker actors against this process."""
     cfg = parse_config(SMALL)
@@ -82,6 +83,7 @@ def test_ray_executor_writes_the_same_store_as_the_local_one(tmp_path) -> None:
     ).read_bytes()
 
 
+@pytest.mark.slow
 def test_unknown_executor_and_ray_options_without_ray_are_refused(tmp_path, capsys) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({**SMALL, "codecs": ["webp"]}))
@@ -197,6 +199,7 @@ def test_sigkill_at_random_moments_then_resume_holds_every_point_once(tmp_path) 
     assert not (out / f"{STORE_NAME}-journal").exists()
 
 
+@pytest.mark.slow
 def test_a_second_sweep_into_a_busy_folder_is_refused(tmp_path, capsys) -> None:
     cfg = parse_config({**SMALL, "codecs": ["webp"], "channels": ["awgn"]})
     holder = Store(tmp_path)
@@ -214,6 +217,7 @@ def test_a_second_sweep_into_a_busy_folder_is_refused(tmp_path, capsys) -> None:
     assert run_sweep(cfg, tmp_path, progress=False).points_written == 4  # lock released
 
 
+@pytest.mark.slow
 def test_two_runs_give_byte_identical_stores_and_exports(tmp_path, capsys) -> None:
     cfg = parse_config({**SMALL, "channels": ["tdl-a"]})
     for name in ("a", "b"):
@@ -287,6 +291,7 @@ def test_weights_are_read_from_safetensors_only(tmp_path) -> None:
         load(str(folder))
 
 
+@pytest.mark.slow
 def test_a_ray_worker_error_is_one_sentence_and_keeps_what_is_stored(tmp_path, capsys) -> None:
     """MTGC weights that do not load: the worker's SemcomError reaches the user as the
     same one sentence (exit 2); the conventional codec's groups written before stay."""
@@ -302,6 +307,7 @@ def test_a_ray_worker_error_is_one_sentence_and_keeps_what_is_stored(tmp_path, c
         assert {r[0] for r in db.execute("SELECT codec FROM results")} <= {"webp"}
 
 
+@pytest.mark.slow
 def test_resume_with_other_mtgc_weights_is_refused(tmp_path, capsys) -> None:
     import shutil
 

@@ -55,6 +55,7 @@ def _changed(before: dict, after: dict) -> bool:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("part", TRAINED)
 def test_one_step_of_each_part_updates_its_weights(model_dir: Path, tmp_path: Path, part: str):
     before = _state(MTGC.from_pretrained(model_dir), part)
@@ -116,6 +117,7 @@ def test_autoencoder_crops_mix_in_solid_colours_and_zoomed_crops():
     assert torch.equal(mix_crops(x, 0.0, 0.0, torch.Generator()), x)
 
 
+@pytest.mark.slow
 def test_cli_rejects_a_bad_stage_and_part(tmp_path: Path, capsys):
     assert main(["train", "--stage", "4", "--out", str(tmp_path / "m")]) == 2
     assert "--stage must be 1, 2 or 3" in capsys.readouterr().err
@@ -142,6 +144,7 @@ def test_object_weights_keep_the_loss_scale():
     assert torch.equal(w[1], torch.ones(1, 4, 4))
 
 
+@pytest.mark.slow
 def test_run_all_trains_every_part_from_scratch_then_replaces_out(tmp_path: Path, monkeypatch):
     """`semcom train` without --stage: every part once, in WORK/model, then out replaced;
     a second call resumes and skips the finished parts."""
@@ -200,6 +203,7 @@ def test_tascm_cnn_starts_from_the_captioner_when_the_layers_match():
         assert not init_from_captioner(build_tiny(cfg))
 
 
+@pytest.mark.slow
 def test_the_tiny_tokenizer_never_truncates_a_shapesworld_caption():
     from semcom.data.shapes import ShapesWorld
     from semcom.presets.tiny import TinyConfig
@@ -214,6 +218,7 @@ def test_the_tiny_tokenizer_never_truncates_a_shapesworld_caption():
     assert longest + 2 <= TinyConfig().max_tokens  # <bos> and <eos>
 
 
+@pytest.mark.slow
 def test_sampling_picks_settings_on_validation_scenes_and_saves_them(model_dir: Path, tmp_path):
     from semcom.train import SAMPLING_CANDIDATES
 
@@ -262,6 +267,7 @@ def test_half_storage_loads_back_as_float32_with_the_same_decodes(tmp_path: Path
     assert torch.equal(after.decode(bs, steps=2), MTGC.from_pretrained(out).decode(bs, steps=2))
 
 
+@pytest.mark.slow
 def test_cli_steps_override_applies_to_every_training_part(model_dir: Path, tmp_path: Path):
     cfg = tmp_path / "small.yaml"
     cfg.write_text("train_scenes: 6\nreport_scenes: 4\ncaptioner_batch: 2\nwarmup: 1\n")

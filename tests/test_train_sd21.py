@@ -61,6 +61,7 @@ def _train(setup: dict, out: Path, work: Path, capsys, *extra: str) -> tuple[int
         return run_cli(args, capsys)
 
 
+@pytest.mark.slow
 def test_every_stage_trains_a_step_resumes_and_the_model_decodes(setup, tmp_path, capsys):
     out, work = tmp_path / "model", tmp_path / "work"
     shutil.copytree(setup["model"], out)
@@ -105,6 +106,7 @@ def test_every_stage_trains_a_step_resumes_and_the_model_decodes(setup, tmp_path
     assert decoded.shape == (1, 3, 64, 64) and torch.isfinite(decoded).all()
 
 
+@pytest.mark.slow
 def test_the_controlnet_learns_to_read_the_hci(setup, tmp_path, capsys):
     """Stage 1 at a high rate for 60 steps: the validation denoising loss is lower with
     the HCI than without it (the zero-initialised ControlNet starts at no gain)."""
@@ -126,6 +128,7 @@ def test_the_controlnet_learns_to_read_the_hci(setup, tmp_path, capsys):
     assert after["val_loss"] < after["val_loss_without_hci"]
 
 
+@pytest.mark.slow
 def test_an_empty_directory_is_assembled_from_local_backbones(setup, tmp_path, capsys):
     out, work = tmp_path / "new", tmp_path / "work"
     code, _, err = _train(setup, out, work, capsys, "--stage", "1", "--part", "hci", "--steps", "1")
@@ -138,6 +141,7 @@ def test_an_empty_directory_is_assembled_from_local_backbones(setup, tmp_path, c
     assert (out / "mtgc.json").is_file() and (out / "training.json").is_file()
 
 
+@pytest.mark.slow
 def test_bad_sd21_training_input_is_one_sentence(setup, tmp_path, capsys):
     model = setup["model"]
     code, _, err = run_cli(["train", "--preset", "sd21", "--out", str(model)], capsys)

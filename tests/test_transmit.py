@@ -186,6 +186,7 @@ def test_cli_transmit_writes_the_image_and_json(tmp_path, capsys) -> None:
     assert not list(tmp_path.glob(".*tmp*"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -213,6 +214,7 @@ def test_cli_transmit_bad_values_are_one_sentence(tmp_path, capsys, args, needle
     assert code == 2 and needle in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_cli_transmit_refuses_a_metric_without_its_weights(tmp_path, capsys, monkeypatch) -> None:
     from semcom.imageio import save_image
 
