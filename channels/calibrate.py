@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown_table(json.loads(args.out.read_text()), args.bits, args.channels))
         return 0
     if args.refit:
-        _write(args.out, refit(json.loads(args.out.read_text())))
+        write_atomic(args.out, refit(json.loads(args.out.read_text())))
         return 0
     channels = args.channels or list(CALIBRATED_CHANNELS)
 
@@ -246,12 +246,12 @@ def main(argv: list[str] | None = None) -> int:
                     table
                 )
             data.setdefault("calibrated_by", {})[f"{name}@{args.bits}"] = meta["command"]
-            _write(args.out, data)
+            write_atomic(args.out, data)
     return 0
 
 
-def _write(path: Path, data: dict) -> None:
-    """Replace the data file atomically."""
+def write_atomic(path: Path, data: dict) -> None:
+    """Replace a JSON data file atomically (a stop never leaves half a file)."""
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n")
     os.replace(tmp, path)

@@ -48,7 +48,7 @@ def floor_awgn_db(bits: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from channels.calibrate import find_threshold
+    from channels.calibrate import find_threshold, write_atomic
     from channels.link import Link
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -75,9 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             "command": "python -m channels.floor",
             "date": datetime.now(UTC).date().isoformat(),
         }
-        tmp = args.out.with_suffix(".tmp")  # written after every size: a stop loses none
-        tmp.write_text(json.dumps(data, indent=1) + "\n")
-        tmp.replace(args.out)
+        write_atomic(args.out, data)  # after every size: a stop loses none
         print(f"{bits:5d} bits: {t10:6.2f} dB ({points} points, {time.time() - t0:.0f} s)")
     return 0
 

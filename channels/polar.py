@@ -222,7 +222,7 @@ def polar_awgn_db(bits: int, mcs: MCS) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from channels.calibrate import find_threshold
+    from channels.calibrate import find_threshold, write_atomic
     from channels.link import Link
     from channels.mcs import shannon_snr_db
 
@@ -257,9 +257,7 @@ def main(argv: list[str] | None = None) -> int:
                 "command": "python -m channels.polar",
                 "date": datetime.now(UTC).date().isoformat(),
             }
-            tmp = args.out.with_suffix(".tmp")  # written after every point: a stop loses none
-            tmp.write_text(json.dumps(data, indent=1) + "\n")
-            tmp.replace(args.out)
+            write_atomic(args.out, data)  # after every point: a stop loses none
             print(
                 f"rate {rate} {bits:5d} bits: {t10:6.2f} dB ({points} points, "
                 f"{time.time() - t0:.0f} s)",
