@@ -106,9 +106,9 @@ def _threshold(payload_bits: int, mcs: MCS) -> tuple[MCS, float]:
     if mcs.code == "polar":
         from channels.polar import polar_awgn_db
 
-        if mcs.code_rate < MIN_CODE_RATE - 1e-9:
-            return MCS("qpsk", MIN_CODE_RATE, code="polar"), polar_awgn_db(payload_bits, mcs)
-        return mcs, polar_awgn_db(payload_bits, mcs)
+        repeated = mcs.code_rate < MIN_CODE_RATE - 1e-9
+        base = MCS("qpsk", MIN_CODE_RATE, code="polar") if repeated else mcs
+        return base, polar_awgn_db(payload_bits, mcs)
     if mcs.code_rate < MIN_CODE_RATE - 1e-9:
         return MCS("qpsk", MIN_CODE_RATE), floor_awgn_db(payload_bits)
     if mcs.modulation == "qpsk" and mcs.code_rate <= MIN_CODE_RATE + 1e-9:

@@ -15,20 +15,25 @@ import argparse
 import pandas as pd
 
 from experiments.plan_compare import load_rows
+from experiments.sweep_tables import counts_filled
+from experiments.sweep_tables import pooled as sweep_pooled
 
 KEY = ["codec", "channel", "budget_cpp", "snr_db"]
 ROW = [*KEY, "image", "trial"]
 
 
 def pooled(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per point: pooled object F1 (2·exact / (true + read)), mean PSNR, mean channel uses."""
-    g = rows.groupby(KEY)
+    """Per point: pooled object F1 (:func:`experiments.sweep_tables.pooled`), mean PSNR,
+    mean channel uses."""
+    g = counts_filled(rows).groupby(KEY)
+    counts = g[["exact", "objects_true", "objects_read"]].sum()
     return pd.DataFrame(
         {
-            "f1": 2 * g.exact.sum() / (g.objects_true.sum() + g.objects_read.sum()),
+            "f1": sweep_pooled(counts.to_numpy(dtype=float)),
             "psnr": g.psnr.mean(),
             "uses": g.channel_uses.mean(),
-        }
+        },
+        index=counts.index,
     )
 
 

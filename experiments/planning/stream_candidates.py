@@ -117,18 +117,17 @@ def candidates(
     protections = tuple(protections)
     # a link plans many images at one SNR and budget (a sweep's group): an option size's
     # candidates are the same for all of them
-    cache = link.__dict__.setdefault("_planner_cache", {})
-    point = (float(snr_db), int(limit), bool(prune), hash(protections), len(nodes), SLACK)
+    point = (float(snr_db), int(limit), bool(prune), protections, len(nodes), SLACK)
+    cache = link.__dict__.setdefault("_planner_cache", {}).setdefault(point, {})
     for k, option in enumerate(stream.options):
         if not option.payload:
             continue
         bits = 8 * len(option.payload)
-        key = (bits, point)
-        if key not in cache:
-            cache[key] = _option_candidates(
+        if bits not in cache:
+            cache[bits] = _option_candidates(
                 link, bits, snr_db, nodes, weights, limit, prune, protections
             )
-        out.extend(Candidate(k, *c) for c in cache[key])
+        out.extend(Candidate(k, *c) for c in cache[bits])
     return out
 
 
@@ -178,26 +177,7 @@ def _frontier(scores: np.ndarray, costs: Sequence[int], tol: float = 0.0) -> lis
     no dearer one is at least as good everywhere."""
     order = sorted(range(len(costs)), key=lambda i: (costs[i], -float(scores[i].sum()), i))
     ranked = scores[order]
-    n = len(order)
-    if n * n * scores.shape[1] <= 4_000_000:  # all pairs at once
-        ge = np.all(ranked[None, :, :] >= ranked[:, None, :] - tol - 1e-12, axis=2)  # [i, k]
-        beaten = np.tril(ge, k=-1).any(axis=1)  # an earlier row k beats row i
-        return [order[i] for i in range(n) if not beaten[i]]
-    # row by row against the kept rows, screened by a few non-negative projections (a row
-    # that beats another everywhere beats it in every such projection)
-    ranked = ranked[:, np.ptp(ranked, axis=0) > 0]
-    d = ranked.shape[1]
-    ramp = np.linspace(0.0, 1.0, d)
-    proj = ranked @ np.stack([np.ones(d), ramp, ramp[::-1], (ramp - 0.5) ** 2]).T
-    kept = np.empty_like(ranked)
-    kept_proj = np.empty_like(proj)
-    idx: list[int] = []
-    for i in range(n):
-        m = len(idx)
-        if m:
-            near = np.flatnonzero(np.all(kept_proj[:m] >= proj[i] - (tol + 1e-9) * d, axis=1))
-            if near.size and np.any(np.all(kept[near] >= ranked[i] - tol - 1e-12, axis=1)):
-                continue
-        kept[m], kept_proj[m] = ranked[i], proj[i]
-        idx.append(order[i])
-    return idx
+    # all pairs at once: one option's protections (at most len(PROTECTIONS)) at the fade's nodes
+    ge = np.all(ranked[None, :, :] >= ranked[:, None, :] - tol - 1e-12, axis=2)  # [i, k]
+    beaten = np.tril(ge, k=-1).any(axis=1)  # an earlier row k beats row i
+    return [order[i] for i in range(len(order)) if not beaten[i]]
