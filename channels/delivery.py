@@ -33,7 +33,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
-from scipy.special import gammainc, ndtr
+from scipy.special import gammainc, gammaincinv, ndtr
 
 from channels.errors import LinkError
 from channels.floor import floor_awgn_db
@@ -49,7 +49,10 @@ from channels.segmentation import layout_for, transport_block_size
 #: Block error rate at a calibrated threshold.
 TARGET_BLER = 0.1
 #: Cells of the quadrature over the fade.
-NODES = 48
+NODES = 32
+#: The gain's quantiles between which the cells are log-spaced (over Rayleigh 10^-4 to 16.1,
+#: a ratio of 1.49 (1.7 dB) a cell, as fine as the 48 cells from 10^-6 to 50 were).
+QUANTILES = (1e-4, 1 - 1e-7)
 _LOG2E = math.log2(math.e)
 
 
@@ -183,9 +186,11 @@ def _nodes(
     t = int(transmissions)
     if m is None:
         return np.array([scale * t]), np.array([1.0])
-    # NODES cells, log-spaced from deep fades far into the tail; their masses are exact
+    # NODES cells log-spaced between the gain's QUANTILES (the deep fades and the far tail
+    # outside go to the two end cells); their masses are exact
     shape = m * t  # the sum of t Gamma(m, 1/m) gains
-    inner = np.logspace(-6, math.log10(t * (40.0 / m + 10)), NODES - 1)
+    lo, hi = (float(gammaincinv(shape, q)) / m for q in QUANTILES)
+    inner = np.geomspace(lo, hi, NODES - 1)
     edges = np.concatenate([[0.0], inner, [np.inf]])
     cdf = gammainc(shape, m * np.concatenate([edges[:-1], [1.0]]))
     cdf[-1] = 1.0

@@ -247,7 +247,12 @@ def _digital(
 
                 if (ckey, i, "values") not in prepared:
                     prepared[(ckey, i, "values")] = sender_values(
-                        values, codec, enc, refs[i], config.decode_seed
+                        values,
+                        codec,
+                        enc,
+                        refs[i],
+                        config.decode_seed,
+                        _cached_decode(cache, spec, codec, enc, config.decode_seed),
                     )
                 mine = prepared[(ckey, i, "values")]
             made[i] = plan(link, enc, snr, budget, dict(spec.protection), spec.mcs, mine, objective)
@@ -276,6 +281,22 @@ def _digital(
         for enc, p, tx in zip(encoded, plans, txs, strict=True)
     ]
     return plans, reports, keys, recons, successes
+
+
+def _cached_decode(cache: DecodeCache, spec: CodecSpec, codec, enc, seed: int):
+    """``received -> image`` of ``enc`` through the sweep's decode cache: what the sender
+    decodes to plan, the receiver finds there."""
+
+    def decode(received):
+        return cache.get(
+            spec.label,
+            codec.received_key(enc.header, received),
+            seed,
+            spec.steps,
+            lambda: codec.decode(enc.header, received, seed).clamp(0, 1),
+        )[1]
+
+    return decode
 
 
 def _rows(

@@ -243,7 +243,7 @@ def transmit_image(
             )
         values = None
         if mcs == PLANNED:
-            from experiments.planning.rule import sender_values
+            from experiments.planning.sender import sender_values
             from semcom.values import values_for
 
             values = sender_values(values_for(codec), codec, encoded, image, decode_seed)

@@ -27,16 +27,10 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 @dataclass(frozen=True)
 class Option:
-    """One payload a stream can send, and what to record about it if it is chosen.
-
-    ``expected``: figures the receiver reaches when this option is the only stream that
-    arrives, measured by the sender (a one-stream codec decodes its own payload, e.g.
-    ``{"psnr": 27.9}``); the planner uses them instead of its value table's average.
-    """
+    """One payload a stream can send, and what to record about it if it is chosen."""
 
     payload: bytes
     detail: Mapping[str, Any] = field(default_factory=dict)
-    expected: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

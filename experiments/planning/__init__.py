@@ -2,7 +2,8 @@
 protections (:mod:`~experiments.planning.rule`) and the planner that maximises a
 semantic objective's expected value (:mod:`~experiments.planning.planner`, the streams'
 candidates :mod:`~experiments.planning.stream_candidates`,
-:mod:`~experiments.planning.objective`)."""
+:mod:`~experiments.planning.objective`) and what the sender knows of one image
+(:mod:`~experiments.planning.sender`, its reader :mod:`~experiments.planning.reader`)."""
 
 from experiments.planning.objective import DEFAULT_TOLERANCE, Objective
 from experiments.planning.planner import (
@@ -19,8 +20,8 @@ from experiments.planning.rule import (
     first_fit,
     plan,
     plan_fixed,
-    sender_values,
 )
+from experiments.planning.sender import sender_values
 from experiments.planning.stream_candidates import PROTECTIONS, REPEATS, Candidate, candidates
 
 __all__ = [

@@ -110,47 +110,59 @@ def search(
     lcost = np.array([c.cost for c in lc])
     lbits = np.array([c.bits if names[last] in variable else 0 for c in lc], dtype=float)
     room = limit - int(lcost.min())
-    combos = [
-        combo
-        for combo in itertools.product(*(cands[i] for i in rest))
-        if sum(c.cost for c in combo) <= room
-    ]
-    if not combos:
+    # every combination of the other streams' candidates (itertools.product's order) that
+    # leaves room for the last stream, as index rows [N, R]
+    sizes = [len(cands[i]) for i in rest]
+    grid = np.indices(sizes).reshape(len(rest), -1).T if rest else np.zeros((1, 0), int)
+    costs = [np.array([c.cost for c in cands[i]]) for i in rest]
+    spent = sum((costs[k][grid[:, k]] for k in range(len(rest))), np.zeros(len(grid), int))
+    grid, spent = grid[spent <= room], spent[spent <= room]
+    if not len(grid):
         return [], -math.inf
-    # combos grouped by which of the other streams they send: only the subsets of those
-    # can arrive, so each group weighs only its own outcomes
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for i, combo in enumerate(combos):
-        sent = tuple(k for k, c in enumerate(combo) if c.option is not None)
-        groups.setdefault(sent, []).append(i)
+    succ = [np.stack([c.success for c in cands[i]]) for i in rest]
+    cbits = [
+        np.array([c.bits if names[i] in variable else 0 for c in cands[i]], dtype=float)
+        for i in rest
+    ]
+    sends = [np.array([c.option is not None for c in cands[i]]) for i in rest]
+    # combinations grouped by which of the other streams they send (groups in order of
+    # first appearance): only the subsets of those can arrive, so each group weighs only
+    # its own outcomes
+    mask = sum((sends[k][grid[:, k]].astype(int) << k for k in range(len(rest))), 0)
+    mask = np.broadcast_to(mask, (len(grid),))
+    _, first = np.unique(mask, return_index=True)
+    groups: dict[tuple[int, ...], np.ndarray] = {}
+    for m in mask[np.sort(first)]:
+        sent = tuple(k for k in range(len(rest)) if m >> k & 1)
+        groups[sent] = np.flatnonzero(mask == m)
     best: tuple | None = None
     for rank, (sent, members) in enumerate(groups.items()):
-        group = [combos[i] for i in members]
-        rcost = np.array([sum(c.cost for c in combo) for combo in group])
-        probs = {k: np.stack([combo[k].success for combo in group]) for k in sent}
-        bits = {
-            k: np.array([combo[k].bits if names[rest[k]] in variable else 0 for combo in group])
-            for k in sent
-        }
+        rows = grid[members]
+        rcost = spent[members]
+        probs = {k: succ[k][rows[:, k]] for k in sent}
+        bits = {k: cbits[k][rows[:, k]] for k in sent}
         flat = not any(bits[k].any() for k in sent)  # no variable bits among the others
         comps = 2 if objective.tiebreak else 1
-        total = np.zeros((2, len(group), len(lc)))
-        outcome_w, gains = [], []  # flat: one product sum over every outcome
+        # flat: the value of what the others deliver, [2, K], and per outcome S its weight
+        # at each fade node and the last stream's gain V(S+c) - V(S)
+        base = np.zeros((2, len(members)))
+        total = None if flat else np.zeros((2, len(members), len(lc)))
+        outcome_w, gains = [], []
         for r in range(len(sent) + 1):
             for sub in itertools.combinations(sent, r):
-                ones = np.ones((len(group), len(weights)))
+                ones = np.ones((len(members), len(weights)))
                 wp = outcome_probability(probs, sub, ones) * weights[None, :]
                 a = wp.sum(axis=1)  # [K]: P(exactly sub of the others)
                 sub_names = [names[rest[k]] for k in sub]
                 if flat:
                     v0 = _values(table, objective, sub_names, 0.0)  # [2]
                     v1 = _values(table, objective, [*sub_names, names[last]], lbits)  # [2, C]
-                    total[:comps] += (v0[:comps, None] * a[None, :])[:, :, None]
+                    base += v0[:, None] * a[None, :]
                     outcome_w.append(wp)
-                    gains.append(v1[:comps] - v0[:comps, None])
+                    gains.append(v1 - v0[:, None])
                     continue
                 m = wp @ lp.T  # [K, C]: ... and the last stream arrives
-                b = sum((bits[k] for k in sub), np.zeros(len(group))).astype(float)
+                b = sum((bits[k] for k in sub), np.zeros(len(members)))
                 v_without = _values(table, objective, sub_names, b)[:, :, None]  # [2, K, 1]
                 v_with = _values(
                     table, objective, [*sub_names, names[last]], b[:, None] + lbits[None, :]
@@ -164,20 +176,10 @@ def search(
             ]
             if comps == 1:  # one objective: bound each combination, score the best first
                 best = _bounded(
-                    total[0, :, 0],
-                    wp_all,
-                    lgs[0],
-                    rcost,
-                    lcost,
-                    limit,
-                    objective,
-                    best,
-                    rank,
-                    members,
+                    base[0], wp_all, lgs[0], rcost, lcost, limit, objective, best, rank, members
                 )
                 continue
-            for c in range(comps):
-                total[c] += wp_all @ lgs[c].T
+            total = np.stack([base[c][:, None] + wp_all @ lgs[c].T for c in range(2)])
         cost = rcost[:, None] + lcost[None, :]
         k = _choose(total.reshape(2, -1), np.where(cost <= limit, cost, -1).ravel(), objective)
         if k < 0:
@@ -190,13 +192,13 @@ def search(
             rank,
             i,
             j,
-            members[i],
+            int(members[i]),
         )
         if best is None or _better(key, best, objective):
             best = key
     if best is None:
         return [], -math.inf
-    chosen = list(combos[best[6]])
+    chosen = [cands[i][int(grid[best[6], k])] for k, i in enumerate(rest)]
     chosen.insert(last, lc[best[5]])
     return chosen, best[0]
 
@@ -235,7 +237,7 @@ def _bounded(base, wp_all, lg, rcost, lcost, limit, objective, best, rank, membe
         pick = np.lexsort((tied_j, rows[tied_r], cost[tied_r, tied_j]))[0]
         r, j = int(tied_r[pick]), int(tied_j[pick])
         i = int(rows[r])
-        key = (float(t[r, j]), 0.0, -int(cost[r, j]), rank, i, j, members[i])
+        key = (float(t[r, j]), 0.0, -int(cost[r, j]), rank, i, j, int(members[i]))
         if best is None or _better(key, best, objective):
             best = key
     return best

@@ -148,28 +148,3 @@ def plan(
             )
         return plan_planned(link, encoded, snr_db, budget, values, objective or "f1")
     return plan_fixed(link, encoded, snr_db, budget, protection, mcs)
-
-
-def sender_values(table, codec, encoded, image, seed: int = 0):
-    """``table`` with what the sender knows exactly of this ``image`` ([3,H,W] in [0,1]):
-    the pixel figures of the lost image (the receiver's fallback, which the sender decodes
-    as the receiver would) and the ``expected`` figures the options state for arriving
-    alone (a one-stream codec's decoded quality). The planner reads these instead of the
-    validation scenes' averages; nothing here needs the scene's ground truth."""
-    from semcom.metrics.scoring import score
-
-    lost = codec.decode(encoded.header, {}, seed).clamp(0, 1)
-    figures = score(image.unsqueeze(0), lost.unsqueeze(0).to(image.dtype), None, ("pixel",))[0]
-    pixel = {k: float(v) for k, v in figures.items() if k in ("psnr", "ms_ssim") and v is not None}
-    if pixel:
-        table = table.known([], pixel)
-    for stream in encoded.streams:
-        options = [o for o in stream.options if o.payload and o.expected]
-        fields = set.intersection(*(set(o.expected) for o in options)) if options else set()
-        if fields and stream.name in table.streams:
-            table = table.known(
-                [stream.name],
-                {f: [float(o.expected[f]) for o in options] for f in sorted(fields)},
-                [8 * len(o.payload) for o in options],
-            )
-    return table

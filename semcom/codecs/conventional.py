@@ -59,7 +59,6 @@ class ConventionalCodec(OptionlessCodec):
                     "sender_psnr": v.psnr,
                     "file_bits": 8 * len(codec.file_of(v.data, h, w)),
                 },
-                {"psnr": float(v.psnr)},
             )
             for v in points
         )

@@ -77,26 +77,10 @@ class SemanticMetric:
         probe = _probe()[0]
         if truths is None or probe is None:
             return [dict(empty) for _ in range(len(images))]
-        from semcom.metrics.semantic import semantic_metrics
+        from semcom.metrics.semantic import image_fields, semantic_metrics
 
         _, counts = semantic_metrics(images, truths, probe)  # type: ignore[arg-type]
-        rows = []
-        for c in counts:
-            attrs = c.shape_ok + c.colour_ok + c.size_ok + c.position_ok
-            rows.append(
-                {
-                    "attribute_accuracy": attrs / (4 * c.objects_true) if c.objects_true else 1.0,
-                    "exact_recall": c.exact / c.objects_true if c.objects_true else 1.0,
-                    "hallucination_rate": (
-                        c.hallucinated / c.objects_read if c.objects_read else 0.0
-                    ),
-                    "objects_true": c.objects_true,
-                    "objects_read": c.objects_read,
-                    "exact": c.exact,
-                    "hallucinated": c.hallucinated,
-                }
-            )
-        return rows
+        return [image_fields(c) for c in counts]
 
 
 class _Perceptual:

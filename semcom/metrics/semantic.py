@@ -221,6 +221,22 @@ def count_scene(truth: Sequence[ShapeObject], read: Sequence[ShapeObject]) -> Se
     )
 
 
+def image_fields(c: SemanticCounts) -> dict[str, float]:
+    """The per-image fields of the ``semantic`` metric from one image's counts: attribute
+    accuracy and exact recall (1 for an empty scene), hallucination rate (0 when nothing is
+    read back) and the counts they come from."""
+    attrs = c.shape_ok + c.colour_ok + c.size_ok + c.position_ok
+    return {
+        "attribute_accuracy": attrs / (4 * c.objects_true) if c.objects_true else 1.0,
+        "exact_recall": c.exact / c.objects_true if c.objects_true else 1.0,
+        "hallucination_rate": c.hallucinated / c.objects_read if c.objects_read else 0.0,
+        "objects_true": c.objects_true,
+        "objects_read": c.objects_read,
+        "exact": c.exact,
+        "hallucinated": c.hallucinated,
+    }
+
+
 @dataclass(frozen=True)
 class SemanticScores:
     """Semantic fidelity over a set of images; every rate in [0, 1]."""

@@ -1,0 +1,88 @@
+"""What the sender knows of one image, in place of the validation scenes' averages.
+
+A value table (:mod:`semcom.values`) holds means over validation scenes; the planner plans
+one image, and some of what that image will look like at the receiver the sender can work
+out itself, for it holds the receiver's decoder:
+
+- every subset of the codec's one-option streams (MTGC: nothing, the caption, the SPWs,
+  both), decoded as the receiver would decode it, with the receiver's seed;
+- each payload option of a one-stream codec (a conventional image), decoded alone.
+
+Their pixel figures (PSNR, MS-SSIM) are then exact, and their semantic figures are the
+sender's estimate by its own reader (:mod:`experiments.planning.reader`). Subsets holding
+a variable stream of a multi-stream codec (MTGC's HCI options) keep the table's curves:
+decoding each of tens of options with and without the other streams costs seconds an
+image. Nothing here needs the scene's ground truth.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+
+import torch
+
+#: The fields a sender works out exactly from pixels.
+PIXEL_FIELDS = ("psnr", "ms_ssim")
+
+Decode = Callable[[Mapping[str, bytes]], torch.Tensor]
+
+
+def sender_cases(encoded) -> list[tuple[tuple[str, ...], dict[str, bytes]]]:
+    """The (subset, received streams) the sender decodes for ``encoded``: every subset of
+    the one-option streams (the empty one included), and for a one-stream codec each of its
+    payload options alone (once per distinct payload)."""
+    streams = encoded.streams
+    if len(streams) == 1:
+        (only,) = streams
+        seen: dict[bytes, None] = {}
+        for o in only.options:
+            if o.payload:
+                seen.setdefault(o.payload, None)
+        return [((), {})] + [((only.name,), {only.name: p}) for p in seen]
+    fixed = [s for s in streams if len([o for o in s.options if o.payload]) == 1]
+    cases = []
+    for r in range(len(fixed) + 1):
+        for subset in itertools.combinations(fixed, r):
+            received = {s.name: next(o.payload for o in s.options if o.payload) for s in subset}
+            cases.append((tuple(s.name for s in subset), received))
+    return cases
+
+
+def sender_values(table, codec, encoded, image: torch.Tensor, seed: int = 0, decode=None):
+    """``table`` with what the sender knows of this ``image`` ([3,H,W] in [0,1]): for each
+    of :func:`sender_cases`, the pixel figures of the receiver's image (decoded here with
+    ``seed``, or by ``decode(received)`` — a sweep passes its decode cache, so the receiver
+    reuses these decodes) and the reader's semantic figures. The planner reads these
+    instead of the table's averages."""
+    from experiments.planning.reader import reader_figures
+    from semcom.metrics.scoring import score
+
+    if decode is None:
+
+        def decode(received: Mapping[str, bytes]) -> torch.Tensor:
+            return codec.decode(encoded.header, received, seed).clamp(0, 1)
+
+    cases = [(s, r) for s, r in sender_cases(encoded) if set(s) <= set(table.streams)]
+    if not cases:
+        return table
+    recons = torch.stack([decode(received).to(image.dtype) for _, received in cases])
+    ref = image.unsqueeze(0).expand(len(cases), -1, -1, -1)
+    pixels = score(ref, recons, None, ("pixel",))
+    semantic = reader_figures(image, recons)
+    known: dict[tuple[str, ...], list[tuple[float, dict[str, float]]]] = {}
+    for (subset, received), pix, sem in zip(cases, pixels, semantic, strict=True):
+        figures = {k: float(v) for k, v in pix.items() if k in PIXEL_FIELDS and v is not None}
+        figures.update(sem)
+        bits = sum(8 * len(received[n]) for n in subset if n in table.variable)
+        known.setdefault(subset, []).append((float(bits), figures))
+    for subset, points in known.items():
+        fields = set.intersection(*(set(f) for _, f in points))
+        if not fields:
+            continue
+        table = table.known(
+            list(subset),
+            {f: [p[1][f] for p in points] for f in sorted(fields)},
+            [p[0] for p in points],
+        )
+    return table
