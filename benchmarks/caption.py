@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from semcom.data.captions import canonical_caption, caption_corpus, random_scene
-from semcom.streams.caption import CaptionCoder
+from semcom.mtgc.streams.caption import CaptionCoder
 
 NATURAL = [
     "A man riding a wave on top of a surfboard.",

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from semcom.data.shapes import ShapesWorld
-from semcom.presets import load_codec
+from semcom.mtgc.presets import load_codec
 
 
 def test_images(n: int, size: int, seed: int = 0) -> torch.Tensor:

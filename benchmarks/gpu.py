@@ -8,7 +8,7 @@ budget of the tiny preset's decode target; the link on all threads):
 
 * MTGC-sd21 at the published sizes (Stable Diffusion 2.1-base UNet and VAE, OpenCLIP
   ViT-H text encoder, CLIP ViT-L/14 image encoder, ControlNet from the UNet) with random
-  weights (:mod:`semcom.presets.sd21_random`; a network's time does not depend on its
+  weights (:mod:`semcom.mtgc.presets.sd21_random`; a network's time does not depend on its
   weights' values): encode and decode seconds per 512×512 image at 1, 4, 10 and 20 steps
   (classifier-free guidance, so two UNet and ControlNet evaluations a step), batch 1 and
   ``--images``, in float16 and, at 10 steps, float32; peak GPU memory; building and

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from semcom.codec import MTGC
-from semcom.mgdd import MGDDConfig
-from semcom.presets.tiny import TinyConfig, build_tiny
+from semcom.mtgc.mgdd import MGDDConfig
+from semcom.mtgc.pipeline import MTGC
+from semcom.mtgc.presets.tiny import TinyConfig, build_tiny
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -114,10 +114,10 @@ def scene_image(seed: int = 0, size: tuple[int, int] = (64, 64)) -> torch.Tensor
 
 
 def toy_sd21(root: Path, name: str = "mtgc-sd21") -> tuple[Path, Path, Path]:
-    """The sd21 layout at toy size (random weights, semcom.presets.sd21_random) assembled as
+    """The sd21 layout at toy size (random weights, semcom.mtgc.presets.sd21_random) assembled as
     a user would: returns (the SD snapshot, the CLIP vision folder, the model directory)."""
-    from semcom.presets.sd21 import assemble_sd21
-    from semcom.presets.sd21_random import random_sd_snapshot
+    from semcom.mtgc.presets.sd21 import assemble_sd21
+    from semcom.mtgc.presets.sd21_random import random_sd_snapshot
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

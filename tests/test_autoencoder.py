@@ -8,7 +8,7 @@ import torch
 from diffusers import AutoencoderKL
 from torch import nn
 
-from semcom.autoencoder import SceneAutoencoder, autoencoder_class
+from semcom.mtgc.autoencoder import SceneAutoencoder, autoencoder_class
 
 SMALL = dict(
     down_block_types=("DownEncoderBlock2D",) * 2,
@@ -79,7 +79,7 @@ def test_mtgc_runs_end_to_end_on_a_colour_skip_autoencoder(tmp_path):
     whose decode is repeatable."""
     import dataclasses
 
-    from semcom.presets.tiny import build_tiny
+    from semcom.mtgc.presets.tiny import build_tiny
     from tests._mtgc import scene_image, small_config
 
     cfg = dataclasses.replace(

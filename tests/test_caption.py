@@ -15,8 +15,8 @@ from semcom.data.captions import (
     caption_for,
     random_scene,
 )
-from semcom.streams import StreamError
-from semcom.streams.caption import MAX_CAPTION_BYTES, CaptionCoder, tokenize
+from semcom.mtgc.streams import StreamError
+from semcom.mtgc.streams.caption import MAX_CAPTION_BYTES, CaptionCoder, tokenize
 
 CODER = CaptionCoder()
 

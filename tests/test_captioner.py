@@ -17,9 +17,9 @@ from transformers import (
     BlipProcessor,
 )
 
-from semcom.captioner import HFCaptioner, ShapesCaptioner
 from semcom.data.captions import COLOURS, SHAPES, SIZES
 from semcom.errors import SemcomError
+from semcom.mtgc.captioner import HFCaptioner, ShapesCaptioner
 
 _OBJECT = (
     rf"a ({'|'.join(SIZES)}) ({'|'.join(COLOURS)}) ({'|'.join(SHAPES)}) (at the|in the) [a-z ]+"

@@ -8,11 +8,11 @@ import pytest
 import torch
 from _mtgc import scene_image, single_thread, small_codec, small_config  # noqa: F401 (fixture)
 
-from semcom.codec import ARRIVAL_PATTERNS, MAX_PIXELS, MTGC
-from semcom.container import Bitstream, BitstreamError
 from semcom.errors import SemcomError
-from semcom.presets.tiny import build_tiny
-from semcom.streams.hci import HCISetting
+from semcom.mtgc.container import Bitstream, BitstreamError
+from semcom.mtgc.pipeline import ARRIVAL_PATTERNS, MAX_PIXELS, MTGC
+from semcom.mtgc.presets.tiny import build_tiny
+from semcom.mtgc.streams.hci import HCISetting
 
 CAPTION = "a small red star at the top left and a large blue circle in the middle"
 
@@ -234,8 +234,8 @@ def test_rate_control_prefers_the_finer_setting_among_equal_sizes(codec: MTGC) -
 
 
 def test_lowpass_from_takes_low_frequencies_from_the_guide() -> None:
-    from semcom.codec import lowpass_from
-    from semcom.streams.hci import downsample
+    from semcom.mtgc.pipeline import lowpass_from
+    from semcom.mtgc.streams.hci import downsample
 
     g = torch.Generator().manual_seed(0)
     image = 0.25 + 0.5 * torch.rand(2, 3, 64, 64, generator=g)

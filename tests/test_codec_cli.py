@@ -12,8 +12,8 @@ from _mtgc import scene_image, single_thread, small_codec  # noqa: F401 (fixture
 from PIL import Image
 
 from semcom.cli import main
-from semcom.container import Bitstream
 from semcom.imageio import load_image, to_uint8
+from semcom.mtgc.container import Bitstream
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import torch
 from _mtgc import scene_image, single_thread, small_codec  # noqa: F401 (fixture)
 
 from channels.link import Link
-from semcom.container import Bitstream
+from semcom.mtgc.container import Bitstream
 
 CAPTION = "a small red star at the top left"
 

@@ -1,7 +1,7 @@
 """The sd21 code path, built from the same classes with small random configs.
 
 A "snapshot" with the Stable Diffusion 2.1 layout (vae, unet, scheduler, text_encoder,
-tokenizer) and a CLIPVisionModel, random and toy-sized (semcom.presets.sd21_random), is
+tokenizer) and a CLIPVisionModel, random and toy-sized (semcom.mtgc.presets.sd21_random), is
 made here; assemble_sd21 adds the MTGC parts, load_sd21 loads the result. Nothing is
 downloaded.
 """
@@ -17,8 +17,8 @@ import torch
 from _mtgc import scene_image, single_thread, toy_sd21  # noqa: F401 (fixture)
 
 from semcom.errors import SemcomError
-from semcom.presets import load_codec
-from semcom.presets.sd21 import load_sd21
+from semcom.mtgc.presets import load_codec
+from semcom.mtgc.presets.sd21 import load_sd21
 
 
 @pytest.fixture(scope="module")

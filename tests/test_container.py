@@ -7,8 +7,8 @@ import zlib
 import pytest
 from fuzz import mutations
 
-from semcom.container import MAGIC, Bitstream, BitstreamError
 from semcom.errors import SemcomError
+from semcom.mtgc.container import MAGIC, Bitstream, BitstreamError
 
 
 def _sample(**streams: bytes) -> Bitstream:

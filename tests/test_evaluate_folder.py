@@ -78,7 +78,7 @@ def test_folder_images_are_sorted_centre_cropped_and_resized(tmp_path: Path):
 
 def test_captions_are_what_the_transmitter_sends(tmp_path: Path, weights: Path, no_weights):
     """A captioned image's caption stream is the user's text; the others the captioner's."""
-    from semcom.codec import MTGC
+    from semcom.mtgc.pipeline import MTGC
 
     caption = "a smooth orange and green gradient"
     folder = _folder(tmp_path, 2, {"im1.png": caption})

@@ -17,7 +17,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from semcom.container import Bitstream
+from semcom.mtgc.container import Bitstream
 
 N_INPUTS = 420
 SEED = 7

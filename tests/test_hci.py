@@ -8,8 +8,8 @@ from _mtgc import scene_image, single_thread  # noqa: F401 (fixture)
 from fuzz import mutations
 
 from semcom.formats import encode_varint as varint
-from semcom.streams import StreamError
-from semcom.streams.hci import (
+from semcom.mtgc.streams import StreamError
+from semcom.mtgc.streams.hci import (
     MAX_BYTES_PER_SYMBOL,
     HCICodec,
     HCISetting,

@@ -8,9 +8,9 @@ import json
 import pytest
 from _mtgc import scene_image, small_codec
 
-from semcom.codec import MTGC
 from semcom.errors import SemcomError
-from semcom.streams.hci import FACTORS
+from semcom.mtgc.pipeline import MTGC
+from semcom.mtgc.streams.hci import FACTORS
 
 
 def _factor(payload: bytes) -> int:

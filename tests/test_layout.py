@@ -8,11 +8,11 @@ import pytest
 import torch
 from _mtgc import single_thread, small_codec, small_config  # noqa: F401 (fixture)
 
-from semcom.codec import MTGC
 from semcom.errors import SemcomError
-from semcom.mgdd import MGDDConfig
-from semcom.presets.tiny import build_tiny
-from semcom.tascm import TASCM
+from semcom.mtgc.mgdd import MGDDConfig
+from semcom.mtgc.pipeline import MTGC
+from semcom.mtgc.presets.tiny import build_tiny
+from semcom.mtgc.tascm import TASCM
 
 
 @pytest.fixture(scope="module")

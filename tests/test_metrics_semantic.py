@@ -117,9 +117,11 @@ def test_a_saved_probe_loads_back_identically(tmp_path: Path) -> None:
 
 
 def test_transmitter_and_receiver_never_import_the_probe() -> None:
+    """MTGC (less its training) and every codec adapter: the sender's and receiver's code."""
     root = Path(__file__).parents[1] / "semcom"
-    sides = [root / n for n in ("codec.py", "mgdd.py", "tascm.py", "captioner.py")]
-    sides += [*(root / "streams").glob("*.py"), *(root / "presets").glob("*.py")]
+    sides = [p for p in (root / "mtgc").rglob("*.py") if "train" not in p.parts]
+    sides += [*(root / "codecs").glob("*.py")]
+    assert len(sides) > 20
     for path in sides:
         assert not re.search(r"metrics[./]semantic|SemanticProbe", path.read_text()), path
 

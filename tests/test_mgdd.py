@@ -7,7 +7,7 @@ import torch
 from _mtgc import single_thread, small_codec  # noqa: F401 (fixture)
 
 from semcom.errors import SemcomError
-from semcom.mgdd import MGDD, MGDDConfig
+from semcom.mtgc.mgdd import MGDD, MGDDConfig
 
 
 def _inputs(b: int = 2, seed: int = 0):
@@ -141,7 +141,7 @@ def test_coordinate_planes_and_loss_weights() -> None:
     change the loss, and a pixel weight of 1 everywhere changes nothing."""
     import warnings
 
-    from semcom.presets.tiny import build_tiny
+    from semcom.mtgc.presets.tiny import build_tiny
     from tests._mtgc import small_config
 
     cfg = small_config(sketch=False)

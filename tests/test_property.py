@@ -12,11 +12,11 @@ st = pytest.importorskip("hypothesis.strategies")
 
 from _mtgc import scene_image, single_thread  # noqa: E402, F401 (fixture)
 
-from semcom.container import STREAMS, Bitstream, BitstreamError  # noqa: E402
-from semcom.streams import StreamError  # noqa: E402
-from semcom.streams.caption import CaptionCoder  # noqa: E402
-from semcom.streams.hci import HCICodec, HCISetting, LearnedHCICodec  # noqa: E402
-from semcom.streams.spw import SPWCoder  # noqa: E402
+from semcom.mtgc.container import STREAMS, Bitstream, BitstreamError  # noqa: E402
+from semcom.mtgc.streams import StreamError  # noqa: E402
+from semcom.mtgc.streams.caption import CaptionCoder  # noqa: E402
+from semcom.mtgc.streams.hci import HCICodec, HCISetting, LearnedHCICodec  # noqa: E402
+from semcom.mtgc.streams.spw import SPWCoder  # noqa: E402
 
 given, settings = hypothesis.given, hypothesis.settings
 MANY = settings(max_examples=1000, deadline=None, derandomize=True, database=None)

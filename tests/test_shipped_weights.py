@@ -10,8 +10,8 @@ import torch
 
 from semcom.data.shapes import ShapesWorld
 from semcom.metrics.semantic import semantic_scores
-from semcom.presets.tiny import WEIGHTS_DIR, load_tiny
-from semcom.train import STAGE_PARTS
+from semcom.mtgc.presets.tiny import WEIGHTS_DIR, load_tiny
+from semcom.mtgc.train import STAGE_PARTS
 from tests._mtgc import single_thread  # noqa: F401
 
 

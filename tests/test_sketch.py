@@ -8,9 +8,9 @@ import pytest
 import torch
 from _mtgc import scene_image, single_thread, small_codec  # noqa: F401 (fixture)
 
-from semcom.codec import MTGC
 from semcom.errors import SemcomError
-from semcom.sketch import SceneSketch
+from semcom.mtgc.pipeline import MTGC
+from semcom.mtgc.sketch import SceneSketch
 
 P = 1 + 6 + 8 + 2
 

@@ -311,7 +311,7 @@ def test_a_ray_worker_error_is_one_sentence_and_keeps_what_is_stored(tmp_path, c
 def test_resume_with_other_mtgc_weights_is_refused(tmp_path, capsys) -> None:
     import shutil
 
-    from semcom.presets.tiny import WEIGHTS_DIR
+    from semcom.mtgc.presets.tiny import WEIGHTS_DIR
 
     weights = tmp_path / "weights"
     shutil.copytree(WEIGHTS_DIR, weights)

@@ -7,9 +7,9 @@ import torch
 from _mtgc import single_thread  # noqa: F401 (fixture)
 from fuzz import mutations
 
-from semcom.streams import StreamError
-from semcom.streams.spw import SPWCoder
-from semcom.tascm import TASCM
+from semcom.mtgc.streams import StreamError
+from semcom.mtgc.streams.spw import SPWCoder
+from semcom.mtgc.tascm import TASCM
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from semcom.cli import main
-from semcom.codec import MTGC
 from semcom.errors import SemcomError
-from semcom.train import STAGE_PARTS, TrainConfig, object_weights, run_all, train_part
+from semcom.mtgc.pipeline import MTGC
+from semcom.mtgc.train import STAGE_PARTS, TrainConfig, object_weights, run_all, train_part
 from tests._mtgc import single_thread, small_codec  # noqa: F401
 
 PARTS = [p for parts in STAGE_PARTS.values() for p in parts]
@@ -101,7 +101,7 @@ def test_config_errors_name_the_setting(tmp_path: Path):
 
 
 def test_autoencoder_crops_mix_in_solid_colours_and_zoomed_crops():
-    from semcom.train.parts.vae import mix_crops
+    from semcom.mtgc.train.parts.vae import mix_crops
 
     x = torch.rand(8, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
     a = mix_crops(x, 0.25, 0.25, torch.Generator().manual_seed(1))
@@ -148,10 +148,10 @@ def test_object_weights_keep_the_loss_scale():
 def test_run_all_trains_every_part_from_scratch_then_replaces_out(tmp_path: Path, monkeypatch):
     """`semcom train` without --stage: every part once, in WORK/model, then out replaced;
     a second call resumes and skips the finished parts."""
-    import semcom.presets.tiny as tiny
+    import semcom.mtgc.presets.tiny as tiny
 
     monkeypatch.setattr(tiny, "build_tiny", lambda config=None: small_codec(0, sketch=True))
-    import semcom.train.parts.sampling as sampling
+    import semcom.mtgc.train.parts.sampling as sampling
 
     seen = []
 
@@ -184,8 +184,8 @@ def test_run_all_trains_every_part_from_scratch_then_replaces_out(tmp_path: Path
 def test_tascm_cnn_starts_from_the_captioner_when_the_layers_match():
     import warnings
 
-    from semcom.presets.tiny import build_tiny
-    from semcom.train import init_from_captioner
+    from semcom.mtgc.presets.tiny import build_tiny
+    from semcom.mtgc.train import init_from_captioner
     from tests._mtgc import small_config
 
     cfg = small_config(sketch=True)
@@ -206,8 +206,8 @@ def test_tascm_cnn_starts_from_the_captioner_when_the_layers_match():
 @pytest.mark.slow
 def test_the_tiny_tokenizer_never_truncates_a_shapesworld_caption():
     from semcom.data.shapes import ShapesWorld
-    from semcom.presets.tiny import TinyConfig
-    from semcom.streams.caption import tokenize
+    from semcom.mtgc.presets.tiny import TinyConfig
+    from semcom.mtgc.streams.caption import tokenize
 
     data = ShapesWorld("train", n=1500, seed=3)
     longest = max(
@@ -220,7 +220,7 @@ def test_the_tiny_tokenizer_never_truncates_a_shapesworld_caption():
 
 @pytest.mark.slow
 def test_sampling_picks_settings_on_validation_scenes_and_saves_them(model_dir: Path, tmp_path):
-    from semcom.train import SAMPLING_CANDIDATES
+    from semcom.mtgc.train import SAMPLING_CANDIDATES
 
     logs: list[str] = []
     report = train_part("sampling", _config(), model_dir, tmp_path / "w", log=logs.append)
@@ -284,7 +284,7 @@ def test_train_writes_the_shipped_folder_only_from_a_source_checkout(monkeypatch
     shipped weights' folder; from an installed package it is runs/tiny-model."""
     import semcom
     from semcom.commands import train as command
-    from semcom.presets.tiny import WEIGHTS_DIR
+    from semcom.mtgc.presets.tiny import WEIGHTS_DIR
 
     assert command.default_out() == WEIGHTS_DIR  # this test runs in the checkout
     installed = tmp_path / "site-packages" / "semcom"

@@ -1,7 +1,7 @@
 """``semcom train --preset sd21``: the three stages on an image folder, at toy size.
 
 The model is the sd21 layout built from the same classes, a few hundred times smaller
-(:mod:`semcom.presets.sd21_random`, ``toy``), assembled as a user would; the folder holds
+(:mod:`semcom.mtgc.presets.sd21_random`, ``toy``), assembled as a user would; the folder holds
 ShapesWorld renders with a captions.jsonl. Nothing is downloaded.
 """
 
@@ -94,7 +94,7 @@ def test_every_stage_trains_a_step_resumes_and_the_model_decodes(setup, tmp_path
     assert json.loads((out / "training.json").read_text())["parts"]["tascm"]["steps"] == 2
     # the trained directory loads and decodes
     from semcom.data.shapes import ShapesWorld
-    from semcom.presets import load_codec
+    from semcom.mtgc.presets import load_codec
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -93,7 +93,7 @@ def _with_crc(body: bytes) -> bytes:
 
 def _container_parts(data: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
     """(header before the section count, [(type, payload)]) of a valid container."""
-    from semcom.container import STREAM_TYPES, Bitstream
+    from semcom.mtgc.container import STREAM_TYPES, Bitstream
 
     bs = Bitstream.from_bytes(data)
     n = len(bs.preset)
@@ -217,8 +217,8 @@ def make_input(target: str, rng: np.random.Generator, seeds: dict[str, list[byte
 
 def _declared_pixels(data: bytes) -> int:
     """Height × width of a container that parses, else 0."""
-    from semcom.container import Bitstream
     from semcom.errors import SemcomError
+    from semcom.mtgc.container import Bitstream
 
     try:
         bs = Bitstream.from_bytes(data)

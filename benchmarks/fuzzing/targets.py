@@ -66,10 +66,10 @@ class Decoders:
         import torch
 
         from semcom.baselines import get_codec
-        from semcom.container import Bitstream
         from semcom.data.shapes import ShapesWorld
-        from semcom.presets import load_codec
-        from semcom.streams.hci import HCICodec, HCISetting, LearnedHCICodec
+        from semcom.mtgc.container import Bitstream
+        from semcom.mtgc.presets import load_codec
+        from semcom.mtgc.streams.hci import HCICodec, HCISetting, LearnedHCICodec
 
         torch.set_num_threads(1)
         self.codec = load_codec("tiny")
@@ -146,7 +146,7 @@ class Decoders:
         Returns on a valid decode; raises SemcomError for a rejected input, anything
         else (AssertionError for a bad output) is a finding.
         """
-        from semcom.container import Bitstream
+        from semcom.mtgc.container import Bitstream
 
         c = self.codec
         if target == "container":

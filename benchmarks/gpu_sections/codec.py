@@ -18,7 +18,7 @@ from gpu_sections.common import STEPS, _decode_seconds, _guarded, _median_second
 def codec_timings(device: str, dtype: torch.dtype | None, args, results: list[dict]) -> None:
     """Encode and decode seconds per image on ``device``."""
     from semcom.data.shapes import ShapesWorld
-    from semcom.presets import load_codec
+    from semcom.mtgc.presets import load_codec
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -54,7 +54,7 @@ def decode_agreement(device: str, args, results: list[dict]) -> None:
     (dB) and largest pixel difference between decodes of the same bitstreams."""
     from semcom.data.shapes import ShapesWorld
     from semcom.devices import half_dtype
-    from semcom.presets import load_codec
+    from semcom.mtgc.presets import load_codec
 
     data = ShapesWorld("val", n=args.images, size=128, seed=0)
     images = torch.stack([data[i].image for i in range(args.images)])
@@ -94,8 +94,8 @@ def decode_agreement(device: str, args, results: list[dict]) -> None:
 
 def sd21_timings(device: str, args, results: list[dict]) -> None:
     """MTGC-sd21 with random weights: build, load, encode and decode on ``device``."""
-    from semcom.presets.sd21 import assemble_sd21
-    from semcom.presets.sd21_random import random_sd_snapshot
+    from semcom.mtgc.presets.sd21 import assemble_sd21
+    from semcom.mtgc.presets.sd21_random import random_sd_snapshot
 
     scale = "toy" if args.quick else "full"
     root = Path(tempfile.mkdtemp(prefix="semcom-sd21-"))
@@ -132,7 +132,7 @@ def _sd21_training(
     the part's weights) and peak GPU memory, at the config's default batch sizes."""
     from semcom.data.shapes import ShapesWorld
     from semcom.imageio import save_image
-    from semcom.train.natural import NATURAL_STAGE_PARTS, NaturalTrainConfig, train_natural
+    from semcom.mtgc.train.natural import NATURAL_STAGE_PARTS, NaturalTrainConfig, train_natural
 
     size = base["size"]
     folder = root / "train-images"
@@ -175,7 +175,7 @@ def _sd21_training(
 def _sd21_dtype(weights: Path, device: str, dtype, base: dict, args, results: list[dict]) -> None:
     """Load the sd21 model in ``dtype`` and time its encoder and decoder."""
     from semcom.data.shapes import ShapesWorld
-    from semcom.presets.sd21 import load_sd21
+    from semcom.mtgc.presets.sd21 import load_sd21
 
     label = {**base, "dtype": str(dtype).replace("torch.", "")}
     loaded = []

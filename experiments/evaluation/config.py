@@ -127,7 +127,7 @@ class EvalConfig:
         if self.hci_lowpass is not None and self.hci_lowpass < 0:
             raise SemcomError("--hci-lowpass must be 0 (off) or a downsampling factor.")
         if self.init_strength is not None:
-            from semcom.mgdd import check_strength
+            from semcom.mtgc.mgdd import check_strength
 
             check_strength(self.init_strength, "--init-strength")
         if self.metrics:

@@ -29,14 +29,14 @@ QUALITIES: tuple[int, ...] = tuple(range(16))
 
 def weights_dir() -> Path:
     """Where the learned codec's weights live: the shipped tiny preset's ``hci/``."""
-    from semcom.presets.tiny import WEIGHTS_DIR
+    from semcom.mtgc.presets.tiny import WEIGHTS_DIR
 
     return WEIGHTS_DIR / "hci"
 
 
 @lru_cache(maxsize=1)
 def _model():
-    from semcom.streams.hci import LearnedHCICodec
+    from semcom.mtgc.streams.hci import LearnedHCICodec
 
     path = weights_dir()
     if not (path / "config.json").is_file():

@@ -34,7 +34,7 @@ class MTGCCodec:
     (None keeps them); ``half``: the networks in half precision (float16 on a GPU,
     bfloat16 on a CPU; the bitstreams are the same and the decodes within rounding of
     float32's); ``weights``: a model folder (default: the preset's shipped one);
-    ``model``: an already loaded :class:`~semcom.codec.MTGC` (tests; the overrides are set
+    ``model``: an already loaded :class:`~semcom.mtgc.pipeline.MTGC` (tests; the overrides are set
     on it)."""
 
     kind: ClassVar[str] = "digital"
@@ -90,7 +90,7 @@ class MTGCCodec:
         if strength is not None:
             if isinstance(strength, bool) or not isinstance(strength, int | float):
                 raise ValueError(f"init_strength must be a number in (0, 1], not {strength!r}")
-            from semcom.mgdd import check_strength
+            from semcom.mtgc.mgdd import check_strength
 
             try:
                 check_strength(float(strength))
@@ -123,7 +123,7 @@ class MTGCCodec:
     def model(self):
         """The MTGC codec (loaded on first use)."""
         if self._model is None:
-            from semcom.presets import load_codec
+            from semcom.mtgc.presets import load_codec
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -156,7 +156,7 @@ class MTGCCodec:
         if self.weights is not None:
             return folder_identity(self.weights)
         if self.preset == "tiny":
-            from semcom.presets.tiny import WEIGHTS_DIR
+            from semcom.mtgc.presets.tiny import WEIGHTS_DIR
 
             return folder_identity(WEIGHTS_DIR)
         return None
@@ -169,7 +169,7 @@ class MTGCCodec:
         if self.weights is not None:
             return Path(self.weights) / VALUES_FILE
         if self.preset == "tiny" and not self._handed_in:
-            from semcom.presets.tiny import WEIGHTS_DIR
+            from semcom.mtgc.presets.tiny import WEIGHTS_DIR
 
             return Path(WEIGHTS_DIR) / VALUES_FILE
         return None
@@ -194,7 +194,7 @@ class MTGCCodec:
         return self.encode_with_caption(image, canonical_caption(objects))
 
     def _encoded(self, img, bs) -> Encoded:
-        from semcom.container import Bitstream
+        from semcom.mtgc.container import Bitstream
 
         hci = self.model.hci_options(img)
         header = Bitstream(bs.preset, bs.fingerprint, bs.height, bs.width).to_bytes()
@@ -211,7 +211,7 @@ class MTGCCodec:
         )
 
     def _bitstream(self, header: bytes, received: Mapping[str, bytes]):
-        from semcom.container import Bitstream
+        from semcom.mtgc.container import Bitstream
 
         return Bitstream.from_bytes(header).with_received(received)
 

@@ -43,14 +43,14 @@ def encode(
     as_json: bool = typer.Option(False, "--json", help="Print the rates as JSON."),
 ) -> None:
     """Encode IMAGE into an .mtgc bitstream (caption, HCI and SPW streams)."""
-    from semcom.container import STREAMS
+    from semcom.mtgc.container import STREAMS
 
     unknown = sorted(set(without) - set(STREAMS))
     if unknown:
         raise SemcomError(f"--without takes {', '.join(STREAMS)}, not {', '.join(unknown)}.")
     from semcom.imageio import load_image
-    from semcom.presets import load_codec
-    from semcom.streams.hci import HCISetting
+    from semcom.mtgc.presets import load_codec
+    from semcom.mtgc.streams.hci import HCISetting
 
     if target_bpp is not None and not target_bpp > 0:
         raise SemcomError("--target-bpp must be a positive number of bits per pixel.")
@@ -97,9 +97,9 @@ def decode(
     half: bool = typer.Option(False, "--half", help="Half precision (fp16 on GPU, bf16 on CPU)."),
 ) -> None:
     """Decode an .mtgc bitstream into an image with the MGDD diffusion decoder."""
-    from semcom.container import Bitstream
     from semcom.imageio import save_image
-    from semcom.presets import load_codec
+    from semcom.mtgc.container import Bitstream
+    from semcom.mtgc.presets import load_codec
 
     if steps is not None and steps < 1:
         raise SemcomError("--steps must be at least 1.")
@@ -110,7 +110,7 @@ def decode(
             f"--guidance must be a finite scale ≥ 0 (1: no guidance), not {guidance}."
         )
     if init_strength is not None:
-        from semcom.mgdd import check_strength
+        from semcom.mtgc.mgdd import check_strength
 
         check_strength(init_strength, "--init-strength")
     if output.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"):
@@ -119,7 +119,7 @@ def decode(
     bs = Bitstream.load(bitstream)
     dev = resolve_device(device)
     if weights is not None:
-        from semcom.codec import MTGC
+        from semcom.mtgc.pipeline import MTGC
 
         codec = MTGC.from_pretrained(weights, device=dev, dtype=model_dtype(dev, half))
     else:
@@ -141,17 +141,17 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show the header fields, bits per stream, total bits and bpp of an .mtgc file."""
-    from semcom.container import Bitstream
+    from semcom.mtgc.container import Bitstream
 
     bs = Bitstream.load(bitstream)
     _print_rates(bs, bitstream, as_json)
 
 
 def _describe(bs: object, path: Path) -> dict[str, object]:
-    from semcom.container import FORMAT_VERSION, Bitstream
-    from semcom.streams import StreamError
-    from semcom.streams.caption import CaptionCoder
-    from semcom.streams.hci import HCISetting
+    from semcom.mtgc.container import FORMAT_VERSION, Bitstream
+    from semcom.mtgc.streams import StreamError
+    from semcom.mtgc.streams.caption import CaptionCoder
+    from semcom.mtgc.streams.hci import HCISetting
 
     assert isinstance(bs, Bitstream)
     hci = None

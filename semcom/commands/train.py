@@ -1,6 +1,6 @@
 """``semcom train``: the three training stages of MTGC: the tiny preset on ShapesWorld (the
-semcom.train package) or the sd21 preset on a folder of natural images
-(:mod:`semcom.train.natural`)."""
+semcom.mtgc.train package) or the sd21 preset on a folder of natural images
+(:mod:`semcom.mtgc.train.natural`)."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def train(
     """Train MTGC (tiny on ShapesWorld, sd21 on an image folder); each part checkpoints,
     resumes and logs to WORK."""
     from semcom.devices import resolve_device
-    from semcom.train import STAGE_PARTS, TrainConfig, run_all, run_stage
+    from semcom.mtgc.train import STAGE_PARTS, TrainConfig, run_all, run_stage
 
     where = resolve_device(device)
     if preset == "sd21":
@@ -175,8 +175,8 @@ def _train_sd21(
     device,
 ) -> None:
     """``semcom train --preset sd21``: assemble ``out`` if asked, then train on ``data``."""
-    from semcom.presets.sd21 import assemble_sd21
-    from semcom.train.natural import NATURAL_STAGE_PARTS, NaturalTrainConfig, train_natural
+    from semcom.mtgc.presets.sd21 import assemble_sd21
+    from semcom.mtgc.train.natural import NATURAL_STAGE_PARTS, NaturalTrainConfig, train_natural
 
     if data is None or out is None:
         raise SemcomError(
@@ -217,7 +217,7 @@ def default_out() -> Path:
     pyproject.toml beside the package: that is how the shipped weights are made), else
     :data:`INSTALLED_OUT`, so that training never writes into an installed package."""
     import semcom
-    from semcom.presets.tiny import WEIGHTS_DIR
+    from semcom.mtgc.presets.tiny import WEIGHTS_DIR
 
     source = Path(semcom.__file__).resolve().parents[1]
     return WEIGHTS_DIR if (source / "pyproject.toml").is_file() else INSTALLED_OUT

@@ -3,7 +3,7 @@
 A scene is a list of :class:`ShapeObject` (shape, colour, size, cell of a 3×3 grid); at
 most one object per cell. :func:`caption_for` writes a natural-sounding caption with
 varied phrasing, deterministic from a seed. The same grammar builds the corpus that the
-caption coder's language model is counted on (see :mod:`semcom.streams.caption`).
+caption coder's language model is counted on (see :mod:`semcom.mtgc.streams.caption`).
 """
 
 from __future__ import annotations

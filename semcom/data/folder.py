@@ -94,7 +94,7 @@ def read_captions(path: Path, names: list[str]) -> dict[str, str]:
     """``{file: caption}`` from a JSONL file; SemcomError naming the line when a line is
     not ``{"file": str, "caption": str}``, names a file that is not among ``names``,
     repeats one, or holds a caption longer than the caption stream takes."""
-    from semcom.streams.caption import MAX_CAPTION_BYTES
+    from semcom.mtgc.streams.caption import MAX_CAPTION_BYTES
 
     if not path.is_file():
         raise SemcomError(f"--captions {path} does not exist; give a JSONL file of captions.")

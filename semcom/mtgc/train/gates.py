@@ -1,0 +1,236 @@
+"""Quick measurements each part writes into ``training.json`` (its gates), and the choice
+of decoding settings."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from semcom.data.shapes import ShapesWorld
+from semcom.metrics.pixel import psnr as pixel_psnr
+from semcom.metrics.semantic import probe_targets
+from semcom.mtgc.pipeline import MTGC
+from semcom.mtgc.streams.hci import downsample
+from semcom.mtgc.train.config import SAMPLING_CANDIDATES
+from semcom.mtgc.train.inputs import TaskHead
+
+
+# -- quick measurements written into training.json ------------------------------------
+def _val_pool(seed: int, n: int = 300) -> tuple[torch.Tensor, list]:
+    data = ShapesWorld("val", n=n, seed=seed)
+    items = [data[i] for i in range(n)]
+    return torch.stack([it.image for it in items]), [it.objects for it in items]
+
+
+def _captioner_accuracy(cap, seed: int, n: int) -> dict[str, float]:
+    from semcom.metrics.semantic import semantic_scores
+
+    images, scenes = _val_pool(seed, n)
+    with torch.no_grad():
+        read = cap.scenes(images)
+    s = semantic_scores(scenes, read)
+    return {"val_f1": round(s.f1, 4), "val_count_accuracy": round(s.count_accuracy, 4)}
+
+
+def _hci_rates(codec: MTGC, seed: int, n: int) -> dict[str, float]:
+    """Mean real HCI bits and PSNR of the downsampled image at f = 8, q = 0 / 8 / 15."""
+    images, _ = _val_pool(seed, min(n, 64))
+    return hci_rate_table(codec.hci.learned, downsample(images, 8), "f8")
+
+
+def hci_rate_table(
+    learned, small: torch.Tensor, prefix: str, qualities: tuple[int, ...] = (0, 8, 15)
+) -> dict[str, float]:
+    """Real bits (entropy-coded bytes that decode back) and PSNR of a learned HCI codec on
+    downsampled images ``small`` [N,3,h,w] in [0,1] at each quality:
+    ``{prefix}_q{q}_bits`` (mean per image) and ``{prefix}_q{q}_psnr`` (dB)."""
+    out = {}
+    h, w = small.shape[-2:]
+    for q in qualities:
+        payloads = learned.compress(small, q)
+        rec = torch.cat([learned.decompress(p, h, w, q) for p in payloads])
+        psnr = -10 * torch.log10(((rec - small) ** 2).mean((1, 2, 3))).mean()
+        out[f"{prefix}_q{q}_bits"] = round(8 * float(np.mean([len(p) for p in payloads])), 1)
+        out[f"{prefix}_q{q}_psnr"] = round(float(psnr), 2)
+    return out
+
+
+def _encode_val(codec: MTGC, images: torch.Tensor) -> list:
+    """Validation scenes [N,3,H,W] → bitstreams at 0.05 bpp (encoded 16 at a time)."""
+    sent = []
+    for i in range(0, len(images), 16):
+        sent += codec.encode(images[i : i + 16], target_bpp=0.05)
+    return sent
+
+
+def _semantic(images: torch.Tensor, scenes: list) -> dict[str, float]:
+    """The probe's reading of images [B,3,H,W] against their scenes: F1, accuracies."""
+    from semcom.metrics.semantic import semantic_metrics
+
+    s, _ = semantic_metrics(images, scenes)
+    return {
+        "f1": round(s.f1, 4),
+        "semantic_accuracy": round(s.semantic_accuracy, 4),
+        "shape_accuracy": round(s.shape_accuracy, 4),
+        "colour_accuracy": round(s.colour_accuracy, 4),
+        "hallucination_rate": round(s.hallucination_rate, 4),
+    }
+
+
+#: Solid colours the autoencoder must keep (sRGB 0–255): black, white, mid-grey and the
+#: named colours' primaries.
+SOLID_COLOURS = (
+    (0, 0, 0),
+    (255, 255, 255),
+    (128, 128, 128),
+    (220, 30, 30),
+    (30, 170, 50),
+    (30, 60, 220),
+    (240, 220, 20),
+    (20, 210, 220),
+)
+
+
+def _vae_gates(codec: MTGC, seed: int, n: int) -> dict[str, float | bool]:
+    """Autoencoder gates: round-trip PSNR, the probe on round trips, solid colours."""
+    images, scenes = _val_pool(seed, n)
+    mg = codec.mgdd
+    with torch.no_grad():
+        rec = torch.cat(
+            [mg.decode_latents(mg.encode_latents(images[i : i + 32])) for i in range(0, n, 32)]
+        )
+        solid = torch.tensor(SOLID_COLOURS, dtype=torch.float32).view(-1, 3, 1, 1) / 255
+        solid = solid.expand(-1, 3, 64, 64)
+        solid_rec = mg.decode_latents(mg.encode_latents(solid))
+    psnr = float(pixel_psnr(images, rec).mean())
+    colour_err = float((solid_rec.mean((2, 3)) - solid[:, :, 0, 0]).abs().max() * 255)
+    sem = _semantic(rec, scenes)
+    return {
+        "val_psnr": round(psnr, 2),
+        "val_probe_accuracy": sem["semantic_accuracy"],
+        "val_probe_f1": sem["f1"],
+        "solid_colour_max_error_255": round(colour_err, 2),
+        "gate_psnr_30db": psnr >= 30,
+        "gate_probe_0.97": sem["semantic_accuracy"] >= 0.97,
+        "gate_solid_5": colour_err <= 5,
+    }
+
+
+def decoder_gates(codec: MTGC, seed: int, n: int, steps: int = 10) -> dict[str, float]:
+    """Decode ``n`` validation scenes from every stream and from each alone; the probe's
+    F1 and semantic accuracy of each (the decoder's gates in training.json)."""
+    images, scenes = _val_pool(seed, n)
+    sent = _encode_val(codec, images)
+    out: dict[str, float] = {"gate_scenes": n, "gate_steps": steps}
+    for name, keep in (
+        ("full", ("caption", "hci", "spw")),
+        ("caption", ("caption",)),
+        ("spw", ("spw",)),
+        ("hci", ("hci",)),
+    ):
+        rec = codec.decode([bs.keeping(*keep) for bs in sent], steps=steps, max_batch=16)
+        for k, v in _semantic(rec, scenes).items():
+            if k in ("f1", "semantic_accuracy", "shape_accuracy"):
+                out[f"val_{name}_{k}"] = v
+    return out
+
+
+def sketch_gates(codec: MTGC, seed: int, n: int) -> dict[str, float]:
+    """How well the sketch carries the scene on validation scenes: the caption reader's
+    and SPW reader's F1, and the probe's reading of sketches (over grey) painted from the
+    truth, from the SPWs alone and from the caption alone."""
+    from semcom.metrics.semantic import decode_logits, semantic_scores
+
+    sk = codec.sketch
+    assert sk is not None
+    data = ShapesWorld("val", n=n, seed=seed)
+    items = [data[i] for i in range(n)]
+    images = torch.stack([it.image for it in items])
+    scenes = [it.objects for it in items]
+    grey = torch.full_like(images, 0.5)
+    yes = torch.ones(n, dtype=torch.bool)
+    out: dict[str, float] = {}
+    with torch.no_grad():
+        spw = sk.read_spw(codec.tascm.embed(codec.tascm.indices(images)))
+        cap = sk.read_caption(codec.text_encoder.tokenizer([it.caption for it in items]))
+        for name, logits in (("spw", spw), ("caption", cap)):
+            f1 = semantic_scores(scenes, decode_logits(logits)).f1
+            out[f"val_{name}_reader_f1"] = round(f1, 4)
+        truth = sk.paint(sk.target_beliefs(probe_targets(scenes)), images.shape[-2:])
+        painted = {"truth": sk.composite(*truth, grey)}
+        painted["spw"] = sk.guide_image(spw, yes, None, ~yes, grey)[0]
+        painted["caption"] = sk.guide_image(None, ~yes, cap, yes, grey)[0]
+    for name, img in painted.items():
+        sem = _semantic(img, scenes)
+        out[f"val_sketch_{name}_semantic_accuracy"] = sem["semantic_accuracy"]
+        out[f"val_sketch_{name}_shape_accuracy"] = sem["shape_accuracy"]
+        out[f"val_sketch_{name}_f1"] = sem["f1"]
+    out["gate_caption_reader_f1_0.97"] = out["val_caption_reader_f1"] >= 0.97
+    out["gate_sketch_truth_0.95"] = out["val_sketch_truth_semantic_accuracy"] >= 0.95
+    return out
+
+
+def _tascm_task_accuracy(tascm, head: TaskHead, seed: int, n: int) -> dict[str, float]:
+    """How much of the scene the quantised SPWs carry: the task head's val F1."""
+    from semcom.metrics.semantic import decode_logits, semantic_scores
+
+    images, scenes = _val_pool(seed, n)
+    with torch.no_grad():
+        logits = head(tascm.embed(tascm.indices(images)))
+    s = semantic_scores(scenes, decode_logits(logits))
+    return {"val_task_f1": round(s.f1, 4)}
+
+
+def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, float]:
+    """Pick (steps, guidance, init strength, hci_lowpass) on ``n`` validation scenes.
+
+    The strict metric first: candidates whose full-codec object F1 lies within 1.96
+    binomial standard errors (over the true objects) of the best are tied, and the tie
+    goes to the highest semantic accuracy, then to the earlier (cheaper) candidate. Every
+    candidate's scores go into the report. ``hci_lowpass`` is tried off and at the HCI's
+    factor.
+    """
+    images, scenes = _val_pool(seed, n)
+    objects = max(1, sum(len(s) for s in scenes))
+    sent = _encode_val(codec, images)
+    factor = codec.config.hci_factor
+    lowpass_before = codec.config.hci_lowpass
+    strength_before = codec.mgdd.config.init_strength
+    guided = bool(codec.mgdd.config.guide_channels)
+    report: dict[str, float] = {"scenes": n, "objects": objects}
+    tried: list[tuple[float, float, int, float, float, int]] = []
+    try:
+        for steps, scale, strength in SAMPLING_CANDIDATES:
+            if strength < 1.0 and not guided:
+                continue  # a start from the sketch needs a decoder that reads one
+            codec.mgdd.config.init_strength = strength
+            for lowpass in (0, factor):
+                codec.config.hci_lowpass = lowpass
+                rec = codec.decode(sent, steps=steps, guidance_scale=scale, max_batch=16)
+                sem = _semantic(rec, scenes)
+                key = f"s{steps}_g{scale:g}_i{strength:g}_lp{lowpass}"
+                report[f"{key}_f1"] = sem["f1"]
+                report[f"{key}_semantic_accuracy"] = sem["semantic_accuracy"]
+                log(f"sampling: {key} F1 {sem['f1']} semantic accuracy {sem['semantic_accuracy']}")
+                tried.append((sem["f1"], sem["semantic_accuracy"], steps, scale, strength, lowpass))
+    finally:
+        codec.config.hci_lowpass = lowpass_before
+        codec.mgdd.config.init_strength = strength_before
+    top = max(t[0] for t in tried)
+    margin = 1.96 * math.sqrt(max(top * (1 - top), 1e-4) / objects)
+    tied = [t for t in tried if t[0] >= top - margin]
+    best = max(tied, key=lambda t: t[1])  # max keeps the first of equals
+    report.update(
+        {
+            "f1_tie_margin": round(margin, 4),
+            "val_f1": best[0],
+            "val_semantic_accuracy": best[1],
+            "num_inference_steps": best[2],
+            "guidance_scale": best[3],
+            "init_strength": best[4],
+            "hci_lowpass": best[5],
+        }
+    )
+    return report
