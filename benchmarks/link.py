@@ -229,7 +229,7 @@ def mimo_table(blocks: int) -> None:
     bits = torch.randint(0, 2, (blocks, 1024), generator=gen).float()
     for channel, options in configs:
         link = Link(channel, channel_options=options)
-        uses = link.channel.channel_uses(link.codec(1024, mcs)[0].layout.coded_bits // 4)
+        uses = link.channel.channel_uses(link.fec(1024, mcs)[0].layout.coded_bits // 4)
         cells = []
         for snr in MIMO_SNRS:
             g = torch.Generator().manual_seed(int(snr * 10) + 7)

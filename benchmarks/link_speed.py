@@ -39,7 +39,7 @@ OFFSETS_DB = (0.0, 1.0, 3.0)
 def llrs_for(link: Link, mcs: MCS, bits: torch.Tensor, snr_db: float, seed: int):
     """Encode, modulate, send and demap: the encoder and the LLRs both decoders see."""
     gen = stream_generator(seed, f"{link.channel.name}/{mcs}/{snr_db}")
-    return link.codec(bits.shape[-1], mcs)[0], link.send(bits, mcs, snr_db, gen)[1]
+    return link.fec(bits.shape[-1], mcs)[0], link.send(bits, mcs, snr_db, gen)[1]
 
 
 def timed_pair(raw_dec, our_dec, llr, repeats: int):

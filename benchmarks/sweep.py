@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from channels.coding import build_codec
+from channels.coding import build_fec
 from experiments.config import load_config
 from experiments.sweep import run_sweep
 
@@ -56,7 +56,7 @@ def main() -> None:
     for stage in ("codec", "link", "metrics", "store"):
         s = report.seconds.get(stage, 0.0)
         rows.append((f"time in {stage} (s, share)", f"{s:.1f} ({s / staged:.0%})"))
-    rows.append(("LDPC codecs built (~0.4 s each, in link)", str(build_codec.cache_info().misses)))
+    rows.append(("LDPC codecs built (~0.4 s each, in link)", str(build_fec.cache_info().misses)))
     width = max(len(k) for k, _ in rows)
     print(f"{'measure':<{width}}  value")
     for k, v in rows:

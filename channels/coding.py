@@ -353,7 +353,7 @@ class TransportBlockDecoder(Block):
 
 
 @lru_cache(maxsize=512)
-def build_codec(
+def build_fec(
     tb_size: int, mcs: MCS, max_iter: int = 20, early_stop: bool = True, device: str = "cpu"
 ) -> tuple[TransportBlockEncoder, TransportBlockDecoder]:
     """The encoder and decoder of a ``tb_size``-bit transport block at ``mcs``, shared by

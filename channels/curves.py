@@ -95,7 +95,7 @@ def _harq_blocks(link: Link, payload: torch.Tensor, mcs: MCS, snr: float, gen):
     first transmission's BLER, mean transmissions per block)."""
     from channels.link import CHUNK_CODED_BITS
 
-    lay = link.codec(payload.shape[-1], mcs)[0].layout
+    lay = link.fec(payload.shape[-1], mcs)[0].layout
     chunk = max(1, CHUNK_CODED_BITS // lay.coded_bits)
     sent = [link.send(payload[i : i + chunk], mcs, snr, gen) for i in range(0, len(payload), chunk)]
     codes, llrs = torch.cat([c for c, _ in sent]), [torch.cat([x for _, x in sent])]

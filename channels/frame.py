@@ -102,7 +102,7 @@ def send_frame(
     """
     parts = []
     for name, bits in payload_bits.items():
-        enc, _ = link.codec(bits.shape[-1], mcs[name])
+        enc, _ = link.fec(bits.shape[-1], mcs[name])
         lay = enc.layout
         mapper, demapper = link.modem(lay.bits_per_symbol)
         padded = torch.nn.functional.pad(bits, (0, lay.payload_bits - bits.shape[-1]))

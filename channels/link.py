@@ -19,7 +19,7 @@ from sionna.phy.mapping import Demapper, Mapper
 
 from channels.bits import bits_to_bytes, bytes_to_bits
 from channels.checks import check_budget, check_snr
-from channels.coding import TransportBlockDecoder, TransportBlockEncoder, build_codec
+from channels.coding import TransportBlockDecoder, TransportBlockEncoder, build_fec
 from channels.devices import canonical_device, on_own_device
 from channels.errors import LinkError
 from channels.frame import FRAMES, check_frame, frame_uses, send_frame, stream_generator
@@ -126,16 +126,17 @@ class Link:
             )
         return self._modems[bits_per_symbol]
 
-    def codec(
+    def fec(
         self, payload_bits: int, mcs: MCS
     ) -> tuple[TransportBlockEncoder, TransportBlockDecoder]:
-        """Transport-block encoder and decoder for a payload size and MCS (cached).
+        """The forward error correction for a payload size and MCS: transport-block encoder
+        and decoder (cached).
 
         They work on the transport block size :func:`~channels.coding.transport_block_size`
         gives (the payload zero-padded), so payloads of nearby sizes share them.
         """
         tb_size = transport_block_size(payload_bits, mcs.code_rate)
-        return build_codec(tb_size, mcs, self.max_iter, self.early_stop, self.device)
+        return build_fec(tb_size, mcs, self.max_iter, self.early_stop, self.device)
 
     @property
     def calibrated_as(self) -> str:
@@ -175,7 +176,7 @@ class Link:
     def channel_uses(self, payload_bits: int, mcs: MCS) -> int:
         """Channel uses one stream of ``payload_bits`` takes at ``mcs`` in a frame of its own
         (pilots included)."""
-        return self.channel.channel_uses(self.codec(payload_bits, mcs)[0].layout.num_symbols)
+        return self.channel.channel_uses(self.fec(payload_bits, mcs)[0].layout.num_symbols)
 
     def frame_uses(self, symbols: Sequence[int]) -> int:
         """Channel uses of one transmission whose streams carry ``symbols`` data symbols
@@ -198,7 +199,7 @@ class Link:
 
         Both outputs are [B, G] float32; this is everything before the decoder.
         """
-        enc, _ = self.codec(bits.shape[-1], mcs)
+        enc, _ = self.fec(bits.shape[-1], mcs)
         lay = enc.layout
         mapper, demapper = self.modem(lay.bits_per_symbol)
         padded = torch.nn.functional.pad(bits, (0, lay.payload_bits - bits.shape[-1]))
@@ -231,7 +232,7 @@ class Link:
         """
         sent_bits = sent_bits.to(self.device, torch.float32)
         payload_bits = sent_bits.shape[-1]
-        _, dec = self.codec(payload_bits, mcs)
+        _, dec = self.fec(payload_bits, mcs)
         lay = dec.layout
         chunk = max(1, CHUNK_CODED_BITS // (lay.coded_bits * (len(rv) if rv else 1)))
         parts = []
@@ -258,7 +259,7 @@ class Link:
         self, bits: torch.Tensor, mcs: MCS, snr_db: float, generator: torch.Generator
     ) -> BlockResult:
         """Send B transport blocks ``bits`` [B, A] at ``mcs`` through the channel."""
-        lay = self.codec(bits.shape[-1], mcs)[0].layout
+        lay = self.fec(bits.shape[-1], mcs)[0].layout
         chunk = max(1, CHUNK_CODED_BITS // lay.coded_bits)
         codes, llrs = [], []
         for start in range(0, bits.shape[0], chunk):
@@ -427,7 +428,7 @@ class Link:
             for k, (i, name, (_, adaptive, uses), _) in enumerate(members):
                 results[i].streams[name] = stream_outcome(out, k, mcs, adaptive, uses, return_hard)
                 if self.harq is not None and not bool(out.tb_ok[k]):
-                    symbols = self.codec(bits.shape[-1], mcs)[0].layout.num_symbols
+                    symbols = self.fec(bits.shape[-1], mcs)[0].layout.num_symbols
                     p = Pending(i, name, bits[k : k + 1], mcs, adaptive, symbols, uses)
                     p.codes.append(sent[k][0])
                     p.llrs.append(sent[k][1])

@@ -96,9 +96,9 @@ def test_transport_block_sizes_follow_the_nr_grid_and_hold_the_payload():
 
 def test_nearby_payload_sizes_share_one_codec():
     link = Link("awgn")
-    decoders = {id(link.codec(8 * nbytes, MCS("qpsk", 0.5))[1]) for nbytes in range(100, 121)}
+    decoders = {id(link.fec(8 * nbytes, MCS("qpsk", 0.5))[1]) for nbytes in range(100, 121)}
     assert len(decoders) <= 5
-    assert Link("awgn").codec(800, MCS("qpsk", 0.5)) is link.codec(808, MCS("qpsk", 0.5))
+    assert Link("awgn").fec(800, MCS("qpsk", 0.5)) is link.fec(808, MCS("qpsk", 0.5))
 
 
 def test_empty_payload_is_refused():

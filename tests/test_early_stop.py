@@ -15,7 +15,7 @@ def test_early_stop_matches_fixed_iterations_at_the_threshold():
     link, mcs, blocks = Link("awgn"), MCS("qpsk", 0.5), 80
     snr = threshold_db(mcs, "awgn")
     bits = torch.randint(0, 2, (blocks, 512), generator=torch.Generator().manual_seed(0)).float()
-    enc, _ = link.codec(512, mcs)
+    enc, _ = link.fec(512, mcs)
     _, llr = link.send(bits, mcs, snr, stream_generator(0, "es"))
     fixed = TransportBlockDecoder(enc, early_stop=False)(llr)
     early = TransportBlockDecoder(enc, early_stop=True)(llr)

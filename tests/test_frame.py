@@ -44,7 +44,7 @@ def _frames_of(link: Link, seed: int) -> dict[str, torch.Tensor]:
     send_frame(link, bits, MCS, 10.0, seed)
     gains, start = {}, 0
     for name in PAYLOADS:
-        enc, _ = link.codec(8 * len(PAYLOADS[name]), MCS[name])
+        enc, _ = link.fec(8 * len(PAYLOADS[name]), MCS[name])
         n = enc.layout.num_symbols
         gains[name] = rec.seen[0][start : start + n]
         start += n

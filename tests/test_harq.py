@@ -232,7 +232,7 @@ def test_incremental_redundancy_on_the_pruned_graph_decides_as_sionnas_harq_mode
     g = torch.Generator().manual_seed(5)
     payload = torch.randint(0, 2, (24, 1024), generator=g).float()
     llr = torch.stack([link.send(payload, mcs, 4.0, g, rv=r)[1] for r in (0, 2)], dim=1)
-    _, dec = link.codec(1024, mcs)
+    _, dec = link.fec(1024, mcs)
     assert dec._prunable([0, 2]) and not dec._prunable([0, 2, 3])
     dec.pruned_ir = True
     pruned = dec(llr, rv=[0, 2])

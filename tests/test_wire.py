@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from semcom.baselines import BASELINE_NAMES, FACTORS, get_codec, wire
-from semcom.baselines.conventional import as_arrays, resize, small_size, to_uint8
+from semcom.baselines.standard import as_arrays, resize, small_size, to_uint8
 from semcom.data.shapes import ShapesWorld
 from semcom.errors import SemcomError
 

@@ -31,7 +31,7 @@ def ldpc_throughput(devices: list[str], args, results: list[dict]) -> None:
             def measure(d=device, e=early) -> dict:
                 nonlocal reference
                 link = Link("awgn", device=d, early_stop=e)
-                _, dec = link.codec(bits_per_tb, mcs)
+                _, dec = link.fec(bits_per_tb, mcs)
                 x = llr.to(d)
                 sec = _median_seconds(lambda: dec(x), d, args.repeats)
                 hard = dec(x).bits.cpu()

@@ -10,7 +10,15 @@ channel symbols without coding (``experiments/analog.py``); imported on use (dif
 
 from pathlib import Path
 
-from semcom.baselines.conventional import (
+from semcom.baselines.rate import (
+    Variant,
+    closest_to_bpp,
+    fit_bits,
+    operating_points,
+    pareto_front,
+    psnr,
+)
+from semcom.baselines.standard import (
     BASELINE_NAMES,
     CODEC_NAMES,
     FACTORS,
@@ -19,14 +27,6 @@ from semcom.baselines.conventional import (
     ConventionalCodec,
     fallback_image,
     get_codec,
-)
-from semcom.baselines.rate import (
-    Variant,
-    closest_to_bpp,
-    fit_bits,
-    operating_points,
-    pareto_front,
-    psnr,
 )
 
 #: The baselines' value tables (:mod:`semcom.values`), one ``NAME.json`` per codec.

@@ -3,7 +3,7 @@
 A compressai ``FactorizedPrior`` (trained with MTGC on ShapesWorld, ``semcom train
 --stage 1 --part hci``) codes the image, downsampled by the same factors as the
 conventional codecs, and the receiver upsamples it bicubically. It plugs into
-:class:`~semcom.baselines.conventional.ConventionalCodec` as the codec ``compressai``, so
+:class:`~semcom.baselines.standard.ConventionalCodec` as the codec ``compressai``, so
 rate control, sweeps, ``semcom transmit`` and ``semcom evaluate`` treat it like the
 others. Stream layout (real bytes)::
 

@@ -25,7 +25,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from semcom.baselines.conventional import (
+from semcom.baselines.standard import (
     FACTORS,
     ConventionalCodec,
     as_arrays,

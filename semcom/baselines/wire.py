@@ -51,7 +51,7 @@ class FormatError(ValueError):
 def settings(codec) -> tuple[tuple[int, int, int], ...]:
     """(factor, quality, encoder variant) of every setting index of ``codec`` (a
     ConventionalCodec)."""
-    from semcom.baselines.conventional import FACTORS
+    from semcom.baselines.standard import FACTORS
 
     variants = range(codec.variants)
     table = tuple((f, q, v) for f in FACTORS for q in codec.qualities for v in variants)
@@ -134,14 +134,14 @@ def boilerplate(
     codec, factor: int, quality: int, height: int, width: int, variant: int = 0
 ) -> tuple[bytes, bytes]:
     """(prefix, suffix) every normalised file of this setting shares (cached per process)."""
-    from semcom.baselines.conventional import small_size
+    from semcom.baselines.standard import small_size
 
     return _boilerplate(codec.name, quality, variant, *small_size(height, width, factor))
 
 
 @lru_cache(maxsize=1024)
 def _boilerplate(name: str, quality: int, variant: int, h: int, w: int) -> tuple[bytes, bytes]:
-    from semcom.baselines.conventional import get_codec
+    from semcom.baselines.standard import get_codec
 
     codec = get_codec(name)
     files = [normalise(name, codec.encode_array(t, quality, variant)) for t in templates(h, w)]

@@ -1,6 +1,6 @@
 """MTGC encode and decode time per image, and bits per stream.
 
-    python benchmarks/codec.py [--preset tiny] [--weights DIR] [--device cpu]
+    python benchmarks/mtgc_speed.py [--preset tiny] [--weights DIR] [--device cpu]
                                [--size 128] [--images 4] [--steps 20] [--threads N]
 
 Images are ShapesWorld test scenes. Times are wall-clock per image over a batch (after
