@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -113,59 +114,26 @@ class GroupRunner:
             spec.harq_policy(config.harq_policy()),
             config.device,
         )
-        if codec.kind == "analog":
-            plans, reports, keys, recons, successes = _analog(
-                config,
-                spec,
-                codec,
-                link,
-                group.snr_db,
-                budget,
-                todo,
-                refs,
-                self.cache,
-                self.timer,
-            )
-        else:
-            plans, reports, keys, recons, successes = _digital(
-                config,
-                spec,
-                codec,
-                link,
-                group.snr_db,
-                budget,
-                todo,
-                refs,
-                self.prepared,
-                self.cache,
-                self.timer,
-            )
+        job = Job(config, spec, codec, link, group.snr_db, budget, refs, self.cache, self.timer)
+        sent = _analog(job, todo) if codec.kind == "analog" else _digital(job, todo, self.prepared)
         t0 = time.perf_counter()
         idx = [i for i, _ in todo]
         figures = score(
-            refs[idx], torch.stack(recons), [self.truths[i] for i in idx], config.metrics
+            refs[idx],
+            torch.stack([p.image for p in sent]),
+            [self.truths[i] for i in idx],
+            config.metrics,
         )
         self.timer.add("metrics", t0)
         t0 = time.perf_counter()
-        rows = _rows(
-            config,
-            spec,
-            group.channel.label,
-            group.snr_db,
-            group.budget_cpp,
-            budget,
-            todo,
-            plans,
-            reports,
-            keys,
-            successes,
-            figures,
-            height * width,
-        )
+        rows = [
+            _row(job, group, i, t, p, fig, height * width)
+            for (i, t), p, fig in zip(todo, sent, figures, strict=True)
+        ]
         h = config.hash()
         pngs = [
             (h, i, spec.label, group.channel.label, group.snr_db, group.budget_cpp, _png(img))
-            for (i, t), img in zip(todo, recons, strict=True)
+            for (i, t), img in zip(todo, (p.image for p in sent), strict=True)
             if t == 0 and i < config.save_images
         ]
         self.timer.add("store", t0)
@@ -177,58 +145,61 @@ class GroupRunner:
         )
 
 
-def _analog(
-    config: SweepConfig,
-    spec: CodecSpec,
-    codec,
-    link,
-    snr: float,
-    budget: int,
-    todo: Sequence[tuple[int, int]],
-    refs: torch.Tensor,
-    cache: DecodeCache,
-    timer: Timer,
-) -> tuple[list, list, list, list, list]:
-    """One group of an analog codec's points, as one batch through the analog link; returns
-    what :func:`_digital` returns (every point a success)."""
+@dataclass(frozen=True)
+class Job:
+    """What every point of one group shares: the sweep's config, the codec spec and
+    instance, the link, the SNR (dB) and budget (channel uses), the images [N,3,H,W], and
+    the runner's decode cache and timer."""
+
+    config: SweepConfig
+    spec: CodecSpec
+    codec: Any
+    link: Any
+    snr: float
+    budget: int
+    refs: torch.Tensor
+    cache: DecodeCache
+    timer: Timer
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One point's transmission: its plan, stream report, the receiver-input key, the
+    reconstruction [3,H,W] in [0,1] and whether every sent stream arrived."""
+
+    plan: Any
+    report: dict
+    key: str
+    image: torch.Tensor
+    success: bool
+
+
+def _analog(job: Job, todo: Sequence[tuple[int, int]]) -> list[Sent]:
+    """One group of an analog codec's points, as one batch through the analog link (every
+    point a success)."""
     t0 = time.perf_counter()
-    seeds = [link_seed(config.seed, i, t) for i, t in todo]
-    sent = send_analog(codec, link, refs[[i for i, _ in todo]], snr, budget, seeds)
-    cache.calls[spec.label] += len(todo)
-    cache.lookups[spec.label] += len(todo)
-    timer.add("codec", t0)
-    points = range(len(todo))
-    return (
-        [sent.plan(b) for b in points],
-        [sent.report(b) for b in points],
-        [sent.key(b) for b in points],
-        list(sent.images),
-        [True] * len(todo),
-    )
+    seeds = [link_seed(job.config.seed, i, t) for i, t in todo]
+    idx = [i for i, _ in todo]
+    sent = send_analog(job.codec, job.link, job.refs[idx], job.snr, job.budget, seeds)
+    job.cache.calls[job.spec.label] += len(todo)
+    job.cache.lookups[job.spec.label] += len(todo)
+    job.timer.add("codec", t0)
+    return [
+        Sent(sent.plan(b), sent.report(b), sent.key(b), sent.images[b], True)
+        for b in range(len(todo))
+    ]
 
 
-def _digital(
-    config: SweepConfig,
-    spec: CodecSpec,
-    codec,
-    link,
-    snr: float,
-    budget: int,
-    todo: Sequence[tuple[int, int]],
-    refs: torch.Tensor,
-    prepared: dict,
-    cache: DecodeCache,
-    timer: Timer,
-) -> tuple[list, list, list, list, list]:
+def _digital(job: Job, todo: Sequence[tuple[int, int]], prepared: dict) -> list[Sent]:
     """One group of a digital codec's points: encode (once per image), plan, send, decode
-    (through the cache); returns (plans, stream reports, receiver keys, reconstructions,
-    successes)."""
+    (through the cache)."""
+    config, spec, codec, cache = job.config, job.spec, job.codec, job.cache
     t0 = time.perf_counter()
     ckey = codec_key(spec)
     for i in {i for i, _ in todo}:
         if (ckey, i) not in prepared:
-            prepared[(ckey, i)] = codec.encode(refs[i])
-    timer.add("codec", t0)
+            prepared[(ckey, i)] = codec.encode(job.refs[i])
+    job.timer.add("codec", t0)
     encoded = [prepared[(ckey, i)] for i, _ in todo]
     values = objective = None
     if spec.mcs == "planned":
@@ -250,19 +221,21 @@ def _digital(
                         values,
                         codec,
                         enc,
-                        refs[i],
+                        job.refs[i],
                         config.decode_seed,
                         _cached_decode(cache, spec, codec, enc, config.decode_seed),
                     )
                 mine = prepared[(ckey, i, "values")]
-            made[i] = plan(link, enc, snr, budget, dict(spec.protection), spec.mcs, mine, objective)
+            made[i] = plan(
+                job.link, enc, job.snr, job.budget, dict(spec.protection), spec.mcs, mine, objective
+            )
         plans.append(made[i])
     t0 = time.perf_counter()
     seeds = [link_seed(config.seed, i, t) for i, t in todo]
-    txs = send_plans(link, plans, snr, seeds, budget)
-    timer.add("link", t0)
+    txs = send_plans(job.link, plans, job.snr, seeds, job.budget)
+    job.timer.add("link", t0)
     t0 = time.perf_counter()
-    recons, keys, successes = [], [], []
+    out = []
     for enc, p, tx in zip(encoded, plans, txs, strict=True):
         got = delivered(tx)
         key, img = cache.get(
@@ -272,15 +245,9 @@ def _digital(
             spec.steps,
             lambda enc=enc, got=got: codec.decode(enc.header, got, config.decode_seed).clamp(0, 1),
         )
-        recons.append(img)
-        keys.append(key)
-        successes.append(p.arrived(got))
-    timer.add("codec", t0)
-    reports = [
-        stream_report(p, tx, enc.stream_names)
-        for enc, p, tx in zip(encoded, plans, txs, strict=True)
-    ]
-    return plans, reports, keys, recons, successes
+        out.append(Sent(p, stream_report(p, tx, enc.stream_names), key, img, p.arrived(got)))
+    job.timer.add("codec", t0)
+    return out
 
 
 def _cached_decode(cache: DecodeCache, spec: CodecSpec, codec, enc, seed: int):
@@ -299,50 +266,30 @@ def _cached_decode(cache: DecodeCache, spec: CodecSpec, codec, enc, seed: int):
     return decode
 
 
-def _rows(
-    config: SweepConfig,
-    spec: CodecSpec,
-    channel: str,
-    snr: float,
-    budget_cpp: float,
-    budget: int,
-    todo: Sequence[tuple[int, int]],
-    plans: Sequence,
-    reports: Sequence[dict],
-    keys: Sequence[str],
-    successes: Sequence[bool],
-    figures: Sequence[dict],
-    pixels: int,
-) -> list[dict]:
-    """The store rows of one group of points (``reports``: each point's stream report)."""
-    rows = []
-    for (i, t), point, report, key, ok, fig in zip(
-        todo, plans, reports, keys, successes, figures, strict=True
-    ):
-        bits = sum(8 * len(p) for p in point.payloads.values())
-        rows.append(
-            {
-                "config_hash": config.hash(),
-                "image": i,
-                "codec": spec.label,
-                "channel": channel,
-                "snr_db": snr,
-                "budget_cpp": budget_cpp,
-                "trial": t,
-                "seed": link_seed(config.seed, i, t),
-                "budget_uses": budget,
-                "channel_uses": point.frame_uses,
-                "payload_bits": bits,
-                "bpp": bits / pixels,
-                "success": ok,
-                "not_sent": point.not_sent,
-                "streams": report,
-                "detail": point.detail,
-                "received_key": key,
-                **fig,
-            }
-        )
-    return rows
+def _row(job: Job, group: Group, i: int, t: int, sent: Sent, figures: dict, pixels: int) -> dict:
+    """The store row of point (image ``i``, trial ``t``) of ``group``."""
+    point = sent.plan
+    bits = sum(8 * len(p) for p in point.payloads.values())
+    return {
+        "config_hash": job.config.hash(),
+        "image": i,
+        "codec": job.spec.label,
+        "channel": group.channel.label,
+        "snr_db": group.snr_db,
+        "budget_cpp": group.budget_cpp,
+        "trial": t,
+        "seed": link_seed(job.config.seed, i, t),
+        "budget_uses": job.budget,
+        "channel_uses": point.frame_uses,
+        "payload_bits": bits,
+        "bpp": bits / pixels,
+        "success": sent.success,
+        "not_sent": point.not_sent,
+        "streams": sent.report,
+        "detail": point.detail,
+        "received_key": sent.key,
+        **figures,
+    }
 
 
 def codec_key(spec: CodecSpec) -> tuple:
