@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from _mtgc import single_thread  # noqa: F401 (fixture)
 from transformers import (
     BertTokenizer,
     BlipConfig,
@@ -20,6 +19,7 @@ from transformers import (
 from semcom.data.captions import COLOURS, SHAPES, SIZES
 from semcom.errors import SemcomError
 from semcom.mtgc.captioner import HFCaptioner, ShapesCaptioner
+from tests._mtgc import single_thread  # noqa: F401 (fixture)
 
 _OBJECT = (
     rf"a ({'|'.join(SIZES)}) ({'|'.join(COLOURS)}) ({'|'.join(SHAPES)}) (at the|in the) [a-z ]+"

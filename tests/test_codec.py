@@ -6,13 +6,13 @@ import warnings
 
 import pytest
 import torch
-from _mtgc import scene_image, single_thread, small_codec, small_config  # noqa: F401 (fixture)
 
 from semcom.errors import SemcomError
 from semcom.mtgc.container import Bitstream, BitstreamError
 from semcom.mtgc.pipeline import ARRIVAL_PATTERNS, MAX_PIXELS, MTGC
 from semcom.mtgc.presets.tiny import build_tiny
 from semcom.mtgc.streams.hci import HCISetting
+from tests._mtgc import scene_image, single_thread, small_codec, small_config  # noqa: F401 (fixture)
 
 CAPTION = "a small red star at the top left and a large blue circle in the middle"
 

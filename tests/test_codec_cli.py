@@ -8,12 +8,12 @@ from pathlib import Path
 import imagecodecs
 import numpy as np
 import pytest
-from _mtgc import scene_image, single_thread, small_codec  # noqa: F401 (fixture)
 from PIL import Image
 
 from semcom.cli import main
 from semcom.imageio import load_image, to_uint8
 from semcom.mtgc.container import Bitstream
+from tests._mtgc import scene_image, single_thread, small_codec  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")

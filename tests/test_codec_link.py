@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _mtgc import scene_image, single_thread, small_codec  # noqa: F401 (fixture)
 
 from channels.link import Link
 from semcom.mtgc.container import Bitstream
+from tests._mtgc import scene_image, single_thread, small_codec  # noqa: F401 (fixture)
 
 CAPTION = "a small red star at the top left"
 

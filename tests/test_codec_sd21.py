@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from _mtgc import scene_image, single_thread, toy_sd21  # noqa: F401 (fixture)
 
 from semcom.errors import SemcomError
 from semcom.mtgc.presets import load_codec
 from semcom.mtgc.presets.sd21 import load_sd21
+from tests._mtgc import scene_image, single_thread, toy_sd21  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")

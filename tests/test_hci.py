@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _mtgc import scene_image, single_thread  # noqa: F401 (fixture)
 from fuzz import mutations
 
 from semcom.formats import encode_varint as varint
@@ -16,6 +15,7 @@ from semcom.mtgc.streams.hci import (
     LearnedHCICodec,
     downsample,
 )
+from tests._mtgc import scene_image, single_thread  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ import copy
 import json
 
 import pytest
-from _mtgc import scene_image, small_codec
 
 from semcom.errors import SemcomError
 from semcom.mtgc.pipeline import MTGC
 from semcom.mtgc.streams.hci import FACTORS
+from tests._mtgc import scene_image, small_codec
 
 
 def _factor(payload: bytes) -> int:

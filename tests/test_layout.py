@@ -6,13 +6,13 @@ import warnings
 
 import pytest
 import torch
-from _mtgc import single_thread, small_codec, small_config  # noqa: F401 (fixture)
 
 from semcom.errors import SemcomError
 from semcom.mtgc.mgdd import MGDDConfig
 from semcom.mtgc.pipeline import MTGC
 from semcom.mtgc.presets.tiny import build_tiny
 from semcom.mtgc.tascm import TASCM
+from tests._mtgc import single_thread, small_codec, small_config  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from _mtgc import single_thread  # noqa: F401 (fixture)
 
 from semcom.data.captions import ShapeObject
 from semcom.data.shapes import ShapesWorld
@@ -24,6 +23,7 @@ from semcom.metrics.semantic import (
     probe_targets,
     semantic_metrics,
 )
+from tests._mtgc import single_thread  # noqa: F401 (fixture)
 
 SCENE = [ShapeObject(0, 0, 0, 0), ShapeObject(2, 3, 1, 4), ShapeObject(5, 7, 1, 8)]
 HAVE_PROBE = (DEFAULT_PROBE_DIR / "config.json").is_file() and any(

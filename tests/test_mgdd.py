@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _mtgc import single_thread, small_codec  # noqa: F401 (fixture)
 
 from semcom.errors import SemcomError
-from semcom.mtgc.mgdd import MGDD, MGDDConfig
+from semcom.mtgc.mgdd import MGDD, Guidance, MGDDConfig
+from tests._mtgc import single_thread, small_codec  # noqa: F401 (fixture)
 
 
 def _inputs(b: int = 2, seed: int = 0):
@@ -29,8 +29,8 @@ def test_geometry_of_the_small_decoder(mgdd: MGDD) -> None:
 def test_same_seed_gives_the_same_pixels(mgdd: MGDD) -> None:
     ctx, null, hci = _inputs()
     present = torch.tensor([True, True])
-    a = mgdd.generate(ctx, null, hci, present, [3, 4], (64, 64))
-    b = mgdd.generate(ctx, null, hci, present, [3, 4], (64, 64))
+    a = mgdd.generate(Guidance(ctx, null, hci, present), [3, 4], (64, 64))
+    b = mgdd.generate(Guidance(ctx, null, hci, present), [3, 4], (64, 64))
     assert a.shape == (2, 3, 64, 64) and torch.equal(a, b)
     assert float(a.min()) >= 0 and float(a.max()) <= 1
 
@@ -38,31 +38,31 @@ def test_same_seed_gives_the_same_pixels(mgdd: MGDD) -> None:
 def test_different_seeds_give_different_pixels(mgdd: MGDD) -> None:
     ctx, null, hci = _inputs(1)
     present = torch.tensor([True])
-    a = mgdd.generate(ctx, null, hci, present, [1], (64, 64))
-    b = mgdd.generate(ctx, null, hci, present, [2], (64, 64))
+    a = mgdd.generate(Guidance(ctx, null, hci, present), [1], (64, 64))
+    b = mgdd.generate(Guidance(ctx, null, hci, present), [2], (64, 64))
     assert not torch.equal(a, b)
 
 
 def test_a_decode_does_not_depend_on_its_batch(mgdd: MGDD) -> None:
     ctx, null, hci = _inputs(2)
-    both = mgdd.generate(ctx, null, hci, torch.tensor([True, True]), [5, 6], (64, 64))
-    one = mgdd.generate(ctx[1:], null[1:], hci[1:], torch.tensor([True]), [6], (64, 64))
+    both = mgdd.generate(Guidance(ctx, null, hci, torch.tensor([True, True])), [5, 6], (64, 64))
+    one = mgdd.generate(Guidance(ctx[1:], null[1:], hci[1:], torch.tensor([True])), [6], (64, 64))
     assert torch.allclose(both[1:], one, atol=1e-4)
 
 
 def test_the_visual_path_changes_the_output(mgdd: MGDD) -> None:
     ctx, null, hci = _inputs(1)
-    with_hci = mgdd.generate(ctx, null, hci, torch.tensor([True]), [0], (64, 64))
-    without = mgdd.generate(ctx, null, hci, torch.tensor([False]), [0], (64, 64))
-    none = mgdd.generate(ctx, null, None, None, [0], (64, 64))
+    with_hci = mgdd.generate(Guidance(ctx, null, hci, torch.tensor([True])), [0], (64, 64))
+    without = mgdd.generate(Guidance(ctx, null, hci, torch.tensor([False])), [0], (64, 64))
+    none = mgdd.generate(Guidance(ctx, null, None, None), [0], (64, 64))
     assert not torch.equal(with_hci, without)
     assert torch.equal(without, none)
 
 
 def test_the_semantic_path_changes_the_output(mgdd: MGDD) -> None:
     ctx, null, _ = _inputs(1)
-    a = mgdd.generate(ctx, null, None, None, [0], (64, 64))
-    b = mgdd.generate(ctx * 0.5, null, None, None, [0], (64, 64))
+    a = mgdd.generate(Guidance(ctx, null, None, None), [0], (64, 64))
+    b = mgdd.generate(Guidance(ctx * 0.5, null, None, None), [0], (64, 64))
     assert not torch.equal(a, b)
 
 
@@ -70,14 +70,14 @@ def test_latent_control_input_runs_through_the_vae() -> None:
     mgdd = small_codec(control_input="latents").mgdd
     assert mgdd.config.control_input == "latents"
     ctx, null, hci = _inputs(1)
-    out = mgdd.generate(ctx, null, hci, torch.tensor([True]), [0], (64, 64))
+    out = mgdd.generate(Guidance(ctx, null, hci, torch.tensor([True])), [0], (64, 64))
     assert out.shape == (1, 3, 64, 64)
 
 
 def test_sizes_must_be_multiples_of_the_decoder_stride(mgdd: MGDD) -> None:
     ctx, null, _ = _inputs(1)
     with pytest.raises(SemcomError, match="multiples of 16"):
-        mgdd.generate(ctx, null, None, None, [0], (60, 64))
+        mgdd.generate(Guidance(ctx, null, None, None), [0], (60, 64))
 
 
 def test_invalid_sampling_settings_are_refused() -> None:
@@ -93,7 +93,7 @@ def test_invalid_sampling_settings_are_refused() -> None:
 def test_a_start_from_the_guide_needs_a_decoder_that_reads_one(mgdd: MGDD) -> None:
     ctx, null, _ = _inputs(1)
     with pytest.raises(SemcomError, match="guide planes"):
-        mgdd.generate(ctx, null, None, None, [0], (64, 64), 4, init_strength=0.5)
+        mgdd.generate(Guidance(ctx, null, None, None), [0], (64, 64), 4, init_strength=0.5)
 
 
 def test_the_denoising_loss_trains_tascm_through_the_decoder() -> None:
@@ -130,7 +130,7 @@ def test_vae_tiling_decodes_large_latents_in_tiles() -> None:
         )
         assert base.vae.use_tiling
         ctx, null, _ = _inputs(1)
-        out = tiled.generate(ctx, null, None, None, [0], (96, 96), num_inference_steps=1)
+        out = tiled.generate(Guidance(ctx, null, None, None), [0], (96, 96), num_inference_steps=1)
         assert out.shape == (1, 3, 96, 96) and torch.isfinite(out).all()
     finally:
         base.vae.disable_tiling()
@@ -154,7 +154,7 @@ def test_coordinate_planes_and_loss_weights() -> None:
     assert planes.shape == (1, 6, 3, 5)
     assert torch.equal(planes[0, 4, :, 0], torch.tensor([-1.0, 0.0, 1.0]))
     assert torch.equal(planes[0, 5, 0], torch.linspace(-1, 1, 5))
-    out = mg.generate(torch.randn(1, 5, 32), torch.zeros(1, 5, 32), None, None, [0], (64, 64))
+    out = mg.generate(Guidance(torch.randn(1, 5, 32), torch.zeros(1, 5, 32)), [0], (64, 64))
     assert out.shape == (1, 3, 64, 64)
 
     images = torch.rand(2, 3, 64, 64)

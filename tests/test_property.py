@@ -10,13 +10,12 @@ import torch
 hypothesis = pytest.importorskip("hypothesis")
 st = pytest.importorskip("hypothesis.strategies")
 
-from _mtgc import scene_image, single_thread  # noqa: E402, F401 (fixture)
-
 from semcom.mtgc.container import STREAMS, Bitstream, BitstreamError  # noqa: E402
 from semcom.mtgc.streams import StreamError  # noqa: E402
 from semcom.mtgc.streams.caption import CaptionCoder  # noqa: E402
 from semcom.mtgc.streams.hci import HCICodec, HCISetting, LearnedHCICodec  # noqa: E402
 from semcom.mtgc.streams.spw import SPWCoder  # noqa: E402
+from tests._mtgc import scene_image, single_thread  # noqa: E402, F401 (fixture)
 
 given, settings = hypothesis.given, hypothesis.settings
 MANY = settings(max_examples=1000, deadline=None, derandomize=True, database=None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _mtgc import single_thread  # noqa: F401 (fixture)
 
 from semcom.data.captions import CELLS, COLOURS, SHAPES, SIZES, ShapeObject, random_scene
 from semcom.data.shapes import (
@@ -18,6 +17,7 @@ from semcom.data.shapes import (
     render_scene_labels,
     scene_seed,
 )
+from tests._mtgc import single_thread  # noqa: F401 (fixture)
 
 
 def test_items_are_deterministic_and_splits_differ() -> None:

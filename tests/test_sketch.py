@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from _mtgc import scene_image, single_thread, small_codec  # noqa: F401 (fixture)
 
 from semcom.errors import SemcomError
 from semcom.mtgc.pipeline import MTGC
 from semcom.mtgc.sketch import SceneSketch
+from tests._mtgc import scene_image, single_thread, small_codec  # noqa: F401 (fixture)
 
 P = 1 + 6 + 8 + 2
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _mtgc import single_thread  # noqa: F401 (fixture)
 from fuzz import mutations
 
 from semcom.mtgc.streams import StreamError
 from semcom.mtgc.streams.spw import SPWCoder
 from semcom.mtgc.tascm import TASCM
+from tests._mtgc import single_thread  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from _mtgc import toy_sd21
 
 from semcom.data.folder import load_folder, square
 from semcom.errors import SemcomError
 from semcom.imageio import save_image
+from tests._mtgc import toy_sd21
 from tests.conftest import run_cli
 
 SETTINGS = {

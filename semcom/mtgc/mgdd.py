@@ -22,7 +22,7 @@ Latent presets carry an ``AutoencoderKL``; without one the UNet works on pixels.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -34,6 +34,28 @@ from semcom.mtgc.autoencoder import autoencoder_class
 from semcom.mtgc.mgdd_config import MGDDConfig, check_strength
 
 __all__ = ["MGDD", "MGDDConfig", "check_strength"]
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """What the decoder is conditioned on, each with the null context's twin for
+    classifier-free guidance.
+
+    context, null_context: [B,L,D] cross-attention contexts (L = caption tokens + K).
+    hci: [B,3,H,W] in [0,1] full-size condition (any values where absent), or None when no
+    image has one; hci_present: [B] bool, False → no ControlNet residual.
+    layout, null_layout: [B,g²,D] SPW layout vectors (required with a layout grid).
+    guide, null_guide: [B,C+1,h,w] guide planes (required with guide channels).
+    """
+
+    context: torch.Tensor
+    null_context: torch.Tensor
+    hci: torch.Tensor | None = None
+    hci_present: torch.Tensor | None = None
+    layout: torch.Tensor | None = None
+    null_layout: torch.Tensor | None = None
+    guide: torch.Tensor | None = None
+    null_guide: torch.Tensor | None = None
 
 
 class MGDD:
@@ -253,32 +275,22 @@ class MGDD:
     @torch.no_grad()
     def generate(
         self,
-        context: torch.Tensor,
-        null_context: torch.Tensor,
-        hci: torch.Tensor | None,
-        hci_present: torch.Tensor | None,
+        guidance: Guidance,
         seeds: list[int],
         size: tuple[int, int],
         num_inference_steps: int | None = None,
         guidance_scale: float | None = None,
-        layout: torch.Tensor | None = None,
-        null_layout: torch.Tensor | None = None,
-        guide: torch.Tensor | None = None,
-        null_guide: torch.Tensor | None = None,
         init_strength: float | None = None,
     ) -> torch.Tensor:
-        """Sample images.
+        """Sample images from what the receiver has (:class:`Guidance`).
 
-        context, null_context: [B,L,D] cross-attention contexts (L = caption tokens + K).
-        hci: [B,3,H,W] in [0,1] full-size condition (any values where absent), or None
-        when no image has one; hci_present: [B] bool, False → no ControlNet residual.
         seeds: one int per image. size: (H, W), multiples of :attr:`size_multiple`.
-        layout, null_layout: [B,g²,D] SPW layout vectors and those of the null context
-        (required with a layout grid). guide, null_guide: [B,C+1,h,w] guide planes of
-        the streams and of the null context (required with guide channels).
         init_strength: see :class:`MGDDConfig` (None: the config's); below 1 the guide's
         latents are the starting point. Returns [B,3,H,W] float32 in [0,1] on the CPU.
         """
+        g = guidance
+        context, null_context, hci, hci_present = g.context, g.null_context, g.hci, g.hci_present
+        layout, null_layout, guide, null_guide = g.layout, g.null_layout, g.guide, g.null_guide
         steps = num_inference_steps or self.config.num_inference_steps
         scale = self.config.guidance_scale if guidance_scale is None else guidance_scale
         strength = self.config.init_strength if init_strength is None else init_strength

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 from semcom.errors import SemcomError
 from semcom.mtgc.config import DecodedStreams
+from semcom.mtgc.mgdd import Guidance
 
 if TYPE_CHECKING:
     from semcom.mtgc.pipeline import MTGC
@@ -75,20 +76,9 @@ def generate(
         guide, background = sketch_guide(codec, captions, spw, has_spw, hci, present, (hp, wp))
         with torch.no_grad():  # the null context: the background alone
             null_guide = codec.mgdd.guide_planes(background, torch.zeros(b, 1, hp, wp))
+    guidance = Guidance(context, null_context, hci, present, layout, null_layout, guide, null_guide)
     out = codec.mgdd.generate(
-        context,
-        null_context,
-        hci,
-        present,
-        seeds,
-        (hp, wp),
-        steps,
-        guidance_scale,
-        layout=layout,
-        null_layout=null_layout,
-        guide=guide,
-        null_guide=null_guide,
-        init_strength=init_strength,
+        guidance, seeds, (hp, wp), steps, guidance_scale, init_strength=init_strength
     )
     if hci is not None and codec.config.hci_lowpass > 0:
         out = torch.where(
