@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -191,6 +191,17 @@ class Outcome:
         }
 
 
+@dataclass(frozen=True)
+class Protect:
+    """How one transmission's streams are protected: ``mcs`` for the codec's adaptive
+    streams (``adaptive``, ``robust``, an MCS name, or ``planned``), ``streams`` by name
+    (see :func:`plan`), and with ``planned`` the planner's ``objective``."""
+
+    mcs: str = "adaptive"
+    streams: Mapping[str, str] = field(default_factory=dict)
+    objective: object = None
+
+
 def transmit_image(
     image: torch.Tensor,
     *,
@@ -198,32 +209,26 @@ def transmit_image(
     link: Link,
     snr_db: float,
     budget_cpp: float,
-    mcs: str = "adaptive",
-    protection: Mapping[str, str] | None = None,
+    protect: Protect = Protect(),
     seed: int = 0,
-    options: Mapping[str, object] | None = None,
-    model: object | None = None,
-    weights: str | None = None,
     decode_seed: int = 0,
     truth: Sequence[object] | None = None,
     metrics: Sequence[str] | None = None,
-    objective=None,
 ) -> Outcome:
-    """Send ``image`` [3,H,W] in [0,1] with ``codec`` (a registered name or a codec).
-
-    ``mcs`` protects the codec's adaptive streams and ``protection`` names streams one by
-    one (see :func:`plan`); ``options`` are the codec's own (e.g. MTGC's
-    ``steps``); ``model``/``weights`` reach codecs with weights. An analog codec takes no
-    MCS: one stream, never erased, always a success. ``metrics``: registered metric names
-    scored (default pixel and semantic; the others' fields go under ``figures``).
-    ``mcs="planned"``: the planner with the codec's value table maximises ``objective``.
+    """Send ``image`` [3,H,W] in [0,1] with ``codec`` (a codec, or a registered name built
+    with its defaults) over ``link`` at ``snr_db`` in ``budget_cpp`` channel uses per pixel,
+    protected as ``protect`` says (with ``planned``: the codec's value table and what the
+    sender works out of this image). An analog codec takes no protection: one stream, never
+    erased, always a success. ``metrics``: registered metric names scored (default pixel
+    and semantic; the others' fields go under ``figures``).
     """
     from semcom.metrics.registry import DEFAULT_METRICS
     from semcom.metrics.scoring import score
     from semcom.registry import make_codec
 
     if isinstance(codec, str):
-        codec = make_codec(codec, options, model=model, weights=weights)
+        codec = make_codec(codec)
+    mcs, protection, objective = protect.mcs, dict(protect.streams), protect.objective
     _, h, w = image.shape
     budget = budget_uses(budget_cpp, h, w)
     if codec.kind == "analog":

@@ -185,11 +185,11 @@ def test_link_curves_report_residual_bler_after_harq(capsys):
 def test_a_sweep_transmission_keeps_harq_within_the_budget_when_asked():
     """Through the planner (as sweeps and `semcom transmit` send): `budget: same` never
     spends past the image's budget; `extra` resends beyond it."""
-    from experiments.transmission import transmit_image
+    from experiments.transmission import Protect, transmit_image
     from semcom.data.shapes import ShapesWorld
 
     scene = ShapesWorld("test", n=1, seed=0)[0].image
-    kwargs = {"codec": "webp", "snr_db": 2.0, "budget_cpp": 0.3, "mcs": "qam16:1/2"}
+    kwargs = {"codec": "webp", "snr_db": 2.0, "budget_cpp": 0.3, "protect": Protect("qam16:1/2")}
     first = transmit_image(scene, link=Link("awgn"), **kwargs)
     assert not first.success  # 16-QAM 1/2 at 2 dB: lost
     same = transmit_image(scene, link=Link("awgn", harq={"budget": "same"}), **kwargs)

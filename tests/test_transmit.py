@@ -9,7 +9,13 @@ import torch
 
 from channels.link import Link
 from channels.mcs import parse_mcs
-from experiments.transmission import max_payload_bits, plan, stream_uses, transmit_image
+from experiments.transmission import (
+    Protect,
+    max_payload_bits,
+    plan,
+    stream_uses,
+    transmit_image,
+)
 from semcom.baselines import fallback_image, operating_points
 from semcom.codecs.conventional import IMAGE_STREAM
 from semcom.data.shapes import ShapesWorld
@@ -99,7 +105,12 @@ def test_baseline_delivered_at_high_snr_matches_the_sender(scene) -> None:
 
 def test_baseline_lost_image_is_the_mean_image(scene) -> None:
     out = transmit_image(
-        scene, codec="webp", link=Link("awgn"), snr_db=-5, budget_cpp=0.5, mcs="qam64:0.8"
+        scene,
+        codec="webp",
+        link=Link("awgn"),
+        snr_db=-5,
+        budget_cpp=0.5,
+        protect=Protect("qam64:0.8"),
     )
     assert not out.success and not out.streams[IMAGE_STREAM]["crc_ok"]
     assert torch.equal(out.image, fallback_image(*out.image.shape[-2:]))
@@ -109,11 +120,10 @@ def test_mtgc_streams_get_their_own_protection(scene) -> None:
     torch.manual_seed(0)
     out = transmit_image(
         scene,
-        codec="mtgc",
+        codec=make_codec("mtgc", model=small_codec()),
         link=Link("awgn"),
         snr_db=15,
         budget_cpp=1.0,
-        model=small_codec(),
     )
     # caption and SPWs "robust": the adaptive choice 3 dB lower; the HCI adaptive
     for name in ("caption", "spw"):
@@ -128,12 +138,11 @@ def test_mtgc_streams_get_their_own_protection(scene) -> None:
 def test_mtgc_erased_hci_falls_back(scene) -> None:
     out = transmit_image(
         scene,
-        codec="mtgc",
+        codec=make_codec("mtgc", model=small_codec()),
         link=Link("awgn"),
         snr_db=2,
         budget_cpp=1.0,
-        mcs="qam64:0.8",
-        model=small_codec(),
+        protect=Protect("qam64:0.8"),
     )
     assert out.streams["caption"]["crc_ok"] and out.streams["spw"]["crc_ok"]
     assert out.streams["hci"]["sent"] and not out.streams["hci"]["crc_ok"]
@@ -143,12 +152,11 @@ def test_mtgc_erased_hci_falls_back(scene) -> None:
 def test_mtgc_short_budget_drops_hci_first(scene) -> None:
     out = transmit_image(
         scene,
-        codec="mtgc",
+        codec=make_codec("mtgc", model=small_codec()),
         link=Link("awgn"),
         snr_db=10,
         budget_cpp=0.07,
-        protection={"caption": "qpsk:1/3", "spw": "qpsk:1/3"},
-        model=small_codec(),
+        protect=Protect(streams={"caption": "qpsk:1/3", "spw": "qpsk:1/3"}),
     )
     assert out.streams["caption"]["sent"] and out.streams["spw"]["sent"]
     assert not out.streams["hci"]["sent"] and out.detail["not_sent"] == ["hci"]

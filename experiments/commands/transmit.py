@@ -129,7 +129,7 @@ def transmit(
 
     import torch
 
-    from experiments.transmission import make_link, transmit_image
+    from experiments.transmission import Protect, make_link, transmit_image
     from semcom.imageio import load_image, save_image
 
     if output.suffix.lower() not in _SUFFIXES:
@@ -204,12 +204,10 @@ def transmit(
         link=make_link(channel, _channel_options(channel_option), frame, harq, dev),
         snr_db=snr_db,
         budget_cpp=budget_cpp,
-        mcs=mcs,
-        protection=protection,
+        protect=Protect(mcs, protection or {}, objective_),
         seed=seed,
         decode_seed=decode_seed,
         metrics=metrics,
-        objective=objective_,
     )
     tmp = output.with_name(f".{output.stem}.tmp{output.suffix}")
     save_image(out.image, tmp)
