@@ -57,6 +57,15 @@ def codec_class(name: str) -> Any:
     return cls
 
 
+def codec_title(name: str) -> str:
+    """How reports name codec ``name``: its class's ``title`` (MTGC: "MTGC") when it states
+    one and is installed, else the name itself."""
+    try:
+        return str(getattr(codec_class(name), "title", name))
+    except SemcomError:
+        return name
+
+
 def make_codec(name: str, options: Mapping[str, Any] | None = None, **context: Any) -> Any:
     """An instance of codec ``name`` with ``options`` (validated by the codec)."""
     cls = codec_class(name)

@@ -254,7 +254,9 @@ def evaluate(
     if diffs:
         typer.echo("\nDifferences from the reference (paired 95 % bootstrap intervals):")
         typer.echo(diffs)
-    ref = "MTGC" if cfg.reference == "mtgc" else cfg.reference
+    from semcom.registry import codec_title
+
+    ref = codec_title(cfg.reference)
     side = "x".join(str(v) for v in about["image_size"])
     what = (
         f"{cfg.n} ShapesWorld {'validation' if cfg.split == 'val' else 'test'} scenes"

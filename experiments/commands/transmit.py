@@ -85,10 +85,9 @@ def transmit(
     protect: list[str] = typer.Option(
         [],
         "--protect",
-        help="STREAM=MCS, repeatable: one stream's protection (e.g. hci=mcs9).",
+        help="STREAM=MCS, repeatable: one stream's protection (e.g. caption=qpsk:1/3, hci=mcs9); "
+        "unnamed streams keep the codec's default (MTGC: caption and SPWs robust).",
     ),
-    protect_caption: str = typer.Option("robust", help="MTGC caption protection."),
-    protect_spw: str = typer.Option("robust", help="MTGC SPW protection."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise and fading."),
     frame: str = typer.Option(
         "shared",
@@ -161,11 +160,7 @@ def transmit(
 
     cls = codec_class(codec)
     streams = cls.streams
-    protection = {
-        k: v
-        for k, v in (("caption", protect_caption), ("spw", protect_spw))
-        if k in streams  # MTGC's own flags; other codecs have no such streams
-    }
+    protection: dict[str, str] = {}  # the codec's own defaults, unless --protect says
     for item in protect:
         name, sep, value = item.partition("=")
         if not sep or name not in streams:

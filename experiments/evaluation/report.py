@@ -211,7 +211,9 @@ def check_claim(summaries: list[dict], reference: str = "mtgc") -> list[str]:
     if reference not in by or "f1" not in by[reference]:
         return []
     full = by[reference]
-    label = "MTGC" if reference == "mtgc" else reference
+    from semcom.registry import codec_title
+
+    label = codec_title(reference)
     out = []
     for s in summaries:
         name = s["codec"]

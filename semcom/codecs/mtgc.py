@@ -39,6 +39,7 @@ class MTGCCodec:
 
     kind: ClassVar[str] = "digital"
     name: ClassVar[str] = "mtgc"
+    title: ClassVar[str] = "MTGC"
     streams: ClassVar[tuple[str, ...]] = ("caption", "spw", "hci")
     option_names: ClassVar[tuple[str, ...]] = (
         "steps",
