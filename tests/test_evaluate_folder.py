@@ -12,8 +12,8 @@ import torch
 from PIL import Image
 
 from experiments.evaluation import EvalConfig, evaluate, format_table
-from experiments.folder_data import load_folder
 from semcom.cli import main
+from semcom.data.folder import read_folder
 from semcom.errors import SemcomError
 from tests._mtgc import single_thread, small_codec  # noqa: F401
 
@@ -67,13 +67,13 @@ def test_folder_images_are_sorted_centre_cropped_and_resized(tmp_path: Path):
     Image.fromarray(_smooth(1)).save(tmp_path / "c.jpg", quality=95)
     Image.fromarray(_smooth(2)).save(tmp_path / "b.webp", lossless=True)
     (tmp_path / "notes.txt").write_text("not an image")
-    every = load_folder(tmp_path, 32)
+    every = read_folder(tmp_path, 32)
     assert every.names == ["a.png", "b.webp", "c.jpg"]
     assert every.images.shape == (3, 3, 32, 32) and every.images.dtype == torch.float32
     red = every.images[0]
     assert red[0].min() > 0.95 and red[2].max() < 0.05  # the blue sides were cropped off
     assert every.captions == [None, None, None] and every.captions_file is None
-    assert load_folder(tmp_path, 32, n=2).names == ["a.png", "b.webp"]
+    assert read_folder(tmp_path, 32, n=2).names == ["a.png", "b.webp"]
 
 
 def test_captions_are_what_the_transmitter_sends(tmp_path: Path, weights: Path, no_weights):

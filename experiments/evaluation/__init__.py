@@ -1,6 +1,6 @@
 """``semcom evaluate``: codecs on ShapesWorld test (or validation) scenes, semantic and
 pixel fidelity, or on a folder of natural images (``dataset="folder:PATH"``,
-:mod:`experiments.folder_data`), pixel and perceptual fidelity only
+:mod:`semcom.data.folder`), pixel and perceptual fidelity only
 (:mod:`experiments.evaluation.natural`: no ground truth, so no semantic figures).
 
 Every codec is a registered digital codec (:mod:`semcom.registry`, ``semcom list

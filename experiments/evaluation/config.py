@@ -145,7 +145,7 @@ class EvalConfig:
     def _check_dataset(self) -> None:
         """SemcomError for an unknown data set, a folder without images, an oracle on a
         folder, or a folder's options given for ShapesWorld."""
-        from experiments.folder_data import folder_of, image_files
+        from semcom.data.folder import folder_of, image_files
 
         if self.fid_patch is not None and self.fid_patch < 1:
             raise SemcomError("--fid-patch must be a positive number of pixels.")

@@ -31,9 +31,9 @@ def load_data(cfg: EvalConfig, ref: Any) -> EvalData:
     """``cfg``'s images: ShapesWorld scenes, or a folder's images at ``cfg.image_size``
     (default: the reference ``ref``'s natural size) with their captions."""
     from experiments.evaluation.natural import plan_natural
-    from experiments.folder_data import folder_of, load_folder
     from experiments.reference_codec import check_size, has_captioner, natural_size
     from experiments.reference_codec import takes_captions as captioned
+    from semcom.data.folder import folder_of, read_folder
 
     folder = folder_of(cfg.dataset)
     if folder is None:
@@ -55,7 +55,7 @@ def load_data(cfg: EvalConfig, ref: Any) -> EvalData:
             f"--captions gives the transmitter's caption, but {cfg.reference} sends none; "
             "leave --captions out."
         )
-    fs = load_folder(folder, size, cfg.n, given, with_captions=captioned(ref))
+    fs = read_folder(folder, size, cfg.n, given, with_captions=captioned(ref))
     bare = [k for k, c in zip(fs.names, fs.captions, strict=True) if c is None]
     if bare and captioned(ref) and not has_captioner(ref):
         raise SemcomError(

@@ -4,14 +4,18 @@ Every PNG, JPEG or WebP file directly in the folder (:data:`IMAGE_SUFFIXES`, any
 sorted by name) is read (:func:`semcom.imageio.load_image`), centre-cropped to a square
 and resized to ``size`` (bicubic, antialiased when shrinking). Captions come from a JSONL
 file, one object per line: ``{"file": "name.png", "caption": "..."}`` (default
-``FOLDER/captions.jsonl`` when present). :func:`load_folder` (training) gives an image
-without a line an empty caption; ``semcom evaluate --dataset folder:``
-(:mod:`experiments.folder_data`) lets the codec's captioner write one.
+``FOLDER/captions.jsonl`` when present); they are what the transmitter sends as its
+caption for that image, never ground truth for scoring.
+
+The one reader of such folders: :func:`read_folder` for ``semcom evaluate --dataset
+folder:PATH`` (float images; an image without a caption line gets None, and the codec's
+captioner writes one), :func:`load_folder` for training (uint8 images, an empty caption).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +29,8 @@ from semcom.imageio import load_image
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp")
 #: The captions file read when none is named.
 CAPTIONS_NAME = "captions.jsonl"
+#: How a ``--dataset`` value names a folder.
+FOLDER_PREFIX = "folder:"
 
 
 @dataclass
@@ -139,18 +145,80 @@ def read_captions(path: Path, names: list[str]) -> dict[str, str]:
     return out
 
 
+def folder_of(dataset: str) -> Path | None:
+    """The folder a ``--dataset`` value names (``folder:PATH``), or None (``shapes``)."""
+    if not dataset.startswith(FOLDER_PREFIX):
+        return None
+    path = dataset[len(FOLDER_PREFIX) :]
+    if not path:
+        raise SemcomError("--dataset folder:PATH needs a path after 'folder:'.")
+    return Path(path).expanduser()
+
+
+def _captions(folder: Path, captions: Path | None) -> tuple[dict[str, str], Path | None]:
+    """The folder's captions by file name and the file they came from (``captions``, else
+    the folder's :data:`CAPTIONS_NAME` when present; none: ``({}, None)``)."""
+    source = Path(captions) if captions is not None else folder / CAPTIONS_NAME
+    if captions is None and not source.is_file():
+        return {}, None
+    return read_captions(source, [p.name for p in image_files(folder)]), source
+
+
+def _squares(files: list[Path], size: int) -> Iterator[torch.Tensor]:
+    """Each file read and made a [3,size,size] square (:func:`square`); an unreadable file
+    is one sentence naming it."""
+    if size < 8:
+        raise SemcomError(f"the image size must be at least 8 pixels, not {size}.")
+    for path in files:
+        try:
+            image = load_image(path)
+        except SemcomError as err:
+            raise SemcomError(
+                f"{str(err).rstrip('.')}; remove or replace it in the folder."
+            ) from None
+        yield square(image, size)
+
+
+@dataclass
+class FolderSet:
+    """A folder's images: ``names`` [N] file names, ``images`` [N,3,S,S] float32 in
+    [0, 1], ``captions`` [N] (None where the user gave none), ``captions_file`` the file
+    they came from (None: no captions)."""
+
+    folder: Path
+    names: list[str]
+    images: torch.Tensor
+    captions: list[str | None]
+    captions_file: Path | None = None
+
+
+def read_folder(
+    folder: Path,
+    size: int,
+    n: int | None = None,
+    captions: Path | None = None,
+    with_captions: bool = True,
+) -> FolderSet:
+    """The first ``n`` images of ``folder`` at ``size`` × ``size`` and their captions
+    (none at all when not ``with_captions``: the codec sends no caption)."""
+    files = image_files(folder, n)
+    images = torch.stack(list(_squares(files, size)))
+    names = [p.name for p in files]
+    given, source = _captions(folder, captions) if with_captions else ({}, None)
+    if source is None:
+        return FolderSet(folder, names, images, [None] * len(names))
+    return FolderSet(folder, names, images, [given.get(k) for k in names], source)
+
+
 def load_folder(
     path: str | Path, size: int, captions: str | Path | None = None, limit: int | None = None
 ) -> ImageFolder:
-    """Read the images of ``path`` (see the module docstring); ``limit`` caps their number."""
+    """Read the images of ``path`` for training (uint8, an empty caption where none is
+    given); ``limit`` caps their number."""
     folder = Path(path)
-    if size < 8:
-        raise SemcomError(f"the image size must be at least 8 pixels, not {size}.")
     files = image_files(folder, limit)
-    cap_path = Path(captions) if captions is not None else folder / CAPTIONS_NAME
-    names = [p.name for p in image_files(folder)]
-    texts = read_captions(cap_path, names) if captions is not None or cap_path.is_file() else {}
+    texts, _ = _captions(folder, Path(captions) if captions is not None else None)
     images = torch.empty(len(files), 3, size, size, dtype=torch.uint8)
-    for i, p in enumerate(files):
-        images[i] = (square(load_image(p), size) * 255).round().to(torch.uint8)
+    for i, image in enumerate(_squares(files, size)):
+        images[i] = (image * 255).round().to(torch.uint8)
     return ImageFolder(images, [p.name for p in files], [texts.get(p.name, "") for p in files])
