@@ -3,7 +3,7 @@ protections (:mod:`~experiments.planning.rule`) and the planner that maximises a
 semantic objective's expected value (:mod:`~experiments.planning.planner`, the streams'
 candidates :mod:`~experiments.planning.stream_candidates`,
 :mod:`~experiments.planning.objective`) and what the sender knows of one image
-(:mod:`~experiments.planning.sender`, its reader :mod:`~experiments.planning.reader`)."""
+(:mod:`~experiments.planning.sender`)."""
 
 from experiments.planning.objective import DEFAULT_TOLERANCE, Objective
 from experiments.planning.planner import (

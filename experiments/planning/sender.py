@@ -8,11 +8,14 @@ out itself, for it holds the receiver's decoder:
   both), decoded as the receiver would decode it, with the receiver's seed;
 - each payload option of a one-stream codec (a conventional image), decoded alone.
 
-Their pixel figures (PSNR, MS-SSIM) are then exact, and their semantic figures are the
-sender's estimate by its own reader (:mod:`experiments.planning.reader`). Subsets holding
-a variable stream of a multi-stream codec (MTGC's HCI options) keep the table's curves:
-decoding each of tens of options with and without the other streams costs seconds an
-image. Nothing here needs the scene's ground truth.
+Their pixel figures (PSNR, MS-SSIM) are then exact; their semantic figures stay the
+table's, for the sender has no ground truth to score them against. (A reader of its own —
+a probe trained apart from the scoring one, its reading of the original standing in for the
+truth — was tried on 2026-12-06: it read codec artefacts more leniently than the scoring
+probe, so its F1 was optimistic by 0.1–0.2 for AVIF and compressai, and plans chosen on it
+scored lower; docs/planning.md.) Subsets holding a variable stream of a multi-stream codec
+(MTGC's HCI options) keep the table's curves: decoding each of tens of options with and
+without the other streams costs seconds an image.
 """
 
 from __future__ import annotations
@@ -53,9 +56,7 @@ def sender_values(table, codec, encoded, image: torch.Tensor, seed: int = 0, dec
     """``table`` with what the sender knows of this ``image`` ([3,H,W] in [0,1]): for each
     of :func:`sender_cases`, the pixel figures of the receiver's image (decoded here with
     ``seed``, or by ``decode(received)`` — a sweep passes its decode cache, so the receiver
-    reuses these decodes) and the reader's semantic figures. The planner reads these
-    instead of the table's averages."""
-    from experiments.planning.reader import reader_figures
+    reuses these decodes). The planner reads these instead of the table's averages."""
     from semcom.metrics.scoring import score
 
     if decode is None:
@@ -69,11 +70,9 @@ def sender_values(table, codec, encoded, image: torch.Tensor, seed: int = 0, dec
     recons = torch.stack([decode(received).to(image.dtype) for _, received in cases])
     ref = image.unsqueeze(0).expand(len(cases), -1, -1, -1)
     pixels = score(ref, recons, None, ("pixel",))
-    semantic = reader_figures(image, recons)
     known: dict[tuple[str, ...], list[tuple[float, dict[str, float]]]] = {}
-    for (subset, received), pix, sem in zip(cases, pixels, semantic, strict=True):
+    for (subset, received), pix in zip(cases, pixels, strict=True):
         figures = {k: float(v) for k, v in pix.items() if k in PIXEL_FIELDS and v is not None}
-        figures.update(sem)
         bits = sum(8 * len(received[n]) for n in subset if n in table.variable)
         known.setdefault(subset, []).append((float(bits), figures))
     for subset, points in known.items():
