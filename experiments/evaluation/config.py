@@ -124,12 +124,16 @@ class EvalConfig:
             raise SemcomError(f"--match must be {', '.join(MATCHES)}.")
         if self.workers < 1:
             raise SemcomError("--workers must be at least 1.")
-        if self.hci_lowpass is not None and self.hci_lowpass < 0:
-            raise SemcomError("--hci-lowpass must be 0 (off) or a downsampling factor.")
-        if self.init_strength is not None:
-            from semcom.mtgc.mgdd import check_strength
+        own = {"hci_lowpass": self.hci_lowpass, "init_strength": self.init_strength}
+        own = {k: v for k, v in own.items() if v is not None}
+        if own:  # the reference codec's own options: the codec says what it takes
+            from semcom.registry import codec_class
 
-            check_strength(self.init_strength, "--init-strength")
+            try:
+                codec_class(self.reference).check_options(own)
+            except ValueError as err:
+                flag = "--" + next(k for k in own if k in str(err)).replace("_", "-")
+                raise SemcomError(f"{flag}: {str(err).rstrip('.')}.") from None
         if self.metrics:
             from semcom.metrics.registry import check_metrics
             from semcom.metrics.scoring import check_available
