@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -222,10 +222,13 @@ class SweepConfig:
 
         return None if self.harq is None else HarqPolicy(**dict(self.harq))
 
+    def identity(self) -> dict[str, Any]:
+        """The config's normalised content (:func:`identity_of` its :meth:`to_dict`)."""
+        return identity_of(self.to_dict())
+
     def hash(self) -> str:
-        """16 hex digits of SHA-256 over the canonical JSON of the config."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """16 hex digits of SHA-256 over the config's :meth:`identity` (canonical JSON)."""
+        return identity_hash(self.identity())
 
     @property
     def num_points(self) -> int:
@@ -238,6 +241,56 @@ class SweepConfig:
             * len(self.snr_db)
             * len(self.budget_cpp)
         )
+
+
+def _defaults(cls) -> dict[str, Any]:
+    """A dataclass's field defaults, as :meth:`to_dict` writes them (JSON values)."""
+    out = {}
+    for f in fields(cls):
+        if f.default is not MISSING:
+            out[f.name] = json.loads(json.dumps(f.default))
+    return out
+
+
+def _codec_identity(entry: dict[str, Any]) -> dict[str, Any]:
+    """One codec entry less its defaults: the spec's, and among its options those equal to
+    what the codec takes by default (and ``steps``/``preset`` when it takes neither)."""
+    from semcom.registry import codec_class
+
+    out = {k: v for k, v in entry.items() if _defaults(CodecSpec).get(k, MISSING) != v}
+    try:
+        cls = codec_class(entry["name"])
+        declared = tuple(getattr(cls, "option_names", ()))
+        taken = json.loads(json.dumps(cls.check_options({})))
+    except (SemcomError, ValueError, TypeError):
+        return out  # not installed here: keep what the entry says
+    for key in ("steps", "preset"):
+        if key not in declared:
+            out.pop(key, None)
+    options = [[k, v] for k, v in out.pop("options", []) if taken.get(k, MISSING) != v]
+    if options:
+        out["options"] = options
+    return out
+
+
+def identity_of(canonical: dict[str, Any]) -> dict[str, Any]:
+    """The normalised content of a config's canonical dict (:meth:`SweepConfig.to_dict`,
+    or the ``config`` an older store kept): every entry that holds its default dropped, at
+    every level (the sweep, its dataset, each codec and its options), so a field added to
+    the schema with a default changes no config's identity."""
+    d = json.loads(json.dumps(canonical))
+    out = {k: v for k, v in d.items() if _defaults(SweepConfig).get(k, MISSING) != v}
+    if isinstance(out.get("dataset"), dict):
+        data = {k: v for k, v in out["dataset"].items() if _defaults(DatasetSpec).get(k) != v}
+        out["dataset"] = data
+    out["codecs"] = [_codec_identity(c) for c in out.get("codecs", [])]
+    return out
+
+
+def identity_hash(identity: dict[str, Any]) -> str:
+    """16 hex digits of SHA-256 over the canonical JSON of a config's identity."""
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def parse_config(data: Any) -> SweepConfig:

@@ -24,7 +24,9 @@ transaction back. A sweep holds an exclusive lock on ``DIR/.sweep.lock`` while i
 the lock when the process ends, however it ends.
 
 Determinism: :meth:`Store.digest` is a SHA-256 over every result row and PNG of a config
-in key order, equal across runs, executors and resumes; and once a sweep is complete
+in key order, equal across runs, executors and resumes; :meth:`Store.outcome_digest` the
+same over the discrete outcomes and rounded figures only (what another install's codec
+libraries cannot move); and once a sweep is complete
 :meth:`Store.canonicalize` rewrites the file with every table in key order, so the same
 config gives a byte-identical ``results.sqlite`` (with the same SQLite library) however
 its points were computed, in what order, and after how many interruptions.
@@ -158,6 +160,15 @@ class Store:
     def config_hashes(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT config_hash FROM results")]
 
+    def rehash(self, old: str, new: str) -> None:
+        """Relabel the rows and PNGs of config hash ``old`` as ``new`` (the same config,
+        hashed by older code; :func:`experiments.sweep.check_store`)."""
+        with self.db:
+            for table in ("results", "images"):
+                self.db.execute(
+                    f"UPDATE {table} SET config_hash = ? WHERE config_hash = ?", (new, old)
+                )
+
     def count(self, config_hash: str) -> int:
         q = "SELECT COUNT(*) FROM results WHERE config_hash = ?"
         return int(self.db.execute(q, (config_hash,)).fetchone()[0])
@@ -282,31 +293,87 @@ class Store:
 
     def digest(self, config_hash: str | None = None) -> str:
         """SHA-256 (hex) of every result row and stored PNG of ``config_hash`` (default:
-        the latest config), in primary-key order; equal digests mean equal results. An
-        empty ``figures`` column is left out, so rows of the default metrics hash as they
-        did before the column existed."""
-        h = config_hash or self.latest_hash()
+        the latest config), in key order, each keyed by the point's own coordinates (the
+        config hash that selects them is not hashed: a schema that grows changes no
+        digest); equal digests mean equal results, to the last bit. An empty ``figures``
+        column is left out, so rows of the default metrics hash as they did before the
+        column existed."""
         sha = hashlib.sha256()
-        keys = ", ".join(KEY_COLUMNS)
-        have = set(self._columns())
-        cols = [c for c in COLUMNS if c in have]
-        q = f"SELECT {', '.join(cols)} FROM results WHERE config_hash = ? ORDER BY {keys}"
-        for row in self.db.execute(q, (h,)):
-            if cols[-1] == EXTRA and row[-1] is None:
-                row = row[:-1]
-            sha.update(json.dumps(row).encode())
+        for row in self._rows(config_hash):
+            sha.update(json.dumps(list(row.values())).encode())
             sha.update(b"\n")
+        h = config_hash or self.latest_hash()
         q = f"SELECT * FROM images WHERE config_hash = ? ORDER BY {', '.join(IMAGE_KEY_COLUMNS)}"
         for row in self.db.execute(q, (h,)):
-            sha.update(json.dumps([*row[:-1], hashlib.sha256(row[-1]).hexdigest()]).encode())
+            sha.update(json.dumps([*row[1:-1], hashlib.sha256(row[-1]).hexdigest()]).encode())
             sha.update(b"\n")
         return sha.hexdigest()
+
+    def outcome_digest(self, config_hash: str | None = None) -> str:
+        r"""SHA-256 (hex) of what the points produced that a last-digit difference of a codec
+        or numerics library cannot move: every row's discrete fields exactly (bits, MCS,
+        channel uses, CRC outcomes, transmissions, deliveries, semantic counts) and every
+        float rounded (:data:`OUTCOME_DECIMALS`: dB figures to
+        0.01, the others to 10⁻⁴); no PNGs. Equal outcome digests with different
+        :meth:`digest`\ s mean the same outcomes with pixels that differ in the last digits."""
+        sha = hashlib.sha256()
+        for row in self._rows(config_hash):
+            rounded = {
+                k: _rounded(k, _parsed(k, v)) for k, v in row.items() if k not in NOT_OUTCOMES
+            }
+            sha.update(json.dumps(rounded, sort_keys=True).encode())
+            sha.update(b"\n")
+        return sha.hexdigest()
+
+    def _rows(self, config_hash: str | None) -> Iterable[dict[str, Any]]:
+        """The rows of ``config_hash`` (default: the latest) in key order, as
+        column -> value without the config hash (an empty ``figures`` left out)."""
+        h = config_hash or self.latest_hash()
+        keys = ", ".join(KEY_COLUMNS)
+        have = set(self._columns())
+        cols = [c for c in COLUMNS if c in have and c != "config_hash"]
+        q = f"SELECT {', '.join(cols)} FROM results WHERE config_hash = ? ORDER BY {keys}"
+        for row in self.db.execute(q, (h,)):
+            out = dict(zip(cols, row, strict=True))
+            if out.get(EXTRA, 0) is None:
+                del out[EXTRA]
+            yield out
 
     def images(self, config_hash: str | None = None) -> list[tuple]:
         h = config_hash or self.latest_hash()
         q = "SELECT image, codec, channel, snr_db, budget_cpp, png FROM images "
         q += "WHERE config_hash = ?"
         return list(self.db.execute(q, (h,)))
+
+
+#: Decimals a float keeps in :meth:`Store.outcome_digest`: dB figures (a name with "psnr"
+#: or "_db") to 0.01 dB, every other float to 10⁻⁴.
+OUTCOME_DECIMALS = {"db": 2, "other": 4}
+#: Columns the outcome digest leaves out: the receiver-input key hashes an analog codec's
+#: received float symbols (a digital codec's deliveries are in ``streams``).
+NOT_OUTCOMES = ("received_key",)
+#: The store's JSON columns (parsed before rounding, so the floats inside are rounded too).
+JSON_COLUMNS = ("not_sent", "streams", "detail", EXTRA)
+
+
+def _parsed(column: str, value: Any) -> Any:
+    if column in JSON_COLUMNS and isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def _rounded(name: str, value: Any) -> Any:
+    """``value`` with every float rounded (:data:`OUTCOME_DECIMALS`, by the innermost key
+    that names it); integers, strings and booleans as they are."""
+    if isinstance(value, dict):
+        return {k: _rounded(str(k), v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(name, v) for v in value]
+    if isinstance(value, float):
+        db = "psnr" in name or name.endswith("_db")
+        out = round(value, OUTCOME_DECIMALS["db" if db else "other"])
+        return out + 0.0  # no -0.0
+    return value
 
 
 def _sql(value: Any) -> Any:

@@ -29,6 +29,7 @@ so the decode cache only counts its calls.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -83,6 +84,12 @@ def check_store(store: Store, config: SweepConfig, resume: bool) -> int:
     returns the points already stored."""
     h = config.hash()
     other = [x for x in store.config_hashes() if x != h]
+    if other and _same_config(store, config):
+        # written by older code, whose hash of the same config differed: adopt its rows
+        for old in other:
+            store.rehash(old, h)
+        store.set_meta({"config_hash": h, "config": json.dumps(config.to_dict(), sort_keys=True)})
+        other = []
     if other:
         raise SemcomError(
             f"{store.dir} holds results of another config (hash {other[0]}); "
@@ -95,6 +102,20 @@ def check_store(store: Store, config: SweepConfig, resume: bool) -> int:
             "continue it or choose another --out folder."
         )
     return done
+
+
+def _same_config(store: Store, config: SweepConfig) -> bool:
+    """Whether the config ``store`` recorded (its canonical dict in ``meta``) has the same
+    normalised content as ``config``: the same sweep, whatever hash older code gave it."""
+    from experiments.config import identity_of
+
+    recorded = store.get_meta("config")
+    if not recorded:
+        return False
+    try:
+        return identity_of(json.loads(recorded)) == config.identity()
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return False
 
 
 def run_sweep(
@@ -124,7 +145,6 @@ def run_sweep(
     the preset's); a store remembers the weights' identity and refuses to be resumed
     with others.
     """
-    import json
 
     check_executor(executor, address)
     preset = _mtgc_preset(config)

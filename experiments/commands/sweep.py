@@ -87,6 +87,7 @@ def print_summary(out: Path, report) -> None:
     try:
         df = store.frame(report.config_hash)
         digest = store.digest(report.config_hash)
+        outcomes = store.outcome_digest(report.config_hash)
     finally:
         store.close()
     console = Console()
@@ -106,6 +107,7 @@ def print_summary(out: Path, report) -> None:
         )
     console.print(table)
     console.print(f"results digest: {digest}", markup=False, highlight=False)
+    console.print(f"outcome digest: {outcomes}", markup=False, highlight=False)
     calls = sum(report.decoder_calls.values())
     per_codec = ", ".join(
         f"{c} {report.decoder_calls.get(c, 0)}/{n}" for c, n in report.points_by_codec.items()
