@@ -28,7 +28,7 @@ app = typer.Typer(
 #: The entry-point group of command groups: name → a ``register(app)`` function.
 COMMANDS_GROUP = "semcom.commands"
 #: The order of semcom's own command groups in ``--help`` (plug-ins' follow, by name).
-COMMAND_ORDER = ("link", "codec", "transmit", "sweep", "train", "evaluate", "list")
+COMMAND_ORDER = ("link", "mtgc", "transmit", "sweep", "train", "evaluate", "list")
 
 
 @app.callback()
@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_environment()
         _register_commands()
-        app(args=args, prog_name="semcom", standalone_mode=False)
+        # outside standalone mode click returns a typer.Exit's status instead of raising it
+        status = app(args=args, prog_name="semcom", standalone_mode=False)
     except USER_ERRORS as err:
         if debug:
             raise
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(err, aborts):
             return 1
         raise
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":

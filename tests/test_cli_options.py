@@ -135,6 +135,7 @@ OUT_OF_RANGE: dict[str, dict[str, tuple[str, str]]] = {
         "--fid-patch": ("0", "--fid-patch"),
         "--value-options": ("0", "--value-options"),
     },
+    "verify": {"--points": ("0", "--points"), "--seed": ("-1", "--seed")},
     "plan": {
         "--budget-cpp": ("0", "--budget-cpp"),
         "--scene": ("-1", "--scene"),
@@ -198,6 +199,7 @@ def _arguments(name: str, tmp: Path) -> list[str]:
         "evaluate": ["--out", str(tmp / "ev")],
         "link": ["--snr-db", "0", "--channel", "tdl-a"],
         "plan": ["--codec", "jpeg"],
+        "verify": [str(Path(__file__).resolve().parents[1] / "docs/results/paper")],
         "sweep": [str(tmp / "c.yaml"), "--out", str(tmp / "sw")],
         "train": ["--work", str(tmp / "tw"), "--out", str(tmp / "to")],
         "transmit": [str(scene), "-o", str(tmp / "t.png"), "--snr-db", "0", "--budget-cpp", "1"],

@@ -1,4 +1,5 @@
-"""``semcom sweep``, ``semcom export`` and ``semcom plot``: channel sweeps and their results."""
+"""``semcom sweep``, ``semcom export``, ``semcom plot`` (and ``semcom verify``): channel sweeps
+and their results."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from semcom.errors import SemcomError
 
 
 def register(app: typer.Typer) -> None:
-    """Add sweep, export and plot to ``app``."""
+    """Add sweep, export, plot and verify (:mod:`experiments.commands.verify`) to ``app``."""
+    from experiments.commands.verify import verify
+
     app.command("sweep")(sweep)
     app.command("export")(export)
     app.command("plot")(plot)
+    app.command("verify")(verify)
 
 
 def sweep(
