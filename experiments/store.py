@@ -184,11 +184,20 @@ class Store:
         marks = ", ".join("?" * len(COLUMNS))
         q = f"INSERT OR REPLACE INTO results ({', '.join(COLUMNS)}) VALUES ({marks})"
         values = [tuple(_sql(row.get(c)) for c in COLUMNS) for row in rows]
-        with self.db:
-            self.db.executemany(q, values)
-            self.db.executemany(
-                "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?)", list(images)
-            )
+        try:
+            with self.db:  # one transaction: all of the group or none of it
+                self.db.executemany(q, values)
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?)", list(images)
+                )
+        except sqlite3.OperationalError as err:
+            if "full" not in str(err) and "disk I/O" not in str(err):
+                raise
+            raise SemcomError(
+                f"the disk holding {self.dir / STORE_NAME} is full ({err}); the store keeps "
+                "every group written before this one: free space, then run the sweep again "
+                "with --resume."
+            ) from None
 
     def add_run(
         self, config_hash: str, started: str, finished: str, points: int, calls: dict, seconds: dict

@@ -178,15 +178,22 @@ def export(
     if not path.parent.is_dir():
         raise SemcomError(f"the folder of --output {path} does not exist; create it first.")
     tmp = path.with_name(f".{path.name}.tmp")
-    if fmt == "markdown":
-        from experiments.sweep_tables import sweep_tables
+    try:  # written beside it, then renamed: a killed or failed export leaves no partial file
+        if fmt == "markdown":
+            from experiments.sweep_tables import sweep_tables
 
-        tmp.write_text(sweep_tables(df) + "\n")
-    elif fmt == "csv":
-        df.to_csv(tmp, index=False)
-    else:
-        df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+            tmp.write_text(sweep_tables(df) + "\n")
+        elif fmt == "csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise SemcomError(
+            f"cannot write {path} ({err.strerror or err}); free space or choose another "
+            "--output, then export again."
+        ) from None
     typer.echo(f"wrote {len(df)} rows{' as tables' if fmt == 'markdown' else ''} to {path}")
 
 
