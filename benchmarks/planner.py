@@ -8,7 +8,10 @@ budget (0.03, 0.1 cpp) and SNR (-6 ... 9 dB), every image is planned by the fixe
 (objective f1), each timed after one warm-up plan of the same point (the caches of TB
 layouts and block models are the process's). Prints ms per plan, the ratio to the fixed
 rule in the same process, and what the planner adds to the paper sweep (its 1,200 plans
-per codec: 50 scenes x 24 points; the trials share a plan).
+per codec: 50 scenes x 24 points; the trials share a plan). Then, per codec, what the
+sender works out of one image before planning it (:func:`experiments.planning.sender_values`:
+its decodes, timed without the sweep's decode cache, which the receiver would otherwise
+fill), once per image and worker in a sweep.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from experiments.planning import plan_fixed, plan_planned
+from experiments.planning import plan_fixed, plan_planned, sender_values
 from experiments.transmission import budget_uses, make_link
 from semcom.data.shapes import ShapesWorld
 from semcom.registry import make_codec
@@ -77,6 +80,21 @@ def main() -> None:
                     f"{(planned - fixed) * 300 / 1e3:.1f}",
                 )
     Console().print(table)
+    sender = Table(
+        "codec", "sender decodes per image (s)", "paper sweep, 2 workers (+s worker time)"
+    )
+    for name in ("mtgc", "avif", "compressai", "jpeg", "webp", "jpeg2000", "jpegxl"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            codec = make_codec(name, {"steps": 10} if name == "mtgc" else {})
+            values = values_for(codec)
+            encoded = [codec.encode(data[i].image) for i in range(args.images)]
+        t0 = time.perf_counter()
+        for i, enc in enumerate(encoded):
+            sender_values(values, codec, enc, data[i].image, 0)
+        per = (time.perf_counter() - t0) / args.images
+        sender.add_row(name, f"{per:.3f}", f"{per * 50 * 2:.0f}")
+    Console().print(sender)
     print(
         "paper sweep +s: the extra planning seconds of one codec over the paper sweep's 300 "
         "plans of this channel and budget (50 scenes x 6 SNRs)."
