@@ -11,6 +11,11 @@ the store's only writer.
 one). Without it a local Ray instance with ``workers`` CPUs is started and stopped again
 (token authentication left on, as Ray 2.60 sets it). Nodes of a remote cluster need
 semcom installed (``pip install -e .``) in the same Python as the driver.
+
+A lost node (or a worker actor that dies) loses no work: the groups its worker held go
+back to the front of the queue and the surviving workers run them; a group's rows do not
+depend on the worker, so the results are those of an uninterrupted run. Only when every
+worker is gone does the sweep stop (finished groups stay stored; ``--resume`` continues).
 """
 
 from __future__ import annotations
@@ -141,12 +146,13 @@ class RayExecutor:
             wdir = None if weights is None else str(Path(weights).resolve())
             pool = [actor.remote(config, threads, wdir) for _ in range(n)]
             queue = _Queue(groups)
-            running: dict = {}
+            running: dict = {}  # task -> (worker, group)
+            alive = list(pool)
 
             def submit(worker) -> None:
                 group = queue.take(worker)
                 if group is not None:
-                    running[worker.run.remote(group)] = worker
+                    running[worker.run.remote(group)] = (worker, group)
 
             for w in pool:
                 for _ in range(QUEUED_PER_WORKER):
@@ -154,8 +160,28 @@ class RayExecutor:
             try:
                 while running:
                     [ready], _ = ray.wait(list(running), num_returns=1)
-                    worker = running.pop(ready)
-                    write(_result(ray, ready))
+                    worker, group = running.pop(ready)
+                    try:
+                        result = _result(ray, ready)
+                    except _WorkerLost:
+                        # its node is gone: the group goes back to the queue for the others
+                        queue.put_back(group)
+                        if worker in alive:
+                            alive.remove(worker)
+                            queue.forget(worker)
+                        if not alive:
+                            raise SemcomError(
+                                "every Ray worker died; finished groups are stored, rerun "
+                                "with --resume to continue."
+                            ) from None
+                        for w in alive:  # keep the survivors' queues full
+                            while sum(1 for v, _ in running.values() if v is w) < QUEUED_PER_WORKER:
+                                before = len(running)
+                                submit(w)
+                                if len(running) == before:
+                                    break
+                        continue
+                    write(result)
                     submit(worker)
             finally:
                 for w in pool:
@@ -186,16 +212,26 @@ class _Queue:
             self.codec_of[worker] = codec
         return self.pending[codec].pop(0)
 
+    def put_back(self, group: Group) -> None:
+        """A group whose worker died: first in line again."""
+        self.pending.setdefault(group.spec.label, []).insert(0, group)
+
+    def forget(self, worker) -> None:
+        """A dead worker holds no codec any more."""
+        self.codec_of.pop(worker, None)
+
+
+class _WorkerLost(Exception):
+    """The actor that held a group died (its node left the cluster, or it was killed)."""
+
 
 def _result(ray, ref) -> GroupResult:
-    """The group result behind ``ref``, with worker failures as clear errors."""
+    """The group result behind ``ref``; a dead actor as :class:`_WorkerLost`, a task's
+    error as a clear one."""
     try:
         return ray.get(ref)
-    except ray.exceptions.RayActorError as err:
-        raise SemcomError(
-            f"a Ray worker died ({type(err).__name__}); finished groups are stored, "
-            "rerun with --resume to continue."
-        ) from None
+    except ray.exceptions.RayActorError:
+        raise _WorkerLost() from None
     except ray.exceptions.RayTaskError as err:
         cause = err.as_instanceof_cause()
         if isinstance(cause, SemcomError):
