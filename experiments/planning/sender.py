@@ -9,11 +9,11 @@ out itself, for it holds the receiver's decoder:
 - each payload option of a one-stream codec (a conventional image), decoded alone.
 
 Their PSNR is then exact. Their semantic figures stay the table's, for the sender has no
-ground truth to score them against; so does their MS-SSIM (see :data:`PIXEL_FIELD`). (A reader of its own —
-a probe trained apart from the scoring one, its reading of the original standing in for the
-truth — was tried on 2026-12-06: it read codec artefacts more leniently than the scoring
-probe, so its F1 was optimistic by 0.1–0.2 for AVIF and compressai, and plans chosen on it
-scored lower; docs/planning.md.) Subsets holding a variable stream of a multi-stream codec
+ground truth to score them against; so does their MS-SSIM (see :data:`PIXEL_FIELD`). A
+reader of the sender's own — a probe trained apart from the scoring one, its reading of the
+original standing in for the truth — was tried on 2026-12-06: it read codec artefacts more
+leniently than the scoring probe, so its F1 was optimistic by 0.1–0.2 for AVIF and
+compressai, and plans chosen on it scored lower (docs/planning.md). Subsets holding a variable stream of a multi-stream codec
 (MTGC's HCI options) keep the table's curves: decoding each of tens of options with and
 without the other streams costs seconds an image.
 """
