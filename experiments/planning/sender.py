@@ -14,8 +14,8 @@ reader of the sender's own — a probe trained apart from the scoring one, its r
 original standing in for the truth — was tried on 2026-12-06: it read codec artefacts more
 leniently than the scoring probe, so its F1 was optimistic by 0.1–0.2 for AVIF and
 compressai, and plans chosen on it scored lower (docs/planning.md). Subsets holding a
-variable stream of a multi-stream codec (MTGC's HCI options) keep the table's curves: decoding each of tens of options with and
-without the other streams costs seconds an image.
+variable stream of a multi-stream codec (MTGC's HCI options) keep the table's curves:
+decoding each of tens of options with and without the other streams costs seconds an image.
 """
 
 from __future__ import annotations
