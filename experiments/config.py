@@ -33,6 +33,7 @@ import hashlib
 import json
 import re
 from dataclasses import MISSING, asdict, dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -243,6 +244,7 @@ class SweepConfig:
         )
 
 
+@lru_cache(maxsize=8)
 def _defaults(cls) -> dict[str, Any]:
     """A dataclass's field defaults, as :meth:`to_dict` writes them (JSON values)."""
     out = {}

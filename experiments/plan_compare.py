@@ -169,6 +169,13 @@ def markdown(verdict) -> str:
     return "\n".join(lines)
 
 
+def caption_codecs(rows) -> set[str]:
+    """The codecs (base names) whose rows send a ``caption`` stream."""
+    if "caption_bits" not in rows:
+        return set()
+    return set(rows[rows["caption_bits"].notna()]["codec"].map(base_codec))
+
+
 def outage_rows(rows, f1_caption: float, budget_cpp: float, pixels: int = 128 * 128):
     """The caption-only outage limit at each SNR of the Rayleigh rows of ``budget_cpp``,
     and the same limit 1 dB lower (what "within 1 dB of the bound" asks for): {snr: (bound,

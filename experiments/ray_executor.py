@@ -174,12 +174,10 @@ class RayExecutor:
                                 "every Ray worker died; finished groups are stored, rerun "
                                 "with --resume to continue."
                             ) from None
-                        for w in alive:  # keep the survivors' queues full
-                            while sum(1 for v, _ in running.values() if v is w) < QUEUED_PER_WORKER:
-                                before = len(running)
-                                submit(w)
-                                if len(running) == before:
-                                    break
+                        # one more task for the least busy survivor: while groups are
+                        # pending some task is in flight, so each completion takes the next
+                        idle = min(alive, key=lambda w: sum(v is w for v, _ in running.values()))
+                        submit(idle)
                         continue
                     write(result)
                     submit(worker)

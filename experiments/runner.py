@@ -114,7 +114,8 @@ class GroupRunner:
             spec.harq_policy(config.harq_policy()),
             config.device,
         )
-        job = Job(config, spec, codec, link, group.snr_db, budget, refs, self.cache, self.timer)
+        h = config.hash()
+        job = Job(config, h, spec, codec, link, group.snr_db, budget, refs, self.cache, self.timer)
         sent = _analog(job, todo) if codec.kind == "analog" else _digital(job, todo, self.prepared)
         t0 = time.perf_counter()
         idx = [i for i, _ in todo]
@@ -130,7 +131,6 @@ class GroupRunner:
             _row(job, group, i, t, p, fig, height * width)
             for (i, t), p, fig in zip(todo, sent, figures, strict=True)
         ]
-        h = config.hash()
         pngs = [
             (h, i, spec.label, group.channel.label, group.snr_db, group.budget_cpp, _png(img))
             for (i, t), img in zip(todo, (p.image for p in sent), strict=True)
@@ -147,11 +147,12 @@ class GroupRunner:
 
 @dataclass(frozen=True)
 class Job:
-    """What every point of one group shares: the sweep's config, the codec spec and
-    instance, the link, the SNR (dB) and budget (channel uses), the images [N,3,H,W], and
-    the runner's decode cache and timer."""
+    """What every point of one group shares: the sweep's config and its hash (taken once a
+    group, not once a row), the codec spec and instance, the link, the SNR (dB) and budget
+    (channel uses), the images [N,3,H,W], and the runner's decode cache and timer."""
 
     config: SweepConfig
+    config_hash: str
     spec: CodecSpec
     codec: Any
     link: Any
@@ -194,6 +195,7 @@ def _digital(job: Job, todo: Sequence[tuple[int, int]], prepared: dict) -> list[
     """One group of a digital codec's points: encode (once per image), plan, send, decode
     (through the cache)."""
     config, spec, codec, cache = job.config, job.spec, job.codec, job.cache
+    seed = config.decode_seed
     t0 = time.perf_counter()
     ckey = codec_key(spec)
     for i in {i for i, _ in todo}:
@@ -222,8 +224,8 @@ def _digital(job: Job, todo: Sequence[tuple[int, int]], prepared: dict) -> list[
                         codec,
                         enc,
                         job.refs[i],
-                        config.decode_seed,
-                        _cached_decode(cache, spec, codec, enc, config.decode_seed),
+                        seed,
+                        lambda got, enc=enc: _decode(cache, spec, codec, enc, seed, got)[1],
                     )
                 mine = prepared[(ckey, i, "values")]
             made[i] = plan(
@@ -238,32 +240,23 @@ def _digital(job: Job, todo: Sequence[tuple[int, int]], prepared: dict) -> list[
     out = []
     for enc, p, tx in zip(encoded, plans, txs, strict=True):
         got = delivered(tx)
-        key, img = cache.get(
-            spec.label,
-            codec.received_key(enc.header, got),
-            config.decode_seed,
-            spec.steps,
-            lambda enc=enc, got=got: codec.decode(enc.header, got, config.decode_seed).clamp(0, 1),
-        )
+        key, img = _decode(cache, spec, codec, enc, seed, got)
         out.append(Sent(p, stream_report(p, tx, enc.stream_names), key, img, p.arrived(got)))
     job.timer.add("codec", t0)
     return out
 
 
-def _cached_decode(cache: DecodeCache, spec: CodecSpec, codec, enc, seed: int):
-    """``received -> image`` of ``enc`` through the sweep's decode cache: what the sender
-    decodes to plan, the receiver finds there."""
-
-    def decode(received):
-        return cache.get(
-            spec.label,
-            codec.received_key(enc.header, received),
-            seed,
-            spec.steps,
-            lambda: codec.decode(enc.header, received, seed).clamp(0, 1),
-        )[1]
-
-    return decode
+def _decode(cache: DecodeCache, spec: CodecSpec, codec, enc, seed: int, received):
+    """(key, image) of ``enc`` decoded from ``received`` through the sweep's decode cache:
+    the receiver's decodes, and the sender's while it plans (which the receiver then
+    finds there)."""
+    return cache.get(
+        spec.label,
+        codec.received_key(enc.header, received),
+        seed,
+        spec.steps,
+        lambda: codec.decode(enc.header, received, seed).clamp(0, 1),
+    )
 
 
 def _row(job: Job, group: Group, i: int, t: int, sent: Sent, figures: dict, pixels: int) -> dict:
@@ -271,7 +264,7 @@ def _row(job: Job, group: Group, i: int, t: int, sent: Sent, figures: dict, pixe
     point = sent.plan
     bits = sum(8 * len(p) for p in point.payloads.values())
     return {
-        "config_hash": job.config.hash(),
+        "config_hash": job.config_hash,
         "image": i,
         "codec": job.spec.label,
         "channel": group.channel.label,

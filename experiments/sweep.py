@@ -145,7 +145,6 @@ def run_sweep(
     the preset's); a store remembers the weights' identity and refuses to be resumed
     with others.
     """
-
     check_executor(executor, address)
     preset = _mtgc_preset(config)
     if weights is not None and preset is None:

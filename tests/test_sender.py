@@ -71,7 +71,7 @@ def test_the_sweep_s_receiver_reuses_the_sender_s_decodes():
     """Planned in a sweep, the sender's decodes go through the decode cache: MTGC-like
     codecs decode each subset once, whether the sender or the receiver asks first."""
     from experiments.config import CodecSpec
-    from experiments.runner import DecodeCache, _cached_decode
+    from experiments.runner import DecodeCache, _decode
     from semcom.data.shapes import ShapesWorld
     from semcom.registry import make_codec
 
@@ -80,7 +80,10 @@ def test_the_sweep_s_receiver_reuses_the_sender_s_decodes():
     encoded = codec.encode(image)
     cache = DecodeCache()
     spec = CodecSpec("jpeg", mcs="planned")
-    decode = _cached_decode(cache, spec, codec, encoded, 0)
+
+    def decode(received):
+        return _decode(cache, spec, codec, encoded, 0, received)[1]
+
     from semcom.values import values_for
 
     sender_values(values_for(codec), codec, encoded, image, 0, decode)

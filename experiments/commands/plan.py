@@ -186,11 +186,7 @@ def _check(folder: Path, out: Path | None, against: list[Path]) -> None:
     verdict = plan_compare.verdicts(plan_compare.compare_rules(rows, refs))
     text = plan_compare.markdown(verdict)
     bounds = _outage_bounds(rows, refs)
-    captioned = (
-        set(rows[rows["caption_bits"].notna()]["codec"].map(plan_compare.base_codec))
-        if "caption_bits" in rows
-        else set()
-    )
+    captioned = plan_compare.caption_codecs(rows)
     if bounds:
         lines = [
             "",
@@ -230,14 +226,12 @@ def _outage_bounds(rows, refs) -> dict:
     caption-only F1 (empty without such rows, or with several such codecs)."""
     import pandas as pd
 
-    from experiments.plan_compare import base_codec, outage_rows
+    from experiments.plan_compare import caption_codecs, outage_rows
     from semcom.registry import make_codec
     from semcom.values import values_for
 
     every = pd.concat([rows, *refs], ignore_index=True)
-    if "caption_bits" not in every:
-        return {}
-    codecs = set(every[every["caption_bits"].notna()]["codec"].map(base_codec))
+    codecs = caption_codecs(every)
     if len(codecs) != 1:
         return {}
     f1_caption = float(values_for(make_codec(codecs.pop(), {})).value(["caption"], "f1"))

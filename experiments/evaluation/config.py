@@ -132,7 +132,8 @@ class EvalConfig:
             try:
                 codec_class(self.reference).check_options(own)
             except ValueError as err:
-                flag = "--" + next(k for k in own if k in str(err)).replace("_", "-")
+                named = next((k for k in own if k in str(err)), next(iter(own)))
+                flag = "--" + named.replace("_", "-")
                 raise SemcomError(f"{flag}: {str(err).rstrip('.')}.") from None
         if self.metrics:
             from semcom.metrics.registry import check_metrics

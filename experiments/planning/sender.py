@@ -30,6 +30,7 @@ import torch
 #: JPEG 2000 — so it stays the table's.)
 PIXEL_FIELD = "psnr"
 
+#: ``received streams -> the receiver's image`` [3,H,W] in [0,1].
 Decode = Callable[[Mapping[str, bytes]], torch.Tensor]
 
 
@@ -54,7 +55,9 @@ def sender_cases(encoded) -> list[tuple[tuple[str, ...], dict[str, bytes]]]:
     return cases
 
 
-def sender_values(table, codec, encoded, image: torch.Tensor, seed: int = 0, decode=None):
+def sender_values(
+    table, codec, encoded, image: torch.Tensor, seed: int = 0, decode: Decode | None = None
+):
     """``table`` with what the sender knows of this ``image`` ([3,H,W] in [0,1]): for each
     of :func:`sender_cases`, the pixel figures of the receiver's image (decoded here with
     ``seed``, or by ``decode(received)`` — a sweep passes its decode cache, so the receiver
@@ -72,18 +75,11 @@ def sender_values(table, codec, encoded, image: torch.Tensor, seed: int = 0, dec
     recons = torch.stack([decode(received).to(image.dtype) for _, received in cases])
     ref = image.unsqueeze(0).expand(len(cases), -1, -1, -1)
     pixels = psnr(ref, recons).tolist()  # as the pixel metric scores them
-    known: dict[tuple[str, ...], list[tuple[float, dict[str, float]]]] = {}
+    known: dict[tuple[str, ...], tuple[list[float], list[float]]] = {}
     for (subset, received), value in zip(cases, pixels, strict=True):
-        figures = {PIXEL_FIELD: float(value)}
-        bits = sum(8 * len(received[n]) for n in subset if n in table.variable)
-        known.setdefault(subset, []).append((float(bits), figures))
-    for subset, points in known.items():
-        fields = set.intersection(*(set(f) for _, f in points))
-        if not fields:
-            continue
-        table = table.known(
-            list(subset),
-            {f: [p[1][f] for p in points] for f in sorted(fields)},
-            [p[0] for p in points],
-        )
+        bits, values = known.setdefault(subset, ([], []))
+        bits.append(float(sum(8 * len(received[n]) for n in subset if n in table.variable)))
+        values.append(float(value))
+    for subset, (bits, values) in known.items():
+        table = table.known(list(subset), {PIXEL_FIELD: values}, bits)
     return table
