@@ -256,6 +256,20 @@ def codecs_identity(config: SweepConfig, weights: str | Path | None) -> dict[str
     return out
 
 
+def world_notice(config: SweepConfig, weights: str | Path | None = None) -> str | None:
+    """The line (:func:`semcom.worlds.dataset_notice`) saying which of the sweep's codecs
+    were trained on other images than its data set's, and what to expect and use
+    instead; None when every codec knows them (or states no world). Loads no model."""
+    from semcom.worlds import codec_label, codec_world, dataset_notice
+
+    named: dict[str, tuple[str, str | None]] = {}
+    for spec in config.codecs:
+        if spec.name not in named:
+            codec = make_spec_codec(spec, weights)
+            named[spec.name] = (codec_label(codec, spec.name), codec_world(codec))
+    return dataset_notice(list(named.values()), config.dataset.name)
+
+
 class _Progress:
     """A rich progress bar over sweep points, with rate and ETA (silent when disabled)."""
 

@@ -177,6 +177,7 @@ def test_run_all_trains_every_part_from_scratch_then_replaces_out(tmp_path: Path
     assert "gate_psnr_30db" in record["vae"]
     trained = MTGC.from_pretrained(out)
     assert trained.config.hci_factors == tuple(_config().hci_factors)  # recorded by decoder
+    assert trained.config.world == "shapes"  # so is what it learned to draw (semcom.worlds)
     assert {s.factor for s in trained.hci_candidates()} == set(_config().hci_factors)
     assert run_all(_config(), out, logs) == {}
 

@@ -224,7 +224,7 @@ def evaluate(
             print(msg, file=sys.stderr, flush=True)
 
     about: dict = {}
-    summaries, results, reference = run(cfg, say, about)
+    summaries, results, reference = run(cfg, say, about, lambda line: typer.echo(line, err=True))
     failures = check_claim(summaries, cfg.reference)
     semantic = any("f1" in s for s in summaries)
     notes = about.get("notes", [])
@@ -243,6 +243,8 @@ def evaluate(
         diffs = format_differences(summaries, cfg.reference)
         table = format_markdown(summaries) + ("\n\n" + diffs if diffs else "")
         table += "".join(f"\n\n{note}" for note in notes)
+        if about.get("world"):  # the codecs trained on other images (printed at the start)
+            table += f"\n\n{about['world']}"
         atomic_write_text(out / "table.md", table + "\n")
         reconstruction_figure(results, reference, summaries, out / "reconstructions.png")
         rate_figure(summaries, out / "rate.png", cfg.reference)

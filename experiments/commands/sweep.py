@@ -52,7 +52,7 @@ def sweep(
     import torch
 
     from experiments.config import load_config
-    from experiments.sweep import run_sweep
+    from experiments.sweep import run_sweep, world_notice
 
     if executor != "ray" and (address or workers):
         raise SemcomError("--address and --workers apply to --executor ray only.")
@@ -66,6 +66,9 @@ def sweep(
 
         cfg = dataclasses.replace(cfg, device=resolve_device(device))
     torch.set_num_threads(threads)
+    notice = world_notice(cfg, weights)
+    if notice is not None:
+        typer.echo(notice, err=True)
     report = run_sweep(
         cfg,
         out,

@@ -207,6 +207,11 @@ def transmit(
     tmp = output.with_name(f".{output.stem}.tmp{output.suffix}")
     save_image(out.image, tmp)
     os.replace(tmp, output)
+    from semcom.worlds import codec_label, codec_world, image_notice
+
+    notice = image_notice([(codec_label(chosen, codec), codec_world(chosen))], img, str(image))
+    if notice is not None:  # after the checks, so that an error stands alone
+        typer.echo(notice, err=True)
     report = {"image": str(image), "output": str(output), **out.to_dict()}
     if as_json:
         typer.echo(json.dumps(report, indent=1))

@@ -31,16 +31,36 @@ from experiments.evaluation.stats import (
 )
 
 
+def world_notice(cfg: EvalConfig, ref: Any, images: torch.Tensor) -> str | None:
+    """The line (:func:`semcom.worlds.dataset_notice`) saying which of ``cfg``'s codecs
+    were trained on other images than ``cfg.dataset``'s ``images`` [N,3,H,W], and what to
+    expect and use instead; None when every codec knows them (or states no world). The
+    reference's ablations and oracle are the reference's weights: it is named once."""
+    from semcom.worlds import codec_label, codec_world, dataset_notice
+
+    named: dict[str, tuple[str, str | None]] = {}
+    for name in cfg.codecs or ():
+        own = ablation_streams(name, cfg.reference) is not None or name == cfg.oracle
+        base = cfg.reference if own else name
+        if base not in named:
+            codec = ref if base == cfg.reference else _registered(base, {})
+            named[base] = (codec_label(codec, base), codec_world(codec))
+    return dataset_notice(list(named.values()), cfg.dataset, images)
+
+
 def evaluate(
     cfg: EvalConfig,
     progress: Callable[[str], None] | None = None,
     about: dict[str, Any] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[list[dict], dict[str, CodecResult], torch.Tensor]:
     """Run every codec of ``cfg``; returns (summaries, results by codec, references).
 
     ``about``, when given, receives what the run was on: ``images`` (count),
     ``image_size``, and for a folder ``files``, ``captions_file`` and ``notes`` (one line
-    per figure skipped here, and why).
+    per figure skipped here, and why); and ``world``, the line :func:`world_notice`
+    writes when a codec was trained on other images than these (also handed to ``warn``
+    once, before any coding).
     """
     from experiments.evaluation.natural import reference_features, set_figures
     from experiments.rate_match import plan_bits
@@ -55,8 +75,11 @@ def evaluate(
     reference, truths, natural = data.images, data.truths, data.natural
     count = reference.shape[0]
     h, w = reference.shape[-2:]
+    notice = world_notice(cfg, ref, reference)
+    if notice is not None and warn is not None:
+        warn(notice)
     if about is not None:
-        about.update(images=count, image_size=[h, w])
+        about.update(images=count, image_size=[h, w], world=notice)
         if natural is not None:
             about.update(
                 files=data.names,

@@ -31,6 +31,8 @@ class ConventionalCodec(OptionlessCodec):
     streams: ClassVar[tuple[str, ...]] = (IMAGE_STREAM,)
     option_names: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
+    #: The images its weights learned from (:mod:`semcom.worlds`); None: any image.
+    world: ClassVar[str | None] = None
 
     @property
     def identity(self) -> str | None:
@@ -93,6 +95,7 @@ class CompressAI(ConventionalCodec):
 
     name: ClassVar[str] = "compressai"
     summary: ClassVar[str] = "compressai FactorizedPrior (MTGC-tiny's HCI codec alone)"
+    world: ClassVar[str | None] = "shapes"  # trained with MTGC-tiny on ShapesWorld
 
     @property
     def identity(self) -> str | None:

@@ -16,6 +16,8 @@ class DeepJSCCCodec(OptionlessCodec):
     streams: ClassVar[tuple[str, ...]] = ("analog",)
     option_names: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = "analog Deep JSCC (ADJSCC-style, SNR-adaptive)"
+    #: Trained on ShapesWorld (semcom.baselines.train_deepjscc; :mod:`semcom.worlds`).
+    world: ClassVar[str | None] = "shapes"
 
     def __init__(self, device: str = "cpu") -> None:
         self._model = None

@@ -163,6 +163,29 @@ class MTGCCodec:
         return None
 
     @property
+    def world(self) -> str | None:
+        """The images the weights were trained on (:mod:`semcom.worlds`; ``world`` in the
+        model's mtgc.json, else the preset's), read without loading the model."""
+        from semcom.mtgc.config import PRESET_WORLDS, recorded_world
+
+        if self._model is not None:
+            return self._model.config.world
+        if self.weights is not None:
+            return recorded_world(self.weights)
+        if self.preset == "tiny":
+            from semcom.mtgc.presets.tiny import WEIGHTS_DIR
+
+            # no shipped weights: load_tiny builds the untrained architecture
+            return recorded_world(WEIGHTS_DIR) or "untrained"
+        return PRESET_WORLDS.get(self.preset)
+
+    @property
+    def preset_worlds(self) -> dict[str, str | None]:
+        """{preset: the world of its default weights} (sd21 has none shipped: its
+        backbone's; a ``--weights`` folder states its own)."""
+        return {p: MTGCCodec(preset=p).world for p in PRESETS}
+
+    @property
     def values_path(self) -> Path | None:
         """The value table beside the weights (:mod:`semcom.values`; None: no folder)."""
         from semcom.values import VALUES_FILE

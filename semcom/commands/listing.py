@@ -33,7 +33,7 @@ def list_installed(
         header = ("channel", "options", "MCS thresholds", "summary", "from")
         _print(_channel_rows(), header, as_json)
         return
-    header = ("codec", "kind", "streams", "options", "value table", "summary", "from")
+    header = ("codec", "kind", "streams", "options", "value table", "world", "summary", "from")
     _print(_codec_rows(), header, as_json)
 
 
@@ -52,31 +52,54 @@ def _codec_rows() -> list[dict]:
                 {"name": name, "kind": "broken", "error": str(err), "source": sources[name]}
             )
             continue
-        rows.append(
-            {
-                "name": name,
-                "kind": cls.kind,
-                "streams": list(cls.streams),
-                "options": list(getattr(cls, "option_names", ())),
-                "values": _value_table(name) if cls.kind == "digital" else "-",
-                "summary": getattr(cls, "summary", ""),
-                "source": sources[name],
-            }
-        )
+        codec = _default_codec(name)
+        row = {
+            "name": name,
+            "kind": cls.kind,
+            "streams": list(cls.streams),
+            "options": list(getattr(cls, "option_names", ())),
+            "values": _value_table(codec) if cls.kind == "digital" else "-",
+            "world": _world(codec),
+            "summary": getattr(cls, "summary", ""),
+            "source": sources[name],
+        }
+        presets = getattr(codec, "preset_worlds", None)
+        if isinstance(presets, dict) and presets:
+            row["preset_worlds"] = {p: w or "-" for p, w in presets.items()}
+        rows.append(row)
     return rows
 
 
-def _value_table(name: str) -> str:
+def _default_codec(name: str) -> object | None:
+    """The codec with its default options (built, weights not loaded), or None for a
+    plug-in that cannot be built without its options."""
+    from semcom.registry import make_codec
+
+    try:
+        return make_codec(name, {})
+    except Exception:  # a plug-in's own failure: what it knows is not known
+        return None
+
+
+def _world(codec: object | None) -> str:
+    """The images a codec's weights were trained on (:mod:`semcom.worlds`): ``shapes``,
+    ``natural``, ``untrained`` or a data set's name; ``-`` for a codec that states none
+    (a conventional codec works on any image), ``unknown`` when it cannot be built."""
+    from semcom.worlds import codec_world
+
+    if codec is None:
+        return "unknown"
+    return codec_world(codec) or "-"
+
+
+def _value_table(codec: object | None) -> str:
     """Whether a digital codec ships a value table (what planned protection needs)."""
     import json
     from pathlib import Path
 
-    from semcom.registry import make_codec
-
-    try:
-        path = getattr(make_codec(name, {}), "values_path", None)
-    except Exception:  # a plug-in that cannot be built without its options: not known
+    if codec is None:
         return "unknown"
+    path = getattr(codec, "values_path", None)
     if path is None or not Path(path).is_file():
         return "none"
     try:
@@ -177,9 +200,11 @@ def _print(rows: list[dict], header: tuple[str, ...], as_json: bool) -> None:
     for r in rows:
         cells = []
         for key in r:
-            if key in ("error", "why"):
+            if key in ("error", "why", "preset_worlds"):
                 continue
             v = r[key]
+            if key == "world" and "preset_worlds" in r:  # each preset's: tiny: shapes, ...
+                v = [f"{p}: {w}" for p, w in r["preset_worlds"].items()]
             cells.append(", ".join(v) if isinstance(v, list) else str(v))
         if "error" in r:
             cells = [r["name"], "broken", *[""] * (len(header) - 4), r["error"], r["source"]]

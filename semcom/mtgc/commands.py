@@ -77,6 +77,11 @@ def encode(
     )[0]
     bs = bs.without(*without)
     bs.save(output)
+    from semcom.worlds import codec_label, image_notice
+
+    notice = image_notice([(codec_label(codec, "mtgc"), codec.config.world)], img, str(image))
+    if notice is not None:  # after the checks, so that an error stands alone
+        typer.echo(notice, err=True)
     _print_rates(bs, output, as_json)
 
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -15,6 +17,10 @@ MTGC_CONFIG = "mtgc.json"
 #: receiver's work and memory grow with the size a header declares, so a corrupted or
 #: forged header must not make it decode a gigapixel image.
 MAX_PIXELS = 1 << 22
+#: The world (:data:`semcom.worlds.WORLDS`) of a preset's weights when a model directory
+#: does not record its own: the tiny recipe trains on ShapesWorld only, the sd21 preset is
+#: a Stable Diffusion 2.1-base backbone (natural photographs).
+PRESET_WORLDS: dict[str, str] = {"tiny": "shapes", "sd21": "natural"}
 #: The seven non-empty subsets of streams, as tuples of names that arrive.
 ARRIVAL_PATTERNS: tuple[tuple[str, ...], ...] = tuple(
     tuple(s for i, s in enumerate(STREAMS) if mask >> i & 1) for mask in range(1, 8)
@@ -34,6 +40,14 @@ class CodecConfig:
     the detail; 0 disables it (ours, not in the paper; see docs/codec.md).
     hci_factors: the HCI downsampling factors the decoder was trained on (``semcom train``
     records them); the transmitter chooses its HCI among these only. None: every factor.
+    world: the images the weights were trained on, a name of :data:`semcom.worlds.WORLDS`
+    (``shapes``: ShapesWorld, what ``semcom train`` trains the tiny preset on;
+    ``natural``: natural photographs, the sd21 preset's Stable Diffusion backbone;
+    ``untrained``: random weights) or of the data set a model was trained on. Not
+    recorded (a model directory older than the field): the preset's
+    (:data:`PRESET_WORLDS`). It describes the weights and changes nothing they compute,
+    so it is left out of the fingerprint and of the weights' identity
+    (:data:`semcom.codecs.identity.DESCRIPTIVE_KEYS`): stating it moves no result.
     """
 
     preset: str = "tiny"
@@ -46,10 +60,31 @@ class CodecConfig:
     hci_factors: tuple[int, ...] | None = None
     clip_mean: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
     clip_std: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
+    world: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.world is None:
+            self.world = PRESET_WORLDS.get(self.preset)
 
     @property
     def hci_setting(self) -> HCISetting:
         return HCISetting(self.hci_kind, self.hci_factor, self.hci_quality)
+
+
+def recorded_world(folder: str | Path) -> str | None:
+    """The world a model directory's ``mtgc.json`` states (else its preset's, from
+    :data:`PRESET_WORLDS`), read without loading the model; None when the file is missing
+    or unreadable (loading the model says why)."""
+    try:
+        raw = json.loads((Path(folder) / MTGC_CONFIG).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    world = raw.get("world")
+    if isinstance(world, str) and world:
+        return world
+    return PRESET_WORLDS.get(raw.get("preset", CodecConfig.preset))
 
 
 @dataclass

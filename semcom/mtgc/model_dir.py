@@ -88,6 +88,12 @@ def _load(path: Path, device: str | torch.device, dtype: torch.dtype | None) -> 
                 f"{path / MTGC_CONFIG}: hci_factors must be a non-empty list of {FACTORS}."
             )
         raw["hci_factors"] = tuple(factors)
+    world = raw.get("world")
+    if world is not None and not (isinstance(world, str) and world.strip()):
+        raise SemcomError(
+            f"{path / MTGC_CONFIG}: world must name the images the weights were trained "
+            f"on (e.g. shapes), not {world!r}."
+        )
     config = CodecConfig(**raw)
     if config.hci_kind not in KINDS:
         raise SemcomError(f"{path / MTGC_CONFIG}: unknown hci_kind {config.hci_kind!r}.")

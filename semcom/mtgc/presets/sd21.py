@@ -34,6 +34,9 @@ from semcom.mtgc.pipeline import MTGC, MTGC_CONFIG, CodecConfig
 from semcom.mtgc.streams.hci import LearnedHCICodec
 from semcom.mtgc.tascm import TASCM
 
+#: A file :func:`~semcom.mtgc.presets.sd21_random.random_sd_snapshot` leaves in a snapshot
+#: of random weights.
+RANDOM_MARKER = "RANDOM_WEIGHTS"
 #: Parts a diffusers Stable Diffusion snapshot provides, and parts MTGC adds.
 SD_PARTS: tuple[str, ...] = ("vae", "unet", "scheduler", "text_encoder", "tokenizer")
 MTGC_PARTS: tuple[str, ...] = ("image_encoder", "controlnet", "tascm", MTGC_CONFIG)
@@ -75,7 +78,9 @@ def assemble_sd21(
 ) -> Path:
     """Copy an SD snapshot and a CLIPVisionModel into ``out_dir`` and add untrained
     MTGC parts (ControlNet from the UNet, TASCM on CLIP tokens, learned HCI codec: a
-    scale hyperprior by default).
+    scale hyperprior by default). Its mtgc.json states world ``natural`` (the backbone's
+    photographs), or ``untrained`` for a snapshot of random weights
+    (:data:`RANDOM_MARKER`).
     """
     sd, out = Path(sd_dir), Path(out_dir)
     missing = [p for p in SD_PARTS if not (sd / p).exists()]
@@ -111,7 +116,9 @@ def assemble_sd21(
         )
     finally:
         torch.random.set_rng_state(gen_state)
-    config = CodecConfig(preset="sd21", min_size=min_size, hci_factor=8, seed=seed)
+    # the backbone knows natural photographs; a random snapshot (sd21_random) knows nothing
+    world = "untrained" if (sd / RANDOM_MARKER).exists() else "natural"
+    config = CodecConfig(preset="sd21", min_size=min_size, hci_factor=8, seed=seed, world=world)
     (out / MTGC_CONFIG).write_text(json.dumps(asdict(config), indent=2))
     m = mgdd or MGDDConfig(num_inference_steps=50, guidance_scale=5.0)
     (out / "mgdd.json").write_text(json.dumps(asdict(m), indent=2))

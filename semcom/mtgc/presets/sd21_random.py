@@ -27,8 +27,9 @@ from transformers import (
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
 from semcom.errors import SemcomError
+from semcom.mtgc.presets.sd21 import RANDOM_MARKER
 
-__all__ = ["SCALES", "random_sd_snapshot"]
+__all__ = ["RANDOM_MARKER", "SCALES", "random_sd_snapshot"]
 
 SCALES: tuple[str, ...] = ("full", "toy")
 
@@ -151,4 +152,6 @@ def random_sd_snapshot(root: str | Path, scale: str = "full", seed: int = 0) -> 
         CLIPVisionModel(CLIPVisionConfig(**sizes["vision"])).save_pretrained(clip)
     finally:
         torch.random.set_rng_state(state)
+    # so that assemble_sd21 records world "untrained", not the real backbone's "natural"
+    (sd / RANDOM_MARKER).write_text("random weights (semcom.mtgc.presets.sd21_random)\n")
     return sd, clip

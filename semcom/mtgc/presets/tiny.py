@@ -237,6 +237,7 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
         hci_quality=c.hci_quality,
         hci_lowpass=c.hci_lowpass,
         seed=c.seed,
+        world="untrained",  # random weights; `semcom train` records what it trained on
     )
     return MTGC(
         codec_config,

@@ -18,6 +18,10 @@ from semcom.metrics.semantic import probe_targets
 from semcom.mtgc.pipeline import MTGC
 from semcom.mtgc.streams.hci import downsample, upsample
 
+#: The world (:mod:`semcom.worlds`) the pools are drawn from; the decoder part records it
+#: in the model's mtgc.json (``CodecConfig.world``).
+WORLD = "shapes"
+
 
 # -- data -------------------------------------------------------------------------------
 @dataclass
