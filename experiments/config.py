@@ -63,7 +63,8 @@ _SPEC_KEYS = ("name", "label", "mcs", "protection", "harq", "objective", "tolera
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """ShapesWorld scenes: ``n`` images of ``split`` at ``size``×``size`` from ``seed``."""
+    """Scenes of a synthetic world (``name``: :mod:`semcom.data.datasets`): ``n`` images of
+    ``split`` at ``size``×``size`` from dataset ``seed``."""
 
     name: str = "shapes"
     split: str = "test"

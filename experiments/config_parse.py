@@ -199,13 +199,17 @@ def parse(data: Any) -> SweepConfig:
         if key not in d:
             raise _fail(key, "is missing")
     ds = _check_keys(d.get("dataset", {}), _DATASET_KEYS, "dataset")
-    if ds.get("name", "shapes") != "shapes":
-        raise _fail("dataset.name", f"{ds['name']!r} is not a data set; use shapes")
+    from semcom.data.datasets import dataset_names
+
+    if ds.get("name", "shapes") not in dataset_names():
+        raise _fail(
+            "dataset.name", f"{ds['name']!r} is not a data set; use {' or '.join(dataset_names())}"
+        )
     split = ds.get("split", "test")
     if split not in SPLITS:
         raise _fail("dataset.split", f"{split!r} is not a split; choose {', '.join(SPLITS)}")
     dataset = DatasetSpec(
-        "shapes",
+        ds.get("name", "shapes"),
         split,
         _int(ds.get("n", 4), "dataset.n", 1),
         _int(ds.get("size", 128), "dataset.size", 32),

@@ -59,8 +59,9 @@ def plan_groups(config: SweepConfig, done: set[tuple]) -> list[Group]:
 
 def sweep_images(config: SweepConfig) -> tuple[torch.Tensor, list]:
     """The sweep's reference images [N,3,H,W] float32 in [0, 1] and their ground truth."""
-    from semcom.data.shapes import ShapesWorld
+    from semcom.data.datasets import make_dataset
 
     ds = config.dataset
-    items = [ShapesWorld(ds.split, ds.n, ds.size, ds.seed)[i] for i in range(ds.n)]
+    data = make_dataset(ds.name, ds.split, ds.n, ds.size, ds.seed)
+    items = [data[i] for i in range(ds.n)]
     return torch.stack([it.image for it in items]), [it.objects for it in items]

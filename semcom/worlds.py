@@ -127,6 +127,12 @@ WORLDS: dict[str, World] = {
             threshold=SHAPES_THRESHOLD,
         ),
         World(
+            "shapes-complex",
+            "ShapesWorld-Complex",
+            "3-10 rotated, textured, overlapping shapes over cluttered textures, 128×128",
+            "ShapesWorld-Complex's shapes, textures and clutter in place of {what}",
+        ),
+        World(
             "natural",
             "natural photographs",
             "the Stable Diffusion 2.1-base backbone",

@@ -220,7 +220,8 @@ def test_cli_writes_results_table_and_figure(tmp_path: Path, capsys):
     assert (out / "reconstructions.pdf").is_file()
     assert (out / "rate.png").stat().st_size > 0 and (out / "rate.pdf").is_file()
     assert main(["evaluate", "--dataset", "kodak"]) == 2
-    assert "only ShapesWorld" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--dataset kodak is not available" in err and "shapes-complex" in err
     assert main(["evaluate", "--split", "train", "--codec", "jpeg"]) == 2
     assert "--split must be test or val" in capsys.readouterr().err
 

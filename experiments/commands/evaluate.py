@@ -11,6 +11,9 @@ import typer
 
 from semcom.errors import SemcomError
 
+#: How the summary line names each synthetic world's scenes.
+_WORLD_TITLES = {"shapes": "ShapesWorld", "shapes-complex": "ShapesWorld-Complex"}
+
 
 def register(app: typer.Typer) -> None:
     """Add evaluate to ``app``."""
@@ -33,8 +36,9 @@ def evaluate(
     dataset: str = typer.Option(
         "shapes",
         "--dataset",
-        help="shapes (ShapesWorld: semantic and pixel figures) or folder:PATH (every PNG, "
-        "JPEG and WebP image in PATH, by name: pixel and perceptual figures, no semantic ones).",
+        help="shapes (ShapesWorld) or shapes-complex (ShapesWorld-Complex): semantic and pixel "
+        "figures; or folder:PATH (every PNG, JPEG and WebP image in PATH, by name: pixel and "
+        "perceptual figures, no semantic ones).",
     ),
     image_size: int | None = typer.Option(
         None,
@@ -261,7 +265,8 @@ def evaluate(
     ref = codec_title(cfg.reference)
     side = "x".join(str(v) for v in about["image_size"])
     what = (
-        f"{cfg.n} ShapesWorld {'validation' if cfg.split == 'val' else 'test'} scenes"
+        f"{cfg.n} {_WORLD_TITLES.get(dataset, dataset)} "
+        f"{'validation' if cfg.split == 'val' else 'test'} scenes"
         if semantic
         else f"{about['images']} images of {dataset[len('folder:') :]} at {side}"
     )

@@ -81,7 +81,8 @@ class EvalConfig:
     options: dict[str, Any] = field(default_factory=dict)
     #: Where the reference codec's models run (a resolved device: cpu, cuda, cuda:N).
     device: str = "cpu"
-    #: ``shapes`` (ShapesWorld) or ``folder:PATH`` (the images of a folder).
+    #: A named data set (``shapes``: ShapesWorld, ``shapes-complex``: ShapesWorld-Complex;
+    #: :mod:`semcom.data.datasets`) or ``folder:PATH`` (the images of a folder).
     dataset: str = "shapes"
     #: A folder's images are resized to this side (None: the reference's natural size).
     image_size: int | None = None
@@ -157,11 +158,13 @@ class EvalConfig:
         if self.image_size is not None and self.image_size < 1:
             raise SemcomError("--image-size must be a positive number of pixels.")
         folder = folder_of(self.dataset)
-        if folder is None and self.dataset != "shapes":
+        from semcom.data.datasets import dataset_names
+
+        if folder is None and self.dataset not in dataset_names():
             raise SemcomError(
                 f"--dataset {self.dataset} is not available: semantic scores need ground "
-                "truth, which only ShapesWorld (shapes) has; for pixel and perceptual "
-                "figures on your own images use --dataset folder:PATH."
+                f"truth, which the synthetic worlds have ({', '.join(dataset_names())}); for "
+                "pixel and perceptual figures on your own images use --dataset folder:PATH."
             )
         if folder is None:
             given = {
@@ -174,7 +177,7 @@ class EvalConfig:
             named = [k for k, v in given.items() if v is not None]
             if named:
                 raise SemcomError(
-                    f"{', '.join(named)} apply to --dataset folder:PATH, not to ShapesWorld."
+                    f"{', '.join(named)} apply to --dataset folder:PATH, not to {self.dataset}."
                 )
             return
         if self.codecs is not None and self.oracle in self.codecs:

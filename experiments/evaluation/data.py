@@ -15,7 +15,7 @@ from semcom.errors import SemcomError
 
 @dataclass
 class EvalData:
-    """The originals [N,3,H,W] in [0, 1], their ShapesWorld objects (None: a folder, no
+    """The originals [N,3,H,W] in [0, 1], their true objects (None: a folder, no
     ground truth), the user's captions (None entries: the codec's own) and, for a
     folder, its file names, captions file and the figures it can get."""
 
@@ -28,7 +28,7 @@ class EvalData:
 
 
 def load_data(cfg: EvalConfig, ref: Any) -> EvalData:
-    """``cfg``'s images: ShapesWorld scenes, or a folder's images at ``cfg.image_size``
+    """``cfg``'s images: a synthetic world's scenes, or a folder's images at ``cfg.image_size``
     (default: the reference ``ref``'s natural size) with their captions."""
     from experiments.evaluation.natural import plan_natural
     from experiments.reference_codec import check_size, has_captioner, natural_size
@@ -37,9 +37,9 @@ def load_data(cfg: EvalConfig, ref: Any) -> EvalData:
 
     folder = folder_of(cfg.dataset)
     if folder is None:
-        from semcom.data.shapes import ShapesWorld
+        from semcom.data.datasets import make_dataset
 
-        data = ShapesWorld(cfg.split, n=cfg.n, seed=cfg.seed)
+        data = make_dataset(cfg.dataset, cfg.split, cfg.n, seed=cfg.seed)
         items = [data[i] for i in range(cfg.n)]
         images = torch.stack([it.image for it in items])
         return EvalData(images, [it.objects for it in items], [None] * cfg.n)

@@ -13,7 +13,7 @@ from experiments.evaluation.stats import (
     CodecResult,
 )
 from semcom.errors import SemcomError
-from semcom.metrics.semantic import count_scene
+from semcom.metrics.readers import image_counts
 
 
 def _score(
@@ -24,16 +24,16 @@ def _score(
     metrics: Sequence[str] = (),
     natural: NaturalPlan | None = None,
 ) -> None:
-    """Fill ``result``'s per-image figures: the probe's counts (pooled later; ShapesWorld
-    only, ``truths`` None for a folder) and, through the sweep's
+    """Fill ``result``'s per-image figures: the probe's counts (pooled later; synthetic
+    worlds only, ``truths`` None for a folder; ``probe``: the world's reader, the
+    ShapesWorld probe or the ShapesWorld-Complex detector) and, through the sweep's
     :func:`~semcom.metrics.scoring.score`, PSNR, MS-SSIM and ``metrics``; on a folder the
     CLIP score where ``natural`` has a CLIP model."""
     from experiments.evaluation.natural import clip_extra
     from semcom.metrics.scoring import EXTRA, score
 
     if truths is not None and probe is not None:
-        reads = probe.read(result.images.float().clamp(0, 1))
-        result.counts = [count_scene(t, r) for t, r in zip(truths, reads, strict=True)]
+        result.counts = image_counts(probe, result.images, truths)
     rows = score(reference, result.images, None, ("pixel", *metrics))
     result.psnr = [float(r["psnr"]) for r in rows]  # type: ignore[arg-type]
     result.ms_ssim = [float(r["ms_ssim"]) for r in rows]  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from experiments.evaluation.stats import COLUMNS, CodecResult
+from experiments.evaluation.stats import COLUMNS, COMPLEX_COLUMNS, CodecResult
 
 
 def columns_of(summaries: list[dict]) -> list[tuple[str, str, bool]]:
@@ -23,6 +23,10 @@ def columns_of(summaries: list[dict]) -> list[tuple[str, str, bool]]:
 
     first = summaries[0] if summaries else {}
     base = [c for c in COLUMNS if not first or c[0] in first]
+    if "relation_accuracy" in first:  # ShapesWorld-Complex: its own semantic columns
+        at = next(i for i, c in enumerate(base) if c[0] == "semantic_accuracy") + 1
+        base = [c for c in base if c[0] != "hallucinations_per_image"]
+        base[at:at] = list(COMPLEX_COLUMNS)
     known = {k for k, _, _ in COLUMNS}
     held = [k for k in first.get("ci95", {}) if k in _extra_keys(summaries) and k not in known]
     held += [k for k in first.get("set_fields", ()) if k not in held]

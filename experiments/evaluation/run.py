@@ -65,7 +65,7 @@ def evaluate(
     from experiments.evaluation.natural import reference_features, set_figures
     from experiments.rate_match import plan_bits
     from experiments.reference_codec import encode as encode_reference
-    from semcom.metrics.semantic import load_probe
+    from semcom.metrics.readers import load_reader
 
     say = progress or (lambda msg: None)
     codecs = tuple(cfg.codecs or ())
@@ -88,7 +88,7 @@ def evaluate(
                 notes=list(natural.notes),
             )
     budget = int(cfg.target_bpp * h * w)
-    probe = load_probe() if truths is not None else None
+    probe = load_reader(cfg.dataset) if truths is not None else None
     metrics = natural.metrics if natural is not None else cfg.metrics
     results: dict[str, CodecResult] = {}
     brackets: dict[str, tuple[CodecResult, CodecResult]] = {}

@@ -12,6 +12,7 @@ from dataclasses import astuple, dataclass, field
 import numpy as np
 import torch
 
+from semcom.metrics.detector import DetectionCounts, scores_from_detection_counts
 from semcom.metrics.semantic import SemanticCounts, scores_from_counts
 
 #: Table columns, strict figures first: (key, heading, higher is better). Object F1,
@@ -25,6 +26,13 @@ COLUMNS: tuple[tuple[str, str, bool], ...] = (
     ("hallucinations_per_image", "halluc./image", False),
     ("psnr", "PSNR dB", True),
     ("ms_ssim", "MS-SSIM", True),
+)
+#: Columns that only ShapesWorld-Complex summaries hold, shown after "sem. acc." in
+#: place of hallucinations per image (the issue's headline set for that world).
+COMPLEX_COLUMNS: tuple[tuple[str, str, bool], ...] = (
+    ("count_accuracy", "count acc.", True),
+    ("relation_accuracy", "relations", True),
+    ("hallucination_rate", "halluc./object", False),
 )
 #: Figures whose difference from the reference :func:`paired_differences` reports.
 DIFFERENCE_KEYS: tuple[str, ...] = ("f1", "semantic_accuracy", "shape_accuracy", "psnr")
@@ -51,7 +59,9 @@ class CodecResult:
     images: torch.Tensor
     #: Bits per image (fractions for a per-image interpolated result).
     bits: list[float]
-    counts: list[SemanticCounts] = field(default_factory=list)
+    #: Per-image semantic counts: the ShapesWorld probe's or (ShapesWorld-Complex) the
+    #: detector's.
+    counts: list[SemanticCounts | DetectionCounts] = field(default_factory=list)
     psnr: list[float] = field(default_factory=list)
     ms_ssim: list[float] = field(default_factory=list)
     #: Per-image values of the extra metrics' fields (field name → [N]).
@@ -65,9 +75,11 @@ class CodecResult:
     file_bits: list[float] = field(default_factory=list)
 
 
-def _pooled(counts: np.ndarray) -> dict[str, float]:
-    """Rates from summed counts ([len(SemanticCounts fields)]; integers, or fractions
-    for :func:`per_image_interpolated` results)."""
+def _pooled(counts: np.ndarray, kind: type = SemanticCounts) -> dict[str, float]:
+    """Rates from summed counts ([len(fields of ``kind``)]; integers, or fractions for
+    :func:`per_image_interpolated` results); ``kind``: the counts' class."""
+    if kind is DetectionCounts:
+        return scores_from_detection_counts(DetectionCounts(*(float(v) for v in counts)))
     s = scores_from_counts(SemanticCounts(*(float(v) for v in counts)))
     return {"semantic_accuracy": s.semantic_accuracy, **s.as_dict()}
 
@@ -76,13 +88,14 @@ def stats_of(result: CodecResult, pixels: int) -> Stats:
     """``idx`` → ``result``'s figures on images ``idx`` (drawn with replacement or not)."""
     counts = np.asarray([astuple(c) for c in result.counts], dtype=float)
     semantic = bool(result.counts)
+    kind = type(result.counts[0]) if semantic else SemanticCounts
     bpp = np.asarray(result.bits, dtype=float) / pixels
     psnr = np.asarray(result.psnr, dtype=float)
     msssim = np.asarray(result.ms_ssim, dtype=float)
     extra = {k: np.asarray(v, dtype=float) for k, v in result.extra.items()}
 
     def stats(idx: np.ndarray) -> dict[str, float]:
-        out = _pooled(counts[idx].sum(0)) if semantic else {}
+        out = _pooled(counts[idx].sum(0), kind) if semantic else {}
         out.update(
             bpp=float(bpp[idx].mean()),
             psnr=float(psnr[idx].mean()),
@@ -194,7 +207,7 @@ def per_image_interpolated(
 
     counts = (
         [
-            SemanticCounts(
+            type(cb)(
                 *((1 - ti) * x + ti * y for x, y in zip(astuple(cb), astuple(ca), strict=True))
             )
             for ti, cb, ca in zip(t, below.counts, above.counts, strict=True)

@@ -11,7 +11,6 @@ plug-in's (see :mod:`semcom.metrics.protocol`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 from semcom.metrics.protocol import Field
@@ -39,19 +38,11 @@ class PixelMetric:
         return [{"psnr": a, "ms_ssim": b} for a, b in zip(p, m, strict=True)]
 
 
-@lru_cache(maxsize=1)
-def _probe() -> tuple[object | None, str]:
-    """The semantic probe, or None and the reason it is unavailable."""
-    try:
-        from semcom.metrics.semantic import load_probe
-
-        return load_probe(), "ok"
-    except Exception as err:  # noqa: BLE001 - missing weights raise SemcomError
-        return None, str(err)
-
-
 class SemanticMetric:
-    """The probe's reading of the ShapesWorld objects against the scene's truth."""
+    """The world's reader against the scene's truth: the ShapesWorld probe, or on
+    ShapesWorld-Complex the detector (:mod:`semcom.metrics.readers`); the same fields
+    either way (attribute accuracy over shape, colour, size and cell — texture on
+    ShapesWorld-Complex)."""
 
     name = "semantic"
     summary = "objects read back by the probe: attribute accuracy, exact recall, hallucinations"
@@ -67,20 +58,24 @@ class SemanticMetric:
     needs_truth = True
 
     def status(self) -> str:
-        return _probe()[1]
+        from semcom.metrics.readers import cached_reader
+
+        return cached_reader("shapes")[1]
 
     def score(
         self, reference: Any, images: Any, truths: Sequence[Sequence[object]] | None
     ) -> list[dict]:
         """Per image, the fields (all None without truth or probe)."""
-        empty = dict.fromkeys(f.name for f in self.fields)
-        probe = _probe()[0]
-        if truths is None or probe is None:
-            return [dict(empty) for _ in range(len(images))]
-        from semcom.metrics.semantic import image_fields, semantic_metrics
+        from semcom.metrics import detector, semantic
+        from semcom.metrics.readers import cached_reader, image_counts, reader_kind
 
-        _, counts = semantic_metrics(images, truths, probe)  # type: ignore[arg-type]
-        return [image_fields(c) for c in counts]
+        empty = dict.fromkeys(f.name for f in self.fields)
+        kind = reader_kind([o for t in truths or () for o in t])
+        reader = cached_reader(kind)[0]
+        if truths is None or reader is None:
+            return [dict(empty) for _ in range(len(images))]
+        fields = detector.image_fields if kind == "complex" else semantic.image_fields
+        return [fields(c) for c in image_counts(reader, images, truths)]
 
 
 class _Perceptual:
