@@ -77,6 +77,18 @@ def test_the_loss_is_lowest_for_the_perfect_maps() -> None:
     assert detector_loss(perfect, targets) < 0.1 < detector_loss(noisy, targets)
 
 
+def _key(truth, read, pairs, iou) -> tuple[int, int, float]:
+    """What the matching maximises, in order: pairs, agreeing attributes, total IoU."""
+    agree = sum(
+        sum(
+            getattr(truth[t], a) == getattr(read[r], a)
+            for a in ("shape", "colour", "size", "texture")
+        )
+        for t, r in pairs
+    )
+    return len(pairs), agree, round(sum(iou[t, r] for t, r in pairs), 9)
+
+
 def _brute_force(truth, read, min_iou=0.5):
     """The best pairing by enumeration: most pairs, then most agreeing attributes, then IoU."""
     iou = box_iou(np.array([o.box for o in truth], float), np.array([o.box for o in read], float))
@@ -88,15 +100,7 @@ def _brute_force(truth, read, min_iou=0.5):
             for t in range(len(truth))
             if perm[t] < len(read) and iou[t, perm[t]] >= min_iou
         ]
-        agree = sum(
-            sum(
-                getattr(truth[t], a) == getattr(read[r], a)
-                for a in ("shape", "colour", "size", "texture")
-            )
-            for t, r in pairs
-        )
-        key = (len(pairs), agree, round(sum(iou[t, r] for t, r in pairs), 9))
-        best = max(best, key)
+        best = max(best, _key(truth, read, pairs, iou))
     return best
 
 
@@ -117,14 +121,7 @@ def test_matching_equals_brute_force_on_random_cases() -> None:
             np.array([o.box for o in truth], float).reshape(-1, 4),
             np.array([o.box for o in read], float).reshape(-1, 4),
         )
-        agree = sum(
-            sum(
-                getattr(truth[t], a) == getattr(read[r], a)
-                for a in ("shape", "colour", "size", "texture")
-            )
-            for t, r in pairs
-        )
-        got = (len(pairs), agree, round(sum(iou[t, r] for t, r in pairs), 9))
+        got = _key(truth, read, pairs, iou)
         if truth and read:
             want = _brute_force(truth, read)
             assert got[:2] == want[:2] and got[2] == pytest.approx(want[2], abs=1e-6)

@@ -29,6 +29,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from semcom.data.shapes import BLOCK, SPLITS, render_background, scene_seed
+from semcom.data.shapes import COLOUR_RGB as SHAPES_RGB
 
 #: The dataset name (``--dataset shapes-complex``).
 NAME = "shapes-complex"
@@ -44,16 +45,9 @@ SHAPES: tuple[str, ...] = (
     "heart",
     "semicircle",
 )
-#: sRGB of each named colour.
+#: sRGB of each named colour: ShapesWorld's eight, then brown and black.
 COLOUR_RGB: dict[str, tuple[int, int, int]] = {
-    "red": (220, 30, 30),
-    "green": (30, 170, 50),
-    "blue": (30, 60, 220),
-    "yellow": (240, 220, 20),
-    "orange": (250, 140, 0),
-    "purple": (140, 40, 180),
-    "pink": (250, 120, 190),
-    "cyan": (20, 210, 220),
+    **SHAPES_RGB,
     "brown": (125, 70, 20),
     "black": (20, 20, 20),
 }

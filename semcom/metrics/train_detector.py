@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -41,7 +40,7 @@ from semcom.metrics.detector import (
     match_boxes,
 )
 from semcom.metrics.semantic import wilson_interval
-from semcom.metrics.train_probe import degrade
+from semcom.metrics.train_probe import _argv_for, _lr, degrade
 
 #: Read thresholds tried on the validation scenes.
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
@@ -114,13 +113,6 @@ def symmetry(
             np.stack([b[:, 0], size - b[:, 3], b[:, 2], size - b[:, 1]], 1) for b in out_boxes
         ]
     return images.contiguous(), out_boxes
-
-
-def _lr(step: int, cfg: DetectorTrainConfig) -> float:
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 @torch.no_grad()
@@ -285,15 +277,6 @@ def score_detector(detector: ObjectDetector, n: int, seed: int = 0) -> dict:
         "parameters": sum(p.numel() for p in detector.parameters()),
         "eval_seconds": round(time.time() - t0, 1),
     }
-
-
-def _argv_for(cfg: DetectorTrainConfig, out: Path, work: Path) -> list[str]:
-    defaults = DetectorTrainConfig()
-    args = [f"--out {out}", f"--work {work}"]
-    for key, value in asdict(cfg).items():
-        if value != getattr(defaults, key):
-            args.append(f"--{key.replace('_', '-')} {value}")
-    return args
 
 
 def main(argv: list[str] | None = None) -> None:

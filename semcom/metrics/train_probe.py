@@ -149,6 +149,8 @@ def evaluate(probe: SemanticProbe, images: torch.Tensor, scenes: list) -> dict[s
 
 
 def _lr(step: int, cfg: ProbeTrainConfig) -> float:
+    """Learning rate at ``step``: linear warm-up, then cosine decay to 0 (any training
+    config with ``lr``, ``warmup`` and ``steps``)."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
@@ -256,7 +258,8 @@ def score_probe(probe: SemanticProbe, n: int, seed: int = 0) -> dict:
 
 
 def _argv_for(cfg: ProbeTrainConfig, out: Path, work: Path) -> list[str]:
-    defaults = ProbeTrainConfig()
+    """The command-line options that reproduce ``cfg`` (a dataclass; its defaults left out)."""
+    defaults = type(cfg)()
     args = [f"--out {out}", f"--work {work}"]
     for key, value in asdict(cfg).items():
         if value != getattr(defaults, key):
