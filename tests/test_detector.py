@@ -169,3 +169,22 @@ def test_symmetries_move_boxes_with_the_pixels() -> None:
             ys, xs = np.nonzero(img[0, 0].numpy() == k)
             x0, y0, x1, y1 = moved[0][k]
             assert x0 <= xs.min() and xs.max() < x1 and y0 <= ys.min() and ys.max() < y1
+
+
+@pytest.mark.slow
+def test_training_runs_a_toy_configuration_end_to_end(tmp_path) -> None:
+    import json
+
+    from semcom.metrics.detector import load_detector
+    from semcom.metrics.train_detector import main
+
+    out, work = tmp_path / "model", tmp_path / "work"
+    args = ["--out", str(out), "--work", str(work), "--train-scenes", "32", "--val-scenes", "8"]
+    args += ["--test-scenes", "8", "--steps", "4", "--checkpoint-every", "2", "--threads", "1"]
+    main(args)
+    report = json.loads((out / "detector_eval.json").read_text())
+    assert report["test_scenes"] == 8 and report["train_steps"] == 4
+    assert "--steps 4" in report["command"] and "residual_errors" in report
+    detector = load_detector(out)
+    assert detector.config.threshold in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+    assert (work / "train.log").read_text().count("step") >= 1
