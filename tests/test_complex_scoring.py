@@ -96,3 +96,10 @@ def test_evaluate_on_shapes_complex_reports_the_worlds_figures(tmp_path: Path) -
 
     head = format_table(summaries).splitlines()[0]
     assert "relations" in head and "count acc." in head and "halluc./image" not in head
+
+
+def test_the_oracle_is_shapesworlds_only() -> None:
+    from experiments.evaluation import EvalConfig
+
+    with pytest.raises(SemcomError, match="no oracle encoding"):
+        EvalConfig(codecs=("mtgc-oracle",), dataset="shapes-complex")

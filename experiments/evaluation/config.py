@@ -179,6 +179,11 @@ class EvalConfig:
                 raise SemcomError(
                     f"{', '.join(named)} apply to --dataset folder:PATH, not to {self.dataset}."
                 )
+            if self.dataset != "shapes" and self.codecs is not None and self.oracle in self.codecs:
+                raise SemcomError(
+                    f"{self.oracle} sends ShapesWorld's ground-truth caption; {self.dataset} "
+                    "has no oracle encoding (leave it out)."
+                )
             return
         if self.codecs is not None and self.oracle in self.codecs:
             raise SemcomError(
