@@ -103,3 +103,12 @@ def test_the_oracle_is_shapesworlds_only() -> None:
 
     with pytest.raises(SemcomError, match="no oracle encoding"):
         EvalConfig(codecs=("mtgc-oracle",), dataset="shapes-complex")
+
+
+def test_list_datasets_names_both_worlds_and_folders(capsys) -> None:
+    from semcom.cli import main
+
+    assert main(["list", "datasets", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == ["shapes", "shapes-complex", "folder:PATH"]
+    assert rows[1]["reader"] == "object detector"

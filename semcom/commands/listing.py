@@ -1,5 +1,5 @@
-"""``semcom list codecs|channels|metrics``: what is installed (built-ins and plug-ins
-alike)."""
+"""``semcom list codecs|channels|metrics|datasets``: what is installed (built-ins and
+plug-ins alike) and the data sets a ``--dataset`` may name."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from semcom.errors import SemcomError
 
 #: What ``semcom list`` can show.
-WHAT = ("codecs", "channels", "metrics")
+WHAT = ("codecs", "channels", "metrics", "datasets")
 
 
 def register(app: typer.Typer) -> None:
@@ -19,12 +19,18 @@ def register(app: typer.Typer) -> None:
 
 
 def list_installed(
-    what: str = typer.Argument("codecs", help="What to list: codecs, channels or metrics."),
+    what: str = typer.Argument(
+        "codecs", help="What to list: codecs, channels, metrics or datasets."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """List the installed codecs, channels or metrics: name, what each is, where from."""
+    """List the installed codecs, channels or metrics (name, what each is, where from), or
+    the data sets a --dataset may name."""
     if what not in WHAT:
         raise SemcomError(f"semcom list shows {', '.join(WHAT)}, not {what!r}.")
+    if what == "datasets":
+        _print(_dataset_rows(), ("dataset", "summary", "reader"), as_json)
+        return
     if what == "metrics":
         header = ("metric", "fields", "available", "summary", "from")
         _print(_metric_rows(), header, as_json)
@@ -107,6 +113,24 @@ def _value_table(codec: object | None) -> str:
     except (OSError, ValueError):
         return "unreadable"
     return f"yes ({scenes} val scenes)" if scenes else "yes"
+
+
+def _dataset_rows() -> list[dict]:
+    from semcom.data.datasets import DATASETS
+
+    readers = {"shapes": "semantic probe (per grid cell)", "shapes-complex": "object detector"}
+    rows = [
+        {"name": name, "summary": summary, "reader": readers.get(name, "-")}
+        for name, summary in DATASETS.items()
+    ]
+    rows.append(
+        {
+            "name": "folder:PATH",
+            "summary": "your own PNG/JPEG/WebP images (captions optional)",
+            "reader": "none (pixel and perceptual figures only)",
+        }
+    )
+    return rows
 
 
 def _metric_rows() -> list[dict]:
