@@ -4,6 +4,7 @@ byte-identical results across runs and executors."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import random
 import signal
@@ -324,7 +325,9 @@ def test_resume_with_other_mtgc_weights_is_refused(tmp_path, capsys) -> None:
     code, _, err = run_cli(args, capsys)
     assert code == 0, err
     config = weights / "mtgc.json"
-    config.write_text(config.read_text() + "\n")  # other bytes: other weights
+    raw = json.loads(config.read_text())
+    raw["hci_quality"] = raw["hci_quality"] + 1  # another setting: other weights
+    config.write_text(json.dumps(raw, indent=2))
     code, _, err = run_cli([*args, "--resume"], capsys)
     assert code == 2 and "other mtgc weights" in err
     code, _, err = run_cli(
