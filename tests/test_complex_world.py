@@ -121,3 +121,16 @@ def test_caption_names_the_two_most_visible_objects() -> None:
     top = item.objects[int(np.argmax(area))]
     assert f"{COLOURS[top.colour]} {SHAPES[top.shape]}" in item.caption
     assert concise_caption([]) == "no shapes"
+
+
+def test_caption_regions_follow_the_image_size() -> None:
+    """Regions are thirds of the image the object's pixels refer to, at any size."""
+    from semcom.data.complex import REGIONS, ComplexObject
+
+    obj = ComplexObject(0, 0, 2, 0, cx=50.0, cy=10.0, radius=9.0, angle=0.0)
+    assert REGIONS[obj.region(64)] == "top right" and REGIONS[obj.region(128)] == "top"
+    others = [ComplexObject(1, 1, 0, 0, cx=5.0, cy=60.0, radius=4.0, angle=0.0, depth=1)]
+    caption = concise_caption([obj, *others], size=64)
+    assert caption == "two shapes, large red circle top right, green square bottom left"
+    item = ShapesWorldComplex("val", n=2, size=64)[1]
+    assert len(item.caption.split()) <= 12

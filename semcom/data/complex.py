@@ -114,11 +114,11 @@ class ComplexObject:
         """(shape, colour, size, texture) as words."""
         return SHAPES[self.shape], COLOURS[self.colour], SIZES[self.size], TEXTURES[self.texture]
 
-    @property
-    def region(self) -> int:
-        """Index into :data:`REGIONS` of the 3×3 region holding the centre (128×128 scale)."""
-        col = min(int(self.cx * 3 / 128), 2)
-        row = min(int(self.cy * 3 / 128), 2)
+    def region(self, size: int = 128) -> int:
+        """Index into :data:`REGIONS` of the 3×3 region holding the centre of an image of
+        ``size``×``size`` pixels."""
+        col = min(int(self.cx * 3 / size), 2)
+        row = min(int(self.cy * 3 / size), 2)
         return 3 * row + col
 
 
@@ -347,10 +347,14 @@ def render_complex(placed: list[tuple[ComplexObject, np.ndarray]], size: int, se
     return image, labels, objects
 
 
-def concise_caption(objects: list[ComplexObject], labels: np.ndarray | None = None) -> str:
+def concise_caption(
+    objects: list[ComplexObject], labels: np.ndarray | None = None, size: int = 128
+) -> str:
     """The scene's gist in at most 12 words: how many objects, then the two most salient
     (most visible pixels; ties by drawing order, front first) with colour, shape and region,
     "large" before a large one, e.g. "seven shapes, large red star top left, blue circle centre".
+    ``labels``: the scene's visible-object map (else areas from radius and visible share);
+    ``size``: the image side the objects' pixels refer to.
     """
     count = len(objects)
     if count == 0:
@@ -366,7 +370,7 @@ def concise_caption(objects: list[ComplexObject], labels: np.ndarray | None = No
         o = objects[k]
         shape, colour, size_word, _ = o.words()
         big = "large " if size_word == "large" else ""
-        phrases.append(f"{big}{colour} {shape} {REGIONS[o.region]}")
+        phrases.append(f"{big}{colour} {shape} {REGIONS[o.region(size)]}")
     return ", ".join([head, *phrases])
 
 
@@ -405,7 +409,7 @@ class ComplexItem:
     def caption(self) -> str:
         """The concise ground-truth caption (:func:`concise_caption`)."""
         labels = None if self.labels is None else self.labels.numpy()
-        return concise_caption(self.objects, labels)
+        return concise_caption(self.objects, labels, self.image.shape[-1])
 
     canonical_caption = caption
 
