@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,7 @@ from torch import nn
 
 from semcom.data.complex import COLOURS, SHAPES, SIZES, TEXTURES, ComplexObject
 from semcom.errors import SemcomError
+from semcom.metrics.semantic import object_fields, precision_recall_f1, rate
 
 #: Where the shipped detector lives (config.json + diffusion_pytorch_model.safetensors).
 DEFAULT_DETECTOR_DIR = Path(__file__).parent / "weights" / "detector"
@@ -320,6 +321,16 @@ class DetectionCounts:
     relations: int = 0
     relations_ok: int = 0
 
+    @property
+    def hallucinated(self) -> int:
+        """Objects read back and paired with no true object."""
+        return self.objects_read - self.paired
+
+    @property
+    def attributes_ok(self) -> int:
+        """Right attributes of paired objects, all four summed."""
+        return self.shape_ok + self.colour_ok + self.size_ok + self.texture_ok
+
     def __add__(self, other: DetectionCounts) -> DetectionCounts:
         return DetectionCounts(
             *(getattr(self, f.name) + getattr(other, f.name) for f in fields(self))
@@ -352,30 +363,23 @@ def count_detections(truth: Sequence[ComplexObject], read: Sequence[ReadObject])
     return c
 
 
-def _ratio(num: int, den: int, empty: float) -> float:
-    return num / den if den else empty
-
-
 def scores_from_detection_counts(c: DetectionCounts) -> dict[str, float]:
     """Pooled rates from counts (see the module docstring)."""
-    precision = _ratio(c.exact, c.objects_read, 1.0)
-    recall = _ratio(c.exact, c.objects_true, 1.0)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    hall = c.objects_read - c.paired
-    attrs = c.shape_ok + c.colour_ok + c.size_ok + c.texture_ok
+    precision, recall, f1 = precision_recall_f1(c.exact, c.objects_read, c.objects_true)
+    hall = c.hallucinated
     return {
-        "semantic_accuracy": _ratio(attrs, 4 * c.objects_true, 1.0),
+        "semantic_accuracy": rate(c.attributes_ok, len(ATTRIBUTES) * c.objects_true, 1.0),
         "f1": f1,
         "precision": precision,
         "recall": recall,
-        "shape_accuracy": _ratio(c.shape_ok, c.objects_true, 1.0),
-        "colour_accuracy": _ratio(c.colour_ok, c.objects_true, 1.0),
-        "size_accuracy": _ratio(c.size_ok, c.objects_true, 1.0),
-        "texture_accuracy": _ratio(c.texture_ok, c.objects_true, 1.0),
-        "count_accuracy": _ratio(c.count_ok, c.images, 1.0),
-        "relation_accuracy": _ratio(c.relations_ok, c.relations, 1.0),
-        "hallucination_rate": _ratio(hall, c.objects_read, 0.0),
-        "hallucinations_per_image": _ratio(hall, c.images, 0.0),
+        "shape_accuracy": rate(c.shape_ok, c.objects_true, 1.0),
+        "colour_accuracy": rate(c.colour_ok, c.objects_true, 1.0),
+        "size_accuracy": rate(c.size_ok, c.objects_true, 1.0),
+        "texture_accuracy": rate(c.texture_ok, c.objects_true, 1.0),
+        "count_accuracy": rate(c.count_ok, c.images, 1.0),
+        "relation_accuracy": rate(c.relations_ok, c.relations, 1.0),
+        "hallucination_rate": rate(hall, c.objects_read, 0.0),
+        "hallucinations_per_image": rate(hall, c.images, 0.0),
     }
 
 
@@ -394,19 +398,6 @@ def detection_scores(
 def image_fields(c: DetectionCounts) -> dict[str, float]:
     """The per-image fields of the ``semantic`` metric (as
     :func:`semcom.metrics.semantic.image_fields`) from one image's detection counts."""
-    attrs = c.shape_ok + c.colour_ok + c.size_ok + c.texture_ok
-    hallucinated = c.objects_read - c.paired
-    return {
-        "attribute_accuracy": attrs / (4 * c.objects_true) if c.objects_true else 1.0,
-        "exact_recall": c.exact / c.objects_true if c.objects_true else 1.0,
-        "hallucination_rate": hallucinated / c.objects_read if c.objects_read else 0.0,
-        "objects_true": c.objects_true,
-        "objects_read": c.objects_read,
-        "exact": c.exact,
-        "hallucinated": hallucinated,
-    }
-
-
-def counts_dict(c: DetectionCounts) -> dict[str, int]:
-    """The counts as a plain dict (for JSON)."""
-    return asdict(c)
+    return object_fields(
+        c.attributes_ok, len(ATTRIBUTES), c.objects_true, c.objects_read, c.exact, c.hallucinated
+    )

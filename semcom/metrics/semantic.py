@@ -226,14 +226,29 @@ def image_fields(c: SemanticCounts) -> dict[str, float]:
     accuracy and exact recall (1 for an empty scene), hallucination rate (0 when nothing is
     read back) and the counts they come from."""
     attrs = c.shape_ok + c.colour_ok + c.size_ok + c.position_ok
+    return object_fields(
+        attrs, len(ATTRIBUTES), c.objects_true, c.objects_read, c.exact, c.hallucinated
+    )
+
+
+def object_fields(
+    attributes_ok: int,
+    per_object: int,
+    objects_true: int,
+    objects_read: int,
+    exact: int,
+    hallucinated: int,
+) -> dict[str, float]:
+    """The ``semantic`` metric's per-image fields from one image's counts, for any world:
+    ``attributes_ok`` right attributes of ``per_object`` scored per true object."""
     return {
-        "attribute_accuracy": attrs / (4 * c.objects_true) if c.objects_true else 1.0,
-        "exact_recall": c.exact / c.objects_true if c.objects_true else 1.0,
-        "hallucination_rate": c.hallucinated / c.objects_read if c.objects_read else 0.0,
-        "objects_true": c.objects_true,
-        "objects_read": c.objects_read,
-        "exact": c.exact,
-        "hallucinated": c.hallucinated,
+        "attribute_accuracy": rate(attributes_ok, per_object * objects_true, 1.0),
+        "exact_recall": rate(exact, objects_true, 1.0),
+        "hallucination_rate": rate(hallucinated, objects_read, 0.0),
+        "objects_true": objects_true,
+        "objects_read": objects_read,
+        "exact": exact,
+        "hallucinated": hallucinated,
     }
 
 
@@ -267,26 +282,34 @@ class SemanticScores:
         return out
 
 
-def _ratio(num: int, den: int, empty: float) -> float:
+def rate(num: float, den: float, empty: float) -> float:
+    """``num / den``, or ``empty`` when ``den`` is 0."""
     return num / den if den else empty
+
+
+def precision_recall_f1(exact: float, read: float, true: float) -> tuple[float, float, float]:
+    """Precision (exact / read, 1 when nothing is read), recall (exact / true, 1 when
+    nothing is there) and their harmonic mean (0 when both are 0)."""
+    precision = rate(exact, read, 1.0)
+    recall = rate(exact, true, 1.0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
 
 
 def scores_from_counts(c: SemanticCounts) -> SemanticScores:
     """Turn summed counts into rates (see the module docstring for the definitions)."""
-    precision = _ratio(c.exact, c.objects_read, 1.0)
-    recall = _ratio(c.exact, c.objects_true, 1.0)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    precision, recall, f1 = precision_recall_f1(c.exact, c.objects_read, c.objects_true)
     return SemanticScores(
-        shape_accuracy=_ratio(c.shape_ok, c.objects_true, 1.0),
-        colour_accuracy=_ratio(c.colour_ok, c.objects_true, 1.0),
-        size_accuracy=_ratio(c.size_ok, c.objects_true, 1.0),
-        position_accuracy=_ratio(c.position_ok, c.objects_true, 1.0),
-        count_accuracy=_ratio(c.count_ok, c.images, 1.0),
+        shape_accuracy=rate(c.shape_ok, c.objects_true, 1.0),
+        colour_accuracy=rate(c.colour_ok, c.objects_true, 1.0),
+        size_accuracy=rate(c.size_ok, c.objects_true, 1.0),
+        position_accuracy=rate(c.position_ok, c.objects_true, 1.0),
+        count_accuracy=rate(c.count_ok, c.images, 1.0),
         precision=precision,
         recall=recall,
         f1=f1,
-        hallucination_rate=_ratio(c.hallucinated, c.objects_read, 0.0),
-        hallucinations_per_image=_ratio(c.hallucinated, c.images, 0.0),
+        hallucination_rate=rate(c.hallucinated, c.objects_read, 0.0),
+        hallucinations_per_image=rate(c.hallucinated, c.images, 0.0),
         counts=c,
     )
 
@@ -312,13 +335,10 @@ def semantic_metrics(
 
     Returns the pooled scores and the counts per image (for confidence intervals).
     """
-    if images.dim() != 4 or images.shape[1] != 3:
-        raise SemcomError(f"images must be [B, 3, H, W]; got {tuple(images.shape)}.")
-    if len(truths) != images.shape[0]:
-        raise SemcomError(f"{len(truths)} ground-truth scenes for {images.shape[0]} images.")
+    from semcom.metrics.readers import image_counts
+
     probe = probe if probe is not None else load_probe()
-    reads = probe.read(images.float().clamp(0, 1).to(probe.device))
-    per_image = [count_scene(t, r) for t, r in zip(truths, reads, strict=True)]
+    per_image = image_counts(probe, images, truths)
     total = SemanticCounts()
     for c in per_image:
         total = total + c

@@ -26,13 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from semcom.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from semcom.data.complex import COLOURS, SHAPES, SIZES, TEXTURES, ShapesWorldComplex
 from semcom.metrics.detector import (
     ATTRIBUTES,
     DEFAULT_DETECTOR_DIR,
     ObjectDetector,
-    counts_dict,
+    decode_maps,
     detection_scores,
     detector_loss,
     detector_targets,
@@ -40,7 +39,14 @@ from semcom.metrics.detector import (
     match_boxes,
 )
 from semcom.metrics.semantic import wilson_interval
-from semcom.metrics.train_probe import _argv_for, _lr, degrade
+from semcom.metrics.train_probe import degrade
+from semcom.metrics.training import (
+    TrainLog,
+    add_config_options,
+    argv_for,
+    config_from,
+    run_steps,
+)
 
 #: Read thresholds tried on the validation scenes.
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
@@ -127,8 +133,6 @@ def _maps(detector: ObjectDetector, images: torch.Tensor) -> torch.Tensor:
 
 def choose_threshold(detector: ObjectDetector, pool: Pool) -> tuple[float, dict[float, float]]:
     """The read threshold of :data:`THRESHOLDS` with the best object F1 on ``pool``."""
-    from semcom.metrics.detector import decode_maps
-
     maps = _maps(detector, pool.images)
     f1 = {t: detection_scores(pool.objects, decode_maps(maps, t))[0]["f1"] for t in THRESHOLDS}
     best = max(THRESHOLDS, key=lambda t: (f1[t], -abs(t - 0.3)))
@@ -139,15 +143,7 @@ def train(cfg: DetectorTrainConfig, out: Path, work: Path, resume: bool) -> dict
     """Train, save the detector to ``out`` and return its clean-test report."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    work.mkdir(parents=True, exist_ok=True)
-    log_file = (work / "train.log").open("a")
-
-    def log(msg: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {msg}"
-        print(line, flush=True)
-        log_file.write(line + "\n")
-        log_file.flush()
-
+    log = TrainLog(work)
     t0 = time.time()
     log(f"config {json.dumps(asdict(cfg))}")
     pool = render_pool("train", cfg.train_scenes, cfg.seed)
@@ -159,51 +155,23 @@ def train(cfg: DetectorTrainConfig, out: Path, work: Path, resume: bool) -> dict
 
     detector = ObjectDetector()
     opt = torch.optim.AdamW(detector.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step = 0
-    if resume and has_checkpoint(work, ""):
-        step, _ = load_checkpoint(work, "", {"detector": detector}, opt)
-        log(f"resumed at step {step}")
-    per_epoch = cfg.train_scenes // cfg.batch
-    t_train, start_step, running, order_epoch = time.time(), step, None, -1
-    detector.train()
-    while step < cfg.steps:
-        epoch, pos = divmod(step, per_epoch)
-        if epoch != order_epoch:  # each epoch's order depends on (seed, epoch) only
-            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-            order, order_epoch = torch.randperm(cfg.train_scenes, generator=gen), epoch
-        idx = order[pos * cfg.batch : (pos + 1) * cfg.batch]
+
+    def batch_loss(step: int, idx: torch.Tensor) -> torch.Tensor:
         rng = np.random.default_rng([cfg.seed, step])
+        picked = idx.tolist()
         images, boxes = symmetry(
-            pool.images[idx], [pool.boxes[i] for i in idx.tolist()], int(rng.integers(8))
+            pool.images[idx], [pool.boxes[i] for i in picked], int(rng.integers(8))
         )
         batch = degrade(images, rng, cfg.augment) if cfg.augment > 0 else images.float() / 255
-        targets = detector_targets(boxes, [pool.attrs[i] for i in idx.tolist()])
-        for group in opt.param_groups:
-            group["lr"] = _lr(step, cfg)
-        loss = detector_loss(detector(batch), targets)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        value = loss.item()
-        running = value if running is None else 0.98 * running + 0.02 * value
-        if step % 100 == 0:
-            rate = (step - start_step) / (time.time() - t_train)
-            eta = (cfg.steps - step) / max(rate, 1e-9)
-            log(
-                f"step {step}/{cfg.steps} loss {running:.4f} "
-                f"{rate * cfg.batch:.0f} img/s ETA {eta / 60:.1f} min"
-            )
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_checkpoint(work, "", {"detector": detector}, opt, step)
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            from semcom.metrics.detector import decode_maps
+        targets = detector_targets(boxes, [pool.attrs[i] for i in picked])
+        return detector_loss(detector(batch), targets)
 
-            scores, _ = detection_scores(val.objects, decode_maps(_maps(detector, val.images)))
-            log("val " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
-    train_s = time.time() - t_train
-    log(f"trained {step - start_step} steps in {train_s / 60:.1f} min")
+    def validate() -> dict[str, float]:
+        return detection_scores(val.objects, decode_maps(_maps(detector, val.images)))[0]
 
+    _, train_s = run_steps(
+        cfg, {"detector": detector}, opt, work, resume, batch_loss, validate, log
+    )
     threshold, val_f1 = choose_threshold(detector, val)
     log(f"threshold {threshold} (val F1 by threshold: {val_f1})")
     detector.register_to_config(threshold=threshold)
@@ -212,14 +180,14 @@ def train(cfg: DetectorTrainConfig, out: Path, work: Path, resume: bool) -> dict
     report = score_detector(detector, cfg.test_scenes, cfg.seed)
     report["val_f1_by_threshold"] = {str(t): round(v, 4) for t, v in val_f1.items()}
     report["command"] = "python -m semcom.metrics.train_detector " + " ".join(
-        _argv_for(cfg, out, work)
+        argv_for(cfg, out, work)
     )
     report["train_minutes"] = round(train_s / 60, 1)
     report["train_steps"] = cfg.steps
     (out / "detector_eval.json").write_text(json.dumps(report, indent=2) + "\n")
     log("test " + " ".join(f"{k} {v:.4f}" for k, v in report["scores"].items()))
     log(f"saved to {out}; total {(time.time() - t0) / 60:.1f} min")
-    log_file.close()
+    log.close()
     return report
 
 
@@ -272,7 +240,7 @@ def score_detector(detector: ObjectDetector, n: int, seed: int = 0) -> dict:
             "precision": wilson_interval(c.exact, c.objects_read),
             "count_accuracy": wilson_interval(c.count_ok, c.images),
         },
-        "counts": counts_dict(c),
+        "counts": asdict(c),
         "residual_errors": residual_errors(pool.objects, read),
         "parameters": sum(p.numel() for p in detector.parameters()),
         "eval_seconds": round(time.time() - t0, 1),
@@ -291,10 +259,9 @@ def main(argv: list[str] | None = None) -> None:
         help="score the detector in --out on --test-scenes clean test scenes "
         "(updates detector_eval.json)",
     )
-    for key, value in asdict(DetectorTrainConfig()).items():
-        parser.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=value)
+    add_config_options(parser, DetectorTrainConfig)
     args = parser.parse_args(argv)
-    cfg = DetectorTrainConfig(**{k: getattr(args, k) for k in asdict(DetectorTrainConfig())})
+    cfg = config_from(args, DetectorTrainConfig)
     if args.eval_only:
         torch.set_num_threads(cfg.threads)
         detector = load_detector(args.out)

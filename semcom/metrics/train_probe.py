@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +23,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from semcom.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 from semcom.data.shapes import ShapesWorld
 from semcom.metrics.semantic import (
     DEFAULT_PROBE_DIR,
@@ -34,6 +32,13 @@ from semcom.metrics.semantic import (
     probe_targets,
     semantic_scores,
     wilson_interval,
+)
+from semcom.metrics.training import (
+    TrainLog,
+    add_config_options,
+    argv_for,
+    config_from,
+    run_steps,
 )
 
 
@@ -148,28 +153,11 @@ def evaluate(probe: SemanticProbe, images: torch.Tensor, scenes: list) -> dict[s
     return semantic_scores(scenes, reads).as_dict()
 
 
-def _lr(step: int, cfg: ProbeTrainConfig) -> float:
-    """Learning rate at ``step``: linear warm-up, then cosine decay to 0 (any training
-    config with ``lr``, ``warmup`` and ``steps``)."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
 def train(cfg: ProbeTrainConfig, out: Path, work: Path, resume: bool) -> dict[str, float]:
     """Train, save the probe to ``out`` and return its clean-test scores."""
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    work.mkdir(parents=True, exist_ok=True)
-    log_file = (work / "train.log").open("a")
-
-    def log(msg: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {msg}"
-        print(line, flush=True)
-        log_file.write(line + "\n")
-        log_file.flush()
-
+    log = TrainLog(work)
     t0 = time.time()
     log(f"config {json.dumps(asdict(cfg))}")
     images, targets, _ = render_pool("train", cfg.train_scenes, cfg.seed)
@@ -179,56 +167,33 @@ def train(cfg: ProbeTrainConfig, out: Path, work: Path, resume: bool) -> dict[st
 
     probe = SemanticProbe()
     opt = torch.optim.AdamW(probe.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step = 0
-    if resume and has_checkpoint(work, ""):
-        step, _ = load_checkpoint(work, "", {"probe": probe}, opt)
-        log(f"resumed at step {step}")
-    per_epoch = cfg.train_scenes // cfg.batch
-    t_train, start_step, running, order_epoch = time.time(), step, None, -1
-    probe.train()
-    while step < cfg.steps:
-        epoch, pos = divmod(step, per_epoch)
-        if epoch != order_epoch:  # each epoch's order depends on (seed, epoch) only
-            gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-            order, order_epoch = torch.randperm(cfg.train_scenes, generator=gen), epoch
-        idx = order[pos * cfg.batch : (pos + 1) * cfg.batch]
-        for group in opt.param_groups:
-            group["lr"] = _lr(step, cfg)
+
+    def batch_loss(step: int, idx: torch.Tensor) -> torch.Tensor:
         batch = images[idx].float() / 255
         if cfg.augment > 0:
             batch = degrade(images[idx], np.random.default_rng([cfg.seed, step]), cfg.augment)
-        loss = probe_loss(probe(batch), targets[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        value = loss.item()
-        running = value if running is None else 0.98 * running + 0.02 * value
-        if step % 100 == 0:
-            rate = (step - start_step) / (time.time() - t_train)
-            eta = (cfg.steps - step) / max(rate, 1e-9)
-            speed = f"{rate * cfg.batch:.0f} img/s ETA {eta / 60:.1f} min"
-            log(f"step {step}/{cfg.steps} loss {running:.4f} {speed}")
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_checkpoint(work, "", {"probe": probe}, opt, step)
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            scores = evaluate(probe, val_images, val_scenes)
-            log("val " + " ".join(f"{k} {v:.4f}" for k, v in scores.items()))
-    train_s = time.time() - t_train
-    log(f"trained {step - start_step} steps in {train_s / 60:.1f} min")
+        return probe_loss(probe(batch), targets[idx])
 
+    _, train_s = run_steps(
+        cfg,
+        {"probe": probe},
+        opt,
+        work,
+        resume,
+        batch_loss,
+        lambda: evaluate(probe, val_images, val_scenes),
+        log,
+    )
     probe.eval()
     probe.save_pretrained(str(out), safe_serialization=True)
     report = score_probe(probe, cfg.test_scenes, cfg.seed)
-    report["command"] = "python -m semcom.metrics.train_probe " + " ".join(
-        _argv_for(cfg, out, work)
-    )
+    report["command"] = "python -m semcom.metrics.train_probe " + " ".join(argv_for(cfg, out, work))
     report["train_minutes"] = round(train_s / 60, 1)
     report["train_steps"] = cfg.steps
     (out / "probe_eval.json").write_text(json.dumps(report, indent=2) + "\n")
     log("test " + " ".join(f"{k} {v:.4f}" for k, v in report["scores"].items()))
     log(f"saved to {out}; total {(time.time() - t0) / 60:.1f} min")
-    log_file.close()
+    log.close()
     return report["scores"]
 
 
@@ -257,16 +222,6 @@ def score_probe(probe: SemanticProbe, n: int, seed: int = 0) -> dict:
     }
 
 
-def _argv_for(cfg: ProbeTrainConfig, out: Path, work: Path) -> list[str]:
-    """The command-line options that reproduce ``cfg`` (a dataclass; its defaults left out)."""
-    defaults = type(cfg)()
-    args = [f"--out {out}", f"--work {work}"]
-    for key, value in asdict(cfg).items():
-        if value != getattr(defaults, key):
-            args.append(f"--{key.replace('_', '-')} {value}")
-    return args
-
-
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -285,10 +240,9 @@ def main(argv: list[str] | None = None) -> None:
         metavar="N",
         help="with --eval-only: also score N test scenes under fixed degradations",
     )
-    for key, value in asdict(ProbeTrainConfig()).items():
-        parser.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=value)
+    add_config_options(parser, ProbeTrainConfig)
     args = parser.parse_args(argv)
-    cfg = ProbeTrainConfig(**{k: getattr(args, k) for k in asdict(ProbeTrainConfig())})
+    cfg = config_from(args, ProbeTrainConfig)
     if args.eval_only:
         torch.set_num_threads(cfg.threads)
         probe = load_probe(args.out)
