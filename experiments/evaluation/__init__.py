@@ -63,7 +63,7 @@ from experiments.evaluation.report import (
     rate_figure,
     reconstruction_figure,
 )
-from experiments.evaluation.run import evaluate
+from experiments.evaluation.run import Measured, evaluate, measure, pooled
 from experiments.evaluation.stats import COLUMNS, CodecResult, summarize, summarize_interpolated
 
 __all__ = [
@@ -72,6 +72,7 @@ __all__ = [
     "MATCHES",
     "CodecResult",
     "EvalConfig",
+    "Measured",
     "ablation_streams",
     "check_claim",
     "columns_of",
@@ -80,6 +81,8 @@ __all__ = [
     "format_differences",
     "format_markdown",
     "format_table",
+    "measure",
+    "pooled",
     "rate_figure",
     "reconstruction_figure",
     "run_matched",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,24 @@ class EvalData:
     names: list[str] = field(default_factory=list)
     captions_file: str | None = None
     natural: NaturalPlan | None = None
+
+    def take(self, indices: Sequence[int]) -> EvalData:
+        """The same data restricted to ``indices`` (positions in this set), in that order."""
+        idx = [int(i) for i in indices]
+        bad = [i for i in idx if not 0 <= i < self.images.shape[0]]
+        if bad:
+            raise SemcomError(
+                f"image {bad[0]} is not among the {self.images.shape[0]} images evaluated "
+                f"(0 to {self.images.shape[0] - 1})."
+            )
+        return EvalData(
+            self.images[idx],
+            [self.truths[i] for i in idx] if self.truths is not None else None,
+            [self.captions[i] for i in idx],
+            [self.names[i] for i in idx] if self.names else [],
+            self.captions_file,
+            self.natural,
+        )
 
 
 def load_data(cfg: EvalConfig, ref: Any) -> EvalData:

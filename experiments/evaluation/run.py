@@ -1,9 +1,11 @@
-"""One evaluation from config to tables (:func:`evaluate`)."""
+"""One evaluation from config to tables (:func:`evaluate`): every codec run on every
+image (:func:`measure`, per-image results), then pooled (:func:`pooled`)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -11,6 +13,7 @@ import torch
 
 from experiments.evaluation.config import EvalConfig, ablation_streams
 from experiments.evaluation.data import load_data
+from experiments.evaluation.natural import NaturalPlan
 from experiments.evaluation.pool import (
     _decode_in_worker,
     _decode_job,
@@ -48,21 +51,66 @@ def world_notice(cfg: EvalConfig, ref: Any, images: torch.Tensor) -> str | None:
     return dataset_notice(list(named.values()), cfg.dataset, images)
 
 
+@dataclass
+class Measured:
+    """An evaluation's per-image results, before pooling (:func:`measure`)."""
+
+    #: Each codec's per-image results (by ``cfg.codecs``' names; "interpolate": the
+    #: "above" side, both sides in ``brackets``).
+    results: dict[str, CodecResult]
+    #: "interpolate" only: each other codec matched (below, above) each image's target.
+    brackets: dict[str, tuple[CodecResult, CodecResult]]
+    #: The reference's bits per image (what the others are matched to).
+    targets: list[int]
+    #: The originals [N,3,H,W] in [0, 1].
+    reference: torch.Tensor
+    #: Each original's index in the evaluated set (0 … cfg.n − 1; a subset for a verify).
+    indices: list[int]
+    #: A folder's file names, one per original (empty for a synthetic world).
+    names: list[str] = field(default_factory=list)
+    #: A folder's figures beyond the per-image ones (None for a synthetic world).
+    natural: NaturalPlan | None = None
+    #: The reference codec as built (models loaded), for another call to reuse.
+    codec: Any = None
+
+    @property
+    def pixels(self) -> int:
+        """Pixels per image (H·W)."""
+        return int(self.reference.shape[-2] * self.reference.shape[-1])
+
+
 def evaluate(
     cfg: EvalConfig,
     progress: Callable[[str], None] | None = None,
     about: dict[str, Any] | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> tuple[list[dict], dict[str, CodecResult], torch.Tensor]:
-    """Run every codec of ``cfg``; returns (summaries, results by codec, references).
+    """Run every codec of ``cfg``; returns (summaries, results by codec, references):
+    :func:`measure`, then :func:`pooled`. ``about`` and ``warn``: :func:`measure`'s."""
+    measured = measure(cfg, progress, about, warn)
+    return pooled(cfg, measured), measured.results, measured.reference
 
+
+def measure(
+    cfg: EvalConfig,
+    progress: Callable[[str], None] | None = None,
+    about: dict[str, Any] | None = None,
+    warn: Callable[[str], None] | None = None,
+    indices: Sequence[int] | None = None,
+    codec: Any = None,
+) -> Measured:
+    """Run every codec of ``cfg`` on its images; the per-image results, not pooled.
+
+    ``indices``: only these of ``cfg``'s images (indices into its ``cfg.n``; None: all).
+    Every image is coded on its own with ``cfg.seed``, so an image's figures do not
+    depend on which others run beside it (``semcom verify`` re-runs a sample this way).
+    ``codec``: the reference codec already built from ``cfg`` (None: built here).
     ``about``, when given, receives what the run was on: ``images`` (count),
     ``image_size``, and for a folder ``files``, ``captions_file`` and ``notes`` (one line
     per figure skipped here, and why); and ``world``, the line :func:`world_notice`
     writes when a codec was trained on other images than these (also handed to ``warn``
     once, before any coding).
     """
-    from experiments.evaluation.natural import reference_features, set_figures
     from experiments.rate_match import plan_bits
     from experiments.reference_codec import encode as encode_reference
     from semcom.metrics.readers import load_reader
@@ -70,8 +118,13 @@ def evaluate(
     say = progress or (lambda msg: None)
     codecs = tuple(cfg.codecs or ())
     options = cfg.reference_options()
-    ref = _registered(cfg.reference, options, weights=cfg.weights, device=cfg.device)
+    ref = codec
+    if ref is None:
+        ref = _registered(cfg.reference, options, weights=cfg.weights, device=cfg.device)
     data = load_data(cfg, ref)
+    if indices is not None:
+        data = data.take(indices)
+    picked = list(range(data.images.shape[0])) if indices is None else [int(i) for i in indices]
     reference, truths, natural = data.images, data.truths, data.natural
     count = reference.shape[0]
     h, w = reference.shape[-2:]
@@ -179,15 +232,29 @@ def evaluate(
             result = CodecResult(
                 name, torch.cat(chunks), bits, seconds=time.time() - t_ref, note=note
             )
-            result.stream_bits = {
-                s: float(np.mean([8 * len(r.get(s, b"")) for r in received[name]])) for s in keep
-            }
+            result.streams = {s: [8 * len(r.get(s, b"")) for r in received[name]] for s in keep}
+            result.stream_bits = {s: float(np.mean(v)) for s, v in result.streams.items()}
             _score(result, reference, truths, probe, metrics, natural)
             results[name] = result
             say(f"{name}: decoded ({time.time() - t_ref:.0f} s since decoding began)")
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    return Measured(results, brackets, targets, reference, picked, list(data.names), natural, ref)
+
+
+def pooled(cfg: EvalConfig, measured: Measured) -> list[dict]:
+    """``measured``'s figures pooled per codec of ``cfg``: point estimates with 95 %
+    bootstrap intervals, a folder's set figures, and each codec's paired difference from
+    the reference."""
+    from experiments.evaluation.natural import reference_features, set_figures
+
+    results, brackets, targets = measured.results, measured.brackets, measured.targets
+    reference = measured.reference
+    codecs = tuple(cfg.codecs or ())
+    count = reference.shape[0]
+    h, w = reference.shape[-2:]
+    natural = measured.natural
     summaries = [
         summarize_interpolated(*brackets[c], targets, h * w, cfg.bootstrap, cfg.seed)
         if c in brackets
@@ -215,4 +282,4 @@ def evaluate(
             s["vs_reference"] = paired_differences(
                 ref_stats, other, count, cfg.bootstrap, cfg.seed, keys
             )
-    return summaries, results, reference
+    return summaries

@@ -73,6 +73,8 @@ class CodecResult:
     #: Bits per image of the codec's whole standard files at the chosen points (baselines
     #: only; ``bits`` is what crosses the link: the file less its rebuilt boilerplate).
     file_bits: list[float] = field(default_factory=list)
+    #: Payload bits per stream per image (stream → [N]; MTGC variants only).
+    streams: dict[str, list[int]] = field(default_factory=dict)
 
 
 def _pooled(counts: np.ndarray, kind: type = SemanticCounts) -> dict[str, float]:
