@@ -113,8 +113,9 @@ def evaluate(
     out: Path | None = typer.Option(
         None,
         "--out",
-        help="Write results.json, table.md, reconstructions.png/pdf and rate.png/pdf "
-        "(object F1 and PSNR against bpp) here.",
+        help="Write results.json, images.parquet (per-image rows, for semcom verify), "
+        "table.md, reconstructions.png/pdf and rate.png/pdf (object F1 and PSNR against bpp) "
+        "here.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     threads: int = typer.Option(1, "--threads", help="torch threads (1 is fastest on 2 cores)."),
@@ -162,10 +163,11 @@ def evaluate(
         format_differences,
         format_markdown,
         format_table,
+        measure,
+        pooled,
         rate_figure,
         reconstruction_figure,
     )
-    from experiments.evaluation import evaluate as run
 
     if threads < 1:
         raise SemcomError("--threads must be at least 1.")
@@ -228,7 +230,9 @@ def evaluate(
             print(msg, file=sys.stderr, flush=True)
 
     about: dict = {}
-    summaries, results, reference = run(cfg, say, about, lambda line: typer.echo(line, err=True))
+    measured = measure(cfg, say, about, lambda line: typer.echo(line, err=True))
+    summaries = pooled(cfg, measured)
+    results, reference = measured.results, measured.reference
     failures = check_claim(summaries, cfg.reference)
     semantic = any("f1" in s for s in summaries)
     notes = about.get("notes", [])
@@ -240,9 +244,13 @@ def evaluate(
         "claim_failures": failures,
     }
     if out is not None:
+        from experiments.evaluation.rows import ROWS_FILE, image_rows, write_rows
         from experiments.store import atomic_write_text
 
         out.mkdir(parents=True, exist_ok=True)
+        # the per-image rows first: a results.json that names them has them beside it
+        write_rows(image_rows(measured, tuple(cfg.codecs or ())), out / ROWS_FILE)
+        report["image_rows"] = ROWS_FILE
         atomic_write_text(out / "results.json", json.dumps(report, indent=2) + "\n")
         diffs = format_differences(summaries, cfg.reference)
         table = format_markdown(summaries) + ("\n\n" + diffs if diffs else "")
