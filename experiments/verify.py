@@ -2,7 +2,8 @@
 field by field, whether today's code gives the same results.
 
 ``DIR`` holds sweep rows (``results.parquet`` as shipped under docs/results/, or a sweep's
-``results.sqlite``). The config that made them is ``--config`` (default:
+``results.sqlite``); a ``semcom evaluate --out`` result set is verified the same way by
+:mod:`experiments.verify_evaluate`. The config that made them is ``--config`` (default:
 ``experiments/configs/<DIR's name>.yaml``). ``--points N`` points are drawn with ``--seed``
 from the stored rows; each (codec, channel, SNR, budget) group of the sample runs through
 the sweep engine (:class:`~experiments.runner.GroupRunner`, the same code as ``semcom
@@ -68,11 +69,18 @@ def _value(v):
     return v
 
 
-def compare(stored: pd.DataFrame, rerun: pd.DataFrame, examples: int = 5) -> Verdict:
-    """Compare the rows of ``rerun`` with the stored rows of the same points."""
+def compare(
+    stored: pd.DataFrame,
+    rerun: pd.DataFrame,
+    examples: int = 5,
+    keys: tuple[str, ...] = KEYS,
+) -> Verdict:
+    """Compare the rows of ``rerun`` with the stored rows of the same points (named by
+    the columns ``keys``: a sweep's :data:`KEYS`, or an evaluation's
+    :data:`experiments.evaluation.rows.KEYS`)."""
     verdict = Verdict(points=len(rerun))
-    old = stored.set_index(list(KEYS))
-    new = rerun.set_index(list(KEYS))
+    old = stored.set_index(list(keys))
+    new = rerun.set_index(list(keys))
     columns = [c for c in new.columns if c in old.columns and c not in SKIP]
     for key, row in new.iterrows():
         was = old.loc[key]
@@ -85,7 +93,8 @@ def compare(stored: pd.DataFrame, rerun: pd.DataFrame, examples: int = 5) -> Ver
             else:
                 verdict.different[c] = verdict.different.get(c, 0) + 1
                 if len(verdict.examples) < examples:
-                    point = ", ".join(f"{k}={v}" for k, v in zip(KEYS, key, strict=True))
+                    named = zip(keys, key, strict=True)
+                    point = ", ".join(f"{k}={v}" for k, v in named if v != "")
                     verdict.examples.append(f"{c} at {point}: stored {a!r}, now {b!r}")
     return verdict
 
