@@ -123,3 +123,13 @@ def test_verify_reruns_mtgc_and_an_ablation_on_the_shipped_weights(tmp_path, cap
     code, text, err = run_cli(["verify", str(out), "--points", "6", "--quiet"], capsys)
     assert code == 0, text + err
     assert "caption_bits" in text and "hci_bits" in text and "spw_bits" in text
+
+
+@pytest.mark.slow
+def test_the_shipped_evaluation_of_the_readme_still_comes_out_of_the_code(capsys):
+    """docs/results/evaluate-tiny (the README's evaluate table): a seeded sample of its
+    rows re-runs to what is shipped, so CI on a fresh machine checks those numbers."""
+    folder = Path(__file__).parents[1] / "docs" / "results" / "evaluate-tiny"
+    code, text, err = run_cli(["verify", str(folder), "--points", "2", "--quiet"], capsys)
+    assert code == 0, text + err
+    assert "psnr" in text
