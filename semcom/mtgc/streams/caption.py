@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter, defaultdict
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from semcom.mtgc.streams import StreamError
 from semcom.mtgc.streams.arith import ArithmeticDecoder, ArithmeticEncoder
@@ -237,9 +237,25 @@ class CaptionCoder:
         raise StreamError("the caption stream is corrupted (no end of caption).")
 
 
-@lru_cache(maxsize=1)
-def default_model() -> CaptionModel:
-    """The frozen model shipped with semcom (version ``MODEL_VERSION``)."""
-    from semcom.mtgc.streams import caption_lm
+#: The frozen caption models by name (a codec's ``CodecConfig.caption_lm``) → their module
+#: under :mod:`semcom.mtgc.streams`: ``shapes`` (ShapesWorld's captions and common caption
+#: words, every preset's default), ``shapes-complex`` (ShapesWorld-Complex's concise captions).
+CAPTION_MODELS: dict[str, str] = {"shapes": "caption_lm", "shapes-complex": "caption_lm_complex"}
 
-    return CaptionModel(list(caption_lm.VOCAB), [tuple(t) for t in caption_lm.TRIGRAMS])
+
+@cache
+def caption_model(name: str = "shapes") -> CaptionModel:
+    """The frozen caption model ``name`` (a key of :data:`CAPTION_MODELS`)."""
+    from importlib import import_module
+
+    if name not in CAPTION_MODELS:
+        raise StreamError(
+            f"unknown caption model {name!r}; choose one of {', '.join(CAPTION_MODELS)}."
+        )
+    module = import_module(f"semcom.mtgc.streams.{CAPTION_MODELS[name]}")
+    return CaptionModel(list(module.VOCAB), [tuple(t) for t in module.TRIGRAMS])
+
+
+def default_model() -> CaptionModel:
+    """The frozen model every preset uses unless its config names another (``shapes``)."""
+    return caption_model("shapes")
