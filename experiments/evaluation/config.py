@@ -198,10 +198,18 @@ class EvalConfig:
         return f"{self.reference}-{ORACLE}"
 
     def reference_options(self) -> dict[str, Any]:
-        """The reference codec's options: ``options`` plus the flags that were given."""
+        """The reference codec's options: ``options`` plus the flags that were given; on
+        ShapesWorld-Complex, without ``--weights`` or a ``preset`` option, a codec that
+        takes a preset (MTGC) gets the one trained for that world (``tiny-complex``)."""
         flags = {
             "steps": self.steps,
             "hci_lowpass": self.hci_lowpass,
             "init_strength": self.init_strength,
         }
-        return {**self.options, **{k: v for k, v in flags.items() if v is not None}}
+        options = {**self.options, **{k: v for k, v in flags.items() if v is not None}}
+        if self.dataset == "shapes-complex" and self.weights is None and "preset" not in options:
+            from semcom.registry import codec_class
+
+            if "preset" in getattr(codec_class(self.reference), "option_names", ()):
+                options["preset"] = "tiny-complex"
+        return options

@@ -21,7 +21,14 @@ from semcom.errors import SemcomError
 from semcom.protocol import Encoded, Option, Stream
 
 #: Presets a config may name.
-PRESETS = ("tiny", "sd21")
+PRESETS = ("tiny", "tiny-complex", "sd21")
+
+
+def _shipped_dir(preset: str) -> Path | None:
+    """The folder of a preset's shipped weights (None: sd21 ships none)."""
+    from semcom.mtgc.presets.tiny import WEIGHTS_DIR
+
+    return WEIGHTS_DIR.with_name(preset) if preset in ("tiny", "tiny-complex") else None
 #: The scene streams must arrive: "robust" protection (the table MCS with 3 dB more margin;
 #: below the table QPSK 1/5, repeated as the SNR asks and the budget allows); the HCI takes
 #: the link's best MCS ("adaptive").
@@ -118,7 +125,16 @@ class MTGCCodec:
         device: str = "cpu",
         **_: Any,
     ) -> MTGCCodec:
-        return cls(**cls.check_options(options), weights=weights, model=model, device=device)
+        """The codec of ``options``; with ``weights`` and no ``preset`` option, the preset
+        the weights' mtgc.json names (a tiny-complex model loads as tiny-complex)."""
+        checked = cls.check_options(options)
+        if weights is not None and "preset" not in options:
+            from semcom.mtgc.config import recorded_preset
+
+            recorded = recorded_preset(weights)
+            if recorded in PRESETS:
+                checked["preset"] = recorded
+        return cls(**checked, weights=weights, model=model, device=device)
 
     @property
     def model(self):
@@ -156,11 +172,8 @@ class MTGCCodec:
             return None
         if self.weights is not None:
             return folder_identity(self.weights)
-        if self.preset == "tiny":
-            from semcom.mtgc.presets.tiny import WEIGHTS_DIR
-
-            return folder_identity(WEIGHTS_DIR)
-        return None
+        shipped = _shipped_dir(self.preset)
+        return folder_identity(shipped) if shipped is not None else None
 
     @property
     def world(self) -> str | None:
@@ -172,11 +185,10 @@ class MTGCCodec:
             return self._model.config.world
         if self.weights is not None:
             return recorded_world(self.weights)
-        if self.preset == "tiny":
-            from semcom.mtgc.presets.tiny import WEIGHTS_DIR
-
-            # no shipped weights: load_tiny builds the untrained architecture
-            return recorded_world(WEIGHTS_DIR) or "untrained"
+        shipped = _shipped_dir(self.preset)
+        if shipped is not None:
+            # no shipped weights: the loader builds the untrained architecture
+            return recorded_world(shipped) or "untrained"
         return PRESET_WORLDS.get(self.preset)
 
     @property

@@ -48,7 +48,8 @@ def train(
     preset: str = typer.Option(
         "tiny",
         "--preset",
-        help="tiny (ShapesWorld, CPU recipe) or sd21 (an image folder: --data, --out).",
+        help="tiny (ShapesWorld, CPU recipe), tiny-complex (ShapesWorld-Complex, the same "
+        "recipe) or sd21 (an image folder: --data, --out).",
     ),
     data: Path | None = typer.Option(
         None, "--data", help="sd21: the folder of training images (PNG, JPEG, WebP)."
@@ -73,8 +74,8 @@ def train(
         "cpu", "--device", help="cpu, cuda (cuda:N) or auto: where sd21 trains."
     ),
 ) -> None:
-    """Train MTGC (tiny on ShapesWorld, sd21 on an image folder); each part checkpoints,
-    resumes and logs to WORK."""
+    """Train MTGC (tiny on ShapesWorld, tiny-complex on ShapesWorld-Complex, sd21 on an image
+    folder); each part checkpoints, resumes and logs to WORK."""
     from semcom.devices import resolve_device
     from semcom.mtgc.train import STAGE_PARTS, TrainConfig, run_all, run_stage
 
@@ -96,8 +97,8 @@ def train(
             device=where,
         )
         return
-    if preset != "tiny":
-        raise SemcomError(f"--preset must be tiny or sd21, not {preset!r}.")
+    if preset not in ("tiny", "tiny-complex"):
+        raise SemcomError(f"--preset must be tiny, tiny-complex or sd21, not {preset!r}.")
     for flag, value in (
         ("--data", data),
         ("--captions", captions),
@@ -105,7 +106,7 @@ def train(
         ("--image-encoder", image_encoder),
     ):
         if value is not None:
-            raise SemcomError(f"{flag} applies to --preset sd21 (tiny renders ShapesWorld).")
+            raise SemcomError(f"{flag} applies to --preset sd21 ({preset} renders its scenes).")
     if where != "cpu":
         raise SemcomError(
             "the tiny recipe trains on the CPU (its shipped weights come from 2 cores); "
@@ -115,7 +116,11 @@ def train(
         raise SemcomError(f"--stage must be 1, 2 or 3, not {stage}.")
     if not 0 <= value_scenes <= 10000:
         raise SemcomError(f"--value-scenes must be 0 to 10000, not {value_scenes}.")
-    cfg = TrainConfig.from_yaml(config) if config is not None else TrainConfig()
+    from semcom.mtgc.train.run import preset_training
+
+    cfg = preset_training(preset)
+    if config is not None:
+        cfg = TrainConfig.from_yaml(config, base=cfg)
     overrides: dict = {}
     if steps is not None:
         known = set(TrainConfig.__dataclass_fields__)
@@ -131,16 +136,16 @@ def train(
         overrides["threads"] = threads
     cfg = cfg.updated(overrides, "the command line")
     if out is None:
-        out = default_out()
+        out = default_out(preset)
         typer.echo(f"training into {out}", err=True)
     if stage is None:
         if part:
             raise SemcomError("--part needs --stage (the parts are named per stage).")
-        reports = run_all(cfg, out, work, not fresh)
+        reports = run_all(cfg, out, work, not fresh, preset=preset)
         if value_scenes > 0:
             _measure_values(out, value_scenes)
     else:
-        reports = run_stage(stage, cfg, out, work, tuple(part) or None, not fresh)
+        reports = run_stage(stage, cfg, out, work, tuple(part) or None, not fresh, preset)
     for name, report in reports.items():
         typer.echo(f"{name}: " + ", ".join(f"{k} {v}" for k, v in report.items()))
 
@@ -152,6 +157,10 @@ def _measure_values(out: Path, scenes: int) -> None:
 
     args = ["evaluate", "--split", "val", "--n", str(scenes), "--codec", "mtgc", "--steps"]
     args += ["10", "--weights", str(out), "--values", str(out / "values.json"), "--quiet"]
+    from semcom.mtgc.config import recorded_world
+
+    if recorded_world(out) == "shapes-complex":
+        args += ["--dataset", "shapes-complex"]
     if main(args) != 0:
         raise SemcomError(
             f"measuring the value table of {out} failed; run semcom {' '.join(args)}."
@@ -212,12 +221,15 @@ def _train_sd21(
 INSTALLED_OUT = Path("runs/tiny-model")
 
 
-def default_out() -> Path:
-    """The shipped tiny weights' folder when semcom runs from a source checkout (a
+def default_out(preset: str = "tiny") -> Path:
+    """The preset's shipped weights' folder when semcom runs from a source checkout (a
     pyproject.toml beside the package: that is how the shipped weights are made), else
-    :data:`INSTALLED_OUT`, so that training never writes into an installed package."""
+    :data:`INSTALLED_OUT` (``runs/<preset>-model``), so that training never writes into an
+    installed package."""
     import semcom
     from semcom.mtgc.presets.tiny import WEIGHTS_DIR
 
     source = Path(semcom.__file__).resolve().parents[1]
-    return WEIGHTS_DIR if (source / "pyproject.toml").is_file() else INSTALLED_OUT
+    if not (source / "pyproject.toml").is_file():
+        return INSTALLED_OUT if preset == "tiny" else Path(f"runs/{preset}-model")
+    return WEIGHTS_DIR.with_name(preset)

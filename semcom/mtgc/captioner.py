@@ -1,8 +1,9 @@
 """Captioners: the transmitter's image → caption (it sees the image only).
 
-``tiny``: :class:`ShapesCaptioner`, a small CNN that reads, for each cell of the 3×3
-grid, whether an object is there and its shape, colour and size, and writes the
-canonical ShapesWorld caption. ``sd21``: :class:`HFCaptioner`, any local transformers
+``tiny``: :class:`ShapesCaptioner`, a small CNN that reads, for each cell of its world's
+grid (:mod:`semcom.mtgc.cells`), whether an object is there and its attributes, and writes
+the world's caption (ShapesWorld: canonical, 3×3 cells; ShapesWorld-Complex: concise,
+4×4 cells). ``sd21``: :class:`HFCaptioner`, any local transformers
 image-to-text model (BLIP, BLIP-2, …) with its processor, decoded greedily.
 """
 
@@ -15,35 +16,41 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
-from semcom.data.captions import CELLS, COLOURS, SHAPES, SIZES, ShapeObject, canonical_caption
+from semcom.data.captions import CELLS, COLOURS, SHAPES, ShapeObject, canonical_caption
 from semcom.errors import SemcomError
-
-#: Logits per grid cell: presence, shapes, colours, sizes.
-_PER_CELL = 1 + len(SHAPES) + len(COLOURS) + len(SIZES)
+from semcom.mtgc.cells import CellLayout, cell_layout
 
 
 class ShapesCaptioner(ModelMixin, ConfigMixin):
-    """CNN over [B,3,H,W] images in [0,1] → per-cell attribute logits → captions."""
+    """CNN over [B,3,H,W] images in [0,1] → per-cell attribute logits → captions.
+
+    ``world``: whose cells and caption (a :func:`~semcom.mtgc.cells.cell_layout` name).
+    """
 
     @register_to_config
-    def __init__(self, channels: tuple[int, ...] = (32, 64, 128, 128)) -> None:
+    def __init__(
+        self, channels: tuple[int, ...] = (32, 64, 128, 128), world: str = "shapes"
+    ) -> None:
         super().__init__()
+        self.layout: CellLayout = cell_layout(world)
         layers: list[nn.Module] = []
         c_in = 3
         for c in channels:
             layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(8, c), nn.SiLU()]
             c_in = c
-        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(3))
-        self.head = nn.Conv2d(c_in, _PER_CELL, 1)
+        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(self.layout.grid))
+        self.head = nn.Conv2d(c_in, self.layout.per_cell, 1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """[B,3,H,W] in [0,1] → logits [B, 9, 1 + shapes + colours + sizes]."""
-        out = self.head(self.body(images * 2 - 1))  # [B, P, 3, 3]
+        """[B,3,H,W] in [0,1] → logits [B, G², layout.per_cell] (ShapesWorld: [B, 9, 17])."""
+        out = self.head(self.body(images * 2 - 1))  # [B, P, G, G]
         return out.flatten(2).transpose(1, 2)
 
     @torch.no_grad()
     def scenes(self, images: torch.Tensor) -> list[list[ShapeObject]]:
-        """Read the objects: a list of ShapeObject per image."""
+        """Read ShapesWorld objects: a list of ShapeObject per image."""
+        if self.layout.world != "shapes":
+            raise SemcomError("scenes() reads ShapesWorld objects; this captioner reads another.")
         logits = self(images)
         s0, s1 = 1, 1 + len(SHAPES)
         c1 = s1 + len(COLOURS)
@@ -64,9 +71,12 @@ class ShapesCaptioner(ModelMixin, ConfigMixin):
             result.append(objs)
         return result
 
+    @torch.no_grad()
     def caption(self, images: torch.Tensor) -> list[str]:
         """[B,3,H,W] in [0,1] → B captions."""
-        return [canonical_caption(s) for s in self.scenes(images)]
+        if self.layout.world == "shapes":
+            return [canonical_caption(s) for s in self.scenes(images)]
+        return self.layout.captions(self(images))
 
 
 class HFCaptioner:

@@ -153,9 +153,10 @@ def info(
 
 
 def _describe(bs: object, path: Path) -> dict[str, object]:
+    from semcom.mtgc.config import PRESET_CAPTION_LMS
     from semcom.mtgc.container import FORMAT_VERSION, Bitstream
     from semcom.mtgc.streams import StreamError
-    from semcom.mtgc.streams.caption import CaptionCoder
+    from semcom.mtgc.streams.caption import CaptionCoder, caption_model
     from semcom.mtgc.streams.hci import HCISetting
 
     assert isinstance(bs, Bitstream)
@@ -169,7 +170,8 @@ def _describe(bs: object, path: Path) -> dict[str, object]:
     caption = None
     if "caption" in bs.streams:
         try:
-            caption = CaptionCoder().decode(bs.streams["caption"])
+            model = caption_model(PRESET_CAPTION_LMS.get(bs.preset, "shapes"))
+            caption = CaptionCoder(model).decode(bs.streams["caption"])
         except StreamError:
             caption = None
     return {

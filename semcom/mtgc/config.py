@@ -20,7 +20,14 @@ MAX_PIXELS = 1 << 22
 #: The world (:data:`semcom.worlds.WORLDS`) of a preset's weights when a model directory
 #: does not record its own: the tiny recipe trains on ShapesWorld only, the sd21 preset is
 #: a Stable Diffusion 2.1-base backbone (natural photographs).
-PRESET_WORLDS: dict[str, str] = {"tiny": "shapes", "sd21": "natural"}
+PRESET_WORLDS: dict[str, str] = {
+    "tiny": "shapes",
+    "sd21": "natural",
+    "tiny-complex": "shapes-complex",
+}
+#: The caption model (``CodecConfig.caption_lm``) of a preset whose captions are not
+#: ShapesWorld's: what a bitstream's caption is read with when only its header is known.
+PRESET_CAPTION_LMS: dict[str, str] = {"tiny-complex": "shapes-complex"}
 #: The seven non-empty subsets of streams, as tuples of names that arrive.
 ARRIVAL_PATTERNS: tuple[tuple[str, ...], ...] = tuple(
     tuple(s for i, s in enumerate(STREAMS) if mask >> i & 1) for mask in range(1, 8)
@@ -48,6 +55,9 @@ class CodecConfig:
     (:data:`PRESET_WORLDS`). It describes the weights and changes nothing they compute,
     so it is left out of the fingerprint and of the weights' identity
     (:data:`semcom.codecs.identity.DESCRIPTIVE_KEYS`): stating it moves no result.
+    caption_lm: the frozen caption model that codes the caption stream (a key of
+    :data:`semcom.mtgc.streams.caption.CAPTION_MODELS`): ``shapes`` (default) or
+    ``shapes-complex`` (the tiny-complex preset). Part of the fingerprint.
     """
 
     preset: str = "tiny"
@@ -61,6 +71,7 @@ class CodecConfig:
     clip_mean: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
     clip_std: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
     world: str | None = None
+    caption_lm: str = "shapes"
 
     def __post_init__(self) -> None:
         if self.world is None:
@@ -85,6 +96,19 @@ def recorded_world(folder: str | Path) -> str | None:
     if isinstance(world, str) and world:
         return world
     return PRESET_WORLDS.get(raw.get("preset", CodecConfig.preset))
+
+
+def recorded_preset(folder: str | Path) -> str | None:
+    """The preset a model directory's ``mtgc.json`` names (``tiny`` where it names none),
+    read without loading the model; None when the file is missing or unreadable."""
+    try:
+        raw = json.loads((Path(folder) / MTGC_CONFIG).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    preset = raw.get("preset", CodecConfig.preset)
+    return preset if isinstance(preset, str) else None
 
 
 @dataclass

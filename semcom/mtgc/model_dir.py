@@ -19,6 +19,7 @@ from semcom.mtgc.config import MTGC_CONFIG, CodecConfig
 from semcom.mtgc.mgdd import MGDD
 from semcom.mtgc.pipeline import MTGC
 from semcom.mtgc.sketch import SceneSketch
+from semcom.mtgc.streams.caption import CAPTION_MODELS
 from semcom.mtgc.streams.hci import KINDS, HCICodec, LearnedHCICodec
 from semcom.mtgc.tascm import TASCM
 from semcom.mtgc.textenc import HFTokenizer, TextEncoder, WordTokenizer
@@ -97,6 +98,11 @@ def _load(path: Path, device: str | torch.device, dtype: torch.dtype | None) -> 
     config = CodecConfig(**raw)
     if config.hci_kind not in KINDS:
         raise SemcomError(f"{path / MTGC_CONFIG}: unknown hci_kind {config.hci_kind!r}.")
+    if config.caption_lm not in CAPTION_MODELS:
+        raise SemcomError(
+            f"{path / MTGC_CONFIG}: unknown caption_lm {config.caption_lm!r}; choose one of "
+            f"{', '.join(CAPTION_MODELS)}."
+        )
     mgdd = MGDD.from_pretrained(path).to(device, dtype)
     text_model = CLIPTextModel.from_pretrained(
         path / "text_encoder",

@@ -41,7 +41,7 @@ from semcom.mtgc.mgdd import MGDD
 from semcom.mtgc.receiver import generate, lowpass_from
 from semcom.mtgc.sketch import SceneSketch
 from semcom.mtgc.streams import StreamError
-from semcom.mtgc.streams.caption import CaptionCoder
+from semcom.mtgc.streams.caption import CaptionCoder, caption_model
 from semcom.mtgc.streams.hci import FACTORS, N_QUALITIES, HCICodec, HCISetting
 from semcom.mtgc.streams.spw import SPWCoder
 from semcom.mtgc.tascm import TASCM
@@ -80,7 +80,7 @@ class MTGC:
         self.mgdd = mgdd
         self.captioner = captioner
         self.image_encoder = image_encoder.eval() if image_encoder is not None else None
-        self.caption_coder = caption_coder or CaptionCoder()
+        self.caption_coder = caption_coder or CaptionCoder(caption_model(config.caption_lm))
         self.sketch = sketch.eval() if sketch is not None else None
         if mgdd.config.guide_channels and sketch is None:
             raise SemcomError("this decoder reads a scene sketch: the model needs sketch/.")

@@ -13,10 +13,13 @@ The receiver reads each semantic stream into per-cell attribute beliefs and pain
   cell paints nothing; windows are composited over each other by their α.
 
 Per-cell logits follow ``groups``: one presence logit, then one block of scores per
-categorical attribute (ShapesWorld: 6 shapes, 8 colours, 2 sizes). The first group is
-the one templates depend on jointly with the last (shape × size); fills depend on the
-second (colour). The sketch is a spatial path for the semantic streams: the diffusion
-decoder sees it (through the autoencoder) beside the noisy latents and draws the image.
+categorical attribute (ShapesWorld: 6 shapes, 8 colours, 2 sizes; ShapesWorld-Complex
+adds 3 textures and 4 + 4 within-cell offset bins, :mod:`semcom.mtgc.cells`). Templates
+depend jointly on the first and third group (shape × size); fills depend on the second
+(colour); with six groups the last two place each cell's window by the expected
+row and column offset (texture is read, not painted). The sketch is a spatial path for
+the semantic streams: the diffusion decoder sees it (through the autoencoder) beside the
+noisy latents and draws the image.
 """
 
 from __future__ import annotations
@@ -112,8 +115,11 @@ class SceneSketch(ModelMixin, ConfigMixin):
         halo_blur: int = 33,
     ) -> None:
         super().__init__()
-        if len(groups) != 3:
-            raise ValueError("groups must be (shapes, colours, sizes)")
+        if len(groups) not in (3, 6):
+            raise ValueError(
+                "groups must be (shapes, colours, sizes) or (shapes, colours, sizes, "
+                "textures, row offsets, column offsets)"
+            )
         if window % 2 or window > canvas:
             raise ValueError("window must be even and at most the canvas side")
         if halo < 0 or halo_blur < 1 or halo_blur % 2 == 0:
@@ -123,7 +129,7 @@ class SceneSketch(ModelMixin, ConfigMixin):
         self.caption_reader = CaptionReader(
             vocab_size, max_tokens, width, layers, heads, out, cells
         )
-        n_shape, n_colour, n_size = groups
+        n_shape, n_colour, n_size = groups[:3]
         self.templates = nn.Parameter(torch.zeros(n_shape * n_size, window, window))
         self.fills = nn.Parameter(torch.zeros(n_colour, 3))
 
@@ -225,20 +231,23 @@ class SceneSketch(ModelMixin, ConfigMixin):
         coverage is 1 − Π(1 − α_k).
         """
         g = self.config.grid
-        n_shape, n_colour, n_size = self.config.groups
+        groups = self.config.groups
+        n_shape, n_colour, n_size = groups[:3]
         b, k, _ = beliefs.shape
         dtype = self.templates.dtype
         beliefs = beliefs.to(self.device, dtype)
         present = beliefs[..., 0]
         shape = beliefs[..., 1 : 1 + n_shape]
         colour = beliefs[..., 1 + n_shape : 1 + n_shape + n_colour]
-        size_p = beliefs[..., 1 + n_shape + n_colour :]
+        size_p = beliefs[..., 1 + n_shape + n_colour : 1 + n_shape + n_colour + n_size]
         joint = (shape.unsqueeze(-1) * size_p.unsqueeze(-2)).flatten(-2)  # [B,K,S·Z]
         alpha = torch.einsum("bkj,jhw->bkhw", joint, torch.sigmoid(PAINT_GAIN * self.templates))
         alpha = alpha * present[..., None, None]  # [B,K,w,w]
         fill = colour @ torch.sigmoid(PAINT_GAIN * self.fills)  # [B,K,3]
-
         side, win = self.config.canvas, self.config.window
+        if len(groups) == 6:
+            alpha = self._shift(alpha, beliefs[..., 1 + sum(groups[:4]) :], side / g)
+
         half = win // 2
         pad = side + win  # canvas with a margin of half a window on each side
         coverage = torch.zeros(b, pad, pad, device=self.device, dtype=dtype)
@@ -262,6 +271,27 @@ class SceneSketch(ModelMixin, ConfigMixin):
             rgb = F.interpolate(rgb, size=size, mode="bilinear", align_corners=False)
             cover = F.interpolate(cover, size=size, mode="bilinear", align_corners=False)
         return rgb, cover
+
+    def _shift(self, alpha: torch.Tensor, offsets: torch.Tensor, cell: float) -> torch.Tensor:
+        """Windows α [B,K,w,w] moved by each cell's expected offset from its centre
+        (offsets [B,K,rows+cols]: row then column bin beliefs; ``cell`` pixels a cell)."""
+        n_row = self.config.groups[4]
+        b, k, w, _ = alpha.shape
+        shifts = []
+        for p in (offsets[..., :n_row], offsets[..., n_row:]):
+            centres = (torch.arange(p.shape[-1], device=p.device, dtype=p.dtype) + 0.5) / p.shape[
+                -1
+            ]
+            shifts.append(((p * centres).sum(-1) - 0.5) * cell)  # [B,K] pixels
+        dy, dx = shifts
+        theta = torch.zeros(b * k, 2, 3, device=alpha.device, dtype=alpha.dtype)
+        theta[:, 0, 0] = 1
+        theta[:, 1, 1] = 1
+        theta[:, 0, 2] = -2 * dx.reshape(-1) / w
+        theta[:, 1, 2] = -2 * dy.reshape(-1) / w
+        grid = F.affine_grid(theta, [b * k, 1, w, w], align_corners=False)
+        moved = F.grid_sample(alpha.reshape(b * k, 1, w, w), grid, align_corners=False)
+        return moved.reshape(b, k, w, w)
 
     @staticmethod
     def composite(rgb: torch.Tensor, cover: torch.Tensor, background: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""Backbone presets: ``tiny`` (CPU, ships with the package) and ``sd21`` (local weights).
+"""Backbone presets: ``tiny`` (CPU, ships with the package), ``tiny-complex`` (the same
+architecture for ShapesWorld-Complex) and ``sd21`` (local weights).
 
 Both build the same classes; a preset is a set of configs plus where its weights live.
 """
@@ -12,7 +13,7 @@ import torch
 from semcom.errors import SemcomError
 from semcom.mtgc.pipeline import MTGC
 
-PRESETS: tuple[str, ...] = ("tiny", "sd21")
+PRESETS: tuple[str, ...] = ("tiny", "tiny-complex", "sd21")
 
 
 def load_codec(
@@ -26,6 +27,10 @@ def load_codec(
         from semcom.mtgc.presets.tiny import load_tiny
 
         return load_tiny(weights, device=device, dtype=dtype)
+    if preset == "tiny-complex":
+        from semcom.mtgc.presets.tiny_complex import load_tiny_complex
+
+        return load_tiny_complex(weights, device=device, dtype=dtype)
     if preset == "sd21":
         from semcom.mtgc.presets.sd21 import load_sd21
 

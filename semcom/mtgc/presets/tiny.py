@@ -28,10 +28,12 @@ from transformers import CLIPTextConfig, CLIPTextModel
 
 from semcom.mtgc.autoencoder import SceneAutoencoder
 from semcom.mtgc.captioner import ShapesCaptioner
+from semcom.mtgc.cells import cell_layout
+from semcom.mtgc.config import PRESET_CAPTION_LMS
 from semcom.mtgc.mgdd import MGDD, MGDDConfig
 from semcom.mtgc.pipeline import MTGC, CodecConfig
 from semcom.mtgc.sketch import SceneSketch
-from semcom.mtgc.streams.caption import default_model
+from semcom.mtgc.streams.caption import caption_model
 from semcom.mtgc.streams.hci import HCICodec, LearnedHCICodec
 from semcom.mtgc.tascm import TASCM
 from semcom.mtgc.textenc import TextEncoder, WordTokenizer
@@ -44,6 +46,9 @@ class TinyConfig:
     """Sizes of every part of a ``tiny``-style codec (tests shrink them further)."""
 
     preset: str = "tiny"
+    #: The world the codec is built for: its captioner's and sketch's cells
+    #: (:func:`~semcom.mtgc.cells.cell_layout`) and its caption model.
+    world: str = "shapes"
     min_size: int = 64
     vae_channels: tuple[int, ...] = (32, 64, 128)
     #: GroupNorm groups in the autoencoder: several channels per group (as SD does); one
@@ -184,7 +189,11 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
             rescale_betas_zero_snr=c.zero_terminal_snr,
             timestep_spacing=c.timestep_spacing,
         )
-        tokenizer = WordTokenizer(default_model().vocab, max_length=c.max_tokens)
+        layout = cell_layout(c.world)
+        if c.sketch and c.sketch_grid != layout.grid:
+            raise ValueError(f"sketch_grid must be the {c.world} cells' grid, {layout.grid}")
+        caption_lm = PRESET_CAPTION_LMS.get(c.preset, "shapes")
+        tokenizer = WordTokenizer(caption_model(caption_lm).vocab, max_length=c.max_tokens)
         text_model = CLIPTextModel(
             CLIPTextConfig(
                 vocab_size=len(tokenizer),
@@ -214,11 +223,12 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
             layout_dim=c.layout_dim,
         )
         learned = LearnedHCICodec(n=c.hci_n, m=c.hci_m)
-        captioner = ShapesCaptioner(channels=c.captioner_channels).eval()
+        captioner = ShapesCaptioner(channels=c.captioner_channels, world=c.world).eval()
         sketch = None
         if c.sketch:
             sketch = SceneSketch(
                 grid=c.sketch_grid,
+                groups=layout.groups,
                 context_dim=c.text_width,
                 vocab_size=len(tokenizer),
                 max_tokens=c.max_tokens,
@@ -238,6 +248,7 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
         hci_lowpass=c.hci_lowpass,
         seed=c.seed,
         world="untrained",  # random weights; `semcom train` records what it trained on
+        caption_lm=caption_lm,
     )
     return MTGC(
         codec_config,

@@ -44,8 +44,9 @@ class Settings:
         """Checks across fields (after :meth:`updated`'s per-field ones)."""
 
     @classmethod
-    def from_yaml(cls: type[S], path: Path) -> S:
-        """Read a YAML mapping of field → value; unknown keys are an error."""
+    def from_yaml(cls: type[S], path: Path, base: S | None = None) -> S:
+        """Read a YAML mapping of field → value over ``base`` (default: the defaults);
+        unknown keys are an error."""
         if not path.is_file():
             raise SemcomError(f"the training config {path} does not exist.")
         try:
@@ -54,7 +55,7 @@ class Settings:
             raise SemcomError(f"{path} is not valid YAML ({type(err).__name__}).") from err
         if not isinstance(data, dict):
             raise SemcomError(f"{path} must hold a mapping of training settings.")
-        return cls().updated(data, str(path))
+        return (base if base is not None else cls()).updated(data, str(path))
 
     def updated(self: S, values: dict, where: str = "the options") -> S:
         """A copy with ``values`` applied, type-checked against the defaults;
@@ -93,6 +94,10 @@ class TrainConfig(Settings):
 
     seed: int = 0
     threads: int = 2
+    #: A trained model the new one starts from where its weights fit
+    #: (:mod:`semcom.mtgc.train.warm`): a preset's shipped weights (``tiny``) or a model
+    #: directory; empty: from scratch.
+    init_from: str = ""
     train_scenes: int = 6000
     checkpoint_every: int = 100
     log_every: int = 25

@@ -1,5 +1,6 @@
-"""Training data: rendered ShapesWorld pools, batches, cached latents, the streams a
-receiver would see (captions, decoded HCI) and per-pixel loss weights."""
+"""Training data: rendered pools of a world's scenes (ShapesWorld or ShapesWorld-Complex),
+batches, cached latents, the streams a receiver would see (captions, decoded HCI) and
+per-pixel loss weights."""
 
 from __future__ import annotations
 
@@ -13,32 +14,61 @@ import torch
 import torch.nn.functional as F
 
 from semcom.data.captions import canonical_caption
+from semcom.data.complex import ShapesWorldComplex
 from semcom.data.shapes import ShapesWorld
+from semcom.errors import SemcomError
 from semcom.metrics.semantic import probe_targets
+from semcom.mtgc.cells import CellLayout, cell_layout
 from semcom.mtgc.pipeline import MTGC
 from semcom.mtgc.streams.hci import downsample, upsample
 
-#: The world (:mod:`semcom.worlds`) the pools are drawn from; the decoder part records it
-#: in the model's mtgc.json (``CodecConfig.world``).
+#: The world (:mod:`semcom.worlds`) a model trains on unless its captioner reads another:
+#: the decoder part records the pool's in the model's mtgc.json (``CodecConfig.world``).
 WORLD = "shapes"
+
+
+def training_world(codec: MTGC) -> str:
+    """The world a model's parts train on: its captioner's cells' (tiny: ``shapes``,
+    tiny-complex: ``shapes-complex``)."""
+    layout = getattr(codec.captioner, "layout", None)
+    return layout.world if layout is not None else WORLD
 
 
 # -- data -------------------------------------------------------------------------------
 @dataclass
 class Pool:
-    """Rendered training scenes: images uint8 [N,3,128,128], targets int64 [N,9,4],
-    object masks bool [N,1,128,128] (truth: training weights only)."""
+    """Rendered training scenes of ``world``: images uint8 [N,3,128,128], per-cell targets
+    int64 [N,G²,1+groups] (:mod:`semcom.mtgc.cells`; ShapesWorld [N,9,4]), object masks
+    bool [N,1,128,128] (truth: training weights only)."""
 
     images: torch.Tensor
     targets: torch.Tensor
     captions: list[str]
     canonical: list[str]
     masks: torch.Tensor
+    world: str = WORLD
+
+    @property
+    def layout(self) -> CellLayout:
+        """The world's per-cell reading (targets, losses)."""
+        return cell_layout(self.world)
+
+    def task_loss(self, logits: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """The per-cell attribute loss of logits [B,G²,P] against scenes ``idx``' targets."""
+        return self.layout.loss(logits, self.targets[idx])
 
 
-def render_pool(n: int, seed: int) -> Pool:
-    """The first ``n`` scenes of training set ``seed``."""
-    data = ShapesWorld("train", n=n, seed=seed)
+def render_pool(n: int, seed: int, world: str = WORLD) -> Pool:
+    """The first ``n`` scenes of training set ``seed`` of ``world`` (``shapes`` or
+    ``shapes-complex``; a complex scene's caption is its concise one, in both lists)."""
+    if world not in ("shapes", "shapes-complex"):
+        raise SemcomError(f"no training scenes for the world {world!r}.")
+    complex_world = world == "shapes-complex"
+    data = (
+        ShapesWorldComplex("train", n=n, seed=seed)
+        if complex_world
+        else ShapesWorld("train", n=n, seed=seed)
+    )
     images = torch.empty((n, 3, 128, 128), dtype=torch.uint8)
     masks = torch.empty((n, 1, 128, 128), dtype=torch.bool)
     scenes, captions, canonical = [], [], []
@@ -48,7 +78,9 @@ def render_pool(n: int, seed: int) -> Pool:
         masks[i, 0] = item.labels >= 0
         scenes.append(item.objects)
         captions.append(item.caption)
-        canonical.append(canonical_caption(item.objects))
+        canonical.append(item.caption if complex_world else canonical_caption(item.objects))
+    if complex_world:
+        return Pool(images, cell_layout(world).targets(scenes), captions, canonical, masks, world)
     return Pool(images, probe_targets(scenes), captions, canonical, masks)
 
 

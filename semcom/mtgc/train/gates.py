@@ -8,35 +8,63 @@ import math
 import numpy as np
 import torch
 
+from semcom.data.complex import ShapesWorldComplex
 from semcom.data.shapes import ShapesWorld
+from semcom.errors import SemcomError
 from semcom.metrics.pixel import psnr as pixel_psnr
-from semcom.metrics.semantic import probe_targets
+from semcom.mtgc.cells import cell_layout
 from semcom.mtgc.pipeline import MTGC
 from semcom.mtgc.streams.hci import downsample
 from semcom.mtgc.train.config import SAMPLING_CANDIDATES
+from semcom.mtgc.train.data import WORLD, training_world
 from semcom.mtgc.train.inputs import TaskHead
 
 
 # -- quick measurements written into training.json ------------------------------------
-def _val_pool(seed: int, n: int = 300) -> tuple[torch.Tensor, list]:
-    data = ShapesWorld("val", n=n, seed=seed)
-    items = [data[i] for i in range(n)]
+def _val_items(seed: int, n: int, world: str) -> list:
+    """The first ``n`` validation scenes of ``world`` (data set seed ``seed``)."""
+    if world == "shapes-complex":
+        data = ShapesWorldComplex("val", n=n, seed=seed)
+    else:
+        data = ShapesWorld("val", n=n, seed=seed)
+    return [data[i] for i in range(n)]
+
+
+def _val_pool(seed: int, n: int = 300, world: str = WORLD) -> tuple[torch.Tensor, list]:
+    """Validation images [N,3,128,128] in [0,1] and their true objects."""
+    items = _val_items(seed, n, world)
     return torch.stack([it.image for it in items]), [it.objects for it in items]
 
 
 def _captioner_accuracy(cap, seed: int, n: int) -> dict[str, float]:
+    """The captioner on ``n`` validation scenes of its world: object F1 and count accuracy
+    (ShapesWorld, by the semantic metric's matching); for ShapesWorld-Complex the cells'
+    F1 and accuracies (:meth:`~semcom.mtgc.cells.CellLayout.scores`) and the share of
+    captions equal to the truth's concise caption."""
     from semcom.metrics.semantic import semantic_scores
 
-    images, scenes = _val_pool(seed, n)
+    world = cap.layout.world
+    items = _val_items(seed, n, world)
+    images = torch.stack([it.image for it in items])
+    scenes = [it.objects for it in items]
+    if world == "shapes":
+        with torch.no_grad():
+            read = cap.scenes(images)
+        s = semantic_scores(scenes, read)
+        return {"val_f1": round(s.f1, 4), "val_count_accuracy": round(s.count_accuracy, 4)}
     with torch.no_grad():
-        read = cap.scenes(images)
-    s = semantic_scores(scenes, read)
-    return {"val_f1": round(s.f1, 4), "val_count_accuracy": round(s.count_accuracy, 4)}
+        logits = cap(images)
+    scores = cap.layout.scores(logits, cap.layout.targets(scenes))
+    report = {f"val_cell_{k}": round(v, 4) for k, v in scores.items()}
+    report["val_f1"] = report.pop("val_cell_f1")
+    same = [a == it.caption for a, it in zip(cap.layout.captions(logits), items, strict=True)]
+    report["val_caption_exact"] = round(sum(same) / len(same), 4)
+    return report
 
 
 def _hci_rates(codec: MTGC, seed: int, n: int) -> dict[str, float]:
     """Mean real HCI bits and PSNR of the downsampled image at f = 8, q = 0 / 8 / 15."""
-    images, _ = _val_pool(seed, min(n, 64))
+    images, _ = _val_pool(seed, min(n, 64), training_world(codec))
     return hci_rate_table(codec.hci.learned, downsample(images, 8), "f8")
 
 
@@ -66,9 +94,24 @@ def _encode_val(codec: MTGC, images: torch.Tensor) -> list:
 
 
 def _semantic(images: torch.Tensor, scenes: list) -> dict[str, float]:
-    """The probe's reading of images [B,3,H,W] against their scenes: F1, accuracies."""
+    """The world's reader's reading of images [B,3,H,W] against their scenes (the probe
+    for ShapesWorld, the detector for ShapesWorld-Complex): F1, accuracies."""
+    from semcom.metrics.readers import cached_reader, reader_kind
     from semcom.metrics.semantic import semantic_metrics
 
+    if reader_kind([o for scene in scenes for o in scene]) == "complex":
+        from semcom.metrics.detector import detection_scores
+
+        detector, why = cached_reader("complex")
+        if detector is None:
+            raise SemcomError(why)
+        with torch.no_grad():
+            read = detector.read(images.float().clamp(0, 1))
+        d, _ = detection_scores(scenes, read)
+        return {
+            k: round(d[k], 4)
+            for k in ("f1", "semantic_accuracy", "shape_accuracy", "colour_accuracy")
+        } | {"hallucination_rate": round(d["hallucination_rate"], 4)}
     s, _ = semantic_metrics(images, scenes)
     return {
         "f1": round(s.f1, 4),
@@ -94,8 +137,8 @@ SOLID_COLOURS = (
 
 
 def _vae_gates(codec: MTGC, seed: int, n: int) -> dict[str, float | bool]:
-    """Autoencoder gates: round-trip PSNR, the probe on round trips, solid colours."""
-    images, scenes = _val_pool(seed, n)
+    """Autoencoder gates: round-trip PSNR, the reader on round trips, solid colours."""
+    images, scenes = _val_pool(seed, n, training_world(codec))
     mg = codec.mgdd
     with torch.no_grad():
         rec = torch.cat(
@@ -121,7 +164,7 @@ def _vae_gates(codec: MTGC, seed: int, n: int) -> dict[str, float | bool]:
 def decoder_gates(codec: MTGC, seed: int, n: int, steps: int = 10) -> dict[str, float]:
     """Decode ``n`` validation scenes from every stream and from each alone; the probe's
     F1 and semantic accuracy of each (the decoder's gates in training.json)."""
-    images, scenes = _val_pool(seed, n)
+    images, scenes = _val_pool(seed, n, training_world(codec))
     sent = _encode_val(codec, images)
     out: dict[str, float] = {"gate_scenes": n, "gate_steps": steps}
     for name, keep in (
@@ -139,16 +182,19 @@ def decoder_gates(codec: MTGC, seed: int, n: int, steps: int = 10) -> dict[str, 
 
 def sketch_gates(codec: MTGC, seed: int, n: int) -> dict[str, float]:
     """How well the sketch carries the scene on validation scenes: the caption reader's
-    and SPW reader's F1, and the probe's reading of sketches (over grey) painted from the
-    truth, from the SPWs alone and from the caption alone."""
+    and SPW reader's F1 (ShapesWorld-Complex: per cell), and the world's reader's reading
+    of sketches (over grey) painted from the truth, from the SPWs alone and from the
+    caption alone."""
     from semcom.metrics.semantic import decode_logits, semantic_scores
 
     sk = codec.sketch
     assert sk is not None
-    data = ShapesWorld("val", n=n, seed=seed)
-    items = [data[i] for i in range(n)]
+    world = training_world(codec)
+    layout = cell_layout(world)
+    items = _val_items(seed, n, world)
     images = torch.stack([it.image for it in items])
     scenes = [it.objects for it in items]
+    targets = layout.targets(scenes)
     grey = torch.full_like(images, 0.5)
     yes = torch.ones(n, dtype=torch.bool)
     out: dict[str, float] = {}
@@ -156,9 +202,12 @@ def sketch_gates(codec: MTGC, seed: int, n: int) -> dict[str, float]:
         spw = sk.read_spw(codec.tascm.embed(codec.tascm.indices(images)))
         cap = sk.read_caption(codec.text_encoder.tokenizer([it.caption for it in items]))
         for name, logits in (("spw", spw), ("caption", cap)):
-            f1 = semantic_scores(scenes, decode_logits(logits)).f1
+            if world == "shapes":
+                f1 = semantic_scores(scenes, decode_logits(logits)).f1
+            else:
+                f1 = layout.scores(logits, targets)["f1"]
             out[f"val_{name}_reader_f1"] = round(f1, 4)
-        truth = sk.paint(sk.target_beliefs(probe_targets(scenes)), images.shape[-2:])
+        truth = sk.paint(sk.target_beliefs(targets), images.shape[-2:])
         painted = {"truth": sk.composite(*truth, grey)}
         painted["spw"] = sk.guide_image(spw, yes, None, ~yes, grey)[0]
         painted["caption"] = sk.guide_image(None, ~yes, cap, yes, grey)[0]
@@ -172,15 +221,23 @@ def sketch_gates(codec: MTGC, seed: int, n: int) -> dict[str, float]:
     return out
 
 
-def _tascm_task_accuracy(tascm, head: TaskHead, seed: int, n: int) -> dict[str, float]:
-    """How much of the scene the quantised SPWs carry: the task head's val F1."""
+def _tascm_task_accuracy(
+    tascm, head: TaskHead, seed: int, n: int, world: str = WORLD
+) -> dict[str, float]:
+    """How much of the scene the quantised SPWs carry: the task head's val F1
+    (ShapesWorld-Complex: per cell, with each group's accuracy)."""
     from semcom.metrics.semantic import decode_logits, semantic_scores
 
-    images, scenes = _val_pool(seed, n)
+    images, scenes = _val_pool(seed, n, world)
     with torch.no_grad():
         logits = head(tascm.embed(tascm.indices(images)))
-    s = semantic_scores(scenes, decode_logits(logits))
-    return {"val_task_f1": round(s.f1, 4)}
+    if world == "shapes":
+        s = semantic_scores(scenes, decode_logits(logits))
+        return {"val_task_f1": round(s.f1, 4)}
+    layout = cell_layout(world)
+    scores = layout.scores(logits, layout.targets(scenes))
+    report = {f"val_task_{k}": round(v, 4) for k, v in scores.items()}
+    return report
 
 
 def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, float]:
@@ -192,7 +249,7 @@ def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, floa
     candidate's scores go into the report. ``hci_lowpass`` is tried off and at the HCI's
     factor.
     """
-    images, scenes = _val_pool(seed, n)
+    images, scenes = _val_pool(seed, n, training_world(codec))
     objects = max(1, sum(len(s) for s in scenes))
     sent = _encode_val(codec, images)
     factor = codec.config.hci_factor

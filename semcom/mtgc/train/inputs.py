@@ -9,9 +9,11 @@ from torch import nn
 
 from semcom.data.captions import CELLS
 from semcom.metrics.semantic import PER_CELL
+from semcom.mtgc.cells import cell_layout
 from semcom.mtgc.pipeline import MTGC
 from semcom.mtgc.receiver import sketch_guide
 from semcom.mtgc.sketch import CellReader
+from semcom.mtgc.train.data import training_world
 
 
 def _context(codec: MTGC, texts: list[str], spw: torch.Tensor | None, grad: bool) -> torch.Tensor:
@@ -53,22 +55,27 @@ def _guide(
 
 
 class TaskHead(CellReader):
-    """SPW embeddings [B,K,D] → per-cell attribute logits [B,9,PER_CELL] (training only).
+    """SPW embeddings [B,K,D] → per-cell attribute logits [B,cells,out] (training only;
+    ShapesWorld: [B,9,PER_CELL]).
 
     Nine learned cell queries attend to the K tokens (as the decoder's spatial queries
     do through cross-attention), so the SPWs learn a code that attention can read. A
     model with a scene sketch trains the sketch's SPW reader in its place.
     """
 
-    def __init__(self, d: int, heads: int = 4) -> None:
-        super().__init__(d, PER_CELL, len(CELLS), heads)
+    def __init__(
+        self, d: int, heads: int = 4, out: int = PER_CELL, cells: int = len(CELLS)
+    ) -> None:
+        super().__init__(d, out, cells, heads)
 
 
 def task_head(codec: MTGC) -> CellReader:
-    """The SPW reader TASCM's task loss trains: the sketch's, else a fresh TaskHead."""
+    """The SPW reader TASCM's task loss trains: the sketch's, else a fresh TaskHead over
+    the cells of the model's world."""
     if codec.sketch is not None:
         return codec.sketch.spw_reader
-    return TaskHead(codec.tascm.config.context_dim)
+    layout = cell_layout(training_world(codec))
+    return TaskHead(codec.tascm.config.context_dim, out=layout.per_cell, cells=layout.cells)
 
 
 def init_from_captioner(codec: MTGC) -> bool:

@@ -14,9 +14,10 @@ import torch
 
 from semcom.checkpoint import store_half
 from semcom.errors import SemcomError
+from semcom.mtgc.pipeline import MTGC
 from semcom.mtgc.train.config import STAGE_PARTS, TrainConfig
 from semcom.mtgc.train.context import PartContext
-from semcom.mtgc.train.data import render_pool
+from semcom.mtgc.train.data import render_pool, training_world
 from semcom.mtgc.train.loop import Trainer, load_model, record, stage_log
 
 #: The module under :mod:`semcom.mtgc.train.parts` that trains each part.
@@ -47,7 +48,7 @@ def train_part(
     if not (out / "mtgc.json").is_file():
         codec.save_pretrained(out)
     t0 = time.time()
-    pool = render_pool(cfg.train_scenes, cfg.seed)
+    pool = render_pool(cfg.train_scenes, cfg.seed, training_world(codec))
     log(f"{part}: rendered {cfg.train_scenes} training scenes in {time.time() - t0:.0f} s")
     trainer = Trainer(cfg, work, stage, log)
     ctx = PartContext(part, codec, pool, cfg, trainer, out, work, resume, log)
@@ -64,8 +65,10 @@ def run_stage(
     work: Path,
     parts: tuple[str, ...] | None = None,
     resume: bool = True,
+    preset: str | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Train the parts of ``stage`` (all by default) in order; logs to work/stage<N>.log."""
+    """Train the parts of ``stage`` (all by default) in order; logs to work/stage<N>.log.
+    ``preset``: when ``out`` holds no model yet, start it as :func:`start_model` does."""
     if stage not in STAGE_PARTS:
         raise SemcomError(f"--stage must be 1, 2 or 3, not {stage}.")
     chosen = parts or STAGE_PARTS[stage]
@@ -74,6 +77,8 @@ def run_stage(
         raise SemcomError(
             f"stage {stage} has the parts {', '.join(STAGE_PARTS[stage])}; not {', '.join(bad)}."
         )
+    if preset is not None and not (out / "mtgc.json").is_file():
+        start_model(out, preset, cfg)
     reports = {}
     with stage_log(work / f"stage{stage}.log") as log:
         log(f"stage {stage} parts {chosen} config {json.dumps(asdict(cfg))}")
@@ -92,10 +97,70 @@ STAGE1_LANES: tuple[tuple[str, ...], ...] = (("hci", "vae"), ("captioner", "spw"
 AS_SHIPPED: tuple[str, ...] = ("sampling",)
 
 
+#: Each CPU preset's training recipe: TrainConfig fields changed from the defaults (the
+#: tiny recipe's). tiny-complex starts from the shipped tiny weights and fine-tunes the
+#: parts that fit in fewer steps (docs/training.md).
+PRESET_TRAINING: dict[str, dict[str, object]] = {
+    "tiny": {},
+    "tiny-complex": {
+        "init_from": "tiny",
+        "train_scenes": 8000,
+        "hci_steps": 1000,
+        "hci_minutes": 5.0,
+        "vae_steps": 2000,
+        "vae_minutes": 15.0,
+        "spw_steps": 3000,
+        "spw_minutes": 12.0,
+        "decoder_steps": 3500,
+        "decoder_minutes": 25.0,
+    },
+}
+
+
+def preset_training(preset: str = "tiny") -> TrainConfig:
+    """The training recipe of a CPU preset (:data:`PRESET_TRAINING` over the defaults)."""
+    if preset not in PRESET_TRAINING:
+        raise SemcomError(f"the CPU recipe trains tiny or tiny-complex, not {preset!r}.")
+    return TrainConfig().updated(PRESET_TRAINING[preset], f"the {preset} recipe")
+
+
+def build_preset(preset: str = "tiny"):
+    """The untrained architecture of a CPU preset (``tiny`` or ``tiny-complex``)."""
+    if preset == "tiny-complex":
+        from semcom.mtgc.presets.tiny_complex import build_tiny_complex
+
+        return build_tiny_complex()
+    if preset != "tiny":
+        raise SemcomError(f"the CPU recipe trains tiny or tiny-complex, not {preset!r}.")
+    from semcom.mtgc.presets.tiny import build_tiny
+
+    return build_tiny()
+
+
+def start_model(model: Path, preset: str, cfg: TrainConfig) -> None:
+    """Write the preset's untrained architecture into ``model``, warm-started from
+    ``cfg.init_from`` when it names a model (recorded in training.json's ``init``)."""
+    fresh = build_preset(preset)
+    if not cfg.init_from:
+        fresh.save_pretrained(model)
+        return
+    from semcom.mtgc.train.warm import load_source, record_init, warm_start
+
+    report = warm_start(fresh, load_source(cfg.init_from))
+    fresh.save_pretrained(model)
+    record_init(model, cfg.init_from, report)
+
+
 def run_all(
-    cfg: TrainConfig, out: Path, work: Path, resume: bool = True, lanes: bool = True
+    cfg: TrainConfig,
+    out: Path,
+    work: Path,
+    resume: bool = True,
+    lanes: bool = True,
+    preset: str = "tiny",
 ) -> dict[str, dict[str, float]]:
-    """Every part of every stage, from the untrained architecture (``semcom train``).
+    """Every part of every stage, from the untrained architecture of ``preset`` (``semcom
+    train``).
 
     The model trains in ``work/model`` (a part recorded in its training.json is done and
     is skipped on a resume); stage 1's small parts run in two one-thread processes
@@ -106,13 +171,15 @@ def run_all(
     """
     import shutil
 
-    from semcom.mtgc.presets.tiny import build_tiny
-
     model = work / "model"
     if not resume and model.exists():
         shutil.rmtree(model)
     if not (model / "mtgc.json").is_file():
-        build_tiny().save_pretrained(model)
+        start_model(model, preset, cfg)
+    elif (recorded := MTGC.from_pretrained(model).preset) != preset:
+        raise SemcomError(
+            f"{model} holds a {recorded} model; train {preset} with another --work or --fresh."
+        )
     reports: dict[str, dict[str, float]] = {}
 
     def todo(parts: tuple[str, ...]) -> tuple[str, ...]:

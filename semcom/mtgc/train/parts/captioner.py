@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from semcom.metrics.semantic import probe_loss
 from semcom.mtgc.train.context import PartContext
 from semcom.mtgc.train.gates import _captioner_accuracy
 
@@ -20,7 +19,7 @@ def train(ctx: PartContext) -> dict[str, float]:
     cap = codec.captioner
 
     def loss_fn(step, idx, gen):
-        return {"loss": probe_loss(cap(pool.images[idx].float() / 255), pool.targets[idx])}
+        return {"loss": pool.task_loss(cap(pool.images[idx].float() / 255), idx)}
 
     report = trainer.run(
         part,

@@ -9,7 +9,7 @@ import torch
 
 from semcom.mtgc.config import MTGC_CONFIG
 from semcom.mtgc.train.context import PartContext
-from semcom.mtgc.train.data import WORLD, _captions, _hci, cached_latents, object_weights
+from semcom.mtgc.train.data import _captions, _hci, cached_latents, object_weights
 from semcom.mtgc.train.gates import decoder_gates
 from semcom.mtgc.train.inputs import _context, _guide, _layout
 from semcom.mtgc.train.loop import EMA, _autocast
@@ -84,7 +84,7 @@ def train(ctx: PartContext) -> dict[str, float]:
     ema.copy_to(modules)
     # the transmitter keeps to the HCI factors the decoder saw (CodecConfig.hci_factors)
     codec.config.hci_factors = tuple(cfg.hci_factors)
-    codec.config.world = WORLD  # the images it learned to draw (semcom.worlds)
+    codec.config.world = pool.world  # the images it learned to draw (semcom.worlds)
     codec._fingerprint = None  # the config is part of it
     (out / MTGC_CONFIG).write_text(json.dumps(asdict(codec.config), indent=2))
     mg.save_pretrained(out)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from semcom.errors import SemcomError
-from semcom.metrics.semantic import probe_loss
 from semcom.mtgc.train.context import PartContext
 from semcom.mtgc.train.data import _captions
 from semcom.mtgc.train.gates import sketch_gates
@@ -27,7 +26,7 @@ def train(ctx: PartContext) -> dict[str, float]:
 
     def loss_fn(step, idx, gen):
         texts = _captions(pool, idx, gen, cfg.p_canonical, 0.0)
-        task = probe_loss(sk.read_caption(tokenizer(texts)), pool.targets[idx])
+        task = pool.task_loss(sk.read_caption(tokenizer(texts)), idx)
         images = pool.images[idx].float() / 255
         paint = sk.paint_loss(pool.targets[idx], images, pool.masks[idx])
         return {**paint, "loss": task + paint["loss"], "caption_task": task}

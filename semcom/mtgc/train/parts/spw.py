@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from semcom.checkpoint import has_checkpoint
-from semcom.metrics.semantic import probe_loss
 from semcom.mtgc.train.context import PartContext
 from semcom.mtgc.train.gates import _tascm_task_accuracy
 from semcom.mtgc.train.inputs import init_from_captioner, task_head
@@ -28,7 +27,7 @@ def train(ctx: PartContext) -> dict[str, float]:
 
     def loss_fn(step, idx, gen):
         res = tascm(pool.images[idx].float() / 255)
-        task = probe_loss(head(res["context"]), pool.targets[idx])
+        task = pool.task_loss(head(res["context"]), idx)
         return {"loss": task + res["vq_loss"], "task": task}
 
     report = trainer.run(
@@ -43,7 +42,7 @@ def train(ctx: PartContext) -> dict[str, float]:
         resume,
         cfg.spw_minutes,
     )
-    report.update(_tascm_task_accuracy(tascm, head, cfg.seed, cfg.report_scenes))
+    report.update(_tascm_task_accuracy(tascm, head, cfg.seed, cfg.report_scenes, pool.world))
     report["gate_task_f1_0.97"] = report["val_task_f1"] >= 0.97
     tascm.save_pretrained(out / "tascm")
     if codec.sketch is not None:

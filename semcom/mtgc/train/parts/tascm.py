@@ -12,7 +12,6 @@ from semcom.checkpoint import (
     has_checkpoint,
     load_module_weights,
 )
-from semcom.metrics.semantic import probe_loss
 from semcom.mtgc.train.context import PartContext
 from semcom.mtgc.train.data import Pool, _captions, _hci, cached_latents, object_weights
 from semcom.mtgc.train.gates import _tascm_task_accuracy
@@ -96,7 +95,7 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
                 layout=_layout(codec, res.get("layout"), drop),
                 guide=guide,
             ).float()
-        task = probe_loss(head(res["context"]), pool.targets[idx])
+        task = pool.task_loss(head(res["context"]), idx)
         # The window is counted before a restart, and none runs on the last step (its codes
         # would never be seen by the head); FSQ has no codebook to restart.
         if (step + 1) % 100 == 0:
@@ -114,7 +113,7 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
     report = trainer.run(part, modules, params, lr, steps, batch, n, loss_fn, resume, minutes)
     # Distinct codes picked over the last window of steps (at most 100).
     report["codes_used_last_window"] = window.get("codes_used", int((usage > 0).sum()))
-    report.update(_tascm_task_accuracy(tascm, head, cfg.seed, cfg.report_scenes))
+    report.update(_tascm_task_accuracy(tascm, head, cfg.seed, cfg.report_scenes, pool.world))
     return report
 
 
