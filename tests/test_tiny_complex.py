@@ -264,3 +264,16 @@ def test_semcom_train_starts_tiny_complex_from_the_shipped_tiny_weights(tmp_path
     assert record["config"]["init_from"] == "tiny" and record["config"]["train_scenes"] == 4
     assert record["config"]["decoder_minutes"] == 25.0  # the tiny-complex recipe's
     assert json.loads((out / "mtgc.json").read_text())["preset"] == "tiny-complex"
+
+
+def test_evaluate_on_the_complex_world_takes_the_preset_trained_for_it():
+    from experiments.evaluation.config import EvalConfig
+
+    assert EvalConfig(dataset="shapes-complex").reference_options()["preset"] == "tiny-complex"
+    assert "preset" not in EvalConfig().reference_options()
+    own = EvalConfig(dataset="shapes-complex", options={"preset": "tiny"})
+    assert own.reference_options()["preset"] == "tiny"
+    assert "preset" not in EvalConfig(dataset="shapes-complex", weights="w").reference_options()
+    assert (
+        "preset" not in EvalConfig(dataset="shapes-complex", reference="avif").reference_options()
+    )
