@@ -256,7 +256,7 @@ def test_semcom_train_starts_tiny_complex_from_the_shipped_tiny_weights(tmp_path
     config = tmp_path / "c.yaml"
     config.write_text("train_scenes: 4\nreport_scenes: 4\ncaptioner_batch: 2\nwarmup: 1\n")
     out = tmp_path / "model"
-    args = ["train", "--preset", "tiny-complex", "--stage", "1", "--part", "captioner"]
+    args = ["train", "--dataset", "shapes-complex", "--stage", "1", "--part", "captioner"]
     args += ["--steps", "1", "--config", str(config), "--out", str(out)]
     assert main([*args, "--work", str(tmp_path / "work")]) == 0
     record = json.loads((out / "training.json").read_text())
@@ -277,3 +277,15 @@ def test_evaluate_on_the_complex_world_takes_the_preset_trained_for_it():
     assert (
         "preset" not in EvalConfig(dataset="shapes-complex", reference="avif").reference_options()
     )
+
+
+def test_train_names_the_world_or_the_preset(tmp_path: Path, capsys):
+    from semcom.cli import main
+
+    out = ["--out", str(tmp_path / "m"), "--work", str(tmp_path / "w")]
+    assert main(["train", "--dataset", "natural", *out]) == 2
+    assert "--dataset must be shapes or shapes-complex" in capsys.readouterr().err
+    assert main(["train", "--dataset", "shapes-complex", "--preset", "sd21", *out]) == 2
+    assert "trains the tiny-complex preset, not sd21" in capsys.readouterr().err
+    assert main(["train", "--dataset", "shapes-complex", "--stage", "4", *out]) == 2
+    assert not (tmp_path / "m").exists()

@@ -51,6 +51,12 @@ def train(
         help="tiny (ShapesWorld, CPU recipe), tiny-complex (ShapesWorld-Complex, the same "
         "recipe) or sd21 (an image folder: --data, --out).",
     ),
+    dataset: str | None = typer.Option(
+        None,
+        "--dataset",
+        help="The named data set to train on: shapes (the tiny preset) or shapes-complex "
+        "(the tiny-complex preset); the same as --preset.",
+    ),
     data: Path | None = typer.Option(
         None, "--data", help="sd21: the folder of training images (PNG, JPEG, WebP)."
     ),
@@ -78,6 +84,19 @@ def train(
     folder); each part checkpoints, resumes and logs to WORK."""
     from semcom.devices import resolve_device
     from semcom.mtgc.train import STAGE_PARTS, TrainConfig, run_all, run_stage
+
+    if dataset is not None:
+        presets = {"shapes": "tiny", "shapes-complex": "tiny-complex"}
+        if dataset not in presets:
+            raise SemcomError(
+                f"--dataset must be shapes or shapes-complex, not {dataset!r} (a folder of "
+                "images trains --preset sd21 with --data FOLDER)."
+            )
+        if preset not in ("tiny", presets[dataset]):
+            raise SemcomError(
+                f"--dataset {dataset} trains the {presets[dataset]} preset, not {preset}."
+            )
+        preset = presets[dataset]
 
     where = resolve_device(device)
     if preset == "sd21":
