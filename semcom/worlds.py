@@ -200,7 +200,7 @@ def dataset_notice(
                 "pass its image test)"
             )
         off.append((label, w))
-    return _line(off, why, "these images") if off else None
+    return _line(off, why, "these images", dataset) if off else None
 
 
 def image_notice(
@@ -227,9 +227,18 @@ def image_notice(
     return _line(off, why, "this image") if off else None
 
 
-def _line(off: list[tuple[str, World]], why: str, what: str) -> str:
+#: The model to suggest for a named data set's images: its preset (or training command).
+TRAINED_FOR: dict[str, str] = {
+    "shapes": "the tiny preset (`preset: tiny`)",
+    "shapes-complex": "the tiny-complex preset (`preset: tiny-complex`, trained by "
+    "`semcom train --dataset shapes-complex`)",
+}
+
+
+def _line(off: list[tuple[str, World]], why: str, what: str, dataset: str | None = None) -> str:
     """``note: <codecs> were trained on <world> (<about>), but <why>, so expect
-    <expect>; <what to use instead>.`` (codecs grouped by world)."""
+    <expect>; <what to use instead>.`` (codecs grouped by world; ``dataset``, the named
+    data set the images come from, picks the model suggested: :data:`TRAINED_FOR`)."""
     groups: dict[str, tuple[World, list[str]]] = {}
     for label, w in off:
         groups.setdefault(w.name, (w, []))[1].append(label)
@@ -239,8 +248,10 @@ def _line(off: list[tuple[str, World]], why: str, what: str) -> str:
         for w, labels in groups.values()
     )
     expect = " or ".join(dict.fromkeys(w.expect.replace("{what}", what) for _, w in off))
+    known = TRAINED_FOR.get(dataset or "")
+    model = f": {known}" if known else " (`semcom train --preset sd21 --data DIR`)"
     return (
         f"note: {said}, but {why}, so expect {expect}; use a conventional codec instead "
-        "(e.g. avif; world - in `semcom list codecs`) or a model trained on such images "
-        "(`semcom train --preset sd21 --data DIR`)."
+        f"(e.g. avif; world - in `semcom list codecs`) or a model trained on such images"
+        f"{model}."
     )
