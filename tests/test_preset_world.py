@@ -82,7 +82,11 @@ def test_list_codecs_names_each_world(capsys):
     assert main(["list", "codecs", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["mtgc"]["world"] == "shapes"
-    assert rows["mtgc"]["preset_worlds"] == {"tiny": "shapes", "sd21": "natural"}
+    assert rows["mtgc"]["preset_worlds"] == {
+        "tiny": "shapes",
+        "tiny-complex": "shapes-complex",
+        "sd21": "natural",
+    }
     assert rows["compressai"]["world"] == "shapes"  # MTGC-tiny's HCI codec
     assert rows["avif"]["world"] == "-" and rows["jpeg"]["world"] == "-"
 
@@ -109,6 +113,7 @@ def test_data_sets_are_compared_by_name():
     assert dataset_notice(ours, "shapes") is None
     line = dataset_notice(ours, "shapes-complex")
     assert line is not None and "shapes-complex" in line and "avif (" not in line
+    assert "the tiny-complex preset" in line  # the model trained for those images
     assert dataset_notice([("mtgc (sd21 preset)", "natural")], "folder:/photos") is None
     # random weights know no world for images to differ from: `semcom list` says so
     assert dataset_notice([("mtgc", "untrained")], "folder:/photos") is None
