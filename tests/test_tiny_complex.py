@@ -289,3 +289,14 @@ def test_train_names_the_world_or_the_preset(tmp_path: Path, capsys):
     assert "trains the tiny-complex preset, not sd21" in capsys.readouterr().err
     assert main(["train", "--dataset", "shapes-complex", "--stage", "4", *out]) == 2
     assert not (tmp_path / "m").exists()
+
+
+def test_a_model_of_another_world_gets_no_value_table(tmp_path: Path, capsys):
+    from semcom.commands.train import _measure_values
+
+    (tmp_path / "mtgc.json").write_text(
+        json.dumps({"preset": "tiny-complex", "world": "shapes-complex"})
+    )
+    _measure_values(tmp_path, 2)
+    assert "value tables are measured on ShapesWorld scenes" in capsys.readouterr().err
+    assert not (tmp_path / "values.json").exists()

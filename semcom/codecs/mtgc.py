@@ -29,6 +29,8 @@ def _shipped_dir(preset: str) -> Path | None:
     from semcom.mtgc.presets.tiny import WEIGHTS_DIR
 
     return WEIGHTS_DIR.with_name(preset) if preset in ("tiny", "tiny-complex") else None
+
+
 #: The scene streams must arrive: "robust" protection (the table MCS with 3 dB more margin;
 #: below the table QPSK 1/5, repeated as the SNR asks and the budget allows); the HCI takes
 #: the link's best MCS ("adaptive").

@@ -178,8 +178,13 @@ def _measure_values(out: Path, scenes: int) -> None:
     args += ["10", "--weights", str(out), "--values", str(out / "values.json"), "--quiet"]
     from semcom.mtgc.config import recorded_world
 
-    if recorded_world(out) == "shapes-complex":
-        args += ["--dataset", "shapes-complex"]
+    if recorded_world(out) not in ("shapes", None):
+        typer.echo(
+            f"no value table for {out}: value tables are measured on ShapesWorld scenes, and "
+            f"this model was trained on {recorded_world(out)}.",
+            err=True,
+        )
+        return
     if main(args) != 0:
         raise SemcomError(
             f"measuring the value table of {out} failed; run semcom {' '.join(args)}."

@@ -12,9 +12,10 @@ cell with a more visible one is not held: 15.5 % of objects on 1000 validation s
 ``python -m semcom.mtgc.cells``); the scene sketch paints each cell's object where its
 offset says, in a window of 80 pixels (a large object spans up to 46).
 
-Trained weights live in ``semcom/mtgc/presets/weights/tiny-complex`` (a model directory,
-``semcom train --preset tiny-complex``). Until they are shipped, :func:`load_tiny_complex`
-builds the architecture from a fixed seed and warns that it is untrained.
+Trained weights would live in ``semcom/mtgc/presets/weights/tiny-complex`` (a model
+directory, ``semcom train --dataset shapes-complex``); none ship yet (docs/training.md), so
+:func:`load_tiny_complex` builds the architecture from a fixed seed and warns that it is
+untrained.
 """
 
 from __future__ import annotations
