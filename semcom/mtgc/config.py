@@ -82,15 +82,21 @@ class CodecConfig:
         return HCISetting(self.hci_kind, self.hci_factor, self.hci_quality)
 
 
-def recorded_world(folder: str | Path) -> str | None:
-    """The world a model directory's ``mtgc.json`` states (else its preset's, from
-    :data:`PRESET_WORLDS`), read without loading the model; None when the file is missing
-    or unreadable (loading the model says why)."""
+def _read_config(folder: str | Path) -> dict | None:
+    """A model directory's ``mtgc.json`` as a mapping; None when missing or unreadable."""
     try:
         raw = json.loads((Path(folder) / MTGC_CONFIG).read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(raw, dict):
+    return raw if isinstance(raw, dict) else None
+
+
+def recorded_world(folder: str | Path) -> str | None:
+    """The world a model directory's ``mtgc.json`` states (else its preset's, from
+    :data:`PRESET_WORLDS`), read without loading the model; None when the file is missing
+    or unreadable (loading the model says why)."""
+    raw = _read_config(folder)
+    if raw is None:
         return None
     world = raw.get("world")
     if isinstance(world, str) and world:
@@ -101,11 +107,8 @@ def recorded_world(folder: str | Path) -> str | None:
 def recorded_preset(folder: str | Path) -> str | None:
     """The preset a model directory's ``mtgc.json`` names (``tiny`` where it names none),
     read without loading the model; None when the file is missing or unreadable."""
-    try:
-        raw = json.loads((Path(folder) / MTGC_CONFIG).read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(raw, dict):
+    raw = _read_config(folder)
+    if raw is None:
         return None
     preset = raw.get("preset", CodecConfig.preset)
     return preset if isinstance(preset, str) else None

@@ -19,6 +19,7 @@ ends agree bit for bit) and warns that it is untrained.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -261,6 +262,33 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
     )
 
 
+def load_preset_dir(
+    preset: str,
+    shipped: Path,
+    build: Callable[[], MTGC],
+    weights: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype | None = None,
+) -> MTGC:
+    """The ``preset`` codec from ``weights`` (default: its ``shipped`` directory); a
+    directory of another preset is one sentence. Without shipped weights: ``build()``'s
+    untrained architecture, with a warning."""
+    path = Path(weights) if weights is not None else shipped
+    if weights is not None or (path / "mtgc.json").is_file():
+        codec = MTGC.from_pretrained(path, device=device, dtype=dtype)
+        if codec.preset != preset:
+            from semcom.errors import SemcomError
+
+            raise SemcomError(f"{path} holds preset {codec.preset!r}, not {preset}.")
+        return codec
+    warnings.warn(
+        f"the {preset} preset's trained weights are not installed yet; using the untrained "
+        "architecture (seed 0): bitstreams are valid, reconstructions are noise.",
+        stacklevel=3,
+    )
+    return build().to(device, dtype)
+
+
 def load_tiny(
     weights: str | Path | None = None,
     device: str | torch.device = "cpu",
@@ -270,17 +298,4 @@ def load_tiny(
 
     Without shipped weights it builds the untrained architecture from seed 0 and warns.
     """
-    path = Path(weights) if weights is not None else WEIGHTS_DIR
-    if weights is not None or (path / "mtgc.json").is_file():
-        codec = MTGC.from_pretrained(path, device=device, dtype=dtype)
-        if codec.preset != "tiny":
-            from semcom.errors import SemcomError
-
-            raise SemcomError(f"{path} holds preset {codec.preset!r}, not tiny.")
-        return codec
-    warnings.warn(
-        "the tiny preset's trained weights are not installed yet; using the untrained "
-        "architecture (seed 0): bitstreams are valid, reconstructions are noise.",
-        stacklevel=2,
-    )
-    return build_tiny().to(device, dtype)
+    return load_preset_dir("tiny", WEIGHTS_DIR, build_tiny, weights, device, dtype)

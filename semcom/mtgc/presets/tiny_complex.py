@@ -20,13 +20,12 @@ untrained.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import torch
 
 from semcom.mtgc.pipeline import MTGC
-from semcom.mtgc.presets.tiny import TinyConfig, build_tiny
+from semcom.mtgc.presets.tiny import TinyConfig, build_tiny, load_preset_dir
 
 PRESET = "tiny-complex"
 WEIGHTS_DIR = Path(__file__).with_name("weights") / PRESET
@@ -63,20 +62,7 @@ def load_tiny_complex(
 
     Without shipped weights it builds the untrained architecture from seed 0 and warns.
     """
-    path = Path(weights) if weights is not None else WEIGHTS_DIR
-    if weights is not None or (path / "mtgc.json").is_file():
-        codec = MTGC.from_pretrained(path, device=device, dtype=dtype)
-        if codec.preset != PRESET:
-            from semcom.errors import SemcomError
-
-            raise SemcomError(f"{path} holds preset {codec.preset!r}, not {PRESET}.")
-        return codec
-    warnings.warn(
-        "the tiny-complex preset's trained weights are not installed yet; using the "
-        "untrained architecture (seed 0): bitstreams are valid, reconstructions are noise.",
-        stacklevel=2,
-    )
-    return build_tiny_complex().to(device, dtype)
+    return load_preset_dir(PRESET, WEIGHTS_DIR, build_tiny_complex, weights, device, dtype)
 
 
 if __name__ == "__main__":
