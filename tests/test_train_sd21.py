@@ -162,7 +162,7 @@ def test_bad_sd21_training_input_is_one_sentence(setup, tmp_path, capsys):
     code, _, err = run_cli(["train", "--data", str(setup["images"])], capsys)
     assert code == 2 and "--data applies to --preset sd21" in err
     code, _, err = run_cli(["train", "--preset", "sd3"], capsys)
-    assert code == 2 and "--preset must be tiny or sd21" in err
+    assert code == 2 and "--preset must be tiny, tiny-complex or sd21" in err
 
 
 def test_image_folders_read_squares_captions_and_refuse_bad_files(setup, tmp_path):

@@ -8,7 +8,8 @@ ignore index of ``F.cross_entropy``, where a cell is empty). The first three gro
 always (shape, colour, size): the sketch's templates and fills depend on them.
 
 - ``shapes``: ShapesWorld's 3×3 grid of object places, (6 shapes, 8 colours, 2 sizes);
-  targets are :func:`~semcom.metrics.semantic.probe_targets`, captions canonical.
+  an object's cell is its place (the same targets the scoring probe trains on), captions
+  canonical.
 - ``shapes-complex``: ShapesWorld-Complex on a 4×4 grid of 32-pixel cells (at 128²),
   (8 shapes, 10 colours, 3 sizes, 3 textures, 4 row-offset and 4 column-offset bins of
   8 pixels within the cell). An object belongs to the cell holding its centre; where two
@@ -104,9 +105,7 @@ class CellLayout:
     def targets(self, scenes: Sequence[Sequence]) -> torch.Tensor:
         """True objects per scene → per-cell targets int64 [B,G²,1+len(groups)]."""
         if self.world == "shapes":
-            from semcom.metrics.semantic import probe_targets
-
-            return probe_targets(scenes)
+            return _shapes_targets(self, scenes)
         return _complex_targets(self, scenes)
 
     def captions(self, logits: torch.Tensor) -> list[str]:
@@ -155,6 +154,16 @@ class CellLayout:
                 )
             out.append(objects)
         return out
+
+
+def _shapes_targets(layout: CellLayout, scenes: Sequence[Sequence]) -> torch.Tensor:
+    """ShapesWorld objects (each in its own cell) → targets [B,9,4]."""
+    t = torch.full((len(scenes), layout.cells, 4), -100, dtype=torch.int64)
+    t[..., 0] = 0
+    for b, scene in enumerate(scenes):
+        for o in scene:
+            t[b, o.cell] = torch.tensor([1, o.shape, o.colour, o.size])
+    return t
 
 
 def _complex_targets(layout: CellLayout, scenes: Sequence[Sequence]) -> torch.Tensor:
