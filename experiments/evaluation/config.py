@@ -208,8 +208,9 @@ class EvalConfig:
         }
         options = {**self.options, **{k: v for k, v in flags.items() if v is not None}}
         if self.dataset == "shapes-complex" and self.weights is None and "preset" not in options:
+            from semcom.mtgc.config import DATASET_PRESETS
             from semcom.registry import codec_class
 
             if "preset" in getattr(codec_class(self.reference), "option_names", ()):
-                options["preset"] = "tiny-complex"
+                options["preset"] = DATASET_PRESETS[self.dataset]
         return options

@@ -86,7 +86,8 @@ def train(
     from semcom.mtgc.train import STAGE_PARTS, TrainConfig, run_all, run_stage
 
     if dataset is not None:
-        presets = {"shapes": "tiny", "shapes-complex": "tiny-complex"}
+        from semcom.mtgc.config import DATASET_PRESETS as presets
+
         if dataset not in presets:
             raise SemcomError(
                 f"--dataset must be shapes or shapes-complex, not {dataset!r} (a folder of "
@@ -178,10 +179,11 @@ def _measure_values(out: Path, scenes: int) -> None:
     args += ["10", "--weights", str(out), "--values", str(out / "values.json"), "--quiet"]
     from semcom.mtgc.config import recorded_world
 
-    if recorded_world(out) not in ("shapes", None):
+    world = recorded_world(out)
+    if world not in ("shapes", None):
         typer.echo(
             f"no value table for {out}: value tables are measured on ShapesWorld scenes, and "
-            f"this model was trained on {recorded_world(out)}.",
+            f"this model was trained on {world}.",
             err=True,
         )
         return

@@ -25,6 +25,9 @@ PRESET_WORLDS: dict[str, str] = {
     "sd21": "natural",
     "tiny-complex": "shapes-complex",
 }
+#: The preset trained for each named data set (its world): :data:`PRESET_WORLDS` read
+#: backwards (``shapes``: tiny, ``shapes-complex``: tiny-complex; sd21 trains on folders).
+DATASET_PRESETS: dict[str, str] = {w: p for p, w in PRESET_WORLDS.items() if w != "natural"}
 #: The caption model (``CodecConfig.caption_lm``) of a preset whose captions are not
 #: ShapesWorld's: what a bitstream's caption is read with when only its header is known.
 PRESET_CAPTION_LMS: dict[str, str] = {"tiny-complex": "shapes-complex"}
