@@ -5,6 +5,7 @@ round trip, warm starts and the training parts on the new world."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import warnings
 from dataclasses import replace
@@ -29,8 +30,10 @@ from tests._mtgc import single_thread, small_codec, small_config  # noqa: F401 (
 LAYOUT = cell_layout("shapes-complex")
 
 
-def _object(shape=0, colour=0, size=1, texture=0, cx_=40.0, cy_=40.0, radius=12.0, visible=1.0):
-    return ComplexObject(shape, colour, size, texture, cx_, cy_, radius, 0.0, visible=visible)
+def _object(
+    shape=0, colour=0, size=1, texture=0, cx_=40.0, cy_=40.0, radius=12.0, visible=1.0, angle=0.0
+):
+    return ComplexObject(shape, colour, size, texture, cx_, cy_, radius, angle, visible=visible)
 
 
 def _logits(targets: torch.Tensor, layout=LAYOUT) -> torch.Tensor:
@@ -44,13 +47,17 @@ def _logits(targets: torch.Tensor, layout=LAYOUT) -> torch.Tensor:
 def test_a_cell_keeps_its_most_visible_object_and_its_offset_bins():
     # cells are 32 px: (40, 40) and (60, 50) share cell 5 (row 1, col 1); (100, 10) is cell 3
     hidden = _object(shape=1, cx_=40.0, cy_=40.0, radius=10.0, visible=0.7)
-    shown = _object(shape=2, colour=3, size=2, texture=1, cx_=60.0, cy_=50.0, radius=20.0)
-    alone = _object(shape=4, colour=9, size=0, cx_=100.0, cy_=10.0, radius=9.0)
+    # a triangle (with its stripes) repeats every 360°: 250° → rotation bin 11 of 16;
+    # a diamond every 180°: 100° → bin 8
+    shown = _object(shape=2, colour=3, size=2, texture=1, cx_=60.0, cy_=50.0, radius=20.0,
+                    angle=math.radians(250))  # fmt: skip
+    alone = _object(shape=4, colour=9, size=0, cx_=100.0, cy_=10.0, radius=9.0,
+                    angle=math.radians(100))  # fmt: skip
     t = LAYOUT.targets([[hidden, shown, alone]])
-    assert t.shape == (1, 16, 7)
+    assert t.shape == (1, 16, 8)
     # (60, 50): 28 px right of the cell's left edge → column bin 3, 18 px down → row bin 2
-    assert t[0, 5].tolist() == [1, 2, 3, 2, 1, 2, 3]
-    assert t[0, 3].tolist() == [1, 4, 9, 0, 0, 1, 0]
+    assert t[0, 5].tolist() == [1, 2, 3, 2, 1, 2, 3, 11]
+    assert t[0, 3].tolist() == [1, 4, 9, 0, 0, 1, 0, 8]
     assert int(t[0, :, 0].sum()) == 2 and (t[0, 0, 1:] == -100).all()
 
 
@@ -118,16 +125,18 @@ def test_the_complex_caption_model_codes_the_worlds_captions_in_a_few_bytes():
 
 
 def test_the_sketch_places_a_cell_by_its_offset_bins():
-    sk = SceneSketch(grid=4, groups=LAYOUT.groups, window=80, canvas=128)
+    sk = SceneSketch(
+        grid=4, groups=LAYOUT.groups, window=80, canvas=128, rotation_periods=LAYOUT.periods
+    )
     with torch.no_grad():
         yy, xx = torch.meshgrid(torch.arange(80.0), torch.arange(80.0), indexing="ij")
         disc = ((yy - 39.5) ** 2 + (xx - 39.5) ** 2 < 8**2).float()
         sk.templates.copy_((disc * 2 - 1).expand_as(sk.templates) / 3)  # σ(±10) after the gain
 
     def centre(row_bin: int, col_bin: int) -> tuple[float, float]:
-        t = torch.full((1, 16, 7), -100, dtype=torch.int64)
+        t = torch.full((1, 16, 8), -100, dtype=torch.int64)
         t[..., 0] = 0
-        t[0, 5] = torch.tensor([1, 0, 0, 1, 0, row_bin, col_bin])  # cell (1, 1)
+        t[0, 5] = torch.tensor([1, 0, 0, 1, 0, row_bin, col_bin, 0])  # cell (1, 1)
         _, cover = sk.paint(sk.target_beliefs(t))
         w = cover[0, 0]
         total = w.sum()
@@ -139,6 +148,43 @@ def test_the_sketch_places_a_cell_by_its_offset_bins():
         y, x = centre(row_bin, col_bin)
         assert y == pytest.approx(32 + 8 * row_bin + 4, abs=0.6)
         assert x == pytest.approx(32 + 8 * col_bin + 4, abs=0.6)
+
+
+def test_the_sketch_turns_and_patterns_a_cell_as_the_world_draws_it():
+    from semcom.data.complex import PATTERN_PERIOD, _pattern, _shape_mask
+
+    sk = SceneSketch(
+        grid=4, groups=LAYOUT.groups, window=80, canvas=128, rotation_periods=LAYOUT.periods
+    )
+    square, large, stripes, radius = 1, 2, 1, 20.0
+    with torch.no_grad():
+        # the square's large template and the stripes pattern drawn as the world draws them,
+        # upright at the window's centre (σ(±10) after the gain)
+        mask = torch.from_numpy(_shape_mask("square", 40.0, 40.0, radius, 0.0, 80)).float()
+        sk.templates[square * 3 + large] = (mask * 2 - 1) / 3
+        lines = torch.from_numpy(_pattern("stripes", 40.0, 40.0, 0.0, 80)).float()
+        sk.patterns[stripes] = (lines * 2 - 1) / 3
+        sk.fills.fill_(10 / 30)  # white
+        sk.pattern_fills.fill_(-10 / 30)  # black
+    for rot_bin in (0, 5, 11):
+        t = torch.full((1, 16, 8), -100, dtype=torch.int64)
+        t[..., 0] = 0
+        t[0, 5] = torch.tensor([1, square, 0, large, stripes, 2, 1, rot_bin])  # cell (1, 1)
+        rgb, cover = sk.paint(sk.target_beliefs(t))
+        # the world's own square there: centre (32 + 12, 32 + 20), turned by the bin's centre
+        angle = (rot_bin + 0.5) / 16 * math.pi  # a square with stripes repeats every 180°
+        want = torch.from_numpy(_shape_mask("square", 44.0, 52.0, radius, angle, 128))
+        drawn = cover[0, 0] > 0.5
+        iou = float((drawn & want).sum() / (drawn | want).sum())
+        assert iou > 0.85, (rot_bin, iou)  # resampled corners cost a little
+        # inside it, the dark stripes fall where the world's stripes fall
+        dark = torch.from_numpy(_pattern("stripes", 44.0, 52.0, angle, 128))
+        inner = want & torch.from_numpy(
+            _shape_mask("square", 44.0, 52.0, radius - PATTERN_PERIOD, angle, 128)
+        )
+        shade = rgb[0].mean(0)[inner]
+        agree = float(((shade < 0.5) == dark[inner]).float().mean())
+        assert agree > 0.85, (rot_bin, agree)
 
 
 def _complex_config(seed: int = 0):
@@ -221,7 +267,7 @@ def test_the_training_pool_of_the_complex_world_holds_its_cells_and_captions():
 
     pool = render_pool(4, 0, "shapes-complex")
     data = ShapesWorldComplex("train", n=4, seed=0)
-    assert pool.targets.shape == (4, 16, 7) and pool.world == "shapes-complex"
+    assert pool.targets.shape == (4, 16, 8) and pool.world == "shapes-complex"
     assert pool.captions == pool.canonical == [data[i].caption for i in range(4)]
     assert torch.equal(pool.masks[:, 0], torch.stack([data[i].labels >= 0 for i in range(4)]))
     assert training_world(small_complex()) == "shapes-complex"
@@ -262,7 +308,7 @@ def test_semcom_train_starts_tiny_complex_from_the_shipped_tiny_weights(tmp_path
     record = json.loads((out / "training.json").read_text())
     assert record["init"]["from"] == "tiny" and record["init"]["unet_share"] == 1.0
     assert record["config"]["init_from"] == "tiny" and record["config"]["train_scenes"] == 4
-    assert record["config"]["decoder_minutes"] == 25.0  # the tiny-complex recipe's
+    assert record["config"]["decoder_minutes"] == 45.0  # the tiny-complex recipe's
     assert json.loads((out / "mtgc.json").read_text())["preset"] == "tiny-complex"
 
 

@@ -53,6 +53,19 @@ COLOUR_RGB: dict[str, tuple[int, int, int]] = {
 }
 COLOURS: tuple[str, ...] = tuple(COLOUR_RGB)
 SIZES: tuple[str, ...] = ("small", "medium", "large")
+#: The smallest turn (radians) that maps each shape's outline and the direction of its
+#: stripes (a half turn) onto themselves; 0 for a circle, which is always drawn unturned.
+#: A shape's drawn angle is known only modulo this (its rotation bins span it).
+ROTATION_PERIOD: dict[str, float] = {
+    "circle": 0.0,
+    "square": math.pi,
+    "triangle": 2 * math.pi,
+    "star": 2 * math.pi,
+    "diamond": math.pi,
+    "cross": math.pi,
+    "heart": 2 * math.pi,
+    "semicircle": 2 * math.pi,
+}
 #: Radius range [lo, hi] in pixels (at 128×128) of each size class; the gaps between the
 #: classes keep the class readable from the object's extent.
 SIZE_RADIUS: dict[str, tuple[float, float]] = {

@@ -25,20 +25,42 @@ class ShapesCaptioner(ModelMixin, ConfigMixin):
     """CNN over [B,3,H,W] images in [0,1] → per-cell attribute logits → captions.
 
     ``world``: whose cells and caption (a :func:`~semcom.mtgc.cells.cell_layout` name).
+    ``channels``/``strides``: the 3×3 convolutions (every stride 2 when ``strides`` is
+    empty). ``cell_patch`` p: 1 averages each cell's features; p > 1 pools the map to p×p
+    per cell and reads each cell's patch with a p×p convolution, so the head knows where
+    in its cell a feature lies.
     """
 
     @register_to_config
     def __init__(
-        self, channels: tuple[int, ...] = (32, 64, 128, 128), world: str = "shapes"
+        self,
+        channels: tuple[int, ...] = (32, 64, 128, 128),
+        world: str = "shapes",
+        strides: tuple[int, ...] = (),
+        cell_patch: int = 1,
     ) -> None:
         super().__init__()
         self.layout: CellLayout = cell_layout(world)
+        strides = tuple(strides) or (2,) * len(channels)
+        if len(strides) != len(channels) or cell_patch < 1:
+            raise ValueError("strides needs one stride per channel entry; cell_patch must be ≥ 1")
         layers: list[nn.Module] = []
         c_in = 3
-        for c in channels:
-            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(8, c), nn.SiLU()]
+        for c, stride in zip(channels, strides, strict=True):
+            layers += [
+                nn.Conv2d(c_in, c, 3, stride=stride, padding=1),
+                nn.GroupNorm(8, c),
+                nn.SiLU(),
+            ]
             c_in = c
-        self.body = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(self.layout.grid))
+        layers.append(nn.AdaptiveAvgPool2d(self.layout.grid * cell_patch))
+        if cell_patch > 1:
+            layers += [
+                nn.Conv2d(c_in, c_in, cell_patch, stride=cell_patch),
+                nn.GroupNorm(8, c_in),
+                nn.SiLU(),
+            ]
+        self.body = nn.Sequential(*layers)
         self.head = nn.Conv2d(c_in, self.layout.per_cell, 1)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

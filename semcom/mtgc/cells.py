@@ -12,8 +12,9 @@ always (shape, colour, size): the sketch's templates and fills depend on them.
   canonical.
 - ``shapes-complex``: ShapesWorld-Complex on a 4×4 grid of 32-pixel cells (at 128²),
   (8 shapes, 10 colours, 3 sizes, 3 textures, 4 row-offset and 4 column-offset bins of
-  8 pixels within the cell). An object belongs to the cell holding its centre; where two
-  centres share a cell the one with more visible pixels is kept (``python -m
+  8 pixels within the cell, 16 rotation bins over the shape's period with its stripes,
+  :data:`~semcom.data.complex.ROTATION_PERIOD`). An object belongs to the cell holding
+  its centre; where two centres share a cell the one with more visible pixels is kept (``python -m
   semcom.mtgc.cells`` measures how many are lost that way); captions are
   :func:`~semcom.data.complex.concise_caption` of the objects read.
 """
@@ -29,17 +30,22 @@ import torch.nn.functional as F
 
 from semcom.errors import SemcomError
 
+#: Groups that say where and how an object lies rather than what it is.
+_PLACEMENT = frozenset({"row offset", "column offset", "rotation"})
+
 
 @dataclass(frozen=True)
 class CellLayout:
     """A world's per-cell reading: ``grid`` cells per side, ``groups`` class counts (named
-    ``names``) after the presence logit, on a ``canvas``-pixel square image."""
+    ``names``) after the presence logit, on a ``canvas``-pixel square image; with a
+    rotation group, ``periods`` holds each shape's symmetry period (radians)."""
 
     world: str
     grid: int
     groups: tuple[int, ...]
     names: tuple[str, ...]
     canvas: int = 128
+    periods: tuple[float, ...] = ()
 
     @property
     def cells(self) -> int:
@@ -50,6 +56,18 @@ class CellLayout:
     def per_cell(self) -> int:
         """Logits per cell: presence + every group."""
         return 1 + sum(self.groups)
+
+    @property
+    def attributes(self) -> int:
+        """How many groups, from the first, are the object's attributes (what a cell must read
+        right to count in :meth:`scores`' ``f1``); placement groups (offsets, rotation)
+        follow them."""
+        return sum(1 for n in self.names if n not in _PLACEMENT)
+
+    @property
+    def rotation_bins(self) -> int:
+        """Bins of the rotation group (0 when the layout has none)."""
+        return self.groups[self.names.index("rotation")] if "rotation" in self.names else 0
 
     @property
     def offset_bins(self) -> int:
@@ -82,11 +100,11 @@ class CellLayout:
     def scores(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         """How well per-cell logits [B,G²,P] read the truth [B,G²,1+groups], cell by cell:
         ``f1`` (a cell read right: present in both with every attribute group equal, the
-        offsets not counted), each group's ``<name>_accuracy`` over the occupied cells, and
+        placement groups not counted), each group's ``<name>_accuracy`` over the occupied cells, and
         ``count_accuracy`` (images whose number of occupied cells is right)."""
         pred = self.classes(logits)
         true_p, read_p = targets[..., 0] == 1, pred[..., 0] == 1
-        n_attr = len(self.groups) - (2 if self.offset_bins else 0)
+        n_attr = self.attributes
         same = (pred[..., 1 : 1 + n_attr] == targets[..., 1 : 1 + n_attr]).all(-1)
         exact = int((true_p & read_p & same).sum())
         n_true, n_read = int(true_p.sum()), int(read_p.sum())
@@ -124,17 +142,18 @@ class CellLayout:
         return [concise_caption(objects) for objects in self.objects(classes)]
 
     def objects(self, classes: torch.Tensor) -> list[list]:
-        """ShapesWorld-Complex cell classes [B,G²,7] → objects per image, placed at their
-        offset bin's centre with their size class's middle radius (front to back in cell
-        order, all visible): what the concise caption of a read scene is made from."""
-        from semcom.data.complex import SIZE_RADIUS, SIZES, ComplexObject
+        """ShapesWorld-Complex cell classes [B,G²,8] → objects per image, placed at their
+        offset bin's centre with their size class's middle radius, turned by their rotation
+        bin's centre (front to back in cell order, all visible): what the concise caption
+        of a read scene is made from."""
+        from semcom.data.complex import ROTATION_PERIOD, SHAPES, SIZE_RADIUS, SIZES, ComplexObject
 
         cell = self.canvas / self.grid
-        bins = self.offset_bins
+        bins, turns = self.offset_bins, self.rotation_bins
         out = []
         for row in classes.tolist():
             objects = []
-            for k, (present, shape, colour, size, texture, oy, ox) in enumerate(row):
+            for k, (present, shape, colour, size, texture, oy, ox, rot) in enumerate(row):
                 if not present:
                     continue
                 r, c = divmod(k, self.grid)
@@ -148,7 +167,7 @@ class CellLayout:
                         cx=(c + (ox + 0.5) / bins) * cell,
                         cy=(r + (oy + 0.5) / bins) * cell,
                         radius=(lo + hi) / 2,
-                        angle=0.0,
+                        angle=(rot + 0.5) / turns * ROTATION_PERIOD[SHAPES[shape]],
                         depth=len(row) - k,
                     )
                 )
@@ -167,8 +186,10 @@ def _shapes_targets(layout: CellLayout, scenes: Sequence[Sequence]) -> torch.Ten
 
 
 def _complex_targets(layout: CellLayout, scenes: Sequence[Sequence]) -> torch.Tensor:
-    """ShapesWorld-Complex objects → targets [B,G²,7]; a cell keeps its most visible object."""
-    g, bins = layout.grid, layout.offset_bins
+    """ShapesWorld-Complex objects → targets [B,G²,8]; a cell keeps its most visible object."""
+    from semcom.data.complex import ROTATION_PERIOD, SHAPES
+
+    g, bins, turns = layout.grid, layout.offset_bins, layout.rotation_bins
     cell = layout.canvas / g
     t = torch.full((len(scenes), layout.cells, 1 + len(layout.groups)), -100, dtype=torch.int64)
     t[..., 0] = 0
@@ -184,7 +205,9 @@ def _complex_targets(layout: CellLayout, scenes: Sequence[Sequence]) -> torch.Te
             best[k] = seen
             oy = min(int((o.cy / cell - r) * bins), bins - 1)
             ox = min(int((o.cx / cell - c) * bins), bins - 1)
-            t[b, k] = torch.tensor([1, o.shape, o.colour, o.size, o.texture, oy, ox])
+            period = ROTATION_PERIOD[SHAPES[o.shape]]
+            rot = min(int((o.angle % period) / period * turns), turns - 1) if period else 0
+            t[b, k] = torch.tensor([1, o.shape, o.colour, o.size, o.texture, oy, ox, rot])
     return t
 
 
@@ -199,8 +222,9 @@ def _layouts() -> dict[str, CellLayout]:
         "shapes-complex": CellLayout(
             "shapes-complex",
             4,
-            (len(cx.SHAPES), len(cx.COLOURS), len(cx.SIZES), len(cx.TEXTURES), 4, 4),
-            ("shape", "colour", "size", "texture", "row offset", "column offset"),
+            (len(cx.SHAPES), len(cx.COLOURS), len(cx.SIZES), len(cx.TEXTURES), 4, 4, 16),
+            ("shape", "colour", "size", "texture", "row offset", "column offset", "rotation"),
+            periods=tuple(cx.ROTATION_PERIOD[s] for s in cx.SHAPES),
         ),
     }
 

@@ -14,10 +14,12 @@ The receiver reads each semantic stream into per-cell attribute beliefs and pain
 
 Per-cell logits follow ``groups``: one presence logit, then one block of scores per
 categorical attribute (ShapesWorld: 6 shapes, 8 colours, 2 sizes; ShapesWorld-Complex
-adds 3 textures and 4 + 4 within-cell offset bins, :mod:`semcom.mtgc.cells`). Templates
-depend jointly on the first and third group (shape × size); fills depend on the second
-(colour); with six groups the last two place each cell's window by the expected
-row and column offset (texture is read, not painted). The sketch is a spatial path for
+adds 3 textures, 4 + 4 within-cell offset bins and 16 rotation bins, :mod:`semcom.mtgc.cells`).
+Templates depend jointly on the first and third group (shape × size); fills depend on the
+second (colour). With seven groups a learned pattern per texture mixes each colour's fill
+with a learned second fill, and one affine map per cell moves its window by the expected
+row and column offset and turns it by the rotation bins' circular mean, read as a part
+of the expected shape's symmetry period (``rotation_periods``). The sketch is a spatial path for
 the semantic streams: the diffusion decoder sees it (through the autoencoder) beside the
 noisy latents and draws the image.
 """
@@ -96,6 +98,8 @@ class SceneSketch(ModelMixin, ConfigMixin):
     :meth:`clear_halos`), so the blurred blob the HCI holds of the same object does not
     round the sketch's corners; ``halo_blur``: side (canvas pixels, odd) of the box over
     which that fill is averaged. 0 composites over the background as it is.
+    ``rotation_periods``: with seven groups, each shape's symmetry period in radians (0: a
+    shape that looks the same at every angle), over which its rotation bins are spread.
     """
 
     @register_to_config
@@ -113,13 +117,16 @@ class SceneSketch(ModelMixin, ConfigMixin):
         window: int = 64,
         halo: int = 0,
         halo_blur: int = 33,
+        rotation_periods: tuple[float, ...] = (),
     ) -> None:
         super().__init__()
-        if len(groups) not in (3, 6):
+        if len(groups) not in (3, 7):
             raise ValueError(
                 "groups must be (shapes, colours, sizes) or (shapes, colours, sizes, "
-                "textures, row offsets, column offsets)"
+                "textures, row offsets, column offsets, rotations)"
             )
+        if len(groups) == 7 and len(rotation_periods) != groups[0]:
+            raise ValueError(f"rotation_periods needs one period per shape ({groups[0]})")
         if window % 2 or window > canvas:
             raise ValueError("window must be even and at most the canvas side")
         if halo < 0 or halo_blur < 1 or halo_blur % 2 == 0:
@@ -132,6 +139,12 @@ class SceneSketch(ModelMixin, ConfigMixin):
         n_shape, n_colour, n_size = groups[:3]
         self.templates = nn.Parameter(torch.zeros(n_shape * n_size, window, window))
         self.fills = nn.Parameter(torch.zeros(n_colour, 3))
+        if len(groups) == 7:
+            self.patterns = nn.Parameter(torch.zeros(groups[3], window, window))
+            self.pattern_fills = nn.Parameter(torch.zeros(n_colour, 3))
+            self.register_buffer(
+                "periods", torch.tensor(rotation_periods, dtype=torch.float32), persistent=False
+            )
 
     # -- reading ------------------------------------------------------------------------
     @property
@@ -213,14 +226,20 @@ class SceneSketch(ModelMixin, ConfigMixin):
         return torch.cat(parts, dim=-1)
 
     def target_beliefs(self, targets: torch.Tensor) -> torch.Tensor:
-        """Truth [B,G²,4] int (present, shape, colour, size; -100 where empty) → one-hot
-        beliefs [B,G²,P] (training the painter on what a perfect reader would say)."""
+        """Truth [B,G²,1+groups] int (present, then a class per group; -100 where empty) →
+        one-hot beliefs [B,G²,P] (training the painter on what a perfect reader would say)."""
         parts = [targets[..., :1].float()]
         for k, size in enumerate(self.config.groups, start=1):
             parts.append(F.one_hot(targets[..., k].clamp(min=0), size).float())
         return torch.cat(parts, dim=-1)
 
     # -- painting -----------------------------------------------------------------------
+    def painter_parameters(self) -> list[nn.Parameter]:
+        """The painter's learned tensors: templates and fills, and with seven groups the
+        texture patterns and their second fills."""
+        extra = [self.patterns, self.pattern_fills] if len(self.config.groups) == 7 else []
+        return [self.templates, self.fills, *extra]
+
     def paint(
         self, beliefs: torch.Tensor, size: tuple[int, int] | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -245,8 +264,16 @@ class SceneSketch(ModelMixin, ConfigMixin):
         alpha = alpha * present[..., None, None]  # [B,K,w,w]
         fill = colour @ torch.sigmoid(PAINT_GAIN * self.fills)  # [B,K,3]
         side, win = self.config.canvas, self.config.window
-        if len(groups) == 6:
-            alpha = self._shift(alpha, beliefs[..., 1 + sum(groups[:4]) :], side / g)
+        pattern = second = None
+        if len(groups) == 7:
+            lo = 1 + sum(groups[:3])
+            texture = beliefs[..., lo : lo + groups[3]]
+            pattern = torch.einsum(
+                "bkt,thw->bkhw", texture, torch.sigmoid(PAINT_GAIN * self.patterns)
+            )
+            second = colour @ torch.sigmoid(PAINT_GAIN * self.pattern_fills)  # [B,K,3]
+            placed = self._place(torch.stack([alpha, pattern], 2), beliefs, shape, side / g)
+            alpha, pattern = placed.unbind(2)
 
         half = win // 2
         pad = side + win  # canvas with a margin of half a window on each side
@@ -261,7 +288,11 @@ class SceneSketch(ModelMixin, ConfigMixin):
             ys, xs = slice(cy, cy + win), slice(cx, cx + win)  # margin half cancels −half
             coverage[:, ys, xs] = coverage[:, ys, xs] + a
             log_clear[:, ys, xs] = log_clear[:, ys, xs] + torch.log1p(-a.clamp(max=1 - 1e-6))
-            tint = a.unsqueeze(1) * fill[:, cell, :, None, None]
+            colours = fill[:, cell, :, None, None]
+            if pattern is not None:
+                p = pattern[:, cell].unsqueeze(1)
+                colours = colours * (1 - p) + second[:, cell, :, None, None] * p
+            tint = a.unsqueeze(1) * colours
             paint[:, :, ys, xs] = paint[:, :, ys, xs] + tint
         inner = slice(half, half + side)
         rgb = paint[:, :, inner, inner] / coverage[:, None, inner, inner].clamp_min(1e-6)
@@ -272,26 +303,44 @@ class SceneSketch(ModelMixin, ConfigMixin):
             cover = F.interpolate(cover, size=size, mode="bilinear", align_corners=False)
         return rgb, cover
 
-    def _shift(self, alpha: torch.Tensor, offsets: torch.Tensor, cell: float) -> torch.Tensor:
-        """Windows α [B,K,w,w] moved by each cell's expected offset from its centre
-        (offsets [B,K,rows+cols]: row then column bin beliefs; ``cell`` pixels a cell)."""
-        n_row = self.config.groups[4]
-        b, k, w, _ = alpha.shape
+    def _place(
+        self, planes: torch.Tensor, beliefs: torch.Tensor, shape: torch.Tensor, cell: float
+    ) -> torch.Tensor:
+        """Windows [B,K,C,w,w] moved by each cell's expected offset from its centre and turned
+        by its expected angle (one affine map per cell; ``cell`` pixels a cell).
+
+        The offsets are the row then column bins' expected centres; the angle is the
+        rotation bins' circular mean as a part of the expected period of the cell's shape
+        (``shape`` [B,K,S] beliefs), positive turning as the world's outlines do.
+        """
+        groups = self.config.groups
+        n_row, n_col, n_rot = groups[4:7]
+        lo = 1 + sum(groups[:4])
+        b, k, c, w, _ = planes.shape
         shifts = []
-        for p in (offsets[..., :n_row], offsets[..., n_row:]):
-            centres = (torch.arange(p.shape[-1], device=p.device, dtype=p.dtype) + 0.5) / p.shape[
-                -1
-            ]
-            shifts.append(((p * centres).sum(-1) - 0.5) * cell)  # [B,K] pixels
+        for p in (beliefs[..., lo : lo + n_row], beliefs[..., lo + n_row : lo + n_row + n_col]):
+            centres = torch.arange(p.shape[-1], device=p.device, dtype=p.dtype) + 0.5
+            shifts.append(((p * (centres / p.shape[-1])).sum(-1) - 0.5) * cell)  # [B,K] px
         dy, dx = shifts
-        theta = torch.zeros(b * k, 2, 3, device=alpha.device, dtype=alpha.dtype)
-        theta[:, 0, 0] = 1
-        theta[:, 1, 1] = 1
-        theta[:, 0, 2] = -2 * dx.reshape(-1) / w
-        theta[:, 1, 2] = -2 * dy.reshape(-1) / w
-        grid = F.affine_grid(theta, [b * k, 1, w, w], align_corners=False)
-        moved = F.grid_sample(alpha.reshape(b * k, 1, w, w), grid, align_corners=False)
-        return moved.reshape(b, k, w, w)
+        rot = beliefs[..., lo + n_row + n_col : lo + n_row + n_col + n_rot]
+        phase = 2 * torch.pi * (torch.arange(n_rot, device=rot.device, dtype=rot.dtype) + 0.5)
+        phase = torch.atan2((rot * torch.sin(phase / n_rot)).sum(-1),
+                            (rot * torch.cos(phase / n_rot)).sum(-1))  # fmt: skip
+        phase = torch.remainder(phase, 2 * torch.pi)  # a bin's centre maps to itself
+        angle = phase / (2 * torch.pi) * (shape @ self.periods.to(shape))  # [B,K] radians
+        cos, sin = torch.cos(angle).reshape(-1), torch.sin(angle).reshape(-1)
+        sx, sy = 2 * dx.reshape(-1) / w, 2 * dy.reshape(-1) / w
+        # output pixel q (normalised, window centre 0) samples the template at R(−θ)(q − s)
+        theta = torch.stack(
+            [
+                torch.stack([cos, sin, -(cos * sx + sin * sy)], -1),
+                torch.stack([-sin, cos, -(-sin * sx + cos * sy)], -1),
+            ],
+            1,
+        ).to(planes.dtype)
+        grid = F.affine_grid(theta, [b * k, c, w, w], align_corners=False)
+        moved = F.grid_sample(planes.reshape(b * k, c, w, w), grid, align_corners=False)
+        return moved.reshape(b, k, c, w, w)
 
     @staticmethod
     def composite(rgb: torch.Tensor, cover: torch.Tensor, background: torch.Tensor) -> torch.Tensor:

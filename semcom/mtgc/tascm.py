@@ -88,6 +88,7 @@ class TASCM(ModelMixin, ConfigMixin):
         cnn_norm: bool = False,
         query_grid: int = 0,
         layout_dim: int = 0,
+        cnn_strides: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         if image_encoder not in ("cnn", "external"):
@@ -109,10 +110,13 @@ class TASCM(ModelMixin, ConfigMixin):
         if layout_dim and not query_grid:
             raise ValueError("layout_dim needs query_grid: a layout vector is painted on its cell")
         if image_encoder == "cnn":
+            strides = tuple(cnn_strides) or (2,) * len(cnn_channels)
+            if len(strides) != len(cnn_channels):
+                raise ValueError("cnn_strides needs one stride per cnn_channels entry")
             layers: list[nn.Module] = []
             c_in = 3
-            for c in cnn_channels:
-                layers.append(nn.Conv2d(c_in, c, 3, stride=2, padding=1))
+            for c, stride in zip(cnn_channels, strides, strict=True):
+                layers.append(nn.Conv2d(c_in, c, 3, stride=stride, padding=1))
                 if cnn_norm:
                     layers.append(nn.GroupNorm(min(8, c), c))
                 layers.append(nn.SiLU())

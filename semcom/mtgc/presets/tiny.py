@@ -72,6 +72,8 @@ class TinyConfig:
     #: Token slots (with <bos>/<eos>): ShapesWorld's longest caption has 45 words.
     max_tokens: int = 64
     tascm_cnn: tuple[int, ...] = (32, 64, 128, 128)
+    #: Stride of each of TASCM's convolutions (empty: every one 2, a stride-16 map).
+    tascm_strides: tuple[int, ...] = ()
     #: GroupNorm after each of TASCM's convolutions (as in the captioner it starts from).
     tascm_norm: bool = True
     tascm_dim: int = 128
@@ -111,6 +113,10 @@ class TinyConfig:
     hci_quality: int = 8
     hci_lowpass: int = 8
     captioner_channels: tuple[int, ...] = (32, 64, 128, 128)
+    #: Stride of each captioner convolution (empty: every one 2) and the features a cell
+    #: is read from per side (1: their mean; see ShapesCaptioner).
+    captioner_strides: tuple[int, ...] = ()
+    captioner_cell_patch: int = 1
     mgdd: MGDDConfig = field(
         default_factory=lambda: MGDDConfig(
             num_inference_steps=10, coord_channels=True, min_snr_gamma=5.0
@@ -222,9 +228,15 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
             query_grid=c.query_grid,
             fsq_levels=c.fsq_levels if c.quantizer == "fsq" else (),
             layout_dim=c.layout_dim,
+            cnn_strides=c.tascm_strides,
         )
         learned = LearnedHCICodec(n=c.hci_n, m=c.hci_m)
-        captioner = ShapesCaptioner(channels=c.captioner_channels, world=c.world).eval()
+        captioner = ShapesCaptioner(
+            channels=c.captioner_channels,
+            world=c.world,
+            strides=c.captioner_strides,
+            cell_patch=c.captioner_cell_patch,
+        ).eval()
         sketch = None
         if c.sketch:
             sketch = SceneSketch(
@@ -237,6 +249,7 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
                 heads=c.text_heads,
                 window=c.sketch_window,
                 halo=c.sketch_halo,
+                rotation_periods=layout.periods,
             )
     finally:
         torch.random.set_rng_state(gen_state)

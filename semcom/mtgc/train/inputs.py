@@ -89,7 +89,12 @@ def init_from_captioner(codec: MTGC) -> bool:
     if cnn is None or cap is None:
         return False
     ours = [m for m in cnn if isinstance(m, (nn.Conv2d, nn.GroupNorm))]
-    theirs = [m for m in cap if isinstance(m, (nn.Conv2d, nn.GroupNorm))]
+    convs = []  # the captioner's image convolutions: the layers before its per-cell pooling
+    for m in cap:
+        if isinstance(m, nn.AdaptiveAvgPool2d):
+            break
+        convs.append(m)
+    theirs = [m for m in convs if isinstance(m, (nn.Conv2d, nn.GroupNorm))]
     pairs = list(zip(ours, theirs, strict=False))
     if len(theirs) > len(ours) or any(
         type(a) is not type(b) or a.weight.shape != b.weight.shape for a, b in pairs

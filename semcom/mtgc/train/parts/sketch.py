@@ -22,7 +22,7 @@ def train(ctx: PartContext) -> dict[str, float]:
     if sk is None:
         raise SemcomError("this model has no scene sketch to train (TinyConfig.sketch).")
     tokenizer = codec.text_encoder.tokenizer
-    params = [*sk.caption_reader.parameters(), sk.templates, sk.fills]
+    params = [*sk.caption_reader.parameters(), *sk.painter_parameters()]
 
     def loss_fn(step, idx, gen):
         texts = _captions(pool, idx, gen, cfg.p_canonical, 0.0)
