@@ -73,15 +73,20 @@ class DatasetSpec:
     seed: int = 0
 
 
+#: Options that were fields of :class:`CodecSpec` before every option became the codec's
+#: own: a codec entry's canonical form keeps them as keys, with these defaults, so that
+#: configs keep their hash.
+LEGACY_OPTIONS: dict[str, Any] = {"steps": None, "preset": "tiny"}
+
+
 @dataclass(frozen=True)
 class CodecSpec:
     """One codec of a sweep: a registered codec (:mod:`semcom.registry`) and its settings.
 
     ``mcs``: the protection of the codec's adaptive streams; ``protection``: per-stream MCS
-    (wins over ``mcs``); ``steps`` and ``preset``: MTGC's DDIM steps (None: the preset's)
-    and preset (fields of their own so that older configs keep their hash); ``options``:
-    any other options the codec takes (MTGC's ``hci_lowpass`` and ``init_strength``, a
-    plug-in's), as sorted (key, value) pairs; ``own_label``: the name its rows and curves
+    (wins over ``mcs``); ``options``: the options the entry gives, checked by the codec's
+    own ``check_options`` (MTGC's ``steps``, ``preset``, ``hci_lowpass``, a plug-in's), as
+    sorted (key, value) pairs; ``own_label``: the name its rows and curves
     carry when the config gives one (needed for two entries of one codec that differ in
     protection or options); ``harq``: this codec's HARQ policy (fields as sorted pairs;
     ``max_transmissions`` 1 for none), overriding the sweep's ``harq`` (None: the sweep's).
@@ -90,8 +95,6 @@ class CodecSpec:
     name: str
     mcs: str = "adaptive"
     protection: tuple[tuple[str, str], ...] = ()
-    steps: int | None = None
-    preset: str = "tiny"
     options: tuple[tuple[str, Any], ...] = ()
     own_label: str = ""
     harq: tuple[tuple[str, Any], ...] | None = None
@@ -126,18 +129,20 @@ class CodecSpec:
         return Objective.parse(self.objective or "f1", self.tolerance)
 
     def codec_options(self) -> dict[str, Any]:
-        """The options the codec is built with (only those it declares)."""
-        from semcom.registry import codec_class
-
-        declared = codec_class(self.name).option_names
-        legacy = {"steps": self.steps, "preset": self.preset}
-        return {**{k: v for k, v in legacy.items() if k in declared}, **dict(self.options)}
+        """The options the entry gives the codec (its own defaults fill the rest)."""
+        return dict(self.options)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready; ``options`` only when there are any (so configs written before
-        plug-in options existed keep their hash)."""
+        """JSON-ready, in the form configs have always been hashed in: ``steps`` and
+        ``preset`` as keys of their own (:data:`LEGACY_OPTIONS`), ``options`` (the rest)
+        only when there are any."""
         d = asdict(self)
-        if not self.options:
+        rest = dict(self.options)
+        legacy = {k: rest.pop(k, default) for k, default in LEGACY_OPTIONS.items()}
+        d = {"name": d.pop("name"), "mcs": d.pop("mcs"), "protection": d.pop("protection"),
+             **legacy, **d}  # fmt: skip
+        d["options"] = tuple(sorted(rest.items()))
+        if not rest:
             d.pop("options")
         if not self.own_label:
             d.pop("own_label")
@@ -260,7 +265,8 @@ def _codec_identity(entry: dict[str, Any]) -> dict[str, Any]:
     what the codec takes by default (and ``steps``/``preset`` when it takes neither)."""
     from semcom.registry import codec_class
 
-    out = {k: v for k, v in entry.items() if _defaults(CodecSpec).get(k, MISSING) != v}
+    defaults = {**_defaults(CodecSpec), **LEGACY_OPTIONS}
+    out = {k: v for k, v in entry.items() if defaults.get(k, MISSING) != v}
     try:
         cls = codec_class(entry["name"])
         declared = tuple(getattr(cls, "option_names", ()))

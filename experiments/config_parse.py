@@ -114,8 +114,7 @@ def _codec(entry: Any, i: int) -> CodecSpec:
         checked = dict(cls.check_options(given))
     except ValueError as err:
         raise _fail(where, str(err).rstrip(".")) from err
-    steps = checked.pop("steps", None)
-    preset = checked.pop("preset", "tiny")
+    options = tuple(sorted((k, v) for k, v in checked.items() if k in given))
     label = d.get("label", "")
     if label and (not isinstance(label, str) or not SAFE_NAME.match(label)):
         raise _fail(f"{where}.label", f"must be a plain name, not {label!r}")
@@ -128,13 +127,11 @@ def _codec(entry: Any, i: int) -> CodecSpec:
         name,
         mcs,
         protection,
-        steps,
-        preset,
-        tuple(sorted(checked.items())),
-        label,
-        harq,
-        objective,
-        tolerance,
+        options,
+        own_label=label,
+        harq=harq,
+        objective=objective,
+        tolerance=tolerance,
     )
 
 

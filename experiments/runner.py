@@ -42,15 +42,16 @@ class Timer:
 
 
 class DecodeCache:
-    """Reconstructions keyed by (codec, SHA-256 of the receiver's input, seed, steps)."""
+    """Reconstructions keyed by (codec, SHA-256 of the receiver's input, seed, the codec
+    entry's options)."""
 
     def __init__(self) -> None:
         self.images: dict[tuple, torch.Tensor] = {}
         self.calls: Counter = Counter()
         self.lookups: Counter = Counter()
 
-    def get(self, codec: str, content: bytes, seed: int, steps: int | None, decode: Callable):
-        key = (codec, hashlib.sha256(content).hexdigest(), seed, steps)
+    def get(self, codec: str, content: bytes, seed: int, options: tuple, decode: Callable):
+        key = (codec, hashlib.sha256(content).hexdigest(), seed, options)
         self.lookups[codec] += 1
         if key not in self.images:
             self.calls[codec] += 1
@@ -97,7 +98,9 @@ class GroupRunner:
         """The codec of ``spec`` (built once per name and options)."""
         key = codec_key(spec)
         if key not in self.codecs:
-            self.codecs[key] = make_spec_codec(spec, self.weights, self.model, self.config.device)
+            self.codecs[key] = make_spec_codec(
+                spec, self.weights, self.model, self.config.device, self.config.dataset.name
+            )
         return self.codecs[key]
 
     def run(self, group: Group) -> GroupResult:
@@ -254,7 +257,7 @@ def _decode(cache: DecodeCache, spec: CodecSpec, codec, enc, seed: int, received
         spec.label,
         codec.received_key(enc.header, received),
         seed,
-        spec.steps,
+        spec.options,
         lambda: codec.decode(enc.header, received, seed).clamp(0, 1),
     )
 
@@ -291,10 +294,22 @@ def codec_key(spec: CodecSpec) -> tuple:
 
 
 def make_spec_codec(
-    spec: CodecSpec, weights: str | Path | None = None, model=None, device: str = "cpu"
+    spec: CodecSpec,
+    weights: str | Path | None = None,
+    model=None,
+    device: str = "cpu",
+    dataset: str | None = None,
 ):
     """The codec of ``spec`` from the registry; ``weights``, ``model`` (a loaded MTGC,
-    tests) and ``device`` reach the codecs that take them."""
+    tests), ``device`` and ``dataset`` (the sweep's data set, for codecs whose defaults
+    depend on the images: MTGC's preset) reach the codecs that take them."""
     from semcom.registry import make_codec
 
-    return make_codec(spec.name, spec.codec_options(), weights=weights, model=model, device=device)
+    return make_codec(
+        spec.name,
+        spec.codec_options(),
+        weights=weights,
+        model=model,
+        device=device,
+        dataset=dataset,
+    )

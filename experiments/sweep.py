@@ -44,6 +44,7 @@ from experiments.runner import DecodeCache, GroupRunner, _png, codec_key, make_s
 from experiments.store import Store
 from semcom.errors import SemcomError
 from semcom.metrics.scoring import check_available, semantic_status
+from semcom.registry import codec_class
 
 __all__ = [
     "DecodeCache",
@@ -146,13 +147,7 @@ def run_sweep(
     with others.
     """
     check_executor(executor, address)
-    preset = _mtgc_preset(config)
-    if weights is not None and preset is None:
-        raise SemcomError("--weights applies to MTGC, and this config has no mtgc codec.")
-    if weights is not None and not Path(weights).is_dir():
-        raise SemcomError(f"--weights {weights} is not a folder.")
-    if preset == "sd21" and weights is None and model is None:
-        raise SemcomError("the sd21 preset loads local weights: pass --weights DIR.")
+    check_weights(config, weights, handed_model=model is not None)
     check_available(config.metrics)
     store = Store(out)
     started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -237,12 +232,22 @@ def run_sweep(
     )
 
 
-def _mtgc_preset(config: SweepConfig) -> str | None:
-    """The one MTGC preset of the sweep (None: no MTGC entry)."""
-    presets = {c.preset for c in config.codecs if "preset" in c.codec_options()}
-    if len(presets) > 1:
-        raise SemcomError("a sweep runs one MTGC preset; give every mtgc entry the same preset.")
-    return presets.pop() if presets else None
+def check_weights(config: SweepConfig, weights: str | Path | None, handed_model: bool = False):
+    """``--weights`` against the sweep's codecs: it needs a codec that takes a model folder
+    (``takes_weights``), must be a folder, and each such codec's ``check_weights`` hook
+    (when it has one) accepts its entry's options with it (unless a model is handed in)."""
+    takers = [s for s in config.codecs if getattr(codec_class(s.name), "takes_weights", False)]
+    if weights is not None and not takers:
+        raise SemcomError(
+            "--weights is a model folder for a codec that loads one (mtgc), and this config "
+            "has none."
+        )
+    if weights is not None and not Path(weights).is_dir():
+        raise SemcomError(f"--weights {weights} is not a folder.")
+    for spec in takers if not handed_model else ():
+        hook = getattr(codec_class(spec.name), "check_weights", None)
+        if hook is not None:
+            hook(spec.codec_options(), weights)
 
 
 def codecs_identity(config: SweepConfig, weights: str | Path | None) -> dict[str, str]:
@@ -250,9 +255,14 @@ def codecs_identity(config: SweepConfig, weights: str | Path | None) -> dict[str
     keeps it: a resumed sweep must decode with the weights that made its rows)."""
     out = {}
     for spec in config.codecs:
-        ident = make_spec_codec(spec, weights).identity
-        if ident is not None:
-            out[spec.name] = ident
+        ident = make_spec_codec(spec, weights, dataset=config.dataset.name).identity
+        if ident is None:
+            continue
+        if out.setdefault(spec.name, ident) != ident:
+            raise SemcomError(
+                f"a sweep runs one set of weights per codec, and two {spec.name} entries load "
+                "different ones; give them the same preset and weights."
+            )
     return out
 
 
@@ -265,7 +275,7 @@ def world_notice(config: SweepConfig, weights: str | Path | None = None) -> str 
     named: dict[str, tuple[str, str | None]] = {}
     for spec in config.codecs:
         if spec.name not in named:
-            codec = make_spec_codec(spec, weights)
+            codec = make_spec_codec(spec, weights, dataset=config.dataset.name)
             named[spec.name] = (codec_label(codec, spec.name), codec_world(codec))
     return dataset_notice(list(named.values()), config.dataset.name)
 

@@ -10,9 +10,12 @@ The object is a class (or factory) with ``kind`` ("digital" or "analog", see
 :mod:`semcom.protocol`), ``name``, ``streams``, ``summary``, ``check_options(options) ->
 dict`` (ValueError on a bad option) and ``from_options(options, **context) -> codec``
 (context: ``weights``, a model folder from the command line, ``model``, a loaded model
-handed in by tests, and ``device``, where its models run, resolved by
-:func:`semcom.devices.resolve_device`; a codec ignores what it does not use). semcom's
-own codecs are declared the same way. See docs/extending.md.
+handed in by tests, ``device``, where its models run, resolved by
+:func:`semcom.devices.resolve_device`, and ``dataset``, the name of the data set a sweep
+sends; a codec ignores what it does not use). A codec that loads a model folder states
+``takes_weights = True`` and may check its options against ``--weights`` with a
+``check_weights(options, weights)`` classmethod (SemcomError when they cannot run).
+semcom's own codecs are declared the same way. See docs/extending.md.
 """
 
 from __future__ import annotations

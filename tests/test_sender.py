@@ -94,7 +94,7 @@ def test_the_sweep_s_receiver_reuses_the_sender_s_decodes():
         spec.label,
         codec.received_key(encoded.header, {"image": payload}),
         0,
-        spec.steps,
+        spec.options,
         lambda: pytest.fail("decoded twice"),
     )
     assert cache.calls[spec.label] == made and again.shape == image.shape

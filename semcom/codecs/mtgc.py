@@ -58,6 +58,15 @@ class MTGCCodec:
         "half",
     )
     summary: ClassVar[str] = "MTGC: caption, semantic pseudo-words and a compressed image"
+    #: ``--weights DIR`` is a model folder for this codec.
+    takes_weights: ClassVar[bool] = True
+
+    @classmethod
+    def check_weights(cls, options: Mapping[str, Any], weights: str | Path | None) -> None:
+        """Whether ``options`` can run with ``weights`` (None: the preset's shipped ones):
+        sd21 ships none, so it needs a folder. SemcomError (one sentence) when not."""
+        if weights is None and options.get("preset") == "sd21":
+            raise SemcomError("the sd21 preset loads local weights: pass --weights DIR.")
 
     def __init__(
         self,
@@ -125,17 +134,21 @@ class MTGCCodec:
         weights: str | Path | None = None,
         model: Any = None,
         device: str = "cpu",
+        dataset: str | None = None,
         **_: Any,
     ) -> MTGCCodec:
-        """The codec of ``options``; with ``weights`` and no ``preset`` option, the preset
-        the weights' mtgc.json names (a tiny-complex model loads as tiny-complex)."""
+        """The codec of ``options``. Without a ``preset`` option: with ``weights``, the
+        preset the weights' mtgc.json names (a tiny-complex model loads as tiny-complex);
+        else the preset trained for ``dataset`` (``shapes-complex``: tiny-complex), else tiny."""
         checked = cls.check_options(options)
-        if weights is not None and "preset" not in options:
-            from semcom.mtgc.config import recorded_preset
+        if "preset" not in options:
+            from semcom.mtgc.config import DATASET_PRESETS, recorded_preset
 
-            recorded = recorded_preset(weights)
+            recorded = recorded_preset(weights) if weights is not None else None
             if recorded in PRESETS:
                 checked["preset"] = recorded
+            elif weights is None and dataset in DATASET_PRESETS and model is None:
+                checked["preset"] = DATASET_PRESETS[dataset]
         return cls(**checked, weights=weights, model=model, device=device)
 
     @property
