@@ -338,7 +338,7 @@ def test_train_names_the_world_or_the_preset(tmp_path: Path, capsys):
 
 
 def test_a_model_of_another_world_gets_no_value_table(tmp_path: Path, capsys):
-    from semcom.commands.train import _measure_values
+    from semcom.mtgc.train_command import _measure_values
 
     (tmp_path / "mtgc.json").write_text(
         json.dumps({"preset": "tiny-complex", "world": "shapes-complex"})
