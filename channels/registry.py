@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from channels.entry_points import EntryPointRegistry
 from channels.errors import LinkError
+from plugin_registry import EntryPointRegistry
 
 #: The entry-point group of channel models.
 CHANNELS_GROUP = "semcom.channels"

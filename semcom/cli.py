@@ -14,7 +14,7 @@ import sys
 
 import typer
 
-from channels.entry_points import EntryPointRegistry
+from plugin_registry import EntryPointRegistry
 from semcom.errors import USER_ERRORS, SemcomError
 
 app = typer.Typer(

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from channels.entry_points import EntryPointRegistry
+from plugin_registry import EntryPointRegistry
 from semcom.errors import SemcomError
 
 #: The entry-point group of codecs.

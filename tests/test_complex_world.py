@@ -17,9 +17,9 @@ from semcom.data.complex import (
     TEXTURED_SIZES,
     TEXTURES,
     ShapesWorldComplex,
-    _shape_mask,
     concise_caption,
     pattern_colour,
+    shape_mask,
 )
 from semcom.data.shapes import ShapesWorld, scene_seed
 
@@ -96,7 +96,7 @@ def test_labels_boxes_and_pixels_agree_with_the_truth(scenes: list) -> None:
             colours = {tuple(c) for c in pixels[seen]}
             assert colours <= allowed
             assert (len(colours) == 2) == (TEXTURES[o.texture] != "solid")
-            full = _shape_mask(SHAPES[o.shape], o.cx, o.cy, o.radius, o.angle, 128)
+            full = shape_mask(SHAPES[o.shape], o.cx, o.cy, o.radius, o.angle, 128)
             assert o.visible == round(seen.sum() / full.sum(), 4) and not (seen & ~full).any()
 
 

@@ -151,7 +151,7 @@ def test_the_sketch_places_a_cell_by_its_offset_bins():
 
 
 def test_the_sketch_turns_and_patterns_a_cell_as_the_world_draws_it():
-    from semcom.data.complex import PATTERN_PERIOD, _pattern, _shape_mask
+    from semcom.data.complex_shapes import PATTERN_PERIOD, pattern_mask, shape_mask
 
     sk = SceneSketch(
         grid=4, groups=LAYOUT.groups, window=80, canvas=128, rotation_periods=LAYOUT.periods
@@ -160,9 +160,9 @@ def test_the_sketch_turns_and_patterns_a_cell_as_the_world_draws_it():
     with torch.no_grad():
         # the square's large template and the stripes pattern drawn as the world draws them,
         # upright at the window's centre (σ(±10) after the gain)
-        mask = torch.from_numpy(_shape_mask("square", 40.0, 40.0, radius, 0.0, 80)).float()
+        mask = torch.from_numpy(shape_mask("square", 40.0, 40.0, radius, 0.0, 80)).float()
         sk.templates[square * 3 + large] = (mask * 2 - 1) / 3
-        lines = torch.from_numpy(_pattern("stripes", 40.0, 40.0, 0.0, 80)).float()
+        lines = torch.from_numpy(pattern_mask("stripes", 40.0, 40.0, 0.0, 80)).float()
         sk.patterns[stripes] = (lines * 2 - 1) / 3
         sk.fills.fill_(10 / 30)  # white
         sk.pattern_fills.fill_(-10 / 30)  # black
@@ -173,14 +173,14 @@ def test_the_sketch_turns_and_patterns_a_cell_as_the_world_draws_it():
         rgb, cover = sk.paint(sk.target_beliefs(t))
         # the world's own square there: centre (32 + 12, 32 + 20), turned by the bin's centre
         angle = (rot_bin + 0.5) / 16 * math.pi  # a square with stripes repeats every 180°
-        want = torch.from_numpy(_shape_mask("square", 44.0, 52.0, radius, angle, 128))
+        want = torch.from_numpy(shape_mask("square", 44.0, 52.0, radius, angle, 128))
         drawn = cover[0, 0] > 0.5
         iou = float((drawn & want).sum() / (drawn | want).sum())
         assert iou > 0.85, (rot_bin, iou)  # resampled corners cost a little
         # inside it, the dark stripes fall where the world's stripes fall
-        dark = torch.from_numpy(_pattern("stripes", 44.0, 52.0, angle, 128))
+        dark = torch.from_numpy(pattern_mask("stripes", 44.0, 52.0, angle, 128))
         inner = want & torch.from_numpy(
-            _shape_mask("square", 44.0, 52.0, radius - PATTERN_PERIOD, angle, 128)
+            shape_mask("square", 44.0, 52.0, radius - PATTERN_PERIOD, angle, 128)
         )
         shade = rgb[0].mean(0)[inner]
         agree = float(((shade < 0.5) == dark[inner]).float().mean())

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from channels.entry_points import EntryPointRegistry
+from plugin_registry import EntryPointRegistry
 from semcom.errors import SemcomError
 from semcom.metrics.protocol import Field
 

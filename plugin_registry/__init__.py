@@ -1,9 +1,11 @@
-"""One entry-point group read as a registry of named plug-ins (codecs, channels, metrics).
+"""One entry-point group read as a registry of named plug-ins (codecs, channels, metrics,
+commands).
 
-A leaf module (no torch, no Sionna): :mod:`semcom.registry`, :mod:`channels.registry` and
-:mod:`semcom.metrics.registry` each hold one :class:`EntryPointRegistry` and add the checks
-their kind of plug-in needs. It lives in ``channels`` because that package is the bottom
-of the import graph (semcom imports channels, never the other way round).
+A neutral leaf package (the standard library only): :mod:`semcom.registry`,
+:mod:`channels.registry` and :mod:`semcom.metrics.registry` each hold one
+:class:`EntryPointRegistry` and add the checks their kind of plug-in needs, and the CLI
+reads its command groups with one. It sits below both ``channels`` and ``semcom`` so that
+neither owns what both use (semcom imports channels, never the other way round).
 """
 
 from __future__ import annotations
