@@ -284,7 +284,7 @@ def test_train_writes_the_shipped_folder_only_from_a_source_checkout(monkeypatch
     """From a source checkout (pyproject.toml beside the package) the default --out is the
     shipped weights' folder; from an installed package it is runs/tiny-model."""
     import semcom
-    from semcom.commands import train as command
+    from semcom.mtgc import train_command as command
     from semcom.mtgc.presets.tiny import WEIGHTS_DIR
 
     assert command.default_out() == WEIGHTS_DIR  # this test runs in the checkout
