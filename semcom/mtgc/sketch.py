@@ -139,7 +139,7 @@ class SceneSketch(ModelMixin, ConfigMixin):
         n_shape, n_colour, n_size = groups[:3]
         self.templates = nn.Parameter(torch.zeros(n_shape * n_size, window, window))
         self.fills = nn.Parameter(torch.zeros(n_colour, 3))
-        if len(groups) == 7:
+        if self.placed:
             self.patterns = nn.Parameter(torch.zeros(groups[3], window, window))
             self.pattern_fills = nn.Parameter(torch.zeros(n_colour, 3))
             self.register_buffer(
@@ -147,6 +147,12 @@ class SceneSketch(ModelMixin, ConfigMixin):
             )
 
     # -- reading ------------------------------------------------------------------------
+    @property
+    def placed(self) -> bool:
+        """Whether the groups go on past (shape, colour, size) to texture, offsets and
+        rotation (seven groups): windows are then patterned, moved and turned."""
+        return len(self.config.groups) == 7
+
     @property
     def per_cell(self) -> int:
         """Logits per cell: presence + every group."""
@@ -237,7 +243,7 @@ class SceneSketch(ModelMixin, ConfigMixin):
     def painter_parameters(self) -> list[nn.Parameter]:
         """The painter's learned tensors: templates and fills, and with seven groups the
         texture patterns and their second fills."""
-        extra = [self.patterns, self.pattern_fills] if len(self.config.groups) == 7 else []
+        extra = [self.patterns, self.pattern_fills] if self.placed else []
         return [self.templates, self.fills, *extra]
 
     def paint(
@@ -265,7 +271,7 @@ class SceneSketch(ModelMixin, ConfigMixin):
         fill = colour @ torch.sigmoid(PAINT_GAIN * self.fills)  # [B,K,3]
         side, win = self.config.canvas, self.config.window
         pattern = second = None
-        if len(groups) == 7:
+        if self.placed:
             lo = 1 + sum(groups[:3])
             texture = beliefs[..., lo : lo + groups[3]]
             pattern = torch.einsum(
