@@ -87,6 +87,32 @@ def test_composite_and_guide_image_follow_what_arrived(sketch: SceneSketch) -> N
         torch.testing.assert_close(image[i], sketch.composite(rgb, c, background[i : i + 1])[0])
 
 
+def test_a_decisive_sketch_paints_each_cells_most_likely_reading() -> None:
+    torch.manual_seed(1)
+    sk = SceneSketch(context_dim=16, vocab_size=20, max_tokens=12, width=16, heads=2)
+    with torch.no_grad():
+        sk.templates.normal_()
+        sk.fills.normal_()
+    decisive = SceneSketch(**{**sk.config, "decisive": True})
+    decisive.load_state_dict(sk.state_dict())
+    logits = torch.randn(2, 9, P)
+    logits[0, 3, 0] = -4.0  # cell 3 of image 0: probably empty
+    logits[0, 5, 0] = 4.0
+    logits[0, 5, 1:7] = torch.tensor([0.0, 0.0, 0.9, 1.0, 0.0, 0.0])  # shape 3 by a hair
+    decided = sk.decide(sk.beliefs(logits))
+    assert decided[0, 3, 0] == 0 and decided[0, 5, 0] == 1
+    assert decided[0, 5, 1:7].tolist() == [0, 0, 0, 1, 0, 0]
+    assert torch.equal(decided.sum(-1), decided[..., 0] + 3)  # one class in each of 3 groups
+    background = torch.rand(2, 3, 64, 64)
+    yes, no = torch.ones(2, dtype=torch.bool), torch.zeros(2, dtype=torch.bool)
+    image, cover = decisive.guide_image(logits, yes, None, no, background)
+    rgb, c = sk.paint(decided, (64, 64))
+    torch.testing.assert_close(cover, c)
+    torch.testing.assert_close(image, sk.composite(rgb, c, background))
+    blend, _ = sk.guide_image(logits, yes, None, no, background)
+    assert not torch.allclose(blend, image)  # the default paints the blend
+
+
 def test_readers_shapes_and_padding_is_ignored(sketch: SceneSketch) -> None:
     ids = torch.tensor([[1, 5, 6, 7, 2, 0, 0, 0, 0, 0, 0, 0]])
     full = sketch.read_caption(ids)

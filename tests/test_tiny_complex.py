@@ -308,7 +308,7 @@ def test_semcom_train_starts_tiny_complex_from_the_shipped_tiny_weights(tmp_path
     record = json.loads((out / "training.json").read_text())
     assert record["init"]["from"] == "tiny" and record["init"]["unet_share"] == 1.0
     assert record["config"]["init_from"] == "tiny" and record["config"]["train_scenes"] == 4
-    assert record["config"]["decoder_minutes"] == 45.0  # the tiny-complex recipe's
+    assert record["config"]["decoder_minutes"] == 35.0  # the tiny-complex recipe's
     assert json.loads((out / "mtgc.json").read_text())["preset"] == "tiny-complex"
 
 

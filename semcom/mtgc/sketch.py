@@ -100,6 +100,9 @@ class SceneSketch(ModelMixin, ConfigMixin):
     which that fill is averaged. 0 composites over the background as it is.
     ``rotation_periods``: with seven groups, each shape's symmetry period in radians (0: a
     shape that looks the same at every angle), over which its rotation bins are spread.
+    ``decisive``: the receiver paints each cell's most likely reading (present where
+    σ(presence) > ½, the top class of every group) instead of the belief-weighted blend;
+    readers and painter train the same either way.
     """
 
     @register_to_config
@@ -118,6 +121,7 @@ class SceneSketch(ModelMixin, ConfigMixin):
         halo: int = 0,
         halo_blur: int = 33,
         rotation_periods: tuple[float, ...] = (),
+        decisive: bool = False,
     ) -> None:
         super().__init__()
         if len(groups) not in (3, 7):
@@ -197,7 +201,10 @@ class SceneSketch(ModelMixin, ConfigMixin):
                 m = present.to(self.device, torch.float32).view(b, 1, 1)
                 total = total + m * logits.to(self.device, torch.float32)
                 count = count + m
-        rgb, cover = self.paint(self.beliefs(total / count.clamp_min(1)), background.shape[-2:])
+        beliefs = self.beliefs(total / count.clamp_min(1))
+        if self.config.decisive:
+            beliefs = self.decide(beliefs)
+        rgb, cover = self.paint(beliefs, background.shape[-2:])
         cover = cover * (count > 0).to(cover).view(b, 1, 1, 1)
         rgb, cover = rgb.to(background), cover.to(background)
         if self.config.halo > 0:
@@ -228,6 +235,16 @@ class SceneSketch(ModelMixin, ConfigMixin):
         parts, start = [torch.sigmoid(logits[..., :1])], 1
         for size in self.config.groups:
             parts.append(torch.softmax(logits[..., start : start + size], dim=-1))
+            start += size
+        return torch.cat(parts, dim=-1)
+
+    def decide(self, beliefs: torch.Tensor) -> torch.Tensor:
+        """Beliefs [B,G²,P] → the most likely reading as one-hot beliefs [B,G²,P]: presence
+        1 where above ½ (else 0), the top class of every group."""
+        parts, start = [(beliefs[..., :1] > 0.5).to(beliefs)], 1
+        for size in self.config.groups:
+            top = beliefs[..., start : start + size].argmax(-1)
+            parts.append(F.one_hot(top, size).to(beliefs))
             start += size
         return torch.cat(parts, dim=-1)
 

@@ -103,6 +103,9 @@ class TinyConfig:
     #: validation scenes the probe read the sketch's shapes at 0.72 over the raw HCI,
     #: 0.99 with the halo cleared (runs of 96 scenes, docs/training.md).
     sketch_halo: int = 6
+    #: Paint each cell's most likely reading rather than the blend of its beliefs
+    #: (SceneSketch.decisive).
+    sketch_decisive: bool = False
     prediction_type: str = "v_prediction"
     zero_terminal_snr: bool = True
     timestep_spacing: str = "trailing"
@@ -250,6 +253,7 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
                 window=c.sketch_window,
                 halo=c.sketch_halo,
                 rotation_periods=layout.periods,
+                decisive=c.sketch_decisive,
             )
     finally:
         torch.random.set_rng_state(gen_state)

@@ -112,11 +112,11 @@ PRESET_TRAINING: dict[str, dict[str, object]] = {
         "captioner_steps": 3000,
         "captioner_minutes": 16.0,
         "spw_steps": 6000,
-        "spw_minutes": 20.0,
+        "spw_minutes": 25.0,
         "sketch_steps": 3000,
         "sketch_minutes": 10.0,
         "decoder_steps": 8000,
-        "decoder_minutes": 45.0,
+        "decoder_minutes": 35.0,
     },
 }
 
