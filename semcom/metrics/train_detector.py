@@ -59,7 +59,7 @@ class DetectorTrainConfig:
     train_scenes: int = 20_000
     val_scenes: int = 500
     test_scenes: int = 2_000
-    steps: int = 5_000
+    steps: int = 10_000
     batch: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-4
