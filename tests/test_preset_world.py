@@ -84,7 +84,7 @@ def test_list_codecs_names_each_world(capsys):
     assert rows["mtgc"]["world"] == "shapes"
     assert rows["mtgc"]["preset_worlds"] == {
         "tiny": "shapes",
-        "tiny-complex": "untrained",  # no weights shipped yet: the untrained architecture
+        "tiny-complex": "shapes-complex",
         "sd21": "natural",
     }
     assert rows["compressai"]["world"] == "shapes"  # MTGC-tiny's HCI codec

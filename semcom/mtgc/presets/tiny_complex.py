@@ -15,10 +15,10 @@ says, turned as its rotation says and patterned as its texture says, in a window
 pixels (a large object spans up to 46), each cell's most likely reading rather than a
 blend of its beliefs (``decisive``).
 
-Trained weights would live in ``semcom/mtgc/presets/weights/tiny-complex`` (a model
-directory, ``semcom train --dataset shapes-complex``); none ship yet (docs/training.md), so
-:func:`load_tiny_complex` builds the architecture from a fixed seed and warns that it is
-untrained.
+The trained weights live in ``semcom/mtgc/presets/weights/tiny-complex`` (a model
+directory, ``semcom train --dataset shapes-complex``; docs/training.md, "The third
+recipe"); without them :func:`load_tiny_complex` builds the architecture from a fixed seed
+and warns that it is untrained.
 """
 
 from __future__ import annotations
