@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -111,6 +112,28 @@ def scene_image(seed: int = 0, size: tuple[int, int] = (64, 64)) -> torch.Tensor
         y0, x0 = rng.integers(0, h // 2), rng.integers(0, w // 2)
         img[:, y0 : y0 + h // 3, x0 : x0 + w // 3] = rng.random((3, 1, 1), dtype=np.float32)
     return torch.from_numpy(img).unsqueeze(0)
+
+
+def load_shipped(load: Callable[[], MTGC]) -> MTGC:
+    """``load()`` of a shipped preset, failing on any warning (the untrained fallback
+    warns; shipped weights must not)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return load()
+
+
+def shipped_record(weights: Path, min_steps: int) -> dict:
+    """The training.json of shipped ``weights``, checked to record every part of every
+    stage in its stage, each trained part (all but ``sampling``) with ≥ ``min_steps``."""
+    from semcom.mtgc.train import STAGE_PARTS
+
+    record = json.loads((weights / "training.json").read_text())
+    for stage, parts in STAGE_PARTS.items():
+        for part in parts:
+            assert record["parts"][part]["stage"] == stage
+            if part != "sampling":
+                assert record["parts"][part]["steps"] >= min_steps
+    return record
 
 
 def toy_sd21(root: Path, name: str = "mtgc-sd21") -> tuple[Path, Path, Path]:

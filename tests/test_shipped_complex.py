@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 
 import pytest
 import torch
@@ -11,24 +10,16 @@ import torch
 from semcom.data.complex import ShapesWorldComplex
 from semcom.mtgc.cells import cell_layout
 from semcom.mtgc.presets.tiny_complex import WEIGHTS_DIR, load_tiny_complex
-from semcom.mtgc.train import STAGE_PARTS
-from tests._mtgc import single_thread  # noqa: F401
+from tests._mtgc import load_shipped, shipped_record, single_thread  # noqa: F401
 
 
 @pytest.fixture(scope="module")
 def codec():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the untrained fallback warns; the shipped must not
-        return load_tiny_complex()
+    return load_shipped(load_tiny_complex)
 
 
 def test_every_part_trained_the_shipped_weights_and_they_fit():
-    record = json.loads((WEIGHTS_DIR / "training.json").read_text())
-    for stage, parts in STAGE_PARTS.items():
-        for part in parts:
-            assert record["parts"][part]["stage"] == stage
-            if part != "sampling":
-                assert record["parts"][part]["steps"] >= 50
+    record = shipped_record(WEIGHTS_DIR, min_steps=50)
     assert record["config"]["init_from"] == "tiny"
     config = json.loads((WEIGHTS_DIR / "mtgc.json").read_text())
     assert config["world"] == "shapes-complex" and config["preset"] == "tiny-complex"

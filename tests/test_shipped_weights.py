@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
 
 import pytest
 import torch
@@ -11,24 +10,16 @@ import torch
 from semcom.data.shapes import ShapesWorld
 from semcom.metrics.semantic import semantic_scores
 from semcom.mtgc.presets.tiny import WEIGHTS_DIR, load_tiny
-from semcom.mtgc.train import STAGE_PARTS
-from tests._mtgc import single_thread  # noqa: F401
+from tests._mtgc import load_shipped, shipped_record, single_thread  # noqa: F401
 
 
 @pytest.fixture(scope="module")
 def codec():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the untrained fallback warns; the shipped must not
-        return load_tiny()
+    return load_shipped(load_tiny)
 
 
 def test_every_stage_trained_the_shipped_weights():
-    record = json.loads((WEIGHTS_DIR / "training.json").read_text())
-    for stage, parts in STAGE_PARTS.items():
-        for part in parts:
-            assert record["parts"][part]["stage"] == stage
-            if part != "sampling":
-                assert record["parts"][part]["steps"] >= 100
+    record = shipped_record(WEIGHTS_DIR, min_steps=100)
     # every part's measured gates are recorded next to the weights
     assert {"val_psnr", "val_probe_accuracy", "solid_colour_max_error_255"} <= set(
         record["parts"]["vae"]

@@ -241,12 +241,11 @@ class SceneSketch(ModelMixin, ConfigMixin):
     def decide(self, beliefs: torch.Tensor) -> torch.Tensor:
         """Beliefs [B,G²,P] → the most likely reading as one-hot beliefs [B,G²,P]: presence
         1 where above ½ (else 0), the top class of every group."""
-        parts, start = [(beliefs[..., :1] > 0.5).to(beliefs)], 1
+        reading, start = [(beliefs[..., :1] > 0.5).long()], 1
         for size in self.config.groups:
-            top = beliefs[..., start : start + size].argmax(-1)
-            parts.append(F.one_hot(top, size).to(beliefs))
+            reading.append(beliefs[..., start : start + size].argmax(-1, keepdim=True))
             start += size
-        return torch.cat(parts, dim=-1)
+        return self.target_beliefs(torch.cat(reading, dim=-1)).to(beliefs)
 
     def target_beliefs(self, targets: torch.Tensor) -> torch.Tensor:
         """Truth [B,G²,1+groups] int (present, then a class per group; -100 where empty) →
