@@ -211,7 +211,7 @@ def _digital(job: Job, todo: Sequence[tuple[int, int]], prepared: dict) -> list[
         from semcom.values import values_for
 
         if (ckey, "values") not in prepared:
-            prepared[(ckey, "values")] = values_for(codec)
+            prepared[(ckey, "values")] = values_for(codec, config.dataset.name)
         values, objective = prepared[(ckey, "values")], spec.planner_objective()
     plans, made = [], {}
     for (i, _), enc in zip(todo, encoded, strict=True):

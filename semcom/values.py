@@ -12,7 +12,9 @@ one-option streams is a single point. The empty subset is the lost image.
 The planner (:mod:`experiments.planning`) weighs these values with the link's arrival
 probabilities (:mod:`channels.delivery`). A table names the codec and the identity of the
 weights it was measured with (:attr:`ValueTable.identity`), so a table of other weights is
-refused. No torch here: a table is JSON and numpy.
+refused, and the data set whose validation scenes it was measured on
+(:attr:`ValueTable.dataset`), so a sweep of another world's scenes is not planned with it.
+No torch here: a table is JSON and numpy.
 """
 
 from __future__ import annotations
@@ -162,6 +164,12 @@ class ValueTable:
     meta: dict = field(default_factory=dict)
 
     @property
+    def dataset(self) -> str:
+        """The data set of the validation scenes it was measured on (a table that states
+        none predates the field and was measured on ShapesWorld)."""
+        return str(self.meta.get("dataset", "shapes"))
+
+    @property
     def fields(self) -> tuple[str, ...]:
         """The metric fields every subset has."""
         sets = [set(c.values) for c in self.curves.values()]
@@ -267,14 +275,18 @@ class ValueTable:
         return cls.from_dict(data)
 
 
-def values_for(codec) -> ValueTable:
-    """The shipped value table of ``codec`` (a registered codec instance): the file its
-    ``values_path`` names, checked against its name and identity. One sentence saying
-    how to make it when there is none."""
-    path = getattr(codec, "values_path", None)
+def values_for(codec, dataset: str | None = None) -> ValueTable:
+    """The shipped value table of ``codec`` (a registered codec instance) for the scenes
+    of ``dataset`` (None: the codec's own table, ShapesWorld's for codecs without
+    weights): the file its ``values_path_for`` (else ``values_path``) names, checked
+    against its name, identity and data set. One sentence saying how to make it when
+    there is none."""
+    where = getattr(codec, "values_path_for", None)
+    path = where(dataset) if where is not None else getattr(codec, "values_path", None)
+    world = f" --dataset {dataset}" if dataset not in (None, "shapes") else ""
     hint = (
-        f"make one on validation scenes with semcom evaluate --split val --codec {codec.name} "
-        "--values FILE"
+        f"make one on validation scenes with semcom evaluate --split val{world} --codec "
+        f"{codec.name} --values FILE"
     )
     if path is None:
         raise SemcomError(
@@ -294,5 +306,10 @@ def values_for(codec) -> ValueTable:
         raise SemcomError(
             f"{path} was measured with other weights of {codec.name} (identity "
             f"{table.identity}, these are {identity}); remake it: {hint}."
+        )
+    if dataset is not None and table.dataset != dataset:
+        raise SemcomError(
+            f"{path} was measured on {table.dataset} scenes, not on {dataset}'s, so it cannot "
+            f"plan them; {hint}."
         )
     return table

@@ -61,3 +61,15 @@ def test_weights_are_checked_by_the_codecs_that_load_them(tmp_path):
     check_weights(sd21, tmp_path)  # a folder given: the codec loads it later
     check_weights(sd21, None, handed_model=True)  # tests hand the model in
     check_weights(_config(["mtgc", "webp"]), None)
+
+
+def test_sketch_overlay_is_an_mtgc_option_and_needs_a_sketch():
+    from semcom.codecs.mtgc import MTGCCodec
+    from tests._mtgc import small_codec
+
+    mtgc = _config([{"name": "mtgc", "sketch_overlay": False}]).codecs[0]
+    assert mtgc.codec_options() == {"sketch_overlay": False}
+    with pytest.raises(SemcomError, match="sketch_overlay must be true or false"):
+        _config([{"name": "mtgc", "sketch_overlay": "yes"}])
+    with pytest.raises(SemcomError, match="has none"):
+        MTGCCodec(sketch_overlay=True, model=small_codec(sketch=False))

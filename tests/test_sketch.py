@@ -221,3 +221,38 @@ def test_a_model_with_guide_planes_needs_its_sketch(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "m" / "sketch")
     with pytest.raises(SemcomError, match="sketch"):
         MTGC.from_pretrained(tmp_path / "m")
+
+
+def test_the_sketch_overlay_lays_what_arrived_over_the_decode(tmp_path: Path) -> None:
+    """With ``sketch_overlay`` the decode is the plain decode with the sketch of the
+    caption and SPWs laid over it (overlay_sketch); a decode with neither stream is
+    untouched; the bitstreams and the fingerprint do not change, and the setting is saved."""
+    from semcom.mtgc.receiver import overlay_sketch
+
+    codec = small_codec(sketch=True)
+    bs = codec.encode(scene_image(1))[0]
+    print_before = codec.fingerprint
+    plain = codec.decode([bs], steps=2)
+    hci_only = codec.decode([bs.keeping("hci")], steps=2)
+    codec.config.sketch_overlay = True
+    try:
+        laid = codec.decode([bs], steps=2)
+        assert torch.equal(laid, overlay_sketch(codec, [codec.decode_streams(bs)], plain))
+        assert not torch.equal(laid, plain)
+        assert torch.equal(codec.decode([bs.keeping("hci")], steps=2), hci_only)
+        codec._fingerprint = None
+        assert codec.fingerprint == print_before  # a receiver-side setting
+        assert codec.encode(scene_image(1))[0].to_bytes() == bs.to_bytes()
+        codec.save_pretrained(tmp_path / "m")
+    finally:
+        codec.config.sketch_overlay = False
+    assert MTGC.from_pretrained(tmp_path / "m").config.sketch_overlay is True
+    # where the sketch covers fully, its colours replace the decode's; far from it, the
+    # decode stays
+    sk = codec.sketch
+    cover = torch.zeros(1, 1, 64, 64)
+    cover[..., 20:30, 20:30] = 1.0
+    rgb = torch.rand(1, 3, 64, 64)
+    out = sk.overlay(rgb, cover, plain)
+    assert torch.equal(out[..., 20:30, 20:30], rgb[..., 20:30, 20:30])
+    assert torch.equal(out[..., 50:, 50:], plain[..., 50:, 50:])

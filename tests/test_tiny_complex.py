@@ -337,12 +337,14 @@ def test_train_names_the_world_or_the_preset(tmp_path: Path, capsys):
     assert not (tmp_path / "m").exists()
 
 
-def test_a_model_of_another_world_gets_no_value_table(tmp_path: Path, capsys):
-    from semcom.mtgc.train_command import _measure_values
+def test_semcom_train_measures_the_value_table_on_its_worlds_scenes(tmp_path: Path):
+    from semcom.mtgc.train_command import value_args
 
     (tmp_path / "mtgc.json").write_text(
         json.dumps({"preset": "tiny-complex", "world": "shapes-complex"})
     )
-    _measure_values(tmp_path, 2)
-    assert "value tables are measured on ShapesWorld scenes" in capsys.readouterr().err
-    assert not (tmp_path / "values.json").exists()
+    args = value_args(tmp_path, 2)
+    assert args[args.index("--dataset") + 1] == "shapes-complex"
+    assert args[args.index("--values") + 1] == str(tmp_path / "values.json")
+    (tmp_path / "mtgc.json").write_text(json.dumps({"preset": "tiny"}))
+    assert value_args(tmp_path, 2)[value_args(tmp_path, 2).index("--dataset") + 1] == "shapes"

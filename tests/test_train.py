@@ -229,7 +229,9 @@ def test_sampling_picks_settings_on_validation_scenes_and_saves_them(model_dir: 
     assert chosen in SAMPLING_CANDIDATES and report["hci_lowpass"] in (0, 4)
     assert any(s < 1 for _, _, s in SAMPLING_CANDIDATES)  # starts from the sketch are tried
     scores = [report[k] for k in report if k.endswith("_f1") and k != "val_f1"]
-    assert len(scores) == 2 * len(SAMPLING_CANDIDATES)
+    # each candidate at both low-pass settings, each sample as it is and with the sketch
+    assert len(scores) == 4 * len(SAMPLING_CANDIDATES)
+    assert sum(k.endswith("_ov_f1") for k in report) == 2 * len(SAMPLING_CANDIDATES)
     # the chosen one is within the tie margin of the best F1, and the most accurate there
     assert report["val_f1"] >= max(scores) - report["f1_tie_margin"]
     accuracies = [
@@ -245,6 +247,7 @@ def test_sampling_picks_settings_on_validation_scenes_and_saves_them(model_dir: 
     assert again.mgdd.config.guidance_scale == chosen[1]
     assert again.mgdd.config.init_strength == chosen[2]
     assert again.config.hci_lowpass == report["hci_lowpass"]
+    assert again.config.sketch_overlay == report["sketch_overlay"]
 
 
 def test_half_storage_loads_back_as_float32_with_the_same_decodes(tmp_path: Path):

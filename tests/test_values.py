@@ -86,3 +86,51 @@ def test_measured_on_scenes_every_subset_and_option(tmp_path):
     assert {"f1", "psnr", "ms_ssim"} <= set(table.fields)
     lost, got = table.value([], "psnr"), table.value(["image"], "psnr", 4000)
     assert float(got) > float(lost)
+
+
+def test_a_table_states_its_world_and_plans_only_that_worlds_scenes(tmp_path):
+    """A table records the data set of its validation scenes (one older than the field is
+    ShapesWorld's); values_for refuses it for another data set's scenes, and a
+    conventional codec keeps one table per world."""
+    curves = {"": Curve([0.0], {"f1": [0.1]}, [3])}
+    old = ValueTable("jpeg", None, ("image",), ("image",), curves)
+    assert old.dataset == "shapes"
+    complex_ = ValueTable(
+        "jpeg", None, ("image",), ("image",), curves, {"dataset": "shapes-complex"}
+    )
+    path = tmp_path / "t.json"
+    complex_.save(path)
+    assert ValueTable.load(path).dataset == "shapes-complex"
+
+    class Codec:
+        name, identity, values_path = "jpeg", None, path
+
+    assert values_for(Codec(), "shapes-complex").dataset == "shapes-complex"
+    assert values_for(Codec()).dataset == "shapes-complex"  # no data set named: the codec's
+    with pytest.raises(SemcomError, match="measured on shapes-complex scenes, not on shapes"):
+        values_for(Codec(), "shapes")
+    from semcom.registry import make_codec
+
+    avif = make_codec("avif", {})
+    assert avif.values_path_for("shapes") == avif.values_path
+    assert avif.values_path_for("shapes-complex").parent.name == "shapes-complex"
+    assert values_for(avif, "shapes").dataset == "shapes"  # the shipped ShapesWorld table
+
+
+def test_semcom_evaluate_values_measures_a_named_worlds_validation_scenes(tmp_path, capsys):
+    from semcom.cli import main
+
+    out = tmp_path / "jpeg.json"
+    args = ["evaluate", "--split", "val", "--n", "2", "--codec", "jpeg", "--quiet"]
+    assert main([*args, "--dataset", "shapes-complex", "--values", str(out)]) == 0
+    table = ValueTable.load(out)
+    assert table.dataset == "shapes-complex" and table.meta["scenes"] == 2
+    assert "--dataset shapes-complex" in table.meta["command"]
+    assert {"f1", "psnr"} <= set(table.fields)
+    bad = tmp_path / "bad.json"
+    assert main([*args, "--dataset", f"folder:{tmp_path}", "--values", str(bad)]) == 2
+    assert "validation scenes of a named world" in capsys.readouterr().err
+    test_split = [a if a != "val" else "test" for a in args]
+    assert main([*test_split, "--values", str(bad)]) == 2
+    assert "validation scenes only" in capsys.readouterr().err
+    assert not bad.exists()

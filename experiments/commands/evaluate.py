@@ -319,14 +319,17 @@ def _measure_values(
     import sys
 
     from experiments.values import measure_values
-    from semcom.data.shapes import ShapesWorld
+    from semcom.data.datasets import make_dataset
     from semcom.metrics.registry import DEFAULT_METRICS
     from semcom.registry import codec_class, make_codec
 
     if split != "val":
         raise SemcomError("value tables are measured on validation scenes only; add --split val.")
-    if dataset != "shapes":
-        raise SemcomError("value tables are measured on ShapesWorld scenes (--dataset shapes).")
+    if dataset not in _WORLD_TITLES:
+        raise SemcomError(
+            "value tables are measured on the validation scenes of a named world "
+            f"(--dataset {' or '.join(_WORLD_TITLES)}), not on {dataset}."
+        )
     if not 1 <= n <= 10000:
         raise SemcomError(f"--n must be 1 to 10000 scenes, not {n}.")
     if len(names) > 1 and path.exists() and not path.is_dir():
@@ -334,7 +337,7 @@ def _measure_values(
     for name in names:
         if codec_class(name).kind != "digital":
             raise SemcomError(f"{name} sends analog symbols; value tables are for digital codecs.")
-    data = ShapesWorld("val", n, 128, seed)
+    data = make_dataset(dataset, "val", n, 128, seed)
     items = [data[i] for i in range(n)]
     import torch
 
@@ -349,6 +352,7 @@ def _measure_values(
         codec = make_codec(name, opts, weights=str(weights) if weights else None, device=device)
         target = path / f"{name}.json" if len(names) > 1 else path
         cmd = f"semcom evaluate --split val --n {n} --seed {seed} --codec {name}"
+        cmd += f" --dataset {dataset}" if dataset != "shapes" else ""
         cmd += f" --value-options {options}" + (f" --steps {steps}" if opts else "")
         table = measure_values(
             codec,
@@ -356,7 +360,13 @@ def _measure_values(
             truths,
             options=options,
             metrics=metrics or DEFAULT_METRICS,
-            meta={"split": "val", "dataset_seed": seed, "options": opts, "command": cmd},
+            meta={
+                "split": "val",
+                "dataset": dataset,
+                "dataset_seed": seed,
+                "options": opts,
+                "command": cmd,
+            },
             progress=None
             if quiet
             else (lambda m, name=name: print(f"{name}: {m}", file=sys.stderr, flush=True)),

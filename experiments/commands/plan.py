@@ -37,10 +37,16 @@ def plan(
         "(psnr breaks ties within --tolerance).",
     ),
     tolerance: float | None = typer.Option(None, "--tolerance", help="Tie-break tolerance."),
-    image: Path | None = typer.Option(
-        None, "--image", help="Plan for this image (default: a ShapesWorld test scene)."
+    dataset: str = typer.Option(
+        "shapes",
+        "--dataset",
+        help="shapes or shapes-complex: the world whose test scene is planned for (no "
+        "--image), whose value tables plan it, and whose preset MTGC loads.",
     ),
-    scene: int = typer.Option(0, "--scene", help="The ShapesWorld test scene (no --image)."),
+    image: Path | None = typer.Option(
+        None, "--image", help="Plan for this image (default: a --dataset test scene)."
+    ),
+    scene: int = typer.Option(0, "--scene", help="The --dataset test scene (no --image)."),
     weights: Path | None = typer.Option(None, "--weights", help="MTGC model directory."),
     frame: str = typer.Option("shared", "--frame", help="shared or per-stream."),
     harq: int = typer.Option(
@@ -104,6 +110,8 @@ def plan(
             )
     if not 0 <= scene < 10000:
         raise SemcomError(f"--scene must be 0 to 9999, not {scene}.")
+    if dataset not in ("shapes", "shapes-complex"):
+        raise SemcomError(f"--dataset must be shapes or shapes-complex, not {dataset!r}.")
     if codec_class(codec).kind != "digital":
         raise SemcomError(f"{codec} sends analog symbols; it has no protection to plan.")
     if plot is not None and plot.suffix.lower() != ".png":
@@ -113,14 +121,14 @@ def plan(
 
         img = load_image(image)
     else:
-        from semcom.data.shapes import ShapesWorld
+        from semcom.data.datasets import make_dataset
 
-        img = ShapesWorld("test", scene + 1, 128, 0)[scene].image
+        img = make_dataset(dataset, "test", scene + 1, 128, 0)[scene].image
     torch.set_num_threads(1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        chosen = make_codec(codec, {}, weights=str(weights) if weights else None)
-        table = values_for(chosen)
+        chosen = make_codec(codec, {}, weights=str(weights) if weights else None, dataset=dataset)
+        table = values_for(chosen, dataset)
         goal.check(table)
         encoded = chosen.encode(img)
         from experiments.planning import sender_values

@@ -40,10 +40,17 @@ class ConventionalCodec(OptionlessCodec):
 
     @property
     def values_path(self) -> Path:
-        """Its shipped value table (:mod:`semcom.values`)."""
+        """Its shipped value table of ShapesWorld scenes (:mod:`semcom.values`)."""
+        return self.values_path_for(None)
+
+    def values_path_for(self, dataset: str | None) -> Path:
+        """Its shipped value table for the scenes of ``dataset`` (None or ``shapes``:
+        ShapesWorld's, ``values/<name>.json``; another world's in ``values/<dataset>/``)."""
         from semcom.baselines import VALUES_DIR
 
-        return VALUES_DIR / f"{self.name}.json"
+        if dataset in (None, "shapes"):
+            return VALUES_DIR / f"{self.name}.json"
+        return VALUES_DIR / dataset / f"{self.name}.json"
 
     def encode(self, image) -> Encoded:
         """``image`` [3,H,W] in [0,1] → the ``image`` stream's operating points."""

@@ -39,10 +39,10 @@ DEFAULT_PROTECTION: dict[str, str] = {"caption": "robust", "spw": "robust", "hci
 
 class MTGCCodec:
     """MTGC through the link. ``steps``: DDIM steps at the receiver (None: the preset's);
-    ``preset``: tiny or sd21; ``hci_lowpass`` and ``init_strength``: override the model's
-    (None keeps them); ``half``: the networks in half precision (float16 on a GPU,
-    bfloat16 on a CPU; the bitstreams are the same and the decodes within rounding of
-    float32's); ``weights``: a model folder (default: the preset's shipped one);
+    ``preset``: tiny or sd21; ``hci_lowpass``, ``init_strength`` and ``sketch_overlay``:
+    override the model's (None keeps them); ``half``: the networks in half precision
+    (float16 on a GPU, bfloat16 on a CPU; the bitstreams are the same and the decodes
+    within rounding of float32's); ``weights``: a model folder (default: the preset's shipped one);
     ``model``: an already loaded :class:`~semcom.mtgc.pipeline.MTGC` (tests; the overrides are set
     on it)."""
 
@@ -55,6 +55,7 @@ class MTGCCodec:
         "preset",
         "hci_lowpass",
         "init_strength",
+        "sketch_overlay",
         "half",
     )
     summary: ClassVar[str] = "MTGC: caption, semantic pseudo-words and a compressed image"
@@ -76,12 +77,14 @@ class MTGCCodec:
         init_strength: float | None = None,
         half: bool = False,
         weights: str | Path | None = None,
+        sketch_overlay: bool | None = None,
         model: Any = None,
         device: str = "cpu",
     ) -> None:
         self.steps, self.preset, self.weights = steps, preset, weights
         self.device, self.half = device, half
         self.hci_lowpass, self.init_strength = hci_lowpass, init_strength
+        self.sketch_overlay = sketch_overlay
         self._model = None
         self._handed_in = model is not None
         if model is not None:
@@ -89,8 +92,8 @@ class MTGCCodec:
 
     @classmethod
     def check_options(cls, options: Mapping[str, Any]) -> dict[str, Any]:
-        """{steps, preset, hci_lowpass, init_strength} with their defaults; ValueError
-        naming a bad one."""
+        """{steps, preset, hci_lowpass, init_strength, sketch_overlay, half} with their
+        defaults; ValueError naming a bad one."""
         d = check_keys(options, cls.option_names, cls.name)
         steps = d.get("steps")
         if steps is not None:
@@ -116,6 +119,9 @@ class MTGCCodec:
             except SemcomError as err:
                 raise ValueError(str(err).rstrip(".")) from err
             strength = float(strength)
+        overlay = d.get("sketch_overlay")
+        if overlay is not None and not isinstance(overlay, bool):
+            raise ValueError(f"sketch_overlay must be true or false, not {overlay!r}")
         half = d.get("half", False)
         if not isinstance(half, bool):
             raise ValueError(f"half must be true or false, not {half!r}")
@@ -124,6 +130,7 @@ class MTGCCodec:
             "preset": preset,
             "hci_lowpass": lowpass,
             "init_strength": strength,
+            "sketch_overlay": overlay,
             "half": half,
         }
 
@@ -168,9 +175,17 @@ class MTGCCodec:
         return self._model
 
     def _overridden(self, model):
-        """``model`` with this codec's ``hci_lowpass`` / ``init_strength`` set on it."""
+        """``model`` with this codec's ``hci_lowpass`` / ``init_strength`` /
+        ``sketch_overlay`` set on it."""
         if self.hci_lowpass is not None:
             model.config.hci_lowpass = self.hci_lowpass
+        if self.sketch_overlay is not None:
+            if self.sketch_overlay and model.sketch is None:
+                raise SemcomError(
+                    "sketch_overlay lays the scene sketch over the decode, and this model "
+                    "has none: leave the option out or set it to false."
+                )
+            model.config.sketch_overlay = self.sketch_overlay
         if self.init_strength is not None:
             if self.init_strength < 1.0 and not model.mgdd.config.guide_channels:
                 raise SemcomError(
@@ -219,10 +234,9 @@ class MTGCCodec:
 
         if self.weights is not None:
             return Path(self.weights) / VALUES_FILE
-        if self.preset == "tiny" and not self._handed_in:
-            from semcom.mtgc.presets.tiny import WEIGHTS_DIR
-
-            return Path(WEIGHTS_DIR) / VALUES_FILE
+        shipped = _shipped_dir(self.preset)
+        if shipped is not None and not self._handed_in:
+            return shipped / VALUES_FILE
         return None
 
     def encode(self, image) -> Encoded:

@@ -58,6 +58,11 @@ class CodecConfig:
     (:data:`PRESET_WORLDS`). It describes the weights and changes nothing they compute,
     so it is left out of the fingerprint and of the weights' identity
     (:data:`semcom.codecs.identity.DESCRIPTIVE_KEYS`): stating it moves no result.
+    sketch_overlay: the receiver lays the scene sketch of what arrived over the sampled
+    image (the image near the sketch's objects cleared first), so objects the decoder's
+    autoencoder blurs stay as the semantic streams placed them; a receiver-side setting,
+    left out of the fingerprint (ours, not in the paper; see docs/codec.md). ``semcom
+    train`` tries it off and on in its sampling gate.
     caption_lm: the frozen caption model that codes the caption stream (a key of
     :data:`semcom.mtgc.streams.caption.CAPTION_MODELS`): ``shapes`` (default) or
     ``shapes-complex`` (the tiny-complex preset). Part of the fingerprint.
@@ -75,6 +80,7 @@ class CodecConfig:
     clip_std: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
     world: str | None = None
     caption_lm: str = "shapes"
+    sketch_overlay: bool = False
 
     def __post_init__(self) -> None:
         if self.world is None:

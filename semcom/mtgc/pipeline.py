@@ -111,10 +111,12 @@ class MTGC:
     @property
     def fingerprint(self) -> int:
         """CRC32 over everything both ends must share: coders, TASCM and HCI weights
-        (the config less ``world``, which describes the weights and changes nothing)."""
+        (the config less ``world``, which describes the weights and changes nothing, and
+        less ``sketch_overlay``, which the receiver alone applies)."""
         if self._fingerprint is None:
             config = asdict(self.config)
             config.pop("world")
+            config.pop("sketch_overlay")
             crc = zlib.crc32(json.dumps(config, sort_keys=True).encode())
             crc = zlib.crc32(self.caption_coder.fingerprint.to_bytes(4, "big"), crc)
             modules = [("tascm", self.tascm)]

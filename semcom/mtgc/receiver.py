@@ -3,7 +3,8 @@ sampled image.
 
 :func:`generate` turns decoded streams into MGDD's cross-attention context, ControlNet
 condition and scene-sketch guide planes (:func:`sketch_guide`, shared with training) and
-samples; :func:`lowpass_from` swaps in the HCI's low frequencies (``hci_lowpass``).
+samples; :func:`lowpass_from` swaps in the HCI's low frequencies (``hci_lowpass``) and
+:func:`overlay_sketch` lays the scene sketch over the sample (``sketch_overlay``).
 """
 
 from __future__ import annotations
@@ -44,16 +45,14 @@ def generate(
     texts = [d.caption if d.caption is not None else "" for d in decoded]
     caption_tokens = codec.text_encoder(texts)
     null_caption = codec.text_encoder([""] * b)
-    spw = codec.tascm.null(b).clone().to(caption_tokens)
+    spw = spw_tokens(codec, decoded).to(caption_tokens)
     layout = null_layout = None
     if codec.mgdd.config.layout_grid:
         null_layout = codec.tascm.null_layout(b).to(caption_tokens)
         layout = null_layout.clone()
-    for i, d in enumerate(decoded):
-        if d.spw is not None:
-            idx = d.spw.to(codec.tascm.device).unsqueeze(0)
-            spw[i] = codec.tascm.embed(idx)[0].to(spw)
-            if layout is not None:
+        for i, d in enumerate(decoded):
+            if d.spw is not None:
+                idx = d.spw.to(codec.tascm.device).unsqueeze(0)
                 layout[i] = codec.tascm.layout(idx)[0].to(layout)
     context = torch.cat([caption_tokens, spw], dim=1)
     null_context = torch.cat([null_caption, codec.tascm.null(b).to(caption_tokens)], dim=1)
@@ -84,7 +83,53 @@ def generate(
         out = torch.where(
             present.view(b, 1, 1, 1), lowpass_from(out, hci, codec.config.hci_lowpass), out
         )
-    return out[..., :h, :w]
+    out = out[..., :h, :w]
+    if codec.config.sketch_overlay and codec.sketch is not None:
+        out = overlay_sketch(codec, decoded, out)
+    return out
+
+
+def spw_tokens(codec: MTGC, decoded: list[DecodedStreams]) -> torch.Tensor:
+    """TASCM's embeddings of the SPWs that arrived, TASCM's null tokens where none did
+    → [B,K,D] float32 on TASCM's device."""
+    spw = codec.tascm.null(len(decoded)).clone().float()
+    for i, d in enumerate(decoded):
+        if d.spw is not None:
+            idx = d.spw.to(codec.tascm.device).unsqueeze(0)
+            spw[i] = codec.tascm.embed(idx)[0].float()
+    return spw
+
+
+def overlay_sketch(
+    codec: MTGC, decoded: list[DecodedStreams], images: torch.Tensor
+) -> torch.Tensor:
+    """``images`` [B,3,H,W] in [0,1] with the scene sketch of what arrived laid over them
+    (:meth:`~semcom.mtgc.sketch.SceneSketch.draw`, then ``overlay``: the image near the
+    sketch's objects cleared, the objects drawn over it) → [B,3,H,W] float32.
+
+    The receiver's ``sketch_overlay`` (ours, not in the paper): where the decoder's
+    autoencoder blurs the small objects the semantic streams placed, the sketch keeps
+    them; the sampled image supplies everything else. An image whose caption and SPWs
+    were both lost is returned as it is.
+    """
+    sk = codec.sketch
+    if sk is None:
+        raise SemcomError("this model has no scene sketch to lay over its images.")
+    has_spw = torch.tensor([d.spw is not None for d in decoded])
+    has_caption = torch.tensor([d.caption is not None for d in decoded])
+    images = images.float().cpu()
+    if not bool((has_spw | has_caption).any()):
+        return images
+    with torch.no_grad():
+        read = None
+        if bool(has_spw.any()):
+            read = sk.read_spw(spw_tokens(codec, decoded).to(sk.device, sk.dtype))
+        cap = None
+        if bool(has_caption.any()):
+            texts = [d.caption or "" for d in decoded]
+            cap = sk.read_caption(codec.text_encoder.tokenizer(texts))
+        rgb, cover = sk.draw(read, has_spw, cap, has_caption, images)
+    return sk.overlay(rgb, cover, images)
 
 
 def sketch_guide(

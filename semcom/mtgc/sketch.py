@@ -186,14 +186,28 @@ class SceneSketch(ModelMixin, ConfigMixin):
         caption_present: torch.Tensor,
         background: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The sketch of what arrived, over ``background`` [B,3,H,W] in [0,1].
+        """The sketch of what arrived, over ``background`` [B,3,H,W] in [0,1]: :meth:`draw`
+        then :meth:`overlay`. Returns (image [B,3,H,W], coverage [B,1,H,W]), on the
+        background's device."""
+        rgb, cover = self.draw(spw_logits, spw_present, caption_logits, caption_present, background)
+        return self.overlay(rgb, cover, background), cover
+
+    def draw(
+        self,
+        spw_logits: torch.Tensor | None,
+        spw_present: torch.Tensor,
+        caption_logits: torch.Tensor | None,
+        caption_present: torch.Tensor,
+        like: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The sketch of what arrived: (RGB [B,3,H,W] in [0,1], coverage [B,1,H,W]) at the
+        size, dtype and device of ``like`` [B,·,H,W].
 
         Per image, the mean of the logits of the readers whose stream is present
         (``*_present`` [B] bool; logits [B,G²,P] or None when no image has that stream);
-        an image with neither paints nothing. Returns (image [B,3,H,W], coverage
-        [B,1,H,W]), on the background's device.
+        an image with neither paints nothing (coverage 0).
         """
-        b = background.shape[0]
+        b = like.shape[0]
         total = torch.zeros(b, self.config.grid**2, self.per_cell, device=self.device)
         count = torch.zeros(b, 1, 1, device=self.device)
         for logits, present in ((spw_logits, spw_present), (caption_logits, caption_present)):
@@ -204,12 +218,19 @@ class SceneSketch(ModelMixin, ConfigMixin):
         beliefs = self.beliefs(total / count.clamp_min(1))
         if self.config.decisive:
             beliefs = self.decide(beliefs)
-        rgb, cover = self.paint(beliefs, background.shape[-2:])
+        rgb, cover = self.paint(beliefs, like.shape[-2:])
         cover = cover * (count > 0).to(cover).view(b, 1, 1, 1)
-        rgb, cover = rgb.to(background), cover.to(background)
+        return rgb.to(like), cover.to(like)
+
+    def overlay(
+        self, rgb: torch.Tensor, cover: torch.Tensor, background: torch.Tensor
+    ) -> torch.Tensor:
+        """A drawn sketch (:meth:`draw`) over ``background`` [B,3,H,W] in [0,1] → [B,3,H,W]:
+        with a ``halo``, the background near the sketch's objects cleared first
+        (:meth:`clear_halos`), so what it held there does not frame them."""
         if self.config.halo > 0:
             background = self.clear_halos(background, cover)
-        return self.composite(rgb, cover, background), cover
+        return self.composite(rgb, cover, background)
 
     def clear_halos(self, background: torch.Tensor, cover: torch.Tensor) -> torch.Tensor:
         """``background`` [B,3,H,W] with the pixels within ``halo`` of the sketch's

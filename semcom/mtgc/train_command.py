@@ -172,25 +172,27 @@ def train(
 
 def _measure_values(out: Path, scenes: int) -> None:
     """The last part of ``semcom train``: the trained model's value table on validation
-    scenes, through ``semcom evaluate --values`` (the command that measures every codec's)."""
+    scenes of the world it was trained on, through ``semcom evaluate --values`` (the
+    command that measures every codec's)."""
     from semcom.cli import main
 
-    args = ["evaluate", "--split", "val", "--n", str(scenes), "--codec", "mtgc", "--steps"]
-    args += ["10", "--weights", str(out), "--values", str(out / "values.json"), "--quiet"]
-    from semcom.mtgc.config import recorded_world
-
-    world = recorded_world(out)
-    if world not in ("shapes", None):
-        typer.echo(
-            f"no value table for {out}: value tables are measured on ShapesWorld scenes, and "
-            f"this model was trained on {world}.",
-            err=True,
-        )
-        return
+    args = value_args(out, scenes)
     if main(args) != 0:
         raise SemcomError(
             f"measuring the value table of {out} failed; run semcom {' '.join(args)}."
         )
+
+
+def value_args(out: Path, scenes: int) -> list[str]:
+    """The ``semcom`` arguments that measure the value table of the model in ``out`` on
+    ``scenes`` validation scenes of its world (:func:`~semcom.mtgc.config.recorded_world`;
+    ShapesWorld when it states none)."""
+    from semcom.mtgc.config import recorded_world
+
+    world = recorded_world(out) or "shapes"
+    args = ["evaluate", "--split", "val", "--dataset", world, "--n", str(scenes)]
+    args += ["--codec", "mtgc", "--steps", "10", "--weights", str(out)]
+    return args + ["--values", str(out / "values.json"), "--quiet"]
 
 
 def _train_sd21(

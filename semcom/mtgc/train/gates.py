@@ -241,23 +241,30 @@ def _tascm_task_accuracy(
 
 
 def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, float]:
-    """Pick (steps, guidance, init strength, hci_lowpass) on ``n`` validation scenes.
+    """Pick (steps, guidance, init strength, hci_lowpass, sketch_overlay) on ``n``
+    validation scenes.
 
     The strict metric first: candidates whose full-codec object F1 lies within 1.96
     binomial standard errors (over the true objects) of the best are tied, and the tie
     goes to the highest semantic accuracy, then to the earlier (cheaper) candidate. Every
     candidate's scores go into the report. ``hci_lowpass`` is tried off and at the HCI's
-    factor.
+    factor; with a scene sketch, every sample is scored as it is and with the sketch laid
+    over it (:func:`~semcom.mtgc.receiver.overlay_sketch`, key suffix ``_ov``).
     """
+    from semcom.mtgc.receiver import overlay_sketch
+
     images, scenes = _val_pool(seed, n, training_world(codec))
     objects = max(1, sum(len(s) for s in scenes))
     sent = _encode_val(codec, images)
+    decoded = [codec.decode_streams(bs) for bs in sent]
     factor = codec.config.hci_factor
     lowpass_before = codec.config.hci_lowpass
+    overlay_before = codec.config.sketch_overlay
     strength_before = codec.mgdd.config.init_strength
     guided = bool(codec.mgdd.config.guide_channels)
     report: dict[str, float] = {"scenes": n, "objects": objects}
-    tried: list[tuple[float, float, int, float, float, int]] = []
+    tried: list[tuple[float, float, int, float, float, int, bool]] = []
+    codec.config.sketch_overlay = False
     try:
         for steps, scale, strength in SAMPLING_CANDIDATES:
             if strength < 1.0 and not guided:
@@ -266,14 +273,25 @@ def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, floa
             for lowpass in (0, factor):
                 codec.config.hci_lowpass = lowpass
                 rec = codec.decode(sent, steps=steps, guidance_scale=scale, max_batch=16)
-                sem = _semantic(rec, scenes)
-                key = f"s{steps}_g{scale:g}_i{strength:g}_lp{lowpass}"
-                report[f"{key}_f1"] = sem["f1"]
-                report[f"{key}_semantic_accuracy"] = sem["semantic_accuracy"]
-                log(f"sampling: {key} F1 {sem['f1']} semantic accuracy {sem['semantic_accuracy']}")
-                tried.append((sem["f1"], sem["semantic_accuracy"], steps, scale, strength, lowpass))
+                samples = [(False, rec)]
+                if codec.sketch is not None:
+                    samples.append((True, overlay_sketch(codec, decoded, rec)))
+                for overlay, image in samples:
+                    sem = _semantic(image, scenes)
+                    key = f"s{steps}_g{scale:g}_i{strength:g}_lp{lowpass}" + "_ov" * overlay
+                    report[f"{key}_f1"] = sem["f1"]
+                    report[f"{key}_semantic_accuracy"] = sem["semantic_accuracy"]
+                    log(
+                        f"sampling: {key} F1 {sem['f1']} "
+                        f"semantic accuracy {sem['semantic_accuracy']}"
+                    )
+                    tried.append(
+                        (sem["f1"], sem["semantic_accuracy"], steps, scale, strength, lowpass,
+                         overlay)
+                    )  # fmt: skip
     finally:
         codec.config.hci_lowpass = lowpass_before
+        codec.config.sketch_overlay = overlay_before
         codec.mgdd.config.init_strength = strength_before
     top = max(t[0] for t in tried)
     margin = 1.96 * math.sqrt(max(top * (1 - top), 1e-4) / objects)
@@ -288,6 +306,7 @@ def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, floa
             "guidance_scale": best[3],
             "init_strength": best[4],
             "hci_lowpass": best[5],
+            "sketch_overlay": best[6],
         }
     )
     return report

@@ -17,5 +17,6 @@ def train(ctx: PartContext) -> dict[str, float]:
     codec.mgdd.config.guidance_scale = float(report["guidance_scale"])
     codec.mgdd.config.init_strength = float(report["init_strength"])
     codec.config.hci_lowpass = int(report["hci_lowpass"])
+    codec.config.sketch_overlay = bool(report["sketch_overlay"])
     codec.save_pretrained(out)
     return report
