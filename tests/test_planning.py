@@ -288,3 +288,21 @@ def test_transmit_plans_one_image(tmp_path, capsys):
     assert (tmp_path / "out.png").is_file()
     code, _, err = run_cli([*args, "--protection", "planned", "--mcs", "mcs4"], capsys)
     assert code == 2 and "drop --mcs" in err
+
+
+@pytest.mark.slow
+def test_semcom_plan_plans_a_worlds_scene_with_that_worlds_tables(capsys):
+    """--dataset shapes-complex: a ShapesWorld-Complex test scene, planned from AVIF's
+    table of that world (and MTGC's beside the tiny-complex weights); an unknown world is
+    one sentence."""
+    import json
+
+    from tests.conftest import run_cli
+
+    args = ["plan", "--snr-db", "0", "--budget-cpp", "0.1", "--json"]
+    for codec in ("avif", "mtgc"):
+        code, out, err = run_cli([*args, "--codec", codec, "--dataset", "shapes-complex"], capsys)
+        assert code == 0, err
+        assert 0 <= json.loads(out)["plans"][0]["predicted"]["f1"] <= 1
+    code, _, err = run_cli([*args, "--codec", "avif", "--dataset", "natural"], capsys)
+    assert code == 2 and "--dataset must be shapes or shapes-complex" in err

@@ -126,10 +126,12 @@ def test_verify_reruns_mtgc_and_an_ablation_on_the_shipped_weights(tmp_path, cap
 
 
 @pytest.mark.slow
-def test_the_shipped_evaluation_of_the_readme_still_comes_out_of_the_code(capsys):
-    """docs/results/evaluate-tiny (the README's evaluate table): a seeded sample of its
-    rows re-runs to what is shipped, so CI on a fresh machine checks those numbers."""
-    folder = Path(__file__).parents[1] / "docs" / "results" / "evaluate-tiny"
+@pytest.mark.parametrize("name", ["evaluate-tiny", "evaluate-tiny-complex"])
+def test_the_shipped_evaluation_of_the_readme_still_comes_out_of_the_code(name, capsys):
+    """docs/results/evaluate-tiny and evaluate-tiny-complex (the README's evaluate
+    tables): a seeded sample of their rows re-runs to what is shipped, so CI on a fresh
+    machine checks those numbers."""
+    folder = Path(__file__).parents[1] / "docs" / "results" / name
     code, text, err = run_cli(["verify", str(folder), "--points", "2", "--quiet"], capsys)
     assert code == 0, text + err
     assert "psnr" in text

@@ -41,7 +41,8 @@ def plan(
         "shapes",
         "--dataset",
         help="shapes or shapes-complex: the world whose test scene is planned for (no "
-        "--image), whose value tables plan it, and whose preset MTGC loads.",
+        "--image), whose value tables plan it, and whose preset MTGC loads; with --check, "
+        "the world of the sweep's scenes.",
     ),
     image: Path | None = typer.Option(
         None, "--image", help="Plan for this image (default: a --dataset test scene)."
@@ -94,8 +95,10 @@ def plan(
     from semcom.registry import codec_class, make_codec
     from semcom.values import values_for
 
+    if dataset not in ("shapes", "shapes-complex"):
+        raise SemcomError(f"--dataset must be shapes or shapes-complex, not {dataset!r}.")
     if check is not None:
-        _check(check, out, against)
+        _check(check, out, against, dataset)
         return
     from channels.harq import HarqPolicy
 
@@ -110,8 +113,6 @@ def plan(
             )
     if not 0 <= scene < 10000:
         raise SemcomError(f"--scene must be 0 to 9999, not {scene}.")
-    if dataset not in ("shapes", "shapes-complex"):
-        raise SemcomError(f"--dataset must be shapes or shapes-complex, not {dataset!r}.")
     if codec_class(codec).kind != "digital":
         raise SemcomError(f"{codec} sends analog symbols; it has no protection to plan.")
     if plot is not None and plot.suffix.lower() != ".png":
@@ -172,9 +173,10 @@ def plan(
         )
 
 
-def _check(folder: Path, out: Path | None, against: list[Path]) -> None:
+def _check(folder: Path, out: Path | None, against: list[Path], dataset: str = "shapes") -> None:
     """``semcom plan --check``: the planner's predictions against a sweep's measurements,
-    and with ``--against`` planned protection against the fixed rules on the same frames."""
+    and with ``--against`` planned protection against the fixed rules on the same frames
+    (the caption's outage limit read from the value table of ``dataset``'s world)."""
     from experiments import plan_check, plan_compare
     from experiments.store import atomic_write_text
 
@@ -193,7 +195,7 @@ def _check(folder: Path, out: Path | None, against: list[Path]) -> None:
     refs = [plan_compare.load_rows(p) for p in against]
     verdict = plan_compare.verdicts(plan_compare.compare_rules(rows, refs))
     text = plan_compare.markdown(verdict)
-    bounds = _outage_bounds(rows, refs)
+    bounds = _outage_bounds(rows, refs, dataset)
     captioned = plan_compare.caption_codecs(rows)
     if bounds:
         lines = [
@@ -228,7 +230,7 @@ def _check(folder: Path, out: Path | None, against: list[Path]) -> None:
     typer.echo(text)
 
 
-def _outage_bounds(rows, refs) -> dict:
+def _outage_bounds(rows, refs, dataset: str = "shapes") -> dict:
     """{budget: {snr: (limit, limit 1 dB lower)}} of the caption over Rayleigh, from the
     value table of the codec whose rows send a ``caption`` stream (MTGC's): its
     caption-only F1 (empty without such rows, or with several such codecs)."""
@@ -242,7 +244,8 @@ def _outage_bounds(rows, refs) -> dict:
     codecs = caption_codecs(every)
     if len(codecs) != 1:
         return {}
-    f1_caption = float(values_for(make_codec(codecs.pop(), {})).value(["caption"], "f1"))
+    codec = make_codec(codecs.pop(), {}, dataset=dataset)
+    f1_caption = float(values_for(codec, dataset).value(["caption"], "f1"))
     ray = every[every["channel"] == "rayleigh"]
     return {cpp: outage_rows(ray, f1_caption, cpp) for cpp in sorted(set(ray["budget_cpp"]))}
 
