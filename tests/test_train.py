@@ -223,8 +223,14 @@ def test_the_tiny_tokenizer_never_truncates_a_shapesworld_caption():
 def test_sampling_picks_settings_on_validation_scenes_and_saves_them(model_dir: Path, tmp_path):
     from semcom.mtgc.train import SAMPLING_CANDIDATES
 
+    from semcom.mtgc.train.run import preset_training
+
+    # the tiny recipe keeps its shipped choice's candidates; tiny-complex's adds the overlay
+    assert not preset_training("tiny").sampling_overlay
+    assert preset_training("tiny-complex").sampling_overlay
     logs: list[str] = []
-    report = train_part("sampling", _config(), model_dir, tmp_path / "w", log=logs.append)
+    cfg = _config().updated({"sampling_overlay": True})
+    report = train_part("sampling", cfg, model_dir, tmp_path / "w", log=logs.append)
     chosen = (report["num_inference_steps"], report["guidance_scale"], report["init_strength"])
     assert chosen in SAMPLING_CANDIDATES and report["hci_lowpass"] in (0, 4)
     assert any(s < 1 for _, _, s in SAMPLING_CANDIDATES)  # starts from the sketch are tried

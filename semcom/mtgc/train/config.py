@@ -171,6 +171,10 @@ class TrainConfig(Settings):
     #: Validation scenes decoded (10 steps) for the decoder's gates in training.json.
     gate_scenes: int = 48
     grad_clip: float = 1.0
+    #: Whether the ``sampling`` part also scores each candidate with the scene sketch laid
+    #: over the sample (``sketch_overlay``): the tiny-complex recipe does; tiny's, whose
+    #: shipped settings predate the option, does not (docs/training.md).
+    sampling_overlay: bool = False
 
     #: Settings that must be at least 1 (besides every ``*_steps`` and ``*_batch``).
     at_least_one: ClassVar[tuple[str, ...]] = ("train_scenes", "threads", "gate_scenes")

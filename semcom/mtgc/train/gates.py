@@ -240,7 +240,9 @@ def _tascm_task_accuracy(
     return report
 
 
-def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, float]:
+def choose_sampling(
+    codec: MTGC, seed: int, n: int, log=print, overlay: bool = False
+) -> dict[str, float]:
     """Pick (steps, guidance, init strength, hci_lowpass, sketch_overlay) on ``n``
     validation scenes.
 
@@ -248,8 +250,9 @@ def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, floa
     binomial standard errors (over the true objects) of the best are tied, and the tie
     goes to the highest semantic accuracy, then to the earlier (cheaper) candidate. Every
     candidate's scores go into the report. ``hci_lowpass`` is tried off and at the HCI's
-    factor; with a scene sketch, every sample is scored as it is and with the sketch laid
-    over it (:func:`~semcom.mtgc.receiver.overlay_sketch`, key suffix ``_ov``).
+    factor; with ``overlay`` and a scene sketch, every sample is scored as it is and with
+    the sketch laid over it (:func:`~semcom.mtgc.receiver.overlay_sketch`, key suffix
+    ``_ov``); without, ``sketch_overlay`` is chosen off.
     """
     from semcom.mtgc.receiver import overlay_sketch
 
@@ -274,7 +277,7 @@ def choose_sampling(codec: MTGC, seed: int, n: int, log=print) -> dict[str, floa
                 codec.config.hci_lowpass = lowpass
                 rec = codec.decode(sent, steps=steps, guidance_scale=scale, max_batch=16)
                 samples = [(False, rec)]
-                if codec.sketch is not None:
+                if overlay and codec.sketch is not None:
                     samples.append((True, overlay_sketch(codec, decoded, rec)))
                 for overlay, image in samples:
                     sem = _semantic(image, scenes)

@@ -117,6 +117,7 @@ PRESET_TRAINING: dict[str, dict[str, object]] = {
         "sketch_minutes": 10.0,
         "decoder_steps": 8000,
         "decoder_minutes": 35.0,
+        "sampling_overlay": True,
     },
 }
 

@@ -12,7 +12,7 @@ def train(ctx: PartContext) -> dict[str, float]:
     cfg = ctx.cfg
     out = ctx.out
     log = ctx.log
-    report = choose_sampling(codec, cfg.seed, cfg.gate_scenes, log)
+    report = choose_sampling(codec, cfg.seed, cfg.gate_scenes, log, cfg.sampling_overlay)
     codec.mgdd.config.num_inference_steps = int(report["num_inference_steps"])
     codec.mgdd.config.guidance_scale = float(report["guidance_scale"])
     codec.mgdd.config.init_strength = float(report["init_strength"])
