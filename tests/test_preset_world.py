@@ -89,6 +89,10 @@ def test_list_codecs_names_each_world(capsys):
     }
     assert rows["compressai"]["world"] == "shapes"  # MTGC-tiny's HCI codec
     assert rows["avif"]["world"] == "-" and rows["jpeg"]["world"] == "-"
+    # the value tables shipped, by the world of their validation scenes
+    assert rows["mtgc"]["values"] == "shapes (48), shapes-complex (48)"
+    assert rows["avif"]["values"] == "shapes (48), shapes-complex (48)"
+    assert rows["deepjscc"]["values"] == "-"
 
 
 def test_shapesworld_scenes_always_pass_the_image_test():

@@ -43,6 +43,12 @@ class ConventionalCodec(OptionlessCodec):
         """Its shipped value table of ShapesWorld scenes (:mod:`semcom.values`)."""
         return self.values_path_for(None)
 
+    def shipped_values(self) -> list[Path]:
+        """Where its value table of each named world would be (:meth:`values_path_for`)."""
+        from semcom.data.datasets import dataset_names
+
+        return [self.values_path_for(name) for name in dataset_names()]
+
     def values_path_for(self, dataset: str | None) -> Path:
         """Its shipped value table for the scenes of ``dataset`` (None or ``shapes``:
         ShapesWorld's, ``values/<name>.json``; another world's in ``values/<dataset>/``)."""

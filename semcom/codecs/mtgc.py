@@ -239,6 +239,15 @@ class MTGCCodec:
             return shipped / VALUES_FILE
         return None
 
+    def shipped_values(self) -> list[Path]:
+        """Where the value tables are: beside ``weights`` when given, else beside every
+        preset's shipped weights (tiny: ShapesWorld's, tiny-complex: ShapesWorld-Complex's)."""
+        from semcom.values import VALUES_FILE
+
+        if self.weights is not None or self._handed_in:
+            return [self.values_path] if self.values_path is not None else []
+        return [d / VALUES_FILE for p in PRESETS if (d := _shipped_dir(p)) is not None]
+
     def encode(self, image) -> Encoded:
         """``image`` [3,H,W] in [0,1] → header and the three streams (HCI: every distinct
         payload, the best-decoding first)."""

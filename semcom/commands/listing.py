@@ -99,20 +99,29 @@ def _world(codec: object | None) -> str:
 
 
 def _value_table(codec: object | None) -> str:
-    """Whether a digital codec ships a value table (what planned protection needs)."""
+    """Which value tables a digital codec ships (what planned protection needs): the
+    world of each and how many validation scenes it was measured on, e.g. ``shapes (48)``."""
     import json
     from pathlib import Path
 
     if codec is None:
         return "unknown"
-    path = getattr(codec, "values_path", None)
-    if path is None or not Path(path).is_file():
-        return "none"
-    try:
-        scenes = json.loads(Path(path).read_text()).get("meta", {}).get("scenes")
-    except (OSError, ValueError):
-        return "unreadable"
-    return f"yes ({scenes} val scenes)" if scenes else "yes"
+    shipped = getattr(codec, "shipped_values", None)
+    paths = shipped() if shipped is not None else [getattr(codec, "values_path", None)]
+    found = []
+    for path in paths:
+        if path is None or not Path(path).is_file():
+            continue
+        try:
+            meta = json.loads(Path(path).read_text()).get("meta", {})
+        except (OSError, ValueError):
+            found.append(f"{Path(path).name} unreadable")
+            continue
+        scenes = meta.get("scenes")
+        found.append(
+            f"{meta.get('dataset', 'shapes')}" + (f" ({scenes})" if scenes else "")
+        )
+    return ", ".join(found) if found else "none"
 
 
 def _dataset_rows() -> list[dict]:
