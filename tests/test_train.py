@@ -222,7 +222,6 @@ def test_the_tiny_tokenizer_never_truncates_a_shapesworld_caption():
 @pytest.mark.slow
 def test_sampling_picks_settings_on_validation_scenes_and_saves_them(model_dir: Path, tmp_path):
     from semcom.mtgc.train import SAMPLING_CANDIDATES
-
     from semcom.mtgc.train.run import preset_training
 
     # the tiny recipe keeps its shipped choice's candidates; tiny-complex's adds the overlay
