@@ -118,9 +118,7 @@ def _value_table(codec: object | None) -> str:
             found.append(f"{Path(path).name} unreadable")
             continue
         scenes = meta.get("scenes")
-        found.append(
-            f"{meta.get('dataset', 'shapes')}" + (f" ({scenes})" if scenes else "")
-        )
+        found.append(f"{meta.get('dataset', 'shapes')}" + (f" ({scenes})" if scenes else ""))
     return ", ".join(found) if found else "none"
 
 
