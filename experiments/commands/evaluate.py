@@ -319,16 +319,16 @@ def _measure_values(
     import sys
 
     from experiments.values import measure_values
-    from semcom.data.datasets import make_dataset
+    from semcom.data.datasets import dataset_names, make_dataset
     from semcom.metrics.registry import DEFAULT_METRICS
     from semcom.registry import codec_class, make_codec
 
     if split != "val":
         raise SemcomError("value tables are measured on validation scenes only; add --split val.")
-    if dataset not in _WORLD_TITLES:
+    if dataset not in dataset_names():
         raise SemcomError(
             "value tables are measured on the validation scenes of a named world "
-            f"(--dataset {' or '.join(_WORLD_TITLES)}), not on {dataset}."
+            f"(--dataset {' or '.join(dataset_names())}), not on {dataset}."
         )
     if not 1 <= n <= 10000:
         raise SemcomError(f"--n must be 1 to 10000 scenes, not {n}.")

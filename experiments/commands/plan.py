@@ -92,11 +92,12 @@ def plan(
     from experiments.planning import Objective, describe, plan_planned
     from experiments.transmission import budget_uses, make_link
     from semcom.commands.link import parse_snr_list
+    from semcom.data.datasets import dataset_names
     from semcom.registry import codec_class, make_codec
     from semcom.values import values_for
 
-    if dataset not in ("shapes", "shapes-complex"):
-        raise SemcomError(f"--dataset must be shapes or shapes-complex, not {dataset!r}.")
+    if dataset not in dataset_names():
+        raise SemcomError(f"--dataset must be {' or '.join(dataset_names())}, not {dataset!r}.")
     if check is not None:
         _check(check, out, against, dataset)
         return

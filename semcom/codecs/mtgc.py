@@ -245,7 +245,8 @@ class MTGCCodec:
         from semcom.values import VALUES_FILE
 
         if self.weights is not None or self._handed_in:
-            return [self.values_path] if self.values_path is not None else []
+            path = self.values_path
+            return [path] if path is not None else []
         return [d / VALUES_FILE for p in PRESETS if (d := _shipped_dir(p)) is not None]
 
     def encode(self, image) -> Encoded:

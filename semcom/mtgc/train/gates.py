@@ -279,9 +279,9 @@ def choose_sampling(
                 samples = [(False, rec)]
                 if overlay and codec.sketch is not None:
                     samples.append((True, overlay_sketch(codec, decoded, rec)))
-                for overlay, image in samples:
+                for laid, image in samples:
                     sem = _semantic(image, scenes)
-                    key = f"s{steps}_g{scale:g}_i{strength:g}_lp{lowpass}" + "_ov" * overlay
+                    key = f"s{steps}_g{scale:g}_i{strength:g}_lp{lowpass}" + "_ov" * laid
                     report[f"{key}_f1"] = sem["f1"]
                     report[f"{key}_semantic_accuracy"] = sem["semantic_accuracy"]
                     log(
@@ -290,7 +290,7 @@ def choose_sampling(
                     )
                     tried.append(
                         (sem["f1"], sem["semantic_accuracy"], steps, scale, strength, lowpass,
-                         overlay)
+                         laid)
                     )  # fmt: skip
     finally:
         codec.config.hci_lowpass = lowpass_before
