@@ -4,6 +4,7 @@ round trip, warm starts and the training parts on the new world."""
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
@@ -150,6 +151,116 @@ def test_the_sketch_places_a_cell_by_its_offset_bins():
         assert x == pytest.approx(32 + 8 * col_bin + 4, abs=0.6)
 
 
+def test_a_cells_exact_placement_is_its_kept_objects_centre_angle_and_radius():
+    hidden = _object(shape=1, cx_=40.0, cy_=40.0, radius=10.0, visible=0.7)
+    shown = _object(shape=2, colour=3, size=2, texture=1, cx_=60.0, cy_=50.0, radius=20.0,
+                    angle=math.radians(250))  # fmt: skip
+    square = _object(shape=1, size=0, cx_=100.0, cy_=10.0, radius=9.0, angle=math.radians(200))
+    p = LAYOUT.placements([[hidden, shown, square]])
+    assert p.shape == (1, 16, 4) and p.dtype == torch.float32
+    # cell 5 keeps the triangle: its bins' centre is (32 + 2·8 + 4, 32 + 3·8 + 4) = (52, 60)
+    lo, hi = cx.SIZE_RADIUS["large"]
+    assert p[0, 5].tolist() == pytest.approx([-2.0, 0.0, math.radians(250), 20 / ((lo + hi) / 2)])
+    # a square repeats every half turn: 200° is 20° within its period; bins' centre (12, 100)
+    lo, hi = cx.SIZE_RADIUS["small"]
+    assert p[0, 3].tolist() == pytest.approx([-2.0, 0.0, math.radians(20), 9 / ((lo + hi) / 2)])
+    empty = [k for k in range(16) if k not in (3, 5)]
+    assert p[0, empty].tolist() == [[0.0, 0.0, 0.0, 1.0]] * len(empty)
+    with pytest.raises(SemcomError, match="no placement"):
+        cell_layout("shapes").placements([[]])
+
+
+def _disc_sketch(**kw) -> SceneSketch:
+    sk = SceneSketch(
+        grid=4, groups=LAYOUT.groups, window=80, canvas=128, rotation_periods=LAYOUT.periods, **kw
+    )
+    with torch.no_grad():
+        yy, xx = torch.meshgrid(torch.arange(80.0), torch.arange(80.0), indexing="ij")
+        disc = ((yy - 39.5) ** 2 + (xx - 39.5) ** 2 < 8**2).float()
+        sk.templates.copy_((disc * 2 - 1).expand_as(sk.templates) / 3)
+    return sk
+
+
+def test_an_exact_placement_moves_turns_and_scales_a_cells_window():
+    sk = _disc_sketch()
+    t = torch.full((1, 16, 8), -100, dtype=torch.int64)
+    t[..., 0] = 0
+    t[0, 5] = torch.tensor([1, 1, 0, 1, 0, 1, 2, 3])  # a square in cell (1, 1), rotation bin 3
+    beliefs = sk.target_beliefs(t)
+    _, plain = sk.paint(beliefs)
+    # the bins' own placement (no shift, the rotation bin's centre angle, the middle radius)
+    # paints what the beliefs alone paint
+    same = torch.zeros(1, 16, 4)
+    same[..., 3] = 1.0
+    same[0, 5, 2] = (3 + 0.5) / 16 * math.pi
+    torch.testing.assert_close(sk.paint(beliefs, placement=same)[1], plain, atol=1e-5, rtol=0)
+    moved = same.clone()
+    moved[0, 5, :2] = torch.tensor([3.0, -2.5])
+    moved[0, 5, 3] = 1.25
+    _, cover = sk.paint(beliefs, placement=moved)
+    ys, xs = torch.meshgrid(torch.arange(128.0), torch.arange(128.0), indexing="ij")
+
+    def centroid(c):
+        w = c[0, 0]
+        return float((w * ys).sum() / w.sum()), float((w * xs).sum() / w.sum()), float(w.sum())
+
+    (y0, x0, a0), (y1, x1, a1) = centroid(plain), centroid(cover)
+    assert (y1 - y0, x1 - x0) == (pytest.approx(3.0, abs=0.3), pytest.approx(-2.5, abs=0.3))
+    assert a1 / a0 == pytest.approx(1.25**2, rel=0.08)
+    with pytest.raises(ValueError, match="seven placing groups"):
+        SceneSketch().paint(SceneSketch().target_beliefs(torch.zeros(1, 9, 4).long()), None,
+                            "guide", torch.zeros(1, 9, 4))  # fmt: skip
+
+
+def test_the_overlay_painter_starts_as_the_guide_painters_copy_and_is_what_the_receiver_lays(
+    tmp_path: Path,
+):
+    from semcom.mtgc.config import DecodedStreams
+    from semcom.mtgc.receiver import overlay_sketch
+
+    sk = _disc_sketch()
+    assert sk.receiver_painter == "guide"
+    with pytest.raises(ValueError, match="no 'overlay' painter"):
+        sk.painter_parameters("overlay")
+    sk.add_overlay_painter()
+    assert sk.config.overlay_painter and sk.receiver_painter == "overlay"
+    for guide, overlay in zip(
+        sk.painter_parameters(), sk.painter_parameters("overlay"), strict=True
+    ):
+        assert torch.equal(guide, overlay) and guide is not overlay
+    with torch.no_grad():
+        sk.overlay_fills.fill_(0.2)  # σ(6): near-white objects, the guide's stay dark
+    sk.save_pretrained(tmp_path / "sketch")
+    again = SceneSketch.from_pretrained(tmp_path / "sketch")
+    assert torch.equal(again.overlay_fills, sk.overlay_fills)
+    with pytest.raises(ValueError, match="seven groups"):
+        SceneSketch().add_overlay_painter()
+    # the receiver lays the overlay painter's sketch over its images
+    codec = small_complex()
+    spw = torch.zeros(codec.tascm.config.num_queries, dtype=torch.int64)
+    images = torch.full((1, 3, 128, 128), 0.5)
+    plain = overlay_sketch(codec, [DecodedStreams(spw=spw)], images)
+    original = codec.sketch
+    again = copy.deepcopy(original)
+    again.add_overlay_painter()
+    with torch.no_grad():
+        again.spw_reader.mlp[-1].bias[0] = 20.0  # every cell present
+        again.overlay_fills.fill_(0.2)
+    try:
+        codec.sketch = again
+        laid = overlay_sketch(codec, [DecodedStreams(spw=spw)], images)
+        with torch.no_grad():
+            read = again.read_spw(codec.tascm.embed(spw[None]))
+            yes, no = torch.tensor([True]), torch.tensor([False])
+            drawn = again.draw(read, yes, None, no, images, "overlay")
+            guide = again.draw(read, yes, None, no, images)
+        torch.testing.assert_close(laid, again.overlay(*drawn, images))
+        assert not torch.allclose(laid, again.overlay(*guide, images))
+    finally:
+        codec.sketch = original
+    assert plain.shape == laid.shape and not torch.equal(laid, images)
+
+
 def test_the_sketch_turns_and_patterns_a_cell_as_the_world_draws_it():
     from semcom.data.complex_shapes import PATTERN_PERIOD, pattern_mask, shape_mask
 
@@ -282,7 +393,7 @@ def test_the_parts_that_read_cells_train_a_step_on_the_complex_world(tmp_path: P
 
     out = tmp_path / "model"
     build_tiny(_complex_config()).save_pretrained(out)
-    parts = ("captioner", "spw", "sketch")
+    parts = ("captioner", "spw", "sketch", "overlay")
     values = {f"{p}_steps": 1 for p in parts} | {f"{p}_batch": 2 for p in parts}
     cfg = TrainConfig().updated(
         values | {"train_scenes": 6, "report_scenes": 4, "log_every": 1, "warmup": 1}
@@ -291,8 +402,13 @@ def test_the_parts_that_read_cells_train_a_step_on_the_complex_world(tmp_path: P
     assert 0 <= reports["captioner"]["val_caption_exact"] <= 1
     assert {"val_task_f1", "val_task_texture_accuracy"} <= set(reports["spw"])
     assert {"val_caption_reader_f1", "val_sketch_truth_f1"} <= set(reports["sketch"])
+    assert {"val_sketch_overlay_truth_f1", "val_sketch_overlay_spw_f1"} <= set(reports["overlay"])
     record = json.loads((out / "training.json").read_text())["parts"]
     assert set(parts) <= set(record)
+    # the overlay painter started as the guide painter's copy and trained apart from it
+    sketch = MTGC.from_pretrained(out).sketch
+    assert sketch.config.overlay_painter and sketch.receiver_painter == "overlay"
+    assert not torch.equal(sketch.overlay_templates, sketch.templates)
 
 
 @pytest.mark.slow

@@ -15,8 +15,9 @@ from semcom.mtgc.train import STAGE_PARTS, TrainConfig, object_weights, run_all,
 from tests._mtgc import single_thread, small_codec  # noqa: F401
 
 PARTS = [p for parts in STAGE_PARTS.values() for p in parts]
-#: Parts that train weights (``sampling`` chooses decoding settings).
-TRAINED = [p for p in PARTS if p != "sampling"]
+#: Parts that train weights (``sampling`` chooses decoding settings; ``overlay`` needs a
+#: sketch that places objects, tests/test_tiny_complex.py).
+TRAINED = [p for p in PARTS if p not in ("sampling", "overlay")]
 
 
 def _config(steps: int = 1) -> TrainConfig:
@@ -66,6 +67,16 @@ def test_one_step_of_each_part_updates_its_weights(model_dir: Path, tmp_path: Pa
     record = json.loads((model_dir / "training.json").read_text())["parts"][part]
     assert record["stage"] == next(s for s, ps in STAGE_PARTS.items() if part in ps)
     assert (tmp_path / "work" / f"{part}.state.ckpt").is_file()
+
+
+def test_the_overlay_part_is_optional_and_needs_a_placing_sketch(model_dir: Path, tmp_path: Path):
+    from semcom.mtgc.train.run import preset_training
+
+    assert not TrainConfig().trains("overlay") and TrainConfig().trains("joint")
+    assert preset_training("tiny-complex").trains("overlay")
+    assert not preset_training("tiny").trains("overlay")
+    with pytest.raises(SemcomError, match="needs a scene sketch that places objects"):
+        train_part("overlay", _config(), model_dir, tmp_path / "work", log=lambda m: None)
 
 
 def test_resume_continues_where_it_stopped(tmp_path: Path):
@@ -169,9 +180,10 @@ def test_run_all_trains_every_part_from_scratch_then_replaces_out(tmp_path: Path
     logs = tmp_path / "work"
     reports = run_all(_config(), out, logs)
     assert seen == [True]
-    assert sorted(reports) == sorted(PARTS)
+    recipe = [p for p in PARTS if p != "overlay"]  # tiny's recipe trains no overlay painter
+    assert sorted(reports) == sorted(recipe)
     record = json.loads((out / "training.json").read_text())["parts"]
-    assert sorted(record) == sorted(PARTS)
+    assert sorted(record) == sorted(recipe)
     assert not (out / "stale.txt").exists() and (out / "mtgc.json").is_file()
     assert "val_full_f1" in record["decoder"] and "val_task_f1" in record["spw"]
     assert "gate_psnr_30db" in record["vae"]

@@ -126,6 +126,30 @@ class CellLayout:
             return _shapes_targets(self, scenes)
         return _complex_targets(self, scenes)
 
+    def placements(self, scenes: Sequence[Sequence]) -> torch.Tensor:
+        """ShapesWorld-Complex objects → each cell's exact placement, float32 [B,G²,4]: the
+        object's centre in pixels from its offset bins' centre (row, column), its angle
+        within its shape's period (radians) and its radius over its size class's middle
+        radius; an empty cell holds (0, 0, 0, 1). The cell's object is the one
+        :meth:`targets` keeps. What :meth:`~semcom.mtgc.sketch.SceneSketch.paint_loss`
+        trains the overlay painter with (truth: training only)."""
+        if self.world == "shapes":
+            raise SemcomError("ShapesWorld's cells hold no placement.")
+        from semcom.data.complex import SIZE_RADIUS, SIZES
+
+        out = torch.zeros(len(scenes), self.cells, 4)
+        out[..., 3] = 1.0
+        cell, bins = self.canvas / self.grid, self.offset_bins
+        for b, scene in enumerate(scenes):
+            for k, o, (oy, ox, rot) in _kept_objects(self, scene):
+                r, c = divmod(k, self.grid)
+                lo, hi = SIZE_RADIUS[SIZES[o.size]]
+                out[b, k, 0] = o.cy - (r + (oy + 0.5) / bins) * cell
+                out[b, k, 1] = o.cx - (c + (ox + 0.5) / bins) * cell
+                out[b, k, 2] = rot
+                out[b, k, 3] = o.radius / ((lo + hi) / 2)
+        return out
+
     def captions(self, logits: torch.Tensor) -> list[str]:
         """Per-cell logits [B,G²,per_cell] → the caption of what each image's cells hold."""
         classes = self.classes(logits)
@@ -185,28 +209,42 @@ def _shapes_targets(layout: CellLayout, scenes: Sequence[Sequence]) -> torch.Ten
     return t
 
 
+def _kept_objects(layout: CellLayout, scene: Sequence) -> list[tuple[int, object, tuple]]:
+    """The objects a ShapesWorld-Complex layout holds, one per cell (the most visible of
+    those whose centre it holds): (cell, object, (row bin, column bin, angle within the
+    shape's period in radians))."""
+    from semcom.data.complex import ROTATION_PERIOD, SHAPES
+
+    g, bins = layout.grid, layout.offset_bins
+    cell = layout.canvas / g
+    best: dict[int, float] = {}
+    kept: dict[int, tuple[int, object, tuple]] = {}
+    for o in scene:
+        r = min(int(o.cy / cell), g - 1)
+        c = min(int(o.cx / cell), g - 1)
+        k = g * r + c
+        seen = o.visible * math.pi * o.radius**2
+        if seen <= best.get(k, -1.0):
+            continue
+        best[k] = seen
+        oy = min(int((o.cy / cell - r) * bins), bins - 1)
+        ox = min(int((o.cx / cell - c) * bins), bins - 1)
+        period = ROTATION_PERIOD[SHAPES[o.shape]]
+        kept[k] = (k, o, (oy, ox, o.angle % period if period else 0.0))
+    return list(kept.values())
+
+
 def _complex_targets(layout: CellLayout, scenes: Sequence[Sequence]) -> torch.Tensor:
     """ShapesWorld-Complex objects → targets [B,G²,8]; a cell keeps its most visible object."""
     from semcom.data.complex import ROTATION_PERIOD, SHAPES
 
-    g, bins, turns = layout.grid, layout.offset_bins, layout.rotation_bins
-    cell = layout.canvas / g
+    turns = layout.rotation_bins
     t = torch.full((len(scenes), layout.cells, 1 + len(layout.groups)), -100, dtype=torch.int64)
     t[..., 0] = 0
     for b, scene in enumerate(scenes):
-        best: dict[int, float] = {}
-        for o in scene:
-            r = min(int(o.cy / cell), g - 1)
-            c = min(int(o.cx / cell), g - 1)
-            k = g * r + c
-            seen = o.visible * math.pi * o.radius**2
-            if seen <= best.get(k, -1.0):
-                continue
-            best[k] = seen
-            oy = min(int((o.cy / cell - r) * bins), bins - 1)
-            ox = min(int((o.cx / cell - c) * bins), bins - 1)
+        for k, o, (oy, ox, angle) in _kept_objects(layout, scene):
             period = ROTATION_PERIOD[SHAPES[o.shape]]
-            rot = min(int((o.angle % period) / period * turns), turns - 1) if period else 0
+            rot = min(int(angle / period * turns), turns - 1) if period else 0
             t[b, k] = torch.tensor([1, o.shape, o.colour, o.size, o.texture, oy, ox, rot])
     return t
 

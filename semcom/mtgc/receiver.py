@@ -109,8 +109,10 @@ def overlay_sketch(
 
     The receiver's ``sketch_overlay`` (ours, not in the paper): where the decoder's
     autoencoder blurs the small objects the semantic streams placed, the sketch keeps
-    them; the sampled image supplies everything else. An image whose caption and SPWs
-    were both lost is returned as it is.
+    them; the sampled image supplies everything else. It is painted by the sketch's
+    overlay painter where it has one
+    (:attr:`~semcom.mtgc.sketch.SceneSketch.receiver_painter`). An image whose caption
+    and SPWs were both lost is returned as it is.
     """
     sk = codec.sketch
     if sk is None:
@@ -128,7 +130,7 @@ def overlay_sketch(
         if bool(has_caption.any()):
             texts = [d.caption or "" for d in decoded]
             cap = sk.read_caption(codec.text_encoder.tokenizer(texts))
-        rgb, cover = sk.draw(read, has_spw, cap, has_caption, images)
+        rgb, cover = sk.draw(read, has_spw, cap, has_caption, images, sk.receiver_painter)
     return sk.overlay(rgb, cover, images)
 
 

@@ -103,6 +103,11 @@ class SceneSketch(ModelMixin, ConfigMixin):
     ``decisive``: the receiver paints each cell's most likely reading (present where
     σ(presence) > ½, the top class of every group) instead of the belief-weighted blend;
     readers and painter train the same either way.
+    ``overlay_painter``: a second set of templates, fills and patterns (seven groups only)
+    that :meth:`overlay` callers (the receiver's ``sketch_overlay``) paint with, trained
+    with each object's exact placement (:meth:`paint_loss`' ``placement``) so its outlines
+    and textures stay sharp; the decoder's guide keeps the first set, which it was trained
+    to read. :meth:`add_overlay_painter` adds it to a trained sketch.
     """
 
     @register_to_config
@@ -122,6 +127,7 @@ class SceneSketch(ModelMixin, ConfigMixin):
         halo_blur: int = 33,
         rotation_periods: tuple[float, ...] = (),
         decisive: bool = False,
+        overlay_painter: bool = False,
     ) -> None:
         super().__init__()
         if len(groups) not in (3, 7):
@@ -131,6 +137,8 @@ class SceneSketch(ModelMixin, ConfigMixin):
             )
         if len(groups) == 7 and len(rotation_periods) != groups[0]:
             raise ValueError(f"rotation_periods needs one period per shape ({groups[0]})")
+        if overlay_painter and len(groups) != 7:
+            raise ValueError("an overlay painter needs the seven groups that place objects")
         if window % 2 or window > canvas:
             raise ValueError("window must be even and at most the canvas side")
         if halo < 0 or halo_blur < 1 or halo_blur % 2 == 0:
@@ -149,6 +157,29 @@ class SceneSketch(ModelMixin, ConfigMixin):
             self.register_buffer(
                 "periods", torch.tensor(rotation_periods, dtype=torch.float32), persistent=False
             )
+        if overlay_painter:
+            self.overlay_templates = nn.Parameter(torch.zeros_like(self.templates))
+            self.overlay_fills = nn.Parameter(torch.zeros_like(self.fills))
+            self.overlay_patterns = nn.Parameter(torch.zeros_like(self.patterns))
+            self.overlay_pattern_fills = nn.Parameter(torch.zeros_like(self.pattern_fills))
+
+    def add_overlay_painter(self) -> None:
+        """Give a placing sketch (seven groups) an overlay painter started as a copy of the
+        guide painter (a no-op when it has one)."""
+        if self.config.overlay_painter:
+            return
+        if not self.placed:
+            raise ValueError("an overlay painter needs the seven groups that place objects")
+        for name in ("templates", "fills", "patterns", "pattern_fills"):
+            source = getattr(self, name)
+            setattr(self, f"overlay_{name}", nn.Parameter(source.detach().clone()))
+        self.register_to_config(overlay_painter=True)
+
+    @property
+    def receiver_painter(self) -> str:
+        """The painter the receiver lays over its images: ``overlay`` when the sketch has
+        one, else ``guide``."""
+        return "overlay" if self.config.overlay_painter else "guide"
 
     # -- reading ------------------------------------------------------------------------
     @property
@@ -199,9 +230,10 @@ class SceneSketch(ModelMixin, ConfigMixin):
         caption_logits: torch.Tensor | None,
         caption_present: torch.Tensor,
         like: torch.Tensor,
+        painter: str = "guide",
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The sketch of what arrived: (RGB [B,3,H,W] in [0,1], coverage [B,1,H,W]) at the
-        size, dtype and device of ``like`` [B,·,H,W].
+        size, dtype and device of ``like`` [B,·,H,W], by ``painter`` (:meth:`paint`).
 
         Per image, the mean of the logits of the readers whose stream is present
         (``*_present`` [B] bool; logits [B,G²,P] or None when no image has that stream);
@@ -218,7 +250,7 @@ class SceneSketch(ModelMixin, ConfigMixin):
         beliefs = self.beliefs(total / count.clamp_min(1))
         if self.config.decisive:
             beliefs = self.decide(beliefs)
-        rgb, cover = self.paint(beliefs, like.shape[-2:])
+        rgb, cover = self.paint(beliefs, like.shape[-2:], painter)
         cover = cover * (count > 0).to(cover).view(b, 1, 1, 1)
         return rgb.to(like), cover.to(like)
 
@@ -277,45 +309,63 @@ class SceneSketch(ModelMixin, ConfigMixin):
         return torch.cat(parts, dim=-1)
 
     # -- painting -----------------------------------------------------------------------
-    def painter_parameters(self) -> list[nn.Parameter]:
-        """The painter's learned tensors: templates and fills, and with seven groups the
-        texture patterns and their second fills."""
-        extra = [self.patterns, self.pattern_fills] if self.placed else []
-        return [self.templates, self.fills, *extra]
+    def painter_parameters(self, painter: str = "guide") -> list[nn.Parameter]:
+        """A painter's learned tensors (``guide`` or ``overlay``): templates and fills, and
+        with seven groups the texture patterns and their second fills."""
+        names = ["templates", "fills"] + (["patterns", "pattern_fills"] if self.placed else [])
+        return [getattr(self, self._painter_prefix(painter) + n) for n in names]
+
+    def _painter_prefix(self, painter: str) -> str:
+        if painter == "guide":
+            return ""
+        if painter == "overlay" and self.config.overlay_painter:
+            return "overlay_"
+        raise ValueError(f"no {painter!r} painter in this sketch (guide, or overlay if added)")
 
     def paint(
-        self, beliefs: torch.Tensor, size: tuple[int, int] | None = None
+        self,
+        beliefs: torch.Tensor,
+        size: tuple[int, int] | None = None,
+        painter: str = "guide",
+        placement: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Beliefs [B,G²,P] → (RGB [B,3,H,W] in [0,1], coverage α [B,1,H,W] in [0,1]).
 
-        Drawn on the ``canvas``² grid and resized to ``size`` (H, W) if that differs.
-        Where several windows overlap, colours mix in proportion to their α and the
-        coverage is 1 − Π(1 − α_k).
+        Drawn on the ``canvas``² grid by ``painter``'s tensors and resized to ``size`` (H,
+        W) if that differs. Where several windows overlap, colours mix in proportion to
+        their α and the coverage is 1 − Π(1 − α_k). ``placement`` [B,G²,4] float (seven
+        groups; training only): each cell's exact placement from the truth, as
+        :meth:`~semcom.mtgc.cells.CellLayout.placements` gives it, instead of the one its
+        beliefs imply (:meth:`_place`).
         """
         g = self.config.grid
         groups = self.config.groups
         n_shape, n_colour, n_size = groups[:3]
         b, k, _ = beliefs.shape
-        dtype = self.templates.dtype
+        pre = self._painter_prefix(painter)
+        if placement is not None and not self.placed:
+            raise ValueError("only a sketch with the seven placing groups takes a placement")
+        templates, fills = getattr(self, pre + "templates"), getattr(self, pre + "fills")
+        dtype = templates.dtype
         beliefs = beliefs.to(self.device, dtype)
         present = beliefs[..., 0]
         shape = beliefs[..., 1 : 1 + n_shape]
         colour = beliefs[..., 1 + n_shape : 1 + n_shape + n_colour]
         size_p = beliefs[..., 1 + n_shape + n_colour : 1 + n_shape + n_colour + n_size]
         joint = (shape.unsqueeze(-1) * size_p.unsqueeze(-2)).flatten(-2)  # [B,K,S·Z]
-        alpha = torch.einsum("bkj,jhw->bkhw", joint, torch.sigmoid(PAINT_GAIN * self.templates))
+        alpha = torch.einsum("bkj,jhw->bkhw", joint, torch.sigmoid(PAINT_GAIN * templates))
         alpha = alpha * present[..., None, None]  # [B,K,w,w]
-        fill = colour @ torch.sigmoid(PAINT_GAIN * self.fills)  # [B,K,3]
+        fill = colour @ torch.sigmoid(PAINT_GAIN * fills)  # [B,K,3]
         side, win = self.config.canvas, self.config.window
         pattern = second = None
         if self.placed:
             lo = 1 + sum(groups[:3])
             texture = beliefs[..., lo : lo + groups[3]]
-            pattern = torch.einsum(
-                "bkt,thw->bkhw", texture, torch.sigmoid(PAINT_GAIN * self.patterns)
-            )
-            second = colour @ torch.sigmoid(PAINT_GAIN * self.pattern_fills)  # [B,K,3]
-            placed = self._place(torch.stack([alpha, pattern], 2), beliefs, shape, side / g)
+            patterns = torch.sigmoid(PAINT_GAIN * getattr(self, pre + "patterns"))
+            pattern = torch.einsum("bkt,thw->bkhw", texture, patterns)
+            second = colour @ torch.sigmoid(PAINT_GAIN * getattr(self, pre + "pattern_fills"))
+            planes = torch.stack([alpha, pattern], 2)
+            placed = self._place(planes, beliefs, shape, side / g, placement)
             alpha, pattern = placed.unbind(2)
 
         half = win // 2
@@ -347,14 +397,22 @@ class SceneSketch(ModelMixin, ConfigMixin):
         return rgb, cover
 
     def _place(
-        self, planes: torch.Tensor, beliefs: torch.Tensor, shape: torch.Tensor, cell: float
+        self,
+        planes: torch.Tensor,
+        beliefs: torch.Tensor,
+        shape: torch.Tensor,
+        cell: float,
+        placement: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Windows [B,K,C,w,w] moved by each cell's expected offset from its centre and turned
         by its expected angle (one affine map per cell; ``cell`` pixels a cell).
 
         The offsets are the row then column bins' expected centres; the angle is the
         rotation bins' circular mean as a part of the expected period of the cell's shape
-        (``shape`` [B,K,S] beliefs), positive turning as the world's outlines do.
+        (``shape`` [B,K,S] beliefs), positive turning as the world's outlines do. With
+        ``placement`` [B,K,4] (row and column pixels from the offset bins' centres, angle in
+        radians, radius over the size class's middle radius) the bins' centres move by the
+        first two, the angle is the third and the window is scaled by the fourth.
         """
         groups = self.config.groups
         n_row, n_col, n_rot = groups[4:7]
@@ -365,23 +423,30 @@ class SceneSketch(ModelMixin, ConfigMixin):
             centres = torch.arange(p.shape[-1], device=p.device, dtype=p.dtype) + 0.5
             shifts.append(((p * (centres / p.shape[-1])).sum(-1) - 0.5) * cell)  # [B,K] px
         dy, dx = shifts
-        rot = beliefs[..., lo + n_row + n_col : lo + n_row + n_col + n_rot]
-        phase = 2 * torch.pi * (torch.arange(n_rot, device=rot.device, dtype=rot.dtype) + 0.5)
-        phase = torch.atan2((rot * torch.sin(phase / n_rot)).sum(-1),
-                            (rot * torch.cos(phase / n_rot)).sum(-1))  # fmt: skip
-        phase = torch.remainder(phase, 2 * torch.pi)  # a bin's centre maps to itself
-        angle = phase / (2 * torch.pi) * (shape @ self.periods.to(shape))  # [B,K] radians
+        scale = torch.ones_like(dy)
+        if placement is None:
+            rot = beliefs[..., lo + n_row + n_col : lo + n_row + n_col + n_rot]
+            phase = torch.arange(n_rot, device=rot.device, dtype=rot.dtype) + 0.5
+            phase = 2 * torch.pi * phase / n_rot
+            phase = torch.atan2((rot * torch.sin(phase)).sum(-1),
+                                (rot * torch.cos(phase)).sum(-1))  # fmt: skip
+            phase = torch.remainder(phase, 2 * torch.pi)  # a bin's centre maps to itself
+            angle = phase / (2 * torch.pi) * (shape @ self.periods.to(shape))  # [B,K] radians
+        else:
+            exact = placement.to(dy)
+            dy, dx = dy + exact[..., 0], dx + exact[..., 1]
+            angle, scale = exact[..., 2], exact[..., 3]
         cos, sin = torch.cos(angle).reshape(-1), torch.sin(angle).reshape(-1)
         sx, sy = 2 * dx.reshape(-1) / w, 2 * dy.reshape(-1) / w
-        # output pixel q (normalised, window centre 0) samples the template at R(−θ)(q − s)
+        # output pixel q (normalised, window centre 0) samples the template at R(−θ)(q − s)/z
         theta = torch.stack(
             [
                 torch.stack([cos, sin, -(cos * sx + sin * sy)], -1),
                 torch.stack([-sin, cos, -(-sin * sx + cos * sy)], -1),
             ],
             1,
-        ).to(planes.dtype)
-        grid = F.affine_grid(theta, [b * k, c, w, w], align_corners=False)
+        ) / scale.reshape(-1, 1, 1)
+        grid = F.affine_grid(theta.to(planes.dtype), [b * k, c, w, w], align_corners=False)
         moved = F.grid_sample(planes.reshape(b * k, c, w, w), grid, align_corners=False)
         return moved.reshape(b, k, c, w, w)
 
@@ -391,11 +456,18 @@ class SceneSketch(ModelMixin, ConfigMixin):
         return cover * rgb + (1 - cover) * background.to(rgb)
 
     def paint_loss(
-        self, targets: torch.Tensor, images: torch.Tensor, masks: torch.Tensor
+        self,
+        targets: torch.Tensor,
+        images: torch.Tensor,
+        masks: torch.Tensor,
+        painter: str = "guide",
+        placement: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """The painter's training loss on truth: coverage BCE against the object masks
-        [B,1,H,W] bool and L1 of the fill on object pixels of ``images`` [B,3,H,W]."""
-        rgb, cover = self.paint(self.target_beliefs(targets), images.shape[-2:])
+        """A painter's training loss on truth: coverage BCE against the object masks
+        [B,1,H,W] bool and L1 of the fill on object pixels of ``images`` [B,3,H,W];
+        ``placement`` [B,G²,4]: the truth's exact placement (:meth:`paint`)."""
+        beliefs = self.target_beliefs(targets)
+        rgb, cover = self.paint(beliefs, images.shape[-2:], painter, placement)
         m = masks.to(cover)
         bce = F.binary_cross_entropy(cover.clamp(1e-5, 1 - 1e-5), m)
         l1 = ((rgb - images.to(rgb)).abs() * m).sum() / (3 * m.sum()).clamp_min(1.0)

@@ -20,13 +20,14 @@ def train(
     stage: int | None = typer.Option(
         None,
         "--stage",
-        help="1 (decoder and its parts), 2 (TASCM), 3 (joint); default: every stage from "
-        "scratch in WORK/model, then replace --out.",
+        help="1 (decoder and its parts), 2 (TASCM), 3 (joint, overlay painter, sampling); "
+        "default: every stage from scratch in WORK/model, then replace --out.",
     ),
     part: list[str] = typer.Option(
         [],
         "--part",
-        help="Only these parts of the stage (stage 1: captioner, hci, vae, spw, decoder).",
+        help="Only these parts of the stage (stage 1: captioner, hci, vae, spw, sketch, "
+        "decoder; stage 3: joint, overlay, sampling).",
     ),
     config: Path | None = typer.Option(None, "--config", help="YAML of training settings."),
     out: Path | None = typer.Option(

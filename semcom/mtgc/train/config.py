@@ -13,8 +13,10 @@ from semcom.errors import SemcomError
 STAGE_PARTS: dict[int, tuple[str, ...]] = {
     1: ("captioner", "hci", "vae", "spw", "sketch", "decoder"),
     2: ("tascm",),
-    3: ("joint", "sampling"),
+    3: ("joint", "overlay", "sampling"),
 }
+#: Parts a recipe trains only when one of its settings asks for them (the setting named).
+OPTIONAL_PARTS: dict[str, str] = {"overlay": "overlay_painter"}
 #: Sampling settings ``sampling`` chooses from on validation scenes: (DDIM steps, guidance
 #: scale, init strength; see :class:`~semcom.mtgc.mgdd.MGDDConfig`). Each decodes a 128×128
 #: image in ≤ 1 s on one CPU thread with the tiny architecture (guidance > 1 doubles the
@@ -138,6 +140,14 @@ class TrainConfig(Settings):
     sketch_batch: int = 32
     sketch_lr: float = 2e-3
     sketch_minutes: float = 8.0
+    #: The receiver's overlay painter (stage 3's ``overlay`` part: a copy of the sketch's
+    #: painter trained with each object's exact placement); only for a sketch that places
+    #: objects (tiny-complex's recipe turns it on).
+    overlay_painter: bool = False
+    overlay_steps: int = 800
+    overlay_batch: int = 32
+    overlay_lr: float = 2e-3
+    overlay_minutes: float = 6.0
     # diffusion decoder
     decoder_steps: int = 8000
     decoder_batch: int = 16
@@ -178,6 +188,12 @@ class TrainConfig(Settings):
 
     #: Settings that must be at least 1 (besides every ``*_steps`` and ``*_batch``).
     at_least_one: ClassVar[tuple[str, ...]] = ("train_scenes", "threads", "gate_scenes")
+
+    def trains(self, part: str) -> bool:
+        """Whether this recipe trains ``part`` (every part but an :data:`OPTIONAL_PARTS` one
+        whose setting is off)."""
+        setting = OPTIONAL_PARTS.get(part)
+        return setting is None or bool(getattr(self, setting))
 
     def check(self, where: str) -> None:
         """Checks across fields (after :func:`updated`'s per-field ones)."""

@@ -39,7 +39,9 @@ def training_world(codec: MTGC) -> str:
 class Pool:
     """Rendered training scenes of ``world``: images uint8 [N,3,128,128], per-cell targets
     int64 [N,G²,1+groups] (:mod:`semcom.mtgc.cells`; ShapesWorld [N,9,4]), object masks
-    bool [N,1,128,128] (truth: training weights only)."""
+    bool [N,1,128,128] (truth: training weights only) and, for ShapesWorld-Complex, each
+    cell's exact placement float32 [N,G²,4] (:meth:`~semcom.mtgc.cells.CellLayout.placements`;
+    None for ShapesWorld)."""
 
     images: torch.Tensor
     targets: torch.Tensor
@@ -47,6 +49,7 @@ class Pool:
     canonical: list[str]
     masks: torch.Tensor
     world: str = WORLD
+    placements: torch.Tensor | None = None
 
     @property
     def layout(self) -> CellLayout:
@@ -80,7 +83,9 @@ def render_pool(n: int, seed: int, world: str = WORLD) -> Pool:
         captions.append(item.caption)
         canonical.append(item.caption if complex_world else canonical_caption(item.objects))
     if complex_world:
-        return Pool(images, cell_layout(world).targets(scenes), captions, canonical, masks, world)
+        layout = cell_layout(world)
+        targets, placements = layout.targets(scenes), layout.placements(scenes)
+        return Pool(images, targets, captions, canonical, masks, world, placements)
     return Pool(images, probe_targets(scenes), captions, canonical, masks)
 
 

@@ -184,7 +184,8 @@ def sketch_gates(codec: MTGC, seed: int, n: int) -> dict[str, float]:
     """How well the sketch carries the scene on validation scenes: the caption reader's
     and SPW reader's F1 (ShapesWorld-Complex: per cell), and the world's reader's reading
     of sketches (over grey) painted from the truth, from the SPWs alone and from the
-    caption alone."""
+    caption alone; with an overlay painter, also its sketches of the truth and of the SPWs
+    (``overlay_truth``, ``overlay_spw``)."""
     from semcom.metrics.semantic import decode_logits, semantic_scores
 
     sk = codec.sketch
@@ -211,6 +212,11 @@ def sketch_gates(codec: MTGC, seed: int, n: int) -> dict[str, float]:
         painted = {"truth": sk.composite(*truth, grey)}
         painted["spw"] = sk.guide_image(spw, yes, None, ~yes, grey)[0]
         painted["caption"] = sk.guide_image(None, ~yes, cap, yes, grey)[0]
+        if sk.config.overlay_painter:  # what the receiver lays over its images
+            truth = sk.paint(sk.target_beliefs(targets), images.shape[-2:], "overlay")
+            painted["overlay_truth"] = sk.overlay(*truth, grey)
+            drawn = sk.draw(spw, yes, None, ~yes, grey, "overlay")
+            painted["overlay_spw"] = sk.overlay(*drawn, grey)
     for name, img in painted.items():
         sem = _semantic(img, scenes)
         out[f"val_sketch_{name}_semantic_accuracy"] = sem["semantic_accuracy"]

@@ -30,6 +30,7 @@ PART_MODULES: dict[str, str] = {
     "decoder": "decoder",
     "tascm": "tascm",
     "joint": "tascm",
+    "overlay": "overlay",
     "sampling": "sampling",
 }
 
@@ -67,11 +68,12 @@ def run_stage(
     resume: bool = True,
     preset: str | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Train the parts of ``stage`` (all by default) in order; logs to work/stage<N>.log.
+    """Train the parts of ``stage`` (by default all that ``cfg`` trains) in order; logs to
+    work/stage<N>.log.
     ``preset``: when ``out`` holds no model yet, start it as :func:`start_model` does."""
     if stage not in STAGE_PARTS:
         raise SemcomError(f"--stage must be 1, 2 or 3, not {stage}.")
-    chosen = parts or STAGE_PARTS[stage]
+    chosen = parts or tuple(p for p in STAGE_PARTS[stage] if cfg.trains(p))
     bad = [p for p in chosen if p not in STAGE_PARTS[stage]]
     if bad:
         raise SemcomError(
@@ -117,6 +119,7 @@ PRESET_TRAINING: dict[str, dict[str, object]] = {
         "sketch_minutes": 10.0,
         "decoder_steps": 8000,
         "decoder_minutes": 35.0,
+        "overlay_painter": True,
         "sampling_overlay": True,
     },
 }
@@ -190,7 +193,7 @@ def run_all(
     def todo(parts: tuple[str, ...]) -> tuple[str, ...]:
         record_file = model / "training.json"
         done = json.loads(record_file.read_text())["parts"] if record_file.is_file() else {}
-        return tuple(p for p in parts if p not in done)
+        return tuple(p for p in parts if p not in done and cfg.trains(p))
 
     lane_parts = [todo(lane) for lane in STAGE1_LANES] if lanes else []
     if sum(bool(p) for p in lane_parts) > 1:
