@@ -63,6 +63,16 @@ def test_a_value_table_is_not_part_of_the_weights_identity(tmp_path):
     assert folder_identity(tmp_path) == before
 
 
+@pytest.mark.parametrize("preset", ["tiny", "tiny-complex"])
+def test_each_presets_shipped_table_was_measured_with_its_shipped_weights(preset):
+    from semcom.mtgc.presets import tiny, tiny_complex
+
+    weights = {"tiny": tiny.WEIGHTS_DIR, "tiny-complex": tiny_complex.WEIGHTS_DIR}[preset]
+    table = ValueTable.load(weights / "values.json")
+    assert table.codec == "mtgc" and table.identity == folder_identity(weights)
+    assert table.dataset == {"tiny": "shapes", "tiny-complex": "shapes-complex"}[preset]
+
+
 def test_measured_on_scenes_every_subset_and_option(tmp_path):
     from experiments.values import measure_values, spread_options
     from semcom.data.shapes import ShapesWorld
@@ -115,6 +125,29 @@ def test_a_table_states_its_world_and_plans_only_that_worlds_scenes(tmp_path):
     assert avif.values_path_for("shapes") == avif.values_path
     assert avif.values_path_for("shapes-complex").parent.name == "shapes-complex"
     assert values_for(avif, "shapes").dataset == "shapes"  # the shipped ShapesWorld table
+
+
+def test_semcom_evaluate_values_of_mtgc_takes_the_preset_trained_for_the_world(
+    tmp_path, monkeypatch
+):
+    """Without --weights, MTGC's table on ShapesWorld-Complex is tiny-complex's (it once
+    measured tiny, the ShapesWorld model, and stamped tiny's identity on the table)."""
+    import experiments.values as values_module
+    from semcom.cli import main
+    from semcom.codecs.identity import folder_identity
+    from semcom.mtgc.presets.tiny_complex import WEIGHTS_DIR
+
+    seen = []
+
+    def measure(codec, images, truths, **kwargs):
+        seen.append((codec.preset, codec.identity))
+        raise SystemExit(0)  # what was measured is all this test needs
+
+    monkeypatch.setattr(values_module, "measure_values", measure)
+    args = ["evaluate", "--split", "val", "--n", "1", "--codec", "mtgc", "--quiet"]
+    with pytest.raises(SystemExit):
+        main([*args, "--dataset", "shapes-complex", "--values", str(tmp_path / "m.json")])
+    assert seen == [("tiny-complex", folder_identity(WEIGHTS_DIR))]
 
 
 def test_semcom_evaluate_values_measures_a_named_worlds_validation_scenes(tmp_path, capsys):

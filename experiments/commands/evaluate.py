@@ -349,7 +349,9 @@ def _measure_values(
             if steps is not None and "steps" in codec_class(name).option_names
             else {}
         )
-        codec = make_codec(name, opts, weights=str(weights) if weights else None, device=device)
+        codec = make_codec(
+            name, opts, weights=str(weights) if weights else None, device=device, dataset=dataset
+        )  # MTGC without --weights: the preset trained for the data set (tiny-complex)
         target = path / f"{name}.json" if len(names) > 1 else path
         cmd = f"semcom evaluate --split val --n {n} --seed {seed} --codec {name}"
         cmd += f" --dataset {dataset}" if dataset != "shapes" else ""
