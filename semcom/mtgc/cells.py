@@ -139,16 +139,21 @@ class CellLayout:
 
         out = torch.zeros(len(scenes), self.cells, 4)
         out[..., 3] = 1.0
-        cell, bins = self.canvas / self.grid, self.offset_bins
         for b, scene in enumerate(scenes):
             for k, o, (oy, ox, rot) in _kept_objects(self, scene):
-                r, c = divmod(k, self.grid)
                 lo, hi = SIZE_RADIUS[SIZES[o.size]]
-                out[b, k, 0] = o.cy - (r + (oy + 0.5) / bins) * cell
-                out[b, k, 1] = o.cx - (c + (ox + 0.5) / bins) * cell
+                cy, cx = self.bin_centre(k, oy, ox)
+                out[b, k, 0] = o.cy - cy
+                out[b, k, 1] = o.cx - cx
                 out[b, k, 2] = rot
                 out[b, k, 3] = o.radius / ((lo + hi) / 2)
         return out
+
+    def bin_centre(self, cell: int, row_bin: int, col_bin: int) -> tuple[float, float]:
+        """The canvas pixel (y, x) at the centre of a cell's row and column offset bins."""
+        r, c = divmod(cell, self.grid)
+        side, bins = self.canvas / self.grid, self.offset_bins
+        return (r + (row_bin + 0.5) / bins) * side, (c + (col_bin + 0.5) / bins) * side
 
     def captions(self, logits: torch.Tensor) -> list[str]:
         """Per-cell logits [B,G²,per_cell] → the caption of what each image's cells hold."""
@@ -172,15 +177,14 @@ class CellLayout:
         of a read scene is made from."""
         from semcom.data.complex import ROTATION_PERIOD, SHAPES, SIZE_RADIUS, SIZES, ComplexObject
 
-        cell = self.canvas / self.grid
-        bins, turns = self.offset_bins, self.rotation_bins
+        turns = self.rotation_bins
         out = []
         for row in classes.tolist():
             objects = []
             for k, (present, shape, colour, size, texture, oy, ox, rot) in enumerate(row):
                 if not present:
                     continue
-                r, c = divmod(k, self.grid)
+                cy, cx = self.bin_centre(k, oy, ox)
                 lo, hi = SIZE_RADIUS[SIZES[size]]
                 objects.append(
                     ComplexObject(
@@ -188,8 +192,8 @@ class CellLayout:
                         colour=colour,
                         size=size,
                         texture=texture,
-                        cx=(c + (ox + 0.5) / bins) * cell,
-                        cy=(r + (oy + 0.5) / bins) * cell,
+                        cx=cx,
+                        cy=cy,
                         radius=(lo + hi) / 2,
                         angle=(rot + 0.5) / turns * ROTATION_PERIOD[SHAPES[shape]],
                         depth=len(row) - k,
