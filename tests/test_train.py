@@ -15,9 +15,10 @@ from semcom.mtgc.train import STAGE_PARTS, TrainConfig, object_weights, run_all,
 from tests._mtgc import single_thread, small_codec  # noqa: F401
 
 PARTS = [p for parts in STAGE_PARTS.values() for p in parts]
-#: Parts that train weights (``sampling`` chooses decoding settings; ``overlay`` needs a
-#: sketch that places objects, tests/test_tiny_complex.py).
-TRAINED = [p for p in PARTS if p not in ("sampling", "overlay")]
+#: Parts that train weights (``sampling`` chooses decoding settings, ``spw_code`` counts
+#: an entropy model; ``overlay`` needs a sketch that places objects,
+#: tests/test_tiny_complex.py).
+TRAINED = [p for p in PARTS if p not in ("sampling", "overlay", "spw_code")]
 
 
 def _config(steps: int = 1) -> TrainConfig:
@@ -77,6 +78,27 @@ def test_the_overlay_part_is_optional_and_needs_a_placing_sketch(model_dir: Path
     assert not preset_training("tiny").trains("overlay")
     with pytest.raises(SemcomError, match="needs a scene sketch that places objects"):
         train_part("overlay", _config(), model_dir, tmp_path / "work", log=lambda m: None)
+
+
+def test_the_spw_code_part_arithmetic_codes_the_spw_stream(model_dir: Path, tmp_path: Path):
+    from tests._mtgc import scene_image
+
+    assert not TrainConfig().trains("spw_code")
+    before = MTGC.from_pretrained(model_dir)
+    assert before.spw.model is None
+    report = train_part("spw_code", _config(), model_dir, tmp_path / "work", log=lambda m: None)
+    after = MTGC.from_pretrained(model_dir)
+    assert after.spw.model is not None and (model_dir / "spw_model" / "config.json").is_file()
+    # the coded stream is a different bitstream format: the fingerprint says so
+    assert after.fingerprint != before.fingerprint
+    assert report["spw_decodes_exactly"] == 1.0 and report["spw_val_scenes"] == 4
+    assert report["spw_bits_raw"] == after.spw.k * after.spw.bits
+    x = torch.cat([scene_image(1), scene_image(2)])
+    streams = after.encode(x, captions=["a", "b"])
+    for bs, row in zip(streams, after.spw_indices(x), strict=True):
+        assert torch.equal(after.spw.decode(bs.streams["spw"]), row)
+    record = json.loads((model_dir / "training.json").read_text())["parts"]["spw_code"]
+    assert record["stage"] == 3
 
 
 def test_resume_continues_where_it_stopped(tmp_path: Path):

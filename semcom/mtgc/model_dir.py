@@ -21,6 +21,7 @@ from semcom.mtgc.pipeline import MTGC
 from semcom.mtgc.sketch import SceneSketch
 from semcom.mtgc.streams.caption import CAPTION_MODELS
 from semcom.mtgc.streams.hci import KINDS, HCICodec, LearnedHCICodec
+from semcom.mtgc.streams.spw_model import SPWEntropyModel
 from semcom.mtgc.tascm import TASCM
 from semcom.mtgc.textenc import HFTokenizer, TextEncoder, WordTokenizer
 
@@ -42,6 +43,8 @@ def save_model(codec: MTGC, path: str | Path) -> None:
         codec.captioner.save_pretrained(path / "captioner")
     if codec.sketch is not None:
         codec.sketch.save_pretrained(path / "sketch")
+    if codec.spw.model is not None:
+        codec.spw.model.save_pretrained(path / "spw_model")
 
 
 def load_model(
@@ -135,6 +138,9 @@ def _load(path: Path, device: str | torch.device, dtype: torch.dtype | None) -> 
         sketch = SceneSketch.from_pretrained(
             path / "sketch", low_cpu_mem_usage=False, use_safetensors=True
         ).to(device)
+    spw_model = None
+    if (path / "spw_model").is_dir():
+        spw_model = SPWEntropyModel.from_pretrained(path / "spw_model")
     return MTGC(
         config,
         HCICodec(learned, config.hci_setting),
@@ -144,6 +150,7 @@ def _load(path: Path, device: str | torch.device, dtype: torch.dtype | None) -> 
         captioner=captioner,
         image_encoder=image_encoder,
         sketch=sketch,
+        spw_model=spw_model,
     )
 
 

@@ -44,6 +44,7 @@ from semcom.mtgc.streams import StreamError
 from semcom.mtgc.streams.caption import CaptionCoder, caption_model
 from semcom.mtgc.streams.hci import FACTORS, N_QUALITIES, HCICodec, HCISetting
 from semcom.mtgc.streams.spw import SPWCoder
+from semcom.mtgc.streams.spw_model import SPWEntropyModel
 from semcom.mtgc.tascm import TASCM
 from semcom.mtgc.textenc import TextEncoder
 
@@ -72,6 +73,7 @@ class MTGC:
         image_encoder: torch.nn.Module | None = None,
         caption_coder: CaptionCoder | None = None,
         sketch: SceneSketch | None = None,
+        spw_model: SPWEntropyModel | None = None,
     ) -> None:
         self.config = config
         self.hci = hci
@@ -84,7 +86,7 @@ class MTGC:
         self.sketch = sketch.eval() if sketch is not None else None
         if mgdd.config.guide_channels and sketch is None:
             raise SemcomError("this decoder reads a scene sketch: the model needs sketch/.")
-        self.spw = SPWCoder(tascm.config.num_queries, tascm.config.codebook_size)
+        self.spw = SPWCoder(tascm.config.num_queries, tascm.config.codebook_size, spw_model)
         if tascm.config.context_dim != text_encoder.dim:
             raise SemcomError(
                 f"TASCM context_dim {tascm.config.context_dim} differs from the text "
@@ -110,7 +112,8 @@ class MTGC:
 
     @property
     def fingerprint(self) -> int:
-        """CRC32 over everything both ends must share: coders, TASCM and HCI weights
+        """CRC32 over everything both ends must share: coders (the SPW entropy model's
+        tables too), TASCM and HCI weights
         (the config less ``world``, which describes the weights and changes nothing, and
         less ``sketch_overlay``, which the receiver alone applies)."""
         if self._fingerprint is None:
@@ -119,6 +122,9 @@ class MTGC:
             config.pop("sketch_overlay")
             crc = zlib.crc32(json.dumps(config, sort_keys=True).encode())
             crc = zlib.crc32(self.caption_coder.fingerprint.to_bytes(4, "big"), crc)
+            if self.spw.model is not None:
+                tables = self.spw.model.flat_counts.astype("<i4").tobytes()
+                crc = zlib.crc32(b"spw_model" + tables, crc)
             modules = [("tascm", self.tascm)]
             if self.hci.learned is not None:
                 modules.append(("hci", self.hci.learned))
@@ -183,6 +189,11 @@ class MTGC:
             tokens = self.image_encoder(pixel_values=self.clip_pixels(images)).last_hidden_state
         return tokens.to(self.tascm.device, tascm_dtype)
 
+    @torch.no_grad()
+    def spw_indices(self, images: torch.Tensor) -> torch.Tensor:
+        """Images [B,3,H,W] in [0,1] → the SPW indices the encoder sends, int64 [B,K] (CPU)."""
+        return self.tascm.indices(self._features(images)).cpu()
+
     def clip_pixels(self, images: torch.Tensor) -> torch.Tensor:
         """Images [B,3,H,W] in [0,1] → the image encoder's ``pixel_values`` [B,3,S,S]:
         resized to its side S (bicubic), normalised by the CLIP mean and std, on its device
@@ -231,7 +242,7 @@ class MTGC:
             for i, c in zip(missing, made, strict=True):
                 given[i] = c
         cap_bytes = [self.caption_coder.encode(str(c)) for c in given]
-        indices = self.tascm.indices(self._features(images)).cpu()
+        indices = self.spw_indices(images)
         spw_bytes = [self.spw.encode(row) for row in indices]
         if target_bpp is None:
             hci_bytes = self.hci.encode(images, hci_setting)

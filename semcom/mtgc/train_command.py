@@ -20,14 +20,15 @@ def train(
     stage: int | None = typer.Option(
         None,
         "--stage",
-        help="1 (decoder and its parts), 2 (TASCM), 3 (joint, overlay painter, sampling); "
+        help="1 (decoder and its parts), 2 (TASCM), 3 (joint, overlay painter, SPW entropy model, "
+        "sampling); "
         "default: every stage from scratch in WORK/model, then replace --out.",
     ),
     part: list[str] = typer.Option(
         [],
         "--part",
         help="Only these parts of the stage (stage 1: captioner, hci, vae, spw, sketch, "
-        "decoder; stage 3: joint, overlay, sampling).",
+        "decoder; stage 3: joint, overlay, spw_code, sampling).",
     ),
     config: Path | None = typer.Option(None, "--config", help="YAML of training settings."),
     out: Path | None = typer.Option(

@@ -13,10 +13,10 @@ from semcom.errors import SemcomError
 STAGE_PARTS: dict[int, tuple[str, ...]] = {
     1: ("captioner", "hci", "vae", "spw", "sketch", "decoder"),
     2: ("tascm",),
-    3: ("joint", "overlay", "sampling"),
+    3: ("joint", "overlay", "spw_code", "sampling"),
 }
 #: Parts a recipe trains only when one of its settings asks for them (the setting named).
-OPTIONAL_PARTS: dict[str, str] = {"overlay": "overlay_painter"}
+OPTIONAL_PARTS: dict[str, str] = {"overlay": "overlay_painter", "spw_code": "spw_entropy"}
 #: Sampling settings ``sampling`` chooses from on validation scenes: (DDIM steps, guidance
 #: scale, init strength; see :class:`~semcom.mtgc.mgdd.MGDDConfig`). Each decodes a 128×128
 #: image in ≤ 1 s on one CPU thread with the tiny architecture (guidance > 1 doubles the
@@ -148,6 +148,9 @@ class TrainConfig(Settings):
     overlay_batch: int = 32
     overlay_lr: float = 2e-3
     overlay_minutes: float = 6.0
+    #: Arithmetic-code the SPW stream with an entropy model counted from the training
+    #: scenes' indices (stage 3's ``spw_code`` part, after the last TASCM change).
+    spw_entropy: bool = False
     # diffusion decoder
     decoder_steps: int = 8000
     decoder_batch: int = 16

@@ -31,6 +31,7 @@ PART_MODULES: dict[str, str] = {
     "tascm": "tascm",
     "joint": "tascm",
     "overlay": "overlay",
+    "spw_code": "spw_code",
     "sampling": "sampling",
 }
 
@@ -120,6 +121,7 @@ PRESET_TRAINING: dict[str, dict[str, object]] = {
         "decoder_steps": 8000,
         "decoder_minutes": 35.0,
         "overlay_painter": True,
+        "spw_entropy": True,
         "sampling_overlay": True,
     },
 }
