@@ -137,6 +137,12 @@ class MTGC:
             self._fingerprint = crc
         return self._fingerprint
 
+    def set_spw_model(self, model: SPWEntropyModel | None) -> None:
+        """Code the SPW stream under ``model`` (None: packed raw); the fingerprint follows."""
+        cfg = self.tascm.config
+        self.spw = SPWCoder(cfg.num_queries, cfg.codebook_size, model)
+        self._fingerprint = None
+
     @property
     def device(self) -> torch.device:
         return self.mgdd.device
