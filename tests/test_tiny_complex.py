@@ -409,6 +409,16 @@ def test_the_parts_that_read_cells_train_a_step_on_the_complex_world(tmp_path: P
     sketch = MTGC.from_pretrained(out).sketch
     assert sketch.config.overlay_painter and sketch.receiver_painter == "overlay"
     assert not torch.equal(sketch.overlay_templates, sketch.templates)
+    # the SPW entropy model of the 16 cells' indices (this small TASCM's: VQ, one digit)
+    report = train_part("spw_code", cfg, out, tmp_path / "work", log=lambda m: None)
+    codec = MTGC.from_pretrained(out)
+    assert report["spw_decodes_exactly"] == 1.0 and codec.spw.k == 16
+    assert report["spw_bits_raw"] == codec.spw.k * codec.spw.bits
+    model = codec.spw.model
+    assert model is not None and model.codebook_size == codec.tascm.config.codebook_size
+    image = ShapesWorldComplex("val", n=1)[0].image[None]
+    (bs,) = codec.encode(image, captions=["three shapes"])
+    assert torch.equal(codec.spw.decode(bs.streams["spw"]), codec.spw_indices(image)[0])
 
 
 @pytest.mark.slow
