@@ -76,6 +76,9 @@ def test_the_overlay_part_is_optional_and_needs_a_placing_sketch(model_dir: Path
     assert not TrainConfig().trains("overlay") and TrainConfig().trains("joint")
     assert preset_training("tiny-complex").trains("overlay")
     assert not preset_training("tiny").trains("overlay")
+    # likewise the SPW entropy model: tiny-complex codes its SPWs, tiny packs them raw
+    assert preset_training("tiny-complex").trains("spw_code")
+    assert not preset_training("tiny").trains("spw_code")
     with pytest.raises(SemcomError, match="needs a scene sketch that places objects"):
         train_part("overlay", _config(), model_dir, tmp_path / "work", log=lambda m: None)
 
@@ -202,7 +205,9 @@ def test_run_all_trains_every_part_from_scratch_then_replaces_out(tmp_path: Path
     logs = tmp_path / "work"
     reports = run_all(_config(), out, logs)
     assert seen == [True]
-    recipe = [p for p in PARTS if p != "overlay"]  # tiny's recipe trains no overlay painter
+    # tiny's recipe trains no overlay painter and packs its SPWs raw
+    recipe = [p for p in PARTS if _config().trains(p)]
+    assert "overlay" not in recipe and "spw_code" not in recipe
     assert sorted(reports) == sorted(recipe)
     record = json.loads((out / "training.json").read_text())["parts"]
     assert sorted(record) == sorted(recipe)
