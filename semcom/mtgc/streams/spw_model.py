@@ -103,9 +103,7 @@ class SPWEntropyModel:
 
     def contexts(self, digit: int) -> int:
         """Contexts of digit ``digit``'s tables: the previous digit's levels (1 if none)."""
-        if digit == 0 or self.levels[digit - 1] > MAX_CONTEXT:
-            return 1
-        return self.levels[digit - 1]
+        return _contexts(self.levels, digit)
 
     def digits(self, index: int) -> list[int]:
         """An index → its digits, least significant first."""
@@ -156,7 +154,7 @@ class SPWEntropyModel:
         for q in range(indices.shape[1]):
             per_query = []
             for j, n in enumerate(levels):
-                ctx = 1 if j == 0 or levels[j - 1] > MAX_CONTEXT else levels[j - 1]
+                ctx = _contexts(levels, j)
                 table = np.ones((ctx, n), dtype=np.int64)
                 prev = digits[:, q, j - 1] if ctx > 1 else np.zeros(len(digits), np.int64)
                 np.add.at(table, (prev, digits[:, q, j]), 1)
@@ -186,6 +184,14 @@ class SPWEntropyModel:
             return cls(config["levels"], config["num_queries"], counts)
         except (OSError, ValueError, TypeError, KeyError, SafetensorError) as err:
             raise SemcomError(f"cannot read the SPW entropy model in {path}: {err}") from err
+
+
+def _contexts(levels: Sequence[int], digit: int) -> int:
+    """Contexts of digit ``digit``'s tables: the previous digit's levels, or 1 for the first
+    digit and after a digit of more than :data:`MAX_CONTEXT` levels."""
+    if digit == 0 or levels[digit - 1] > MAX_CONTEXT:
+        return 1
+    return int(levels[digit - 1])
 
 
 def _nested(counts: Sequence, model: SPWEntropyModel) -> Sequence:
