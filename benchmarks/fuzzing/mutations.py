@@ -206,7 +206,7 @@ def make_input(target: str, rng: np.random.Generator, seeds: dict[str, list[byte
         if target != "container" or u < 0.6:
             return mutate_container(base, rng, pool)
         return mutate_bytes(base, rng, pool)
-    if target == "spw" and u < 0.4:  # garbage of exactly the right length
+    if target in ("spw", "spw-coded") and u < 0.4:  # garbage of exactly the right length
         return _rand_bytes(rng, len(base))
     if target in (*BASELINES, "hci") and u < 0.3:
         return mutate_dimensions(base, rng)

@@ -13,6 +13,7 @@ TARGETS: dict[str, tuple[float, str]] = {
     "hci": (0.22, "HCICodec.decode, tiny preset: learned rANS decoding, WebP, JPEG"),
     "hci-hyperprior": (0.08, "HCICodec.decode, ScaleHyperprior learned codec (sd21 arch)"),
     "spw": (0.04, "SPWCoder.decode"),
+    "spw-coded": (0.04, "SPWCoder.decode, arithmetic-coded under tiny-complex's SPW model"),
     "mtgc-streams": (0.14, "Bitstream.from_bytes + MTGC.decode_streams, tiny preset"),
     "mtgc-decode": (0.02, "Bitstream.from_bytes + MTGC.decode(steps=1), tiny preset"),
     "receiver": (0.04, "experiments.transmission delivered + the codecs' receivers"),
@@ -73,6 +74,7 @@ class Decoders:
 
         torch.set_num_threads(1)
         self.codec = load_codec("tiny")
+        self.complex = load_codec("tiny-complex")  # its SPWs are arithmetic-coded
         torch.manual_seed(seed)
         self.hyper = HCICodec(
             LearnedHCICodec(n=16, m=24, arch="hyperprior"), HCISetting("learned", 2, 8)
@@ -123,6 +125,7 @@ class Decoders:
             "hci": hci,
             "hci-hyperprior": hyper,
             "spw": [bs.streams["spw"] for bs in bitstreams],
+            "spw-coded": self._coded_spws(),
             "mtgc-streams": containers,
             "mtgc-decode": containers,
             "receiver": containers,
@@ -135,6 +138,17 @@ class Decoders:
                 for f, factor in enumerate((1, 2, 4, 8))
             ]
         return seeds
+
+    def _coded_spws(self) -> list[bytes]:
+        """tiny-complex's SPW payloads of three ShapesWorld-Complex test scenes."""
+        import torch
+
+        from semcom.data.complex import ShapesWorldComplex
+
+        world = ShapesWorldComplex("test", n=3, size=SIZE, seed=0)
+        images = torch.stack([world[i].image for i in range(3)])
+        coder = self.complex.spw
+        return [coder.encode(row) for row in self.complex.spw_indices(images)]
 
     def seeds(self) -> dict[str, list[bytes]]:
         """Target name → valid inputs (the mutations' starting points)."""
@@ -160,9 +174,10 @@ class Decoders:
         elif target in ("hci", "hci-hyperprior"):
             codec = c.hci if target == "hci" else self.hyper
             _check_image(codec.decode(data, SIZE, SIZE), (1, 3, SIZE, SIZE))
-        elif target == "spw":
-            idx = c.spw.decode(data)
-            if c.spw.encode(idx) != data:
+        elif target in ("spw", "spw-coded"):
+            coder = (c if target == "spw" else self.complex).spw
+            idx = coder.decode(data)
+            if coder.encode(idx) != data:
                 raise AssertionError("SPW decode does not re-encode to its payload")
         elif target == "mtgc-streams":
             bs = Bitstream.from_bytes(data)
