@@ -136,3 +136,48 @@ def test_fsq_tascm_saves_and_loads(fsq: TASCM, tmp_path) -> None:
     assert torch.equal(again.indices(x), fsq.indices(x))
     idx = fsq.indices(x)
     assert torch.equal(again.embed(idx), fsq.embed(idx))
+
+
+@pytest.fixture(scope="module")
+def cell_tascm() -> TASCM:
+    torch.manual_seed(0)
+    return TASCM(
+        cnn_channels=(8, 16),
+        feature_dim=32,
+        model_dim=32,
+        num_queries=4,
+        context_dim=24,
+        quantizer="fsq",
+        fsq_levels=(4, 4, 4, 4, 4),
+        query_grid=2,
+        cell_patch=2,
+    )
+
+
+def test_cell_patch_reads_each_cell_into_its_own_query(cell_tascm: TASCM) -> None:
+    x = torch.rand(2, 3, 64, 64)
+    base = cell_tascm.latents(x)
+    assert base.shape == (2, 4, 5)
+    # a change inside the bottom-right cell (query 3) moves its reading before attention
+    moved = x.clone()
+    moved[:, :, 40:60, 40:60] = 1 - moved[:, :, 40:60, 40:60]
+    _, _, cells = cell_tascm._read(moved)
+    _, _, before = cell_tascm._read(x)
+    assert cells is not None and cells.shape == (2, 4, 32)
+    change = (cells - before).norm(dim=-1)  # [B,K]; the cells' GroupNorm couples them a little
+    assert bool((change[:, 3] > 2 * change[:, :3].max(-1).values).all())
+    out = cell_tascm(x)
+    out["context"].pow(2).mean().backward()
+    assert cell_tascm.cell_proj.weight.grad is not None
+    assert cell_tascm.cell_read[1].weight.grad.abs().sum() > 0
+    cell_tascm.zero_grad()
+
+
+def test_cell_patch_saves_loads_and_needs_a_grid(cell_tascm: TASCM, tmp_path) -> None:
+    cell_tascm.save_pretrained(tmp_path / "cell")
+    again = TASCM.from_pretrained(tmp_path / "cell", low_cpu_mem_usage=False)
+    assert again.config.cell_patch == 2
+    x = torch.rand(2, 3, 64, 64)
+    assert torch.equal(again.indices(x), cell_tascm.indices(x))
+    with pytest.raises(ValueError, match="cell_patch needs"):
+        TASCM(cnn_channels=(8,), cell_patch=2)

@@ -237,6 +237,15 @@ def test_tascm_cnn_starts_from_the_captioner_when_the_layers_match():
     assert init_from_captioner(codec)
     first = codec.tascm.cnn[0]
     assert torch.equal(first.weight, codec.captioner.body[0].weight)
+    assert codec.tascm.cell_read is None
+    cfg.captioner_cell_patch = cfg.tascm_cell_patch = 2  # the cell reading is copied too
+    cfg.num_queries, cfg.query_grid = 9, 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        codec = build_tiny(cfg)
+    assert init_from_captioner(codec)
+    assert torch.equal(codec.tascm.cell_read[1].weight, codec.captioner.body[-3].weight)
+    assert torch.equal(codec.tascm.cell_read[2].weight, codec.captioner.body[-2].weight)
     cfg.tascm_cnn = (4, 4)  # other widths: nothing to copy
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -68,6 +68,9 @@ class TASCM(ModelMixin, ConfigMixin):
     Receiver: ``embed(indices) -> [B,K,context_dim]``; ``null(B)`` gives the learned
     null tokens used when the SPW stream is erased; with ``layout_dim`` > 0 (needs
     ``query_grid``), ``layout(indices) -> [B,K,layout_dim]`` and ``null_layout(B)``.
+    ``cell_patch`` p > 0 (needs the CNN and ``query_grid``): query k starts from its cell's
+    p×p patch of the CNN map read by one p×p convolution, the captioner's cell reading,
+    before it attends to the cell's tokens (0: the learned query alone).
     """
 
     @register_to_config
@@ -89,6 +92,7 @@ class TASCM(ModelMixin, ConfigMixin):
         query_grid: int = 0,
         layout_dim: int = 0,
         cnn_strides: tuple[int, ...] = (),
+        cell_patch: int = 0,
     ) -> None:
         super().__init__()
         if image_encoder not in ("cnn", "external"):
@@ -107,6 +111,8 @@ class TASCM(ModelMixin, ConfigMixin):
                 f"query_grid {query_grid} needs the cnn image encoder and "
                 f"{query_grid}² queries, not {num_queries}"
             )
+        if cell_patch and (image_encoder != "cnn" or not query_grid):
+            raise ValueError("cell_patch needs the cnn image encoder and a query_grid")
         if layout_dim and not query_grid:
             raise ValueError("layout_dim needs query_grid: a layout vector is painted on its cell")
         if image_encoder == "cnn":
@@ -125,6 +131,17 @@ class TASCM(ModelMixin, ConfigMixin):
             self.cnn = nn.Sequential(*layers)
         else:
             self.cnn = None
+        self.cell_read = self.cell_proj = None
+        if cell_patch:
+            # Each cell's p×p patch of the CNN's map read by one p×p convolution (as the
+            # captioner reads it), so a query starts from where in its cell things lie.
+            self.cell_read = nn.Sequential(
+                nn.AdaptiveAvgPool2d(query_grid * cell_patch),
+                nn.Conv2d(c_in, c_in, cell_patch, stride=cell_patch),
+                nn.GroupNorm(min(8, c_in), c_in),
+                nn.SiLU(),
+            )
+            self.cell_proj = nn.Linear(c_in, model_dim)
         self.in_proj = nn.Linear(feature_dim, model_dim)
         self.in_norm = nn.LayerNorm(model_dim)
         self.queries = nn.Parameter(torch.randn(num_queries, model_dim))
@@ -162,19 +179,30 @@ class TASCM(ModelMixin, ConfigMixin):
 
     def _tokens(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int] | None]:
         """:meth:`features` and the (h, w) of the CNN's feature map (None if external)."""
-        hw = None
+        tokens, hw, _ = self._read(x)
+        return tokens, hw
+
+    def _read(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, tuple[int, int] | None, torch.Tensor | None]:
+        """Tokens [B,N,model_dim], the CNN map's (h, w) and, with ``cell_patch``, each
+        cell's patch reading [B,K,model_dim] (query k = g·row + col); else None."""
+        hw, cells = None, None
         if self.cnn is not None:
             if x.ndim != 4:
                 raise ValueError("TASCM with a CNN encoder takes images [B,3,H,W].")
-            f = self.cnn(x * 2 - 1)
+            body = self.cnn[:-1](x * 2 - 1)
+            f = self.cnn[-1](body)
             b, c, h, w = f.shape
             tokens = f.flatten(2).transpose(1, 2) + sincos_2d(h, w, c, f.device).to(f.dtype)
             hw = (h, w)
+            if self.cell_read is not None:
+                cells = self.cell_proj(self.cell_read(body).flatten(2).transpose(1, 2))
         else:
             if x.ndim != 3:
                 raise ValueError("TASCM with external features takes tokens [B,N,F].")
             tokens = x
-        return self.in_norm(self.in_proj(tokens)), hw
+        return self.in_norm(self.in_proj(tokens)), hw, cells
 
     def region_mask(self, h: int, w: int, device: torch.device) -> torch.Tensor | None:
         """With ``query_grid`` g: bool [K, h·w], True where query k may *not* look.
@@ -197,9 +225,11 @@ class TASCM(ModelMixin, ConfigMixin):
 
     def latents(self, x: torch.Tensor) -> torch.Tensor:
         """Continuous pre-quantisation vectors [B,K,code_dim]."""
-        kv, hw = self._tokens(x)
+        kv, hw, cells = self._read(x)
         mask = self.region_mask(*hw, kv.device) if hw is not None else None
         q = self.queries.unsqueeze(0).expand(kv.shape[0], -1, -1)
+        if cells is not None:
+            q = q + cells
         q = self.norm1(q + self.cross_attn(q, kv, kv, need_weights=False, attn_mask=mask)[0])
         q = self.norm2(q + self.self_attn(q, q, q, need_weights=False)[0])
         q = self.norm3(q + self.mlp(q))

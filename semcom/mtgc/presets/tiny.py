@@ -77,6 +77,9 @@ class TinyConfig:
     #: GroupNorm after each of TASCM's convolutions (as in the captioner it starts from).
     tascm_norm: bool = True
     tascm_dim: int = 128
+    #: Each SPW query starts from its cell's p×p patch read by a p×p convolution (as the
+    #: captioner reads a cell; 0: from the learned query alone).
+    tascm_cell_patch: int = 0
     #: One SPW per cell of a 3×3 grid (query_grid 3), 9 bits each (FSQ levels 8·8·8).
     num_queries: int = 9
     query_grid: int = 3
@@ -232,6 +235,7 @@ def build_tiny(config: TinyConfig | None = None) -> MTGC:
             fsq_levels=c.fsq_levels if c.quantizer == "fsq" else (),
             layout_dim=c.layout_dim,
             cnn_strides=c.tascm_strides,
+            cell_patch=c.tascm_cell_patch,
         )
         learned = LearnedHCICodec(n=c.hci_n, m=c.hci_m)
         captioner = ShapesCaptioner(

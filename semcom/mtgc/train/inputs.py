@@ -83,7 +83,8 @@ def init_from_captioner(codec: MTGC) -> bool:
 
     Both sit at the transmitter and read the same image; the captioner (trained first, on
     the same attribute loss) has learnt to see the shapes, which TASCM's task loss then
-    adapts. Returns whether the weights were copied.
+    adapts; with TASCM's ``cell_patch``, its cell reading starts from the captioner's when
+    the two match. Returns whether the weights were copied.
     """
     cnn, cap = codec.tascm.cnn, getattr(codec.captioner, "body", None)
     if cnn is None or cap is None:
@@ -95,12 +96,23 @@ def init_from_captioner(codec: MTGC) -> bool:
             break
         convs.append(m)
     theirs = [m for m in convs if isinstance(m, (nn.Conv2d, nn.GroupNorm))]
-    pairs = list(zip(ours, theirs, strict=False))
-    if len(theirs) > len(ours) or any(
-        type(a) is not type(b) or a.weight.shape != b.weight.shape for a, b in pairs
-    ):
+    if len(theirs) > len(ours) or not _same_layers(ours[: len(theirs)], theirs):
         return False
+    pairs = list(zip(ours, theirs, strict=False))
+    after = [m for m in cap[len(convs) + 1 :] if isinstance(m, (nn.Conv2d, nn.GroupNorm))]
+    read = getattr(codec.tascm, "cell_read", None)
+    cell = [m for m in read if isinstance(m, (nn.Conv2d, nn.GroupNorm))] if read else []
+    if _same_layers(cell, after):  # else the captioner reads its cells otherwise
+        pairs += list(zip(cell, after, strict=True))
     with torch.no_grad():
         for a, b in pairs:
             a.load_state_dict(b.state_dict())
     return True
+
+
+def _same_layers(ours: list[nn.Module], theirs: list[nn.Module]) -> bool:
+    """Whether two lists of layers pair up one to one with the same types and shapes."""
+    return len(ours) == len(theirs) and all(
+        type(a) is type(b) and a.weight.shape == b.weight.shape
+        for a, b in zip(ours, theirs, strict=True)
+    )
