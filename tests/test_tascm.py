@@ -181,3 +181,21 @@ def test_cell_patch_saves_loads_and_needs_a_grid(cell_tascm: TASCM, tmp_path) ->
     assert torch.equal(again.indices(x), cell_tascm.indices(x))
     with pytest.raises(ValueError, match="cell_patch needs"):
         TASCM(cnn_channels=(8,), cell_patch=2)
+
+
+def test_fsq_indices_are_exact_beyond_float32_integers() -> None:
+    # 2^28 codes: a float32 sum of digit × radix would round indices above 2^24
+    t = TASCM(
+        cnn_channels=(8,),
+        feature_dim=16,
+        model_dim=16,
+        num_queries=4,
+        context_dim=8,
+        quantizer="fsq",
+        fsq_levels=(8,) * 8 + (4, 4),
+        codebook_size=2**28,
+    )
+    idx = torch.tensor([[2**28 - 1, 2**28 - 2, 2**24 + 1, 12_345_677]])
+    values = t._fsq_values(t._fsq_digits(idx))  # each code's grid point in [-1, 1]
+    z = torch.atanh((values / 1.0001).clamp(-0.9999, 0.9999))
+    assert torch.equal(t.quantize(z), idx)

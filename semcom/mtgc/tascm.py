@@ -158,9 +158,7 @@ class TASCM(ModelMixin, ConfigMixin):
             self.codebook = nn.Parameter(torch.randn(codebook_size, code_dim))
         else:
             levels = torch.tensor(fsq_levels, dtype=torch.float32)
-            radix = torch.cumprod(torch.cat([torch.ones(1), levels[:-1]]), 0)
             self.register_buffer("fsq_levels_t", levels, persistent=False)
-            self.register_buffer("fsq_radix", radix, persistent=False)
         self.to_context = nn.Linear(code_dim, context_dim)
         self.null_tokens = nn.Parameter(torch.zeros(num_queries, context_dim))
         if query_grid:
@@ -253,17 +251,22 @@ class TASCM(ModelMixin, ConfigMixin):
             torch.arange(self.config.codebook_size, device=self.to_context.weight.device)
         )
 
+    def _int_radix(self, device: torch.device) -> torch.Tensor:
+        """The mixed radix of the FSQ levels, int64 [code_dim] (exact for any codebook)."""
+        levels = [int(v) for v in self.config.fsq_levels]
+        return torch.tensor([math.prod(levels[:i]) for i in range(len(levels))], device=device)
+
     def _fsq_digits(self, indices: torch.Tensor) -> torch.Tensor:
         """Indices [...] → level digits [...,code_dim] (mixed radix, first level fastest)."""
-        radix = self.fsq_radix.to(torch.int64)
+        radix = self._int_radix(indices.device)
         levels = self.fsq_levels_t.to(torch.int64)
         return ((indices.unsqueeze(-1) // radix) % levels).float()
 
     def quantize(self, z: torch.Tensor) -> torch.Tensor:
         """Nearest code of each vector: [B,K,code_dim] → [B,K] int64."""
         if self.config.quantizer == "fsq":
-            digits = self._fsq_bound(z.float()).round()
-            return (digits * self.fsq_radix).sum(-1).round().to(torch.int64)
+            digits = self._fsq_bound(z.float()).round().to(torch.int64)
+            return (digits * self._int_radix(z.device)).sum(-1)
         d = (
             z.pow(2).sum(-1, keepdim=True)
             - 2 * z @ self.codebook.t()

@@ -53,7 +53,10 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
     weights = object_weights(pool.masks, mg.vae_scale, cfg.object_weight)
     if vq and not joint and not (resume and has_checkpoint(trainer.work, part)):
         _init_codebook(tascm, pool, cfg.seed)
-    usage = torch.zeros(tascm.config.codebook_size)
+    # VQ counts every entry (dead ones restart); FSQ, whose codebook may hold 2^28 codes,
+    # keeps only the set of codes seen
+    usage = torch.zeros(tascm.config.codebook_size) if vq else None
+    seen: set[int] = set()
     window: dict[str, int] = {}
     for p in [*mg.unet.parameters(), *mg.controlnet.parameters()]:
         p.requires_grad_(False)
@@ -77,7 +80,10 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
         hci = _hci(codec, images, gen, cfg.hci_factors)
         present = torch.rand(len(idx), generator=gen) >= cfg.p_drop_hci
         res = tascm(images)
-        usage.index_add_(0, res["indices"].flatten(), torch.ones(res["indices"].numel()))
+        if usage is not None:
+            usage.index_add_(0, res["indices"].flatten(), torch.ones(res["indices"].numel()))
+        else:
+            seen.update(res["indices"].flatten().tolist())
         spw = res["context"]
         drop = (torch.rand(len(idx), generator=gen) < cfg.p_drop_spw).view(-1, 1, 1)
         guide = _guide(codec, texts, spw.detach(), ~drop.flatten(), hci, present)
@@ -99,10 +105,12 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
         # The window is counted before a restart, and none runs on the last step (its codes
         # would never be seen by the head); FSQ has no codebook to restart.
         if (step + 1) % 100 == 0:
-            window["codes_used"] = int((usage > 0).sum())
-            if vq and step + 1 < steps:
-                _restart_dead_codes(tascm, usage, res, gen)
-            usage.zero_()
+            window["codes_used"] = _distinct(usage, seen)
+            if usage is not None:
+                if step + 1 < steps:
+                    _restart_dead_codes(tascm, usage, res, gen)
+                usage.zero_()
+            seen.clear()
         return {
             "loss": eps + res["vq_loss"] + cfg.task_weight * task,
             "eps": eps,
@@ -112,7 +120,7 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
 
     report = trainer.run(part, modules, params, lr, steps, batch, n, loss_fn, resume, minutes)
     # Distinct codes picked over the last window of steps (at most 100).
-    report["codes_used_last_window"] = window.get("codes_used", int((usage > 0).sum()))
+    report["codes_used_last_window"] = window.get("codes_used", _distinct(usage, seen))
     report.update(_tascm_task_accuracy(tascm, head, cfg.seed, cfg.report_scenes, pool.world))
     return report
 
@@ -126,6 +134,11 @@ def joint_decoder_parameters(mg) -> tuple[list[nn.Parameter], dict[str, nn.Modul
     for p in [*cross, *control]:
         p.requires_grad_(True)
     return cross + control, {"unet": mg.unet, "controlnet": mg.controlnet}
+
+
+def _distinct(usage: torch.Tensor | None, seen: set[int]) -> int:
+    """Distinct codes picked: VQ's entries with a count, else FSQ's codes seen."""
+    return int((usage > 0).sum()) if usage is not None else len(seen)
 
 
 def _init_codebook(tascm, pool: Pool, seed: int) -> None:
