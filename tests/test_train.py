@@ -382,3 +382,18 @@ def test_half_storage_keeps_the_hci_entropy_coder_in_float32(tmp_path: Path):
     assert any(v.dtype == torch.float16 for k, v in weights.items() if k not in coder)
     text = load_file(str(next((out / "text_encoder").glob("*.safetensors"))))
     assert all(v.dtype == torch.float16 for v in text.values() if v.is_floating_point())
+
+
+def test_bf16_on_a_cpu_without_native_bf16_is_warned_about(tmp_path: Path):
+    from semcom.mtgc.train.config import TrainConfig
+    from semcom.mtgc.train.loop import bf16_warning
+
+    avx2 = tmp_path / "avx2"
+    avx2.write_text("processor : 0\nflags : fpu sse2 avx avx2 fma\n")
+    amx = tmp_path / "amx"
+    amx.write_text("processor : 0\nflags : fpu sse2 avx avx2 avx512f avx512_bf16 amx_bf16\n")
+    on, off = TrainConfig(bf16=True), TrainConfig(bf16=False)
+    assert "bf16: false" in bf16_warning(on, avx2)
+    assert bf16_warning(on, amx) is None  # native bf16: nothing to say
+    assert bf16_warning(off, avx2) is None  # float32 training
+    assert bf16_warning(on, tmp_path / "missing") is None  # no /proc/cpuinfo: not Linux

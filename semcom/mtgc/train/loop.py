@@ -162,6 +162,26 @@ def record(out: Path, stage: int, part: str, report: dict, cfg: TrainConfig) -> 
         tmp.replace(path)
 
 
+def bf16_warning(cfg: TrainConfig, cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """A sentence when ``cfg.bf16`` is on and this x86 CPU has no native bf16 (neither
+    AVX512-BF16 nor AMX), where bf16 autocast runs far slower than float32 and the
+    time-budgeted parts make far fewer steps than the recipe's weights had; else None."""
+    if not cfg.bf16:
+        return None
+    try:
+        flags = set(cpuinfo.read_text().split())
+    except OSError:
+        return None  # not Linux: nothing to say
+    if not {"avx", "avx2", "sse2"} & flags or {"avx512_bf16", "amx_bf16"} & flags:
+        return None
+    return (
+        "this CPU has no native bf16 (no avx512_bf16 or amx_bf16 in /proc/cpuinfo), so bf16 "
+        "autocast runs many times slower than float32 here and the parts with a time "
+        "budget will make far fewer steps than the shipped weights had: use a CPU with "
+        "AVX512-BF16 or AMX, or set bf16: false in --config (other numerics, other weights)."
+    )
+
+
 def _autocast(cfg: TrainConfig):
     """bf16 autocast on the CPU when ``cfg.bf16`` (a no-op context otherwise)."""
     return torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16)

@@ -18,7 +18,7 @@ from semcom.mtgc.pipeline import MTGC
 from semcom.mtgc.train.config import STAGE_PARTS, TrainConfig
 from semcom.mtgc.train.context import PartContext
 from semcom.mtgc.train.data import render_pool, training_world
-from semcom.mtgc.train.loop import Trainer, load_model, record, stage_log
+from semcom.mtgc.train.loop import Trainer, bf16_warning, load_model, record, stage_log
 
 #: The module under :mod:`semcom.mtgc.train.parts` that trains each part.
 PART_MODULES: dict[str, str] = {
@@ -85,6 +85,8 @@ def run_stage(
     reports = {}
     with stage_log(work / f"stage{stage}.log") as log:
         log(f"stage {stage} parts {chosen} config {json.dumps(asdict(cfg))}")
+        if (warning := bf16_warning(cfg)) and any(p in BF16_PARTS for p in chosen):
+            log(f"warning: {warning}")
         for part in chosen:
             reports[part] = train_part(part, cfg, out, work, resume, log)
     return reports
@@ -93,6 +95,10 @@ def run_stage(
 #: How :func:`run_all` spreads stage 1 over two processes of one thread each (each lane
 #: runs its parts in order); the decoder and stages 2 and 3 then get every thread.
 STAGE1_LANES: tuple[tuple[str, ...], ...] = (("hci", "vae"), ("captioner", "spw", "sketch"))
+
+
+#: Parts that train under bf16 autocast when the recipe's ``bf16`` is on.
+BF16_PARTS: tuple[str, ...] = ("decoder", "tascm", "joint")
 
 
 #: Parts that train nothing but choose settings: they run last in their stage, on the
