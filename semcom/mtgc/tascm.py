@@ -159,6 +159,9 @@ class TASCM(ModelMixin, ConfigMixin):
         else:
             levels = torch.tensor(fsq_levels, dtype=torch.float32)
             self.register_buffer("fsq_levels_t", levels, persistent=False)
+            # int64 mixed radix: a float32 one rounds indices above 2^24
+            radix = [math.prod(fsq_levels[:i]) for i in range(len(fsq_levels))]
+            self.register_buffer("fsq_radix", torch.tensor(radix), persistent=False)
         self.to_context = nn.Linear(code_dim, context_dim)
         self.null_tokens = nn.Parameter(torch.zeros(num_queries, context_dim))
         if query_grid:
@@ -251,22 +254,16 @@ class TASCM(ModelMixin, ConfigMixin):
             torch.arange(self.config.codebook_size, device=self.to_context.weight.device)
         )
 
-    def _int_radix(self, device: torch.device) -> torch.Tensor:
-        """The mixed radix of the FSQ levels, int64 [code_dim] (exact for any codebook)."""
-        levels = [int(v) for v in self.config.fsq_levels]
-        return torch.tensor([math.prod(levels[:i]) for i in range(len(levels))], device=device)
-
     def _fsq_digits(self, indices: torch.Tensor) -> torch.Tensor:
         """Indices [...] → level digits [...,code_dim] (mixed radix, first level fastest)."""
-        radix = self._int_radix(indices.device)
         levels = self.fsq_levels_t.to(torch.int64)
-        return ((indices.unsqueeze(-1) // radix) % levels).float()
+        return ((indices.unsqueeze(-1) // self.fsq_radix) % levels).float()
 
     def quantize(self, z: torch.Tensor) -> torch.Tensor:
         """Nearest code of each vector: [B,K,code_dim] → [B,K] int64."""
         if self.config.quantizer == "fsq":
             digits = self._fsq_bound(z.float()).round().to(torch.int64)
-            return (digits * self._int_radix(z.device)).sum(-1)
+            return (digits * self.fsq_radix).sum(-1)
         d = (
             z.pow(2).sum(-1, keepdim=True)
             - 2 * z @ self.codebook.t()

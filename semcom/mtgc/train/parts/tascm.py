@@ -53,8 +53,8 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
     weights = object_weights(pool.masks, mg.vae_scale, cfg.object_weight)
     if vq and not joint and not (resume and has_checkpoint(trainer.work, part)):
         _init_codebook(tascm, pool, cfg.seed)
-    # VQ counts every entry (dead ones restart); FSQ, whose codebook may hold 2^28 codes,
-    # keeps only the set of codes seen
+    # the codes seen in the window; VQ also counts every entry (dead ones restart), FSQ,
+    # whose codebook may hold 2^32 codes, needs no count over it
     usage = torch.zeros(tascm.config.codebook_size) if vq else None
     seen: set[int] = set()
     window: dict[str, int] = {}
@@ -82,8 +82,7 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
         res = tascm(images)
         if usage is not None:
             usage.index_add_(0, res["indices"].flatten(), torch.ones(res["indices"].numel()))
-        else:
-            seen.update(res["indices"].flatten().tolist())
+        seen.update(res["indices"].flatten().tolist())
         spw = res["context"]
         drop = (torch.rand(len(idx), generator=gen) < cfg.p_drop_spw).view(-1, 1, 1)
         guide = _guide(codec, texts, spw.detach(), ~drop.flatten(), hci, present)
@@ -105,7 +104,7 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
         # The window is counted before a restart, and none runs on the last step (its codes
         # would never be seen by the head); FSQ has no codebook to restart.
         if (step + 1) % 100 == 0:
-            window["codes_used"] = _distinct(usage, seen)
+            window["codes_used"] = len(seen)
             if usage is not None:
                 if step + 1 < steps:
                     _restart_dead_codes(tascm, usage, res, gen)
@@ -120,7 +119,7 @@ def _train_tascm(part, codec, pool, cfg, trainer, resume, log) -> dict[str, floa
 
     report = trainer.run(part, modules, params, lr, steps, batch, n, loss_fn, resume, minutes)
     # Distinct codes picked over the last window of steps (at most 100).
-    report["codes_used_last_window"] = window.get("codes_used", _distinct(usage, seen))
+    report["codes_used_last_window"] = window.get("codes_used", len(seen))
     report.update(_tascm_task_accuracy(tascm, head, cfg.seed, cfg.report_scenes, pool.world))
     return report
 
@@ -134,11 +133,6 @@ def joint_decoder_parameters(mg) -> tuple[list[nn.Parameter], dict[str, nn.Modul
     for p in [*cross, *control]:
         p.requires_grad_(True)
     return cross + control, {"unet": mg.unet, "controlnet": mg.controlnet}
-
-
-def _distinct(usage: torch.Tensor | None, seen: set[int]) -> int:
-    """Distinct codes picked: VQ's entries with a count, else FSQ's codes seen."""
-    return int((usage > 0).sum()) if usage is not None else len(seen)
 
 
 def _init_codebook(tascm, pool: Pool, seed: int) -> None:
