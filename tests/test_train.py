@@ -397,3 +397,35 @@ def test_bf16_on_a_cpu_without_native_bf16_is_warned_about(tmp_path: Path):
     assert bf16_warning(on, amx) is None  # native bf16: nothing to say
     assert bf16_warning(off, avx2) is None  # float32 training
     assert bf16_warning(on, tmp_path / "missing") is None  # no /proc/cpuinfo: not Linux
+    # tiny-complex's recipe trains in float32, so it reproduces on an AVX2-only CPU;
+    # tiny's keeps the bf16 its shipped weights were trained under
+    from semcom.mtgc.train.run import preset_training
+
+    assert bf16_warning(preset_training("tiny-complex"), avx2) is None
+    assert bf16_warning(preset_training("tiny"), avx2) is not None
+
+
+def test_gate_scenes_that_cannot_reach_the_gate_rate_go_with_their_fewest_hci_bits():
+    """Before ``spw_code`` the SPWs are packed raw and may leave no HCI option within the
+    gates' 0.05 bpp: such a scene is sent with its smallest HCI and counted, not an error
+    that ends the run after the decoder's training (tiny-complex's 32-bit SPWs did)."""
+    from semcom.mtgc.train.gates import _encode_val
+    from tests._mtgc import scene_image
+
+    codec = small_codec()
+    # 64×64: 0.05 bpp is 204 bits, the caption and SPWs take ~150, the smallest HCI 136
+    small = torch.cat([scene_image(s) for s in range(3)])
+    with pytest.raises(SemcomError, match="below the smallest"):
+        codec.encode(small[:1], target_bpp=0.05)
+    sent, over = _encode_val(codec, small)
+    assert over == 3 and len(sent) == 3
+    for image, bs in zip(small.split(1), sent, strict=True):
+        fewest = min(len(codec.hci.encode(image, s)[0]) for s in codec.hci_candidates())
+        assert len(bs.streams["hci"]) == fewest
+        assert bs.streams["spw"] == codec.encode(image)[0].streams["spw"]
+    # 96×96 (460 bits) fits: the same bitstreams as encoding at 0.05 bpp, none counted
+    large = torch.cat([scene_image(s, (96, 96)) for s in range(3)])
+    sent, over = _encode_val(codec, large)
+    assert over == 0
+    at_rate = codec.encode(large, target_bpp=0.05)
+    assert [bs.streams for bs in sent] == [bs.streams for bs in at_rate]

@@ -129,6 +129,8 @@ PRESET_TRAINING: dict[str, dict[str, object]] = {
         "overlay_painter": True,
         "spw_entropy": True,
         "sampling_overlay": True,
+        # float32: the CPU it is reproduced on has no native bf16 (docs/training.md)
+        "bf16": False,
     },
 }
 
