@@ -24,9 +24,10 @@ def test_every_part_trained_the_shipped_weights_and_they_fit():
     config = json.loads((WEIGHTS_DIR / "mtgc.json").read_text())
     assert config["world"] == "shapes-complex" and config["preset"] == "tiny-complex"
     sizes = [path.stat().st_size for path in WEIGHTS_DIR.rglob("*") if path.is_file()]
-    # issue 33 asks ≤ 30 MB: 31.09 MB (29.6 MiB) ship, over by 1.09 MB, 0.22 MB of it the
-    # overlay painter and 0.03 MB the SPW entropy model (docs/training.md)
-    assert max(sizes) < 50 * 2**20 and sum(sizes) <= 31_100_000
+    # issue 33 asks ≤ 30 MB: 31.65 MB (30.2 MiB) ship, over by 1.65 MB, 0.22 MB of it the
+    # overlay painter, 0.56 MB TASCM's cell reading and 0.03 MB the SPW entropy model
+    # (docs/training.md)
+    assert max(sizes) < 50 * 2**20 and sum(sizes) <= 31_660_000
     # the SPW entropy model: every validation image's SPWs decode back, in ~59 % of the bits
     spw = record["parts"]["spw_code"]
     assert spw["spw_decodes_exactly"] == 1.0 and spw["spw_bits_coded"] < 0.7 * spw["spw_bits_raw"]
@@ -57,9 +58,9 @@ def test_encode_decode_within_the_budget_and_deterministic(codec):
     bs = codec.encode(image, target_bpp=0.05)[0]
     assert bs.payload_bits <= 0.05 * 128 * 128
     assert set(bs.streams) == {"caption", "hci", "spw"}
-    # one 24-bit SPW per cell of the 4×4 grid, arithmetic-coded under the shipped tables
-    assert codec.spw.model is not None and codec.spw.k * codec.spw.bits == 16 * 24
-    assert bs.stream_bits()["spw"] < 16 * 24
+    # one 32-bit SPW per cell of the 4×4 grid, arithmetic-coded under the shipped tables
+    assert codec.spw.model is not None and codec.spw.k * codec.spw.bits == 16 * 32
+    assert bs.stream_bits()["spw"] < 16 * 32
     assert torch.equal(codec.spw.decode(bs.streams["spw"]), codec.spw_indices(image)[0])
     a = codec.decode(bs, steps=3)
     b = codec.decode(bs, steps=3)

@@ -6,17 +6,18 @@ concise caption ("seven shapes, large red star top left, blue circle centre"), c
 under the caption model counted on that world's captions (``caption_lm = shapes-complex``:
 30.8 bits a caption on 500 validation scenes, at most 32, against 161.5 under
 ShapesWorld's model: ``python -m semcom.mtgc.presets.tiny_complex``); TASCM sends one
-24-bit SPW per cell (FSQ levels 8⁸: 16 SPWs, 384 bits) read back as each cell's
-shape, colour, size, texture, offset within the cell and rotation (an object whose centre
-shares a cell with a more visible one is not held: 15.5 % of objects on 1000 validation
-scenes, ``python -m semcom.mtgc.cells``); the captioner and TASCM read stride-8 feature
-maps (a cell is 4×4 features); the scene sketch paints each cell's object where its offset
-says, turned as its rotation says and patterned as its texture says, in a window of 80
-pixels (a large object spans up to 46), each cell's most likely reading rather than a
-blend of its beliefs (``decisive``).
+32-bit SPW per cell (FSQ levels 8⁸·4⁴: 16 SPWs, 512 bits raw, arithmetic-coded to about
+303) read back as each cell's shape, colour, size, texture, offset within the cell and
+rotation (an object whose centre shares a cell with a more visible one is not held:
+15.5 % of objects on 1000 validation scenes, ``python -m semcom.mtgc.cells``); the
+captioner and TASCM read stride-8 feature maps (a cell is 4×4 features), each cell's
+patch by one 4×4 convolution (TASCM's cell query starts from it); the scene sketch
+paints each cell's object where its offset says, turned as its rotation says and
+patterned as its texture says, in a window of 80 pixels (a large object spans up to 46),
+each cell's most likely reading rather than a blend of its beliefs (``decisive``).
 
 The trained weights live in ``semcom/mtgc/presets/weights/tiny-complex`` (a model
-directory, ``semcom train --dataset shapes-complex``; docs/training.md, "The third
+directory, ``semcom train --dataset shapes-complex``; docs/training.md, "The fourth
 recipe"); without them :func:`load_tiny_complex` builds the architecture from a fixed seed
 and warns that it is untrained.
 """
@@ -50,9 +51,12 @@ def complex_config(**changes) -> TinyConfig:
         captioner_cell_patch=4,
         tascm_cnn=(32, 64, 128, 128, 128),
         tascm_strides=(2, 2, 2, 1, 1),
-        # a cell's attributes and placement hold about 17.5 bits: 15 lost its colour
-        codebook_size=2**24,
-        fsq_levels=(8,) * 8,
+        # a cell's attributes and placement hold about 17.5 bits, but TASCM learns to use
+        # them only with room to spare: 24-bit SPWs dropped an attribute group in A/B
+        # lanes, 32 bits read by the captioner's cell patch did not (docs/training.md)
+        tascm_cell_patch=4,
+        codebook_size=2**32,
+        fsq_levels=(8,) * 8 + (4,) * 4,
         sketch_decisive=True,
     )
     values.update(changes)

@@ -167,7 +167,8 @@ class TrainConfig(Settings):
     object_weight: float = 4.0
     ema_decay: float = 0.999
     #: bf16 autocast for the diffusion model's forward and backward passes (weights and
-    #: optimiser stay float32); ~20 % faster on this CPU.
+    #: optimiser stay float32); ~20 % faster on a CPU with native bf16, far slower on one
+    #: without (AVX2 only: docs/training.md; tiny-complex's recipe turns it off).
     bf16: bool = True
     # stage 2: TASCM through the frozen decoder
     tascm_steps: int = 400
