@@ -230,12 +230,14 @@ class MTGC:
         captions: list[str | None] | None = None,
         hci_setting: HCISetting | None = None,
         target_bpp: float | None = None,
+        or_smallest: bool = False,
     ) -> list[Bitstream]:
         """[B,3,H,W] float in [0,1] → B bitstreams.
 
         captions: per image, a text to send instead of the captioner's (None entries use
         the captioner). target_bpp: choose the HCI setting per image so that the real
-        payload bits do not exceed target_bpp·H·W, with as many HCI bits as fit.
+        payload bits do not exceed target_bpp·H·W, with as many HCI bits as fit; an image
+        that cannot reach it is an error, or with ``or_smallest`` gets its fewest HCI bits.
         """
         images = self.check_images(images)
         b, _, h, w = images.shape
@@ -259,6 +261,7 @@ class MTGC:
                     target_bpp,
                     8 * (len(cap_bytes[i]) + len(spw_bytes[i])),
                     hci_setting,
+                    or_smallest,
                 )
                 for i in range(b)
             ]
@@ -304,16 +307,23 @@ class MTGC:
         return sorted(keys, key=lambda p: keys[p], reverse=True)
 
     def _fit_hci(
-        self, image: torch.Tensor, target_bpp: float, other_bits: int, hint: HCISetting | None
+        self,
+        image: torch.Tensor,
+        target_bpp: float,
+        other_bits: int,
+        hint: HCISetting | None,
+        or_smallest: bool = False,
     ) -> bytes:
         """The best-decoding HCI payload (:meth:`hci_options`) that fits target_bpp with
-        ``other_bits``."""
+        ``other_bits``; when none fits, the shortest with ``or_smallest``, else an error."""
         h, w = image.shape[-2:]
         budget = math.floor(target_bpp * h * w)
         options = self.hci_options(image, hint.kind if hint else None)
         for payload in options:
             if other_bits + 8 * len(payload) <= budget:
                 return payload
+        if or_smallest and options:
+            return min(options, key=len)
         smallest = other_bits + 8 * min((len(p) for p in options), default=0)
         raise SemcomError(
             f"target {target_bpp:g} bpp ({budget} bits) is below the smallest this image "

@@ -86,29 +86,18 @@ def hci_rate_table(
 
 
 def _encode_val(codec: MTGC, images: torch.Tensor) -> tuple[list, int]:
-    """Validation scenes [N,3,H,W] → (bitstreams at 0.05 bpp, how many could not reach it).
+    """Validation scenes [N,3,H,W] → (bitstreams at 0.05 bpp, how many are over it).
 
-    An image whose caption and SPWs leave no HCI option within 0.05 bpp is sent with its
-    fewest-bytes HCI instead and counted: that happens while the SPWs are still packed raw,
-    before a recipe's ``spw_code`` part has fitted their entropy model (tiny-complex's
-    decoder gate, whose raw 512-bit SPWs leave 819 bits too few for some scenes)."""
-    sent, over = [], 0
+    An image whose caption and SPWs leave no HCI option within 0.05 bpp goes with its
+    fewest HCI bits (``or_smallest``) and is counted: that happens while the SPWs are still
+    packed raw, before a recipe's ``spw_code`` part has fitted their entropy model
+    (tiny-complex's decoder gate, whose raw 512-bit SPWs leave 819 bits too few for some
+    scenes)."""
+    sent = []
     for i in range(0, len(images), 16):
-        chunk = images[i : i + 16]
-        try:
-            sent += codec.encode(chunk, target_bpp=0.05)
-            continue
-        except SemcomError:
-            pass
-        for image in chunk.split(1):
-            try:
-                sent += codec.encode(image, target_bpp=0.05)
-            except SemcomError:
-                over += 1
-                options = codec.hci_candidates()
-                fewest = min(options, key=lambda s: len(codec.hci.encode(image, s)[0]))
-                sent += codec.encode(image, hci_setting=fewest)
-    return sent, over
+        sent += codec.encode(images[i : i + 16], target_bpp=0.05, or_smallest=True)
+    budget = math.floor(0.05 * images.shape[-2] * images.shape[-1])
+    return sent, sum(bs.payload_bits > budget for bs in sent)
 
 
 def _semantic(images: torch.Tensor, scenes: list) -> dict[str, float]:
